@@ -1,0 +1,81 @@
+//! The engine's limits, in one place. Every queue and batch in the engine is bounded by one of
+//! these; the defaults are the ones documented in the service's `defaults.toml`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Transfers written in one journal transaction at most.
+    pub batch_size_max: usize,
+    /// Messages one account actor queues before callers are answered `Unavailable`.
+    pub mailbox_capacity: usize,
+    /// Transfers waiting for the journal before callers are answered `Unavailable`.
+    pub journal_queue_max: usize,
+    /// Transfers inside the engine at once before callers are answered `Unavailable`.
+    pub transfers_in_flight_max: usize,
+    /// An account actor idle this long is passivated (stopped, its memory freed).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub idle_passivation: Duration,
+    /// Threads (actix arbiters) hosting account actors; 0 means one per core.
+    pub arbiters: usize,
+    /// Retries of a transfer whose cached account state proved stale (another replica moved
+    /// money on the account); each retry reloads the account from PostgreSQL first.
+    pub stale_retries_max: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            batch_size_max: 512,
+            mailbox_capacity: 256,
+            journal_queue_max: 8192,
+            transfers_in_flight_max: 16384,
+            idle_passivation: Duration::from_secs(60),
+            arbiters: 0,
+            stale_retries_max: 3,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The arbiter count to use: the configured one, or one per core.
+    pub fn arbiters_effective(&self) -> usize {
+        match self.arbiters {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+/// Durations in configuration: a number of seconds, or a humantime string ("15m", "500ms").
+pub mod duration {
+    use std::time::Duration;
+
+    use serde::{de, Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Seconds(u64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        match Raw::deserialize(deserializer)? {
+            Raw::Seconds(seconds) => Ok(Duration::from_secs(seconds)),
+            Raw::Text(text) => parse(&text).map_err(de::Error::custom),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let text = text.trim();
+        if let Ok(seconds) = text.parse::<u64>() {
+            return Ok(Duration::from_secs(seconds));
+        }
+        humantime::parse_duration(text)
+            .map_err(|error| format!("`{text}` is not a duration like 30s, 15m or 24h ({error})"))
+    }
+}

@@ -1,0 +1,226 @@
+//! Settings, from (later wins) the built-in `defaults.toml`, an optional file given by `--config`,
+//! then `TALLY_*` environment variables with `__` between nested keys. `DATABASE_URL` is honoured
+//! when `TALLY_DATABASE__URL` is unset.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use config::{Config, Environment as EnvSource, File, FileFormat};
+use serde::{de, Deserialize, Deserializer};
+use tally_actors::config::duration;
+use tally_actors::EngineConfig;
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+
+/// The development token key from `defaults.toml`; production refuses to start with it.
+const DEVELOPMENT_TOKEN_KEY: &str =
+    "746170792d646576656c6f706d656e742d6b65792d6e6f742d7365637265742e";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub env: RunMode,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub token: TokenSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    pub engine: EngineConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunMode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub addr: SocketAddr,
+    pub workers: usize,
+    pub body_limit_bytes: usize,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub pool_size: usize,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub connect_timeout: Duration,
+}
+
+/// A PostgreSQL URL, checked at load time; its `Debug` hides the password.
+#[derive(Clone)]
+pub struct DatabaseUrl(tokio_postgres::Config);
+
+impl DatabaseUrl {
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "DatabaseUrl({:?}@{:?}/{:?})",
+            self.0.get_user(),
+            self.0.get_hosts(),
+            self.0.get_dbname()
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for DatabaseUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse::<tokio_postgres::Config>()
+            .map(DatabaseUrl)
+            .map_err(|error| de::Error::custom(format!("not a PostgreSQL URL ({error})")))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    pub key: TokenKey,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub access_ttl: Duration,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub refresh_ttl: Duration,
+}
+
+/// The 32-byte symmetric key of PASETO v4.local; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenKey([u8; 32]);
+
+impl TokenKey {
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub fn is_development_default(&self) -> bool {
+        hex::encode(self.0) == DEVELOPMENT_TOKEN_KEY
+    }
+}
+
+impl fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenKey(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut key)
+            .map_err(|_| de::Error::custom("expected 64 hex characters (32 bytes)"))?;
+        Ok(TokenKey(key))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub bcrypt_cost: u32,
+    pub login_failures_max: u32,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub login_failure_window: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Why settings could not be loaded: one line for a person, naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigurationError(String);
+
+impl Settings {
+    /// Loads from the defaults, `file` when given, and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigurationError> {
+        let environment: HashMap<String, String> = std::env::vars().collect();
+        Settings::load_with(file, &environment)
+    }
+
+    /// Loads with an explicit environment (tests run in parallel, so they never touch the
+    /// process's own).
+    pub fn load_with(
+        file: Option<&Path>,
+        environment: &HashMap<String, String>,
+    ) -> Result<Settings, ConfigurationError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+        }
+        let tally_variables: HashMap<String, String> = environment
+            .iter()
+            .filter(|(name, _)| name.starts_with("TALLY_"))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        builder = builder.add_source(
+            EnvSource::with_prefix("TALLY")
+                .prefix_separator("_")
+                .separator("__")
+                .source(Some(tally_variables)),
+        );
+        if let (None, Some(url)) = (
+            environment.get("TALLY_DATABASE__URL"),
+            environment.get("DATABASE_URL"),
+        ) {
+            builder = builder
+                .set_override("database.url", url.as_str())
+                .map_err(|error| ConfigurationError(error.to_string()))?;
+        }
+        let settings: Settings = builder
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|error| ConfigurationError(error.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigurationError> {
+        let refuse = |message: &str| Err(ConfigurationError(message.to_owned()));
+        if self.env == RunMode::Production && self.token.key.is_development_default() {
+            return refuse("token.key is the public development key; set TALLY_TOKEN__KEY (64 hex characters) in production");
+        }
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            return refuse("auth.bcrypt_cost must be between 4 and 31");
+        }
+        if self.database.pool_size == 0 {
+            return refuse("database.pool_size must be at least 1");
+        }
+        if self.token.access_ttl.is_zero() || self.token.refresh_ttl.is_zero() {
+            return refuse("token.access_ttl and token.refresh_ttl must be above zero");
+        }
+        let engine = &self.engine;
+        if engine.batch_size_max == 0
+            || engine.mailbox_capacity == 0
+            || engine.journal_queue_max == 0
+            || engine.transfers_in_flight_max == 0
+        {
+            return refuse("engine limits (batch_size_max, mailbox_capacity, journal_queue_max, transfers_in_flight_max) must be at least 1");
+        }
+        Ok(())
+    }
+}

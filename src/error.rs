@@ -1,0 +1,198 @@
+//! The JSON error model of API.md, in one place: every failure a handler can answer is an
+//! [`ApiError`], which knows its status and its snake_case code.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// How long clients are told to wait before retrying a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("a transfer needs two different accounts")]
+    SameAccount,
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("the token has expired")]
+    TokenExpired,
+    #[error("unknown username or wrong password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("this Idempotency-Key was already used with another request body")]
+    IdempotencyKeyReused,
+    #[error("the request body is larger than {limit_bytes} bytes")]
+    PayloadTooLarge { limit_bytes: usize },
+    #[error("the account's available balance is lower than the amount")]
+    InsufficientFunds,
+    #[error("{0}")]
+    CurrencyMismatch(String),
+    #[error("too many failed logins for this username; try again later")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; never the answer to bad input.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case code, e.g. `insufficient_funds`.
+    pub code: &'static str,
+    /// A sentence for a person.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::SameAccount => "same_account",
+            ApiError::Unauthenticated(_) => "unauthenticated",
+            ApiError::TokenExpired => "token_expired",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::InsufficientFunds => "insufficient_funds",
+            ApiError::CurrencyMismatch(_) => "currency_mismatch",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn unavailable_database(error: impl std::fmt::Display) -> ApiError {
+        tracing::warn!(%error, "database unavailable");
+        ApiError::Unavailable("the database is unavailable; retry shortly".to_owned())
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
+        ApiError::Internal(error.into())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidJson(_) | ApiError::Validation(_) | ApiError::SameAccount => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Unauthenticated(_)
+            | ApiError::TokenExpired
+            | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) | ApiError::IdempotencyKeyReused => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InsufficientFunds | ApiError::CurrencyMismatch(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(error) = self {
+            tracing::error!(error = ?error, "internal error");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
+            }
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        })
+    }
+}
+
+/// Extractor configurations that turn actix's own rejections into [`ApiError`]s, so a bad body,
+/// path or query gets the same JSON error as everything else.
+pub mod extractors {
+    use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+    use actix_web::{web, HttpRequest};
+
+    use super::ApiError;
+
+    pub fn json_config(limit_bytes: usize) -> web::JsonConfig {
+        web::JsonConfig::default()
+            .limit(limit_bytes)
+            // Clients such as `curl -d` send JSON without the content type; accept it.
+            .content_type_required(false)
+            .error_handler(move |error, _| json_error(error, limit_bytes).into())
+    }
+
+    pub fn path_config() -> web::PathConfig {
+        web::PathConfig::default().error_handler(|error, _| path_error(error).into())
+    }
+
+    pub fn query_config() -> web::QueryConfig {
+        web::QueryConfig::default().error_handler(|error, _| query_error(error).into())
+    }
+
+    pub fn json_error(error: JsonPayloadError, limit_bytes: usize) -> ApiError {
+        match error {
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+                ApiError::PayloadTooLarge { limit_bytes }
+            }
+            JsonPayloadError::Deserialize(error) if error.is_data() => ApiError::Validation(
+                format!("the body does not match the expected shape: {error}"),
+            ),
+            JsonPayloadError::Deserialize(error) => {
+                ApiError::InvalidJson(format!("the body is not valid JSON: {error}"))
+            }
+            other => ApiError::InvalidJson(format!("the body could not be read as JSON: {other}")),
+        }
+    }
+
+    fn path_error(error: PathError) -> ApiError {
+        let PathError::Deserialize(error) = error else {
+            return ApiError::Validation("the path is not valid".to_owned());
+        };
+        ApiError::Validation(format!("the path is not valid: {error}"))
+    }
+
+    fn query_error(error: QueryPayloadError) -> ApiError {
+        ApiError::Validation(format!("the query string is not valid: {error}"))
+    }
+
+    /// Unknown routes answer the JSON 404 of API.md, not actix's empty one.
+    pub async fn not_found(request: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+        Err(ApiError::NotFound(format!(
+            "no route for {} {}",
+            request.method(),
+            request.path()
+        )))
+    }
+}

@@ -1,0 +1,70 @@
+//! Builds the application: pool, engine, HTTP server. Used by `tally serve` and by the tests,
+//! which bind port 0 and point it at a fresh database.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use deadpool_postgres::Pool;
+use tracing_actix_web::TracingLogger;
+
+use crate::configuration::Settings;
+use crate::error::extractors;
+use crate::{db, routes};
+
+/// What every handler can reach. One per process: built before the server and shared with
+/// every worker, never rebuilt per worker.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub pool: Pool,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let pool = db::build_pool(&settings.database)?;
+        let listener = TcpListener::bind(settings.http.addr)
+            .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", settings.http.addr))?;
+        let port = listener.local_addr()?.port();
+        let settings = Arc::new(settings);
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            pool,
+        });
+        let body_limit_bytes = settings.http.body_limit_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(extractors::json_config(body_limit_bytes))
+                .app_data(extractors::path_config())
+                .app_data(extractors::query_config())
+                .configure(routes::configure)
+                .default_service(web::to(extractors::not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.http.shutdown_timeout.as_secs());
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (up to the shutdown
+    /// timeout) before returning.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,104 @@
+use tokio_postgres::Client;
+
+/// What [`check_invariants`] saw, for tests that assert more than the rules themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invariants {
+    pub transfers: i64,
+    pub entries: i64,
+}
+
+/// Asserts the money rules of DESIGN.md in the database, with a message naming the broken one.
+pub async fn check_invariants(client: &Client) -> Invariants {
+    let drifted = client
+        .query(
+            "SELECT a.id, a.balance, COALESCE(SUM(e.amount), 0)::bigint
+             FROM accounts a LEFT JOIN entries e ON e.account_id = a.id
+             GROUP BY a.id HAVING a.balance <> COALESCE(SUM(e.amount), 0)",
+            &[],
+        )
+        .await
+        .expect("the balance query");
+    let drifted: Vec<(i64, i64, i64)> = drifted
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    assert!(
+        drifted.is_empty(),
+        "invariant 2 broken: balance != sum(entries) for (id, balance, sum) {drifted:?}"
+    );
+
+    let unbalanced = client
+        .query(
+            "SELECT currency, SUM(balance)::bigint FROM accounts GROUP BY currency HAVING SUM(balance) <> 0",
+            &[],
+        )
+        .await
+        .expect("the conservation query");
+    let unbalanced: Vec<(String, i64)> = unbalanced
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert!(
+        unbalanced.is_empty(),
+        "invariant 3 broken: a currency's balances do not sum to 0: {unbalanced:?}"
+    );
+
+    let overdrawn: i64 = client
+        .query_one(
+            "SELECT count(*) FROM accounts WHERE kind = 'customer' AND balance < 0",
+            &[],
+        )
+        .await
+        .expect("the overdraft query")
+        .get(0);
+    assert_eq!(
+        overdrawn, 0,
+        "invariant 4 broken: a customer balance is below 0"
+    );
+
+    let malformed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM transfers t
+             WHERE (SELECT count(*) FROM entries e WHERE e.transfer_id = t.id) <> 2
+                OR NOT EXISTS (SELECT 1 FROM entries e WHERE e.transfer_id = t.id
+                               AND e.account_id = t.from_account_id AND e.amount = -t.amount)
+                OR NOT EXISTS (SELECT 1 FROM entries e WHERE e.transfer_id = t.id
+                               AND e.account_id = t.to_account_id AND e.amount = t.amount)",
+            &[],
+        )
+        .await
+        .expect("the double-entry query")
+        .get(0);
+    assert_eq!(
+        malformed, 0,
+        "invariant 2 broken: a transfer without exactly its debit and credit entries"
+    );
+
+    let mismatched: i64 = client
+        .query_one(
+            "SELECT count(*) FROM transfers t
+             JOIN accounts f ON f.id = t.from_account_id
+             JOIN accounts d ON d.id = t.to_account_id
+             WHERE f.currency <> t.currency OR d.currency <> t.currency",
+            &[],
+        )
+        .await
+        .expect("the currency query")
+        .get(0);
+    assert_eq!(
+        mismatched, 0,
+        "invariant 5 broken: a transfer between accounts of another currency"
+    );
+
+    let counts = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM transfers), (SELECT count(*) FROM entries)",
+            &[],
+        )
+        .await
+        .expect("the count query");
+    Invariants {
+        transfers: counts.get(0),
+        entries: counts.get(1),
+    }
+}

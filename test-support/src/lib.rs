@@ -1,0 +1,15 @@
+//! Helpers shared by the tests of Tally's crates.
+//!
+//! - [`fresh_database`]: a new database per test, cloned from a migrated template, so each test
+//!   starts from the real schema in milliseconds and tests never see each other's rows.
+//! - [`TcpProxy`]: a TCP relay in front of PostgreSQL that a test can cut and restore, to make the
+//!   database unreachable for one app without stopping the shared server.
+//! - [`check_invariants`]: the money rules of DESIGN.md, checked in the database.
+
+mod database;
+mod invariants;
+mod proxy;
+
+pub use database::{admin_url, fresh_database, pool, TestDatabase};
+pub use invariants::{check_invariants, Invariants};
+pub use proxy::TcpProxy;

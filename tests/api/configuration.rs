@@ -1,0 +1,147 @@
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use tally::configuration::{LogFormat, RunMode, Settings};
+
+fn environment(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+fn file(contents: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("a temporary file");
+    file.write_all(contents.as_bytes()).expect("written");
+    file
+}
+
+#[test]
+fn defaults_load_without_file_or_environment() {
+    let settings = Settings::load_with(None, &HashMap::new()).expect("the defaults load");
+    assert_eq!(settings.env, RunMode::Development);
+    assert_eq!(settings.http.addr.to_string(), "127.0.0.1:8080");
+    assert_eq!(settings.http.body_limit_bytes, 64 * 1024);
+    assert_eq!(settings.token.access_ttl, Duration::from_secs(15 * 60));
+    assert_eq!(settings.token.refresh_ttl, Duration::from_secs(24 * 3600));
+    assert_eq!(settings.auth.bcrypt_cost, 12);
+    assert_eq!(settings.log.format, LogFormat::Pretty);
+    assert!(settings.token.key.is_development_default());
+}
+
+#[test]
+fn a_file_overrides_the_defaults_and_the_environment_overrides_the_file() {
+    let config = file(
+        "[database]\npool_size = 7\nurl = \"postgres://file@127.0.0.1:5432/from_file\"\n\
+         [token]\naccess_ttl = \"5m\"\n[log]\nformat = \"json\"\n",
+    );
+    let settings = Settings::load_with(
+        Some(config.path()),
+        &environment(&[("TALLY_DATABASE__POOL_SIZE", "9")]),
+    )
+    .expect("settings load");
+    assert_eq!(settings.database.pool_size, 9, "env beats file");
+    assert_eq!(
+        settings.token.access_ttl,
+        Duration::from_secs(300),
+        "file beats defaults"
+    );
+    assert_eq!(settings.log.format, LogFormat::Json);
+    assert_eq!(
+        settings.database.url.config().get_dbname(),
+        Some("from_file")
+    );
+}
+
+#[test]
+fn database_url_is_used_only_when_tally_database_url_is_unset() {
+    let plain = Settings::load_with(
+        None,
+        &environment(&[("DATABASE_URL", "postgres://u@127.0.0.1:5432/plain")]),
+    )
+    .expect("settings load");
+    assert_eq!(plain.database.url.config().get_dbname(), Some("plain"));
+
+    let both = Settings::load_with(
+        None,
+        &environment(&[
+            ("DATABASE_URL", "postgres://u@127.0.0.1:5432/plain"),
+            (
+                "TALLY_DATABASE__URL",
+                "postgres://u@127.0.0.1:5432/tally_wins",
+            ),
+        ]),
+    )
+    .expect("settings load");
+    assert_eq!(both.database.url.config().get_dbname(), Some("tally_wins"));
+}
+
+#[test]
+fn durations_accept_seconds_and_humantime() {
+    let settings = Settings::load_with(
+        None,
+        &environment(&[
+            ("TALLY_TOKEN__ACCESS_TTL", "90"),
+            ("TALLY_TOKEN__REFRESH_TTL", "2h"),
+        ]),
+    )
+    .expect("settings load");
+    assert_eq!(settings.token.access_ttl, Duration::from_secs(90));
+    assert_eq!(settings.token.refresh_ttl, Duration::from_secs(7200));
+}
+
+fn load_error(pairs: &[(&str, &str)]) -> String {
+    Settings::load_with(None, &environment(pairs))
+        .expect_err("the value is refused")
+        .to_string()
+}
+
+#[test]
+fn a_malformed_value_is_refused_with_a_message_naming_its_key() {
+    let cases = [
+        ("TALLY_DATABASE__POOL_SIZE", "many", "database.pool_size"),
+        ("TALLY_TOKEN__KEY", "abcd", "token.key"),
+        ("TALLY_TOKEN__ACCESS_TTL", "soon", "token.access_ttl"),
+        ("TALLY_HTTP__ADDR", "not an address", "http.addr"),
+        ("TALLY_LOG__FORMAT", "xml", "log.format"),
+        ("TALLY_ENV", "staging", "env"),
+        (
+            "TALLY_DATABASE__URL",
+            "postgres://u@h:notaport/db",
+            "database.url",
+        ),
+    ];
+    for (name, value, key) in cases {
+        let message = load_error(&[(name, value)]);
+        assert!(
+            message.contains(key),
+            "{name}={value}: `{message}` should name {key}"
+        );
+        assert_eq!(message.lines().count(), 1, "one line: {message}");
+    }
+}
+
+#[test]
+fn an_unknown_key_in_a_section_is_refused_with_its_name() {
+    let message = load_error(&[("TALLY_DATABASE__POOL_SIZ", "3")]);
+    assert!(message.contains("pool_siz"), "{message}");
+}
+
+#[test]
+fn production_refuses_the_development_token_key() {
+    let message = load_error(&[("TALLY_ENV", "production")]);
+    assert!(message.contains("token.key"), "{message}");
+
+    let key = "11".repeat(32);
+    let settings = Settings::load_with(
+        None,
+        &environment(&[("TALLY_ENV", "production"), ("TALLY_TOKEN__KEY", &key)]),
+    )
+    .expect("a real key is accepted in production");
+    assert_eq!(settings.env, RunMode::Production);
+    assert!(!settings.token.key.is_development_default());
+}

@@ -1,0 +1,63 @@
+use std::time::Duration;
+
+use crate::helpers::{assert_error, spawn_app, spawn_app_behind_proxy};
+
+#[actix_web::test]
+async fn healthz_answers_200() {
+    let app = spawn_app().await;
+    let response = app.get("/healthz", None).await;
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[actix_web::test]
+async fn readyz_answers_200_when_postgres_answers_and_migrations_are_current() {
+    let app = spawn_app().await;
+    let response = app.get("/readyz", None).await;
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[actix_web::test]
+async fn readyz_answers_503_while_postgres_is_unreachable_and_recovers_without_restart() {
+    let app = spawn_app_behind_proxy().await;
+    let proxy = app.proxy.as_ref().expect("a proxy");
+    assert_eq!(app.get("/readyz", None).await.status().as_u16(), 200);
+
+    proxy.cut();
+    let response = app.get("/readyz", None).await;
+    assert!(
+        response.headers().contains_key("retry-after"),
+        "Retry-After on a 503, got {}",
+        response.status()
+    );
+    assert_error(response, 503, "unavailable").await;
+    // The process stays up while the database is away.
+    assert_eq!(app.get("/healthz", None).await.status().as_u16(), 200);
+
+    proxy.restore();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = app.get("/readyz", None).await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "ready again once the database is back");
+}
+
+#[actix_web::test]
+async fn readyz_answers_503_when_migrations_are_behind() {
+    let app = spawn_app().await;
+    app.db()
+        .await
+        .execute("DELETE FROM refinery_schema_history", &[])
+        .await
+        .expect("the history is emptied");
+    assert_error(app.get("/readyz", None).await, 503, "unavailable").await;
+}
+
+#[actix_web::test]
+async fn unknown_routes_answer_a_json_404() {
+    let app = spawn_app().await;
+    assert_error(app.get("/no/such/route", None).await, 404, "not_found").await;
+}

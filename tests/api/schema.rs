@@ -1,0 +1,178 @@
+//! The schema itself guards the money rules: these tests bypass the engine and assert the
+//! database's own refusal, naming the constraint.
+
+use tally_test_support::fresh_database;
+use tokio_postgres::error::SqlState;
+
+async fn customer_account(client: &tokio_postgres::Client, username: &str) -> i64 {
+    client
+        .execute(
+            "INSERT INTO users (username, hashed_password, full_name, email)
+             VALUES ($1, 'x', 'Test', $1 || '@example.com')",
+            &[&username],
+        )
+        .await
+        .expect("a user");
+    client
+        .query_one(
+            "INSERT INTO accounts (owner, currency) VALUES ($1, 'USD') RETURNING id",
+            &[&username],
+        )
+        .await
+        .expect("an account")
+        .get(0)
+}
+
+fn violated_constraint(error: tokio_postgres::Error) -> (SqlState, String) {
+    let database_error = error.as_db_error().expect("a database error");
+    (
+        database_error.code().clone(),
+        database_error.constraint().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn migrations_create_one_reserve_account_per_currency() {
+    let database = fresh_database().await;
+    let client = database.connect().await;
+    let rows = client
+        .query(
+            "SELECT currency FROM accounts WHERE kind = 'reserve' AND owner IS NULL ORDER BY currency",
+            &[],
+        )
+        .await
+        .expect("the reserves");
+    let currencies: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+    assert_eq!(currencies, ["CAD", "EUR", "GBP", "JPY", "KRW", "USD"]);
+}
+
+#[tokio::test]
+async fn migrations_apply_again_as_a_no_op() {
+    let database = fresh_database().await;
+    let settings = crate::helpers::test_settings(&database.url());
+    let pool = tally::db::build_pool(&settings.database).expect("a pool");
+    let applied = tally::db::migrate(&pool)
+        .await
+        .expect("migrating twice works");
+    assert!(applied.is_empty(), "nothing left to apply, got {applied:?}");
+    tally::db::readiness(&pool)
+        .await
+        .expect("the schema is current");
+}
+
+#[tokio::test]
+async fn migrations_apply_to_an_empty_database() {
+    let database = fresh_database().await;
+    let client = database.connect().await;
+    let empty = format!("{}_empty", database.name);
+    client
+        .batch_execute(&format!("CREATE DATABASE {empty}"))
+        .await
+        .expect("an empty database");
+    let url = format!("{}_empty", database.url());
+    let settings = crate::helpers::test_settings(&url);
+    let pool = tally::db::build_pool(&settings.database).expect("a pool");
+    let applied = tally::db::migrate(&pool)
+        .await
+        .expect("the migrations apply");
+    assert_eq!(applied.first(), Some(&1));
+    assert_eq!(applied.last(), Some(&tally::db::latest_embedded_version()));
+    tally::db::readiness(&pool)
+        .await
+        .expect("the schema is current");
+}
+
+#[tokio::test]
+async fn a_customer_balance_below_zero_is_refused_by_the_database() {
+    let database = fresh_database().await;
+    let client = database.connect().await;
+    let account = customer_account(&client, "alice").await;
+    let error = client
+        .execute(
+            "UPDATE accounts SET balance = balance - 1 WHERE id = $1",
+            &[&account],
+        )
+        .await
+        .expect_err("an overdraft is refused");
+    assert_eq!(
+        violated_constraint(error),
+        (
+            SqlState::CHECK_VIOLATION,
+            "accounts_no_overdraft".to_owned()
+        )
+    );
+    // The reserve is the one account that may go negative.
+    client
+        .execute(
+            "UPDATE accounts SET balance = -500 WHERE kind = 'reserve' AND currency = 'USD'",
+            &[],
+        )
+        .await
+        .expect("the reserve may go below zero");
+}
+
+#[tokio::test]
+async fn a_zero_amount_transfer_is_refused_by_the_database() {
+    let database = fresh_database().await;
+    let client = database.connect().await;
+    let from = customer_account(&client, "alice").await;
+    let to = customer_account(&client, "bob").await;
+    let error = client
+        .execute(
+            "INSERT INTO transfers (from_account_id, to_account_id, amount, currency)
+             VALUES ($1, $2, 0, 'USD')",
+            &[&from, &to],
+        )
+        .await
+        .expect_err("a zero amount is refused");
+    assert_eq!(
+        violated_constraint(error),
+        (
+            SqlState::CHECK_VIOLATION,
+            "transfers_amount_positive".to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_transfer_to_the_same_account_is_refused_by_the_database() {
+    let database = fresh_database().await;
+    let client = database.connect().await;
+    let account = customer_account(&client, "alice").await;
+    let error = client
+        .execute(
+            "INSERT INTO transfers (from_account_id, to_account_id, amount, currency)
+             VALUES ($1, $1, 10, 'USD')",
+            &[&account],
+        )
+        .await
+        .expect_err("from = to is refused");
+    assert_eq!(
+        violated_constraint(error),
+        (
+            SqlState::CHECK_VIOLATION,
+            "transfers_distinct_accounts".to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_second_customer_account_in_one_currency_is_refused_by_the_database() {
+    let database = fresh_database().await;
+    let client = database.connect().await;
+    customer_account(&client, "alice").await;
+    let error = client
+        .execute(
+            "INSERT INTO accounts (owner, currency) VALUES ('alice', 'USD')",
+            &[],
+        )
+        .await
+        .expect_err("a duplicate is refused");
+    assert_eq!(
+        violated_constraint(error),
+        (
+            SqlState::UNIQUE_VIOLATION,
+            "accounts_one_per_owner_and_currency".to_owned()
+        )
+    );
+}
