@@ -90,6 +90,42 @@ impl ApiError {
     }
 }
 
+impl From<crate::domain::InvalidInput> for ApiError {
+    fn from(error: crate::domain::InvalidInput) -> ApiError {
+        ApiError::Validation(error.0)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(error: deadpool_postgres::PoolError) -> ApiError {
+        ApiError::unavailable_database(error)
+    }
+}
+
+/// A lost or refused connection is the database being away (503); any other database error is
+/// a bug in our SQL or a constraint a handler should have mapped first (500).
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(error: tokio_postgres::Error) -> ApiError {
+        let transient = match error.as_db_error() {
+            None => {
+                error.is_closed()
+                    || std::error::Error::source(&error)
+                        .is_some_and(|source| source.is::<std::io::Error>())
+            }
+            Some(database_error) => {
+                let code = database_error.code().code();
+                // 08: connection exception; 57P0x: shutting down; 53300: too many connections.
+                code.starts_with("08") || code.starts_with("57P0") || code == "53300"
+            }
+        };
+        if transient {
+            ApiError::unavailable_database(error)
+        } else {
+            ApiError::internal(error)
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {

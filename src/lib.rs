@@ -1,9 +1,12 @@
 //! Tally's HTTP service: configuration, routes, auth, error mapping and metrics in front of the
 //! `tally-actors` engine.
 
+pub mod auth;
 pub mod configuration;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod routes;
 pub mod startup;
+pub mod store;
 pub mod telemetry;

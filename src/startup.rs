@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 use deadpool_postgres::Pool;
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::{LoginLimiter, PasswordHasher, TokenMaker};
 use crate::configuration::Settings;
 use crate::error::extractors;
 use crate::{db, routes};
@@ -18,6 +19,12 @@ use crate::{db, routes};
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub pool: Pool,
+    /// Makes and checks access and refresh tokens with the configured key.
+    pub tokens: TokenMaker,
+    /// bcrypt at the configured cost, off the async workers.
+    pub passwords: PasswordHasher,
+    /// Failed logins per username; one per process, so all workers count together.
+    pub login_limiter: LoginLimiter,
 }
 
 pub struct Application {
@@ -31,10 +38,19 @@ impl Application {
         let listener = TcpListener::bind(settings.http.addr)
             .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", settings.http.addr))?;
         let port = listener.local_addr()?.port();
+        let tokens = TokenMaker::new(&settings.token)?;
+        let passwords = PasswordHasher::new(settings.auth.bcrypt_cost).await?;
+        let login_limiter = LoginLimiter::new(
+            settings.auth.login_failures_max,
+            settings.auth.login_failure_window,
+        );
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             pool,
+            tokens,
+            passwords,
+            login_limiter,
         });
         let body_limit_bytes = settings.http.body_limit_bytes;
         let mut server = HttpServer::new(move || {

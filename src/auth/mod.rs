@@ -1,0 +1,12 @@
+//! Authentication: bcrypt password hashes, PASETO v4.local tokens, the failed-login limiter and
+//! the `Authorization: Bearer` extractor every protected route uses.
+
+pub mod extractor;
+pub mod limiter;
+pub mod password;
+pub mod token;
+
+pub use extractor::{AuthenticatedUser, Banker};
+pub use limiter::{LoginAttempt, LoginLimiter};
+pub use password::PasswordHasher;
+pub use token::{IssuedToken, TokenError, TokenMaker, TokenPayload, TokenPurpose};

@@ -1,0 +1,303 @@
+//! PASETO v4.local tokens (encrypted and authenticated with the configured 32-byte key).
+//!
+//! Claims: `jti` token id, `sub` username, `role`, `sid` session id, `purpose` (`access` or
+//! `refresh`, so neither can stand in for the other), `iat`/`nbf` issued-at and `exp` expiry.
+
+use std::time::Duration;
+
+use pasetors::claims::{Claims, ClaimsValidationRules};
+use pasetors::errors::{ClaimValidationError, Error as PasetoError};
+use pasetors::keys::SymmetricKey;
+use pasetors::token::UntrustedToken;
+use pasetors::version4::V4;
+use pasetors::{local, Local};
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::configuration::TokenSettings;
+use crate::domain::{Role, Username};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// Presented as `Authorization: Bearer` on every protected route; short-lived.
+    Access,
+    /// Presented to `POST /tokens/renew_access` only; tied to a `sessions` row.
+    Refresh,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Access => "access",
+            TokenPurpose::Refresh => "refresh",
+        }
+    }
+}
+
+/// What a genuine, unexpired token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPayload {
+    pub token_id: Uuid,
+    pub username: Username,
+    pub role: Role,
+    pub session_id: Uuid,
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A freshly made token and what it carries.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub payload: TokenPayload,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Garbage, tampered, made with another key, or of the other purpose.
+    #[error("the token is not valid")]
+    Invalid,
+    /// Genuine but past its expiry.
+    #[error("the token has expired")]
+    Expired,
+}
+
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> ApiError {
+        match error {
+            TokenError::Invalid => ApiError::Unauthenticated(error.to_string()),
+            TokenError::Expired => ApiError::TokenExpired,
+        }
+    }
+}
+
+pub struct TokenMaker {
+    key: SymmetricKey<V4>,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+}
+
+impl TokenMaker {
+    pub fn new(settings: &TokenSettings) -> anyhow::Result<TokenMaker> {
+        Ok(TokenMaker {
+            key: SymmetricKey::<V4>::from(settings.key.bytes())
+                .map_err(|error| anyhow::anyhow!("token.key: {error}"))?,
+            access_ttl: settings.access_ttl,
+            refresh_ttl: settings.refresh_ttl,
+        })
+    }
+
+    /// Makes a token of `purpose` with a new token id, living for that purpose's TTL.
+    pub fn issue(
+        &self,
+        purpose: TokenPurpose,
+        username: &Username,
+        role: Role,
+        session_id: Uuid,
+    ) -> Result<IssuedToken, ApiError> {
+        let ttl = match purpose {
+            TokenPurpose::Access => self.access_ttl,
+            TokenPurpose::Refresh => self.refresh_ttl,
+        };
+        let issued_at = OffsetDateTime::now_utc();
+        let expires_at = time::Duration::try_from(ttl)
+            .ok()
+            .and_then(|ttl| issued_at.checked_add(ttl))
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("token TTL out of range")))?;
+        let payload = TokenPayload {
+            token_id: Uuid::new_v4(),
+            username: username.clone(),
+            role,
+            session_id,
+            issued_at,
+            expires_at,
+        };
+        let token = self
+            .encrypt(purpose, &payload)
+            .map_err(|error| ApiError::internal(anyhow::anyhow!("making a token: {error}")))?;
+        Ok(IssuedToken { token, payload })
+    }
+
+    fn encrypt(
+        &self,
+        purpose: TokenPurpose,
+        payload: &TokenPayload,
+    ) -> Result<String, PasetoError> {
+        let format =
+            |at: OffsetDateTime| at.format(&Rfc3339).map_err(|_| PasetoError::InvalidClaim);
+        let mut claims = Claims::new()?;
+        claims.token_identifier(&payload.token_id.to_string())?;
+        claims.subject(payload.username.as_str())?;
+        claims.issued_at(&format(payload.issued_at)?)?;
+        claims.not_before(&format(payload.issued_at)?)?;
+        claims.expiration(&format(payload.expires_at)?)?;
+        claims.add_additional("role", payload.role.as_str())?;
+        claims.add_additional("sid", payload.session_id.to_string())?;
+        claims.add_additional("purpose", purpose.as_str())?;
+        local::encrypt(&self.key, &claims, None, None)
+    }
+
+    /// Decrypts `token` and checks its expiry and purpose. Only a token that decrypts with our
+    /// key can be `Expired`; everything else wrong is `Invalid`.
+    pub fn verify(&self, purpose: TokenPurpose, token: &str) -> Result<TokenPayload, TokenError> {
+        let untrusted =
+            UntrustedToken::<Local, V4>::try_from(token).map_err(|_| TokenError::Invalid)?;
+        let trusted = local::decrypt(
+            &self.key,
+            &untrusted,
+            &ClaimsValidationRules::new(),
+            None,
+            None,
+        )
+        .map_err(|error| match error {
+            PasetoError::ClaimValidation(ClaimValidationError::Exp) => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })?;
+        let claims = trusted.payload_claims().ok_or(TokenError::Invalid)?;
+        if text_claim(claims, "purpose")? != purpose.as_str() {
+            return Err(TokenError::Invalid);
+        }
+        Ok(TokenPayload {
+            token_id: uuid_claim(claims, "jti")?,
+            username: Username::parse(text_claim(claims, "sub")?.to_owned())
+                .map_err(|_| TokenError::Invalid)?,
+            role: text_claim(claims, "role")?
+                .parse()
+                .map_err(|_| TokenError::Invalid)?,
+            session_id: uuid_claim(claims, "sid")?,
+            issued_at: time_claim(claims, "iat")?,
+            expires_at: time_claim(claims, "exp")?,
+        })
+    }
+}
+
+fn text_claim<'a>(claims: &'a Claims, name: &str) -> Result<&'a str, TokenError> {
+    claims
+        .get_claim(name)
+        .and_then(Value::as_str)
+        .ok_or(TokenError::Invalid)
+}
+
+fn uuid_claim(claims: &Claims, name: &str) -> Result<Uuid, TokenError> {
+    Uuid::parse_str(text_claim(claims, name)?).map_err(|_| TokenError::Invalid)
+}
+
+fn time_claim(claims: &Claims, name: &str) -> Result<OffsetDateTime, TokenError> {
+    OffsetDateTime::parse(text_claim(claims, name)?, &Rfc3339).map_err(|_| TokenError::Invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::configuration::Settings;
+
+    fn maker(key_hex: Option<&str>, access_ttl: Duration) -> TokenMaker {
+        let mut environment = HashMap::new();
+        if let Some(key) = key_hex {
+            environment.insert("TALLY_TOKEN__KEY".to_owned(), key.to_owned());
+        }
+        let mut settings = Settings::load_with(None, &environment).unwrap();
+        settings.token.access_ttl = access_ttl;
+        TokenMaker::new(&settings.token).unwrap()
+    }
+
+    fn alice() -> Username {
+        Username::parse("alice".to_owned()).unwrap()
+    }
+
+    #[test]
+    fn a_token_round_trips_its_payload() {
+        let maker = maker(None, Duration::from_secs(60));
+        let session_id = Uuid::new_v4();
+        let issued = maker
+            .issue(TokenPurpose::Access, &alice(), Role::Banker, session_id)
+            .unwrap();
+        assert!(issued.token.starts_with("v4.local."));
+        let payload = maker.verify(TokenPurpose::Access, &issued.token).unwrap();
+        assert_eq!(payload, issued.payload);
+        assert_eq!(payload.session_id, session_id);
+        assert_eq!(
+            payload.expires_at - payload.issued_at,
+            time::Duration::seconds(60)
+        );
+    }
+
+    #[test]
+    fn a_token_of_one_purpose_is_invalid_as_the_other() {
+        let maker = maker(None, Duration::from_secs(60));
+        let refresh = maker
+            .issue(
+                TokenPurpose::Refresh,
+                &alice(),
+                Role::Depositor,
+                Uuid::new_v4(),
+            )
+            .unwrap();
+        let access = maker
+            .issue(
+                TokenPurpose::Access,
+                &alice(),
+                Role::Depositor,
+                Uuid::new_v4(),
+            )
+            .unwrap();
+        assert_eq!(
+            maker.verify(TokenPurpose::Access, &refresh.token),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            maker.verify(TokenPurpose::Refresh, &access.token),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn another_key_garbage_and_expiry_are_told_apart() {
+        let ours = maker(None, Duration::from_millis(1));
+        let theirs = maker(Some(&"ab".repeat(32)), Duration::from_secs(60));
+        let foreign = theirs
+            .issue(
+                TokenPurpose::Access,
+                &alice(),
+                Role::Depositor,
+                Uuid::new_v4(),
+            )
+            .unwrap();
+        assert_eq!(
+            ours.verify(TokenPurpose::Access, &foreign.token),
+            Err(TokenError::Invalid)
+        );
+        for garbage in [
+            "",
+            "v4.local.",
+            "v4.local.AAAA",
+            "v2.local.abc",
+            "not a token",
+        ] {
+            assert_eq!(
+                ours.verify(TokenPurpose::Access, garbage),
+                Err(TokenError::Invalid),
+                "{garbage:?}"
+            );
+        }
+        let short_lived = ours
+            .issue(
+                TokenPurpose::Access,
+                &alice(),
+                Role::Depositor,
+                Uuid::new_v4(),
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            ours.verify(TokenPurpose::Access, &short_lived.token),
+            Err(TokenError::Expired)
+        );
+    }
+}

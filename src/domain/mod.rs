@@ -1,0 +1,21 @@
+//! Input parsed once into types that cannot hold an invalid value. Handlers turn request bodies
+//! into these at the edge; everything behind them trusts the type.
+
+mod email;
+mod full_name;
+mod new_user;
+mod password;
+mod role;
+mod username;
+
+pub use email::Email;
+pub use full_name::FullName;
+pub use new_user::NewUser;
+pub use password::Password;
+pub use role::Role;
+pub use username::Username;
+
+/// Why an input value was refused: one sentence for a person, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);

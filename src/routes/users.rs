@@ -1,0 +1,172 @@
+//! `POST /users`, `POST /users/login`, `POST /users/logout`, `GET /users/me`.
+
+use actix_web::http::header::USER_AGENT;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::{AuthenticatedUser, TokenPurpose};
+use crate::domain::{NewUser, Password, Role, Username};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::sessions::{self, NewSession};
+use crate::store::users::{self, User};
+
+/// Longer user agents are cut: the header is the client's to fill, the row is ours to bound.
+const USER_AGENT_CHARS_MAX: usize = 512;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    username: String,
+    password: String,
+    full_name: String,
+    email: String,
+}
+
+/// 201 with the new user, a depositor; 409 when the username or email is taken.
+pub async fn create_user(
+    body: web::Json<CreateUserRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let CreateUserRequest {
+        username,
+        password,
+        full_name,
+        email,
+    } = body.into_inner();
+    let new_user = NewUser::parse(username, password, full_name, email)?;
+    let hashed_password = state.passwords.hash(new_user.password.clone()).await?;
+    let user =
+        users::insert_user(&state.pool, &new_user, &hashed_password, Role::Depositor).await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub struct LoginResponse {
+    session_id: Uuid,
+    access_token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    access_token_expires_at: OffsetDateTime,
+    refresh_token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    refresh_token_expires_at: OffsetDateTime,
+    user: User,
+}
+
+/// 200 with a new session's tokens; 401 `invalid_credentials` alike for an unknown user and a
+/// wrong password; 429 `rate_limited` after too many failures for the username.
+pub async fn login(
+    request: HttpRequest,
+    body: web::Json<LoginRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let LoginRequest { username, password } = body.into_inner();
+    let username = Username::parse(username)?;
+    let password = Password::parse(password)?;
+    let user = check_credentials(&state, &username, password).await?;
+    let session = open_session(&state, &request, &username, user).await?;
+    Ok(HttpResponse::Ok().json(session))
+}
+
+async fn check_credentials(
+    state: &AppState,
+    username: &Username,
+    password: Password,
+) -> Result<User, ApiError> {
+    let attempt = state
+        .login_limiter
+        .begin(username.as_str())
+        .map_err(|wait| ApiError::RateLimited {
+            retry_after_seconds: wait.as_secs() + 1,
+        })?;
+    let (user, hashed_password) = users::find_user_with_hash(&state.pool, username)
+        .await?
+        .unzip();
+    // Verified even for an unknown user (against a dummy hash), so both take as long.
+    let matches = state.passwords.verify(password, hashed_password).await?;
+    match user {
+        Some(user) if matches => {
+            attempt.succeeded();
+            Ok(user)
+        }
+        _ => {
+            attempt.failed();
+            Err(ApiError::InvalidCredentials)
+        }
+    }
+}
+
+async fn open_session(
+    state: &AppState,
+    request: &HttpRequest,
+    username: &Username,
+    user: User,
+) -> Result<LoginResponse, ApiError> {
+    let session_id = Uuid::new_v4();
+    let refresh = state
+        .tokens
+        .issue(TokenPurpose::Refresh, username, user.role, session_id)?;
+    let access = state
+        .tokens
+        .issue(TokenPurpose::Access, username, user.role, session_id)?;
+    let client_ip = request
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_owned();
+    let user_agent: String = request
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .take(USER_AGENT_CHARS_MAX)
+        .collect();
+    let session = NewSession {
+        id: session_id,
+        username,
+        refresh_token_id: refresh.payload.token_id,
+        user_agent: &user_agent,
+        client_ip: &client_ip,
+        expires_at: refresh.payload.expires_at,
+    };
+    sessions::insert_session(&state.pool, &session).await?;
+    Ok(LoginResponse {
+        session_id,
+        access_token: access.token,
+        access_token_expires_at: access.payload.expires_at,
+        refresh_token: refresh.token,
+        refresh_token_expires_at: refresh.payload.expires_at,
+        user,
+    })
+}
+
+/// 204; blocks the caller's session so its refresh token stops working. Access tokens already
+/// issued lapse at their (short) expiry.
+pub async fn logout(
+    user: AuthenticatedUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    sessions::block_session(&state.pool, user.session_id, &user.username).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// 200 with the caller.
+pub async fn me(
+    user: AuthenticatedUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let found = users::find_user(&state.pool, &user.username)
+        .await?
+        .ok_or_else(|| ApiError::Unauthenticated("the token's user no longer exists".to_owned()))?;
+    Ok(HttpResponse::Ok().json(found))
+}
