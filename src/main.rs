@@ -2,9 +2,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tally::auth::PasswordHasher;
 use tally::configuration::Settings;
+use tally::domain::{NewUser, Role};
 use tally::startup::Application;
-use tally::{db, telemetry};
+use tally::{db, store, telemetry};
 
 /// Tally: a money-transfer engine with an HTTP front.
 #[derive(Parser)]
@@ -27,6 +29,31 @@ enum Command {
     },
     /// Apply pending migrations and exit.
     Migrate,
+    /// Manage users (e.g. create the first banker).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is the first line of stdin, e.g.
+    /// `printf '%s\n' "$PASSWORD" | tally user create --username ada --full-name Ada --email ada@example.com --role banker`.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        full_name: String,
+        #[arg(long)]
+        email: String,
+        /// banker or depositor.
+        #[arg(long, default_value = "depositor")]
+        role: Role,
+        /// Succeed without changing anything when the username already exists (for scripts).
+        #[arg(long)]
+        if_missing: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,6 +80,20 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve { no_migrate } => serve(settings, !no_migrate).await,
         Command::Migrate => migrate(&settings).await,
+        Command::User {
+            command:
+                UserCommand::Create {
+                    username,
+                    full_name,
+                    email,
+                    role,
+                    if_missing,
+                },
+        } => {
+            let password = read_password_line()?;
+            let new_user = NewUser::parse(username, password, full_name, email)?;
+            create_user(&settings, new_user, role, if_missing).await
+        }
     }
 }
 
@@ -76,5 +117,38 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
         latest = db::latest_embedded_version(),
         "migrations are current"
     );
+    Ok(())
+}
+
+/// The first line of stdin, without its line ending.
+fn read_password_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(password.strip_suffix('\r').unwrap_or(password).to_owned())
+}
+
+async fn create_user(
+    settings: &Settings,
+    new_user: NewUser,
+    role: Role,
+    if_missing: bool,
+) -> anyhow::Result<()> {
+    let pool = db::build_pool(&settings.database)?;
+    if if_missing
+        && store::users::find_user(&pool, &new_user.username)
+            .await?
+            .is_some()
+    {
+        eprintln!(
+            "tally: user {} already exists; unchanged",
+            new_user.username
+        );
+        return Ok(());
+    }
+    let passwords = PasswordHasher::new(settings.auth.bcrypt_cost).await?;
+    let hashed_password = passwords.hash(new_user.password.clone()).await?;
+    let user = store::users::insert_user(&pool, &new_user, &hashed_password, role).await?;
+    eprintln!("tally: created {} {}", user.role, user.username);
     Ok(())
 }
