@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -122,6 +123,9 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 /// The first line of stdin, without its line ending.
 fn read_password_line() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("Password (8 to 72 bytes; shown as you type): ");
+    }
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     let password = line.strip_suffix('\n').unwrap_or(&line);

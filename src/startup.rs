@@ -27,6 +27,21 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
 }
 
+impl AppState {
+    pub async fn build(settings: Arc<Settings>, pool: Pool) -> anyhow::Result<AppState> {
+        Ok(AppState {
+            tokens: TokenMaker::new(&settings.token)?,
+            passwords: PasswordHasher::new(settings.auth.bcrypt_cost).await?,
+            login_limiter: LoginLimiter::new(
+                settings.auth.login_failures_max,
+                settings.auth.login_failure_window,
+            ),
+            settings,
+            pool,
+        })
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -38,20 +53,8 @@ impl Application {
         let listener = TcpListener::bind(settings.http.addr)
             .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", settings.http.addr))?;
         let port = listener.local_addr()?.port();
-        let tokens = TokenMaker::new(&settings.token)?;
-        let passwords = PasswordHasher::new(settings.auth.bcrypt_cost).await?;
-        let login_limiter = LoginLimiter::new(
-            settings.auth.login_failures_max,
-            settings.auth.login_failure_window,
-        );
         let settings = Arc::new(settings);
-        let state = web::Data::new(AppState {
-            settings: settings.clone(),
-            pool,
-            tokens,
-            passwords,
-            login_limiter,
-        });
+        let state = web::Data::new(AppState::build(settings.clone(), pool).await?);
         let body_limit_bytes = settings.http.body_limit_bytes;
         let mut server = HttpServer::new(move || {
             App::new()

@@ -112,3 +112,83 @@ fn bearer_token(request: &HttpRequest) -> Result<&str, ApiError> {
     }
     Ok(token)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use actix_web::{test, web, App, HttpResponse};
+    use uuid::Uuid;
+
+    use super::{AuthenticatedUser, Banker};
+    use crate::auth::TokenPurpose;
+    use crate::configuration::Settings;
+    use crate::domain::{Role, Username};
+    use crate::startup::AppState;
+
+    async fn whoami(user: AuthenticatedUser) -> HttpResponse {
+        HttpResponse::Ok().body(format!("{} {}", user.username, user.role))
+    }
+
+    async fn bankers_only(Banker(user): Banker) -> HttpResponse {
+        HttpResponse::Ok().body(user.username.to_string())
+    }
+
+    /// A state whose pool never connects: the extractor does not touch the database.
+    async fn state() -> web::Data<AppState> {
+        let mut settings = Settings::load_with(None, &HashMap::new()).unwrap();
+        settings.auth.bcrypt_cost = 4;
+        let pool = crate::db::build_pool(&settings.database).unwrap();
+        web::Data::new(AppState::build(Arc::new(settings), pool).await.unwrap())
+    }
+
+    fn token(state: &AppState, role: Role) -> String {
+        let username = Username::parse("alice".to_owned()).unwrap();
+        state
+            .tokens
+            .issue(TokenPurpose::Access, &username, role, Uuid::new_v4())
+            .unwrap()
+            .token
+    }
+
+    #[actix_web::test]
+    async fn banker_routes_refuse_a_depositor_with_403_and_a_stranger_with_401() {
+        let state = state().await;
+        let depositor = token(&state, Role::Depositor);
+        let banker = token(&state, Role::Banker);
+        let app = test::init_service(
+            App::new()
+                .app_data(state.clone())
+                .route("/whoami", web::get().to(whoami))
+                .route("/bank", web::get().to(bankers_only)),
+        )
+        .await;
+        let status = |path: &'static str, authorization: Option<String>| {
+            let mut request = test::TestRequest::get().uri(path);
+            if let Some(value) = authorization {
+                request = request.insert_header(("authorization", value));
+            }
+            test::call_service(&app, request.to_request())
+        };
+        assert_eq!(
+            status("/whoami", Some(format!("bearer {depositor}")))
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(
+            status("/bank", Some(format!("Bearer {depositor}")))
+                .await
+                .status(),
+            403
+        );
+        assert_eq!(
+            status("/bank", Some(format!("Bearer {banker}")))
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(status("/bank", None).await.status(), 401);
+    }
+}
