@@ -2,15 +2,18 @@ use std::collections::HashMap;
 
 use deadpool_postgres::Pool;
 use reqwest::{Method, Response};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tally::configuration::Settings;
+pub use tally::domain::Role;
 use tally::startup::Application;
 use tally::telemetry;
 use tally_test_support::{fresh_database, TcpProxy, TestDatabase};
 
 pub struct TestApp {
     pub address: String,
+    #[allow(dead_code)] // for tests that need the bare port
     pub port: u16,
+    #[allow(dead_code)] // for tests that need the database's name or URL
     pub database: TestDatabase,
     /// For assertions on rows; the app has its own pool.
     pub pool: Pool,
@@ -137,4 +140,121 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
         "an error message in {body}"
     );
     body
+}
+
+/// A signed-up, logged-in user of a test app.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub username: String,
+    pub password: String,
+    pub email: String,
+    pub full_name: String,
+    pub role: Role,
+    /// The access token of a fresh login, for `Authorization: Bearer`.
+    pub token: String,
+    pub refresh_token: String,
+    pub session_id: String,
+}
+
+/// A unique lowercase username (`u_` and 16 hex digits).
+pub fn unique_username() -> String {
+    format!("u_{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
+}
+
+/// A valid `POST /users` body with a unique username and email.
+pub fn new_user_body() -> Value {
+    let username = unique_username();
+    json!({
+        "username": username,
+        "password": "correct horse battery",
+        "full_name": "Ada Lovelace",
+        "email": format!("{username}@example.com"),
+    })
+}
+
+impl TestApp {
+    /// `POST /users` with `body`.
+    pub async fn sign_up(&self, body: &Value) -> Response {
+        self.post("/users", body, None).await
+    }
+
+    /// `POST /users/login`.
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.post(
+            "/users/login",
+            &json!({ "username": username, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /users/login` that must succeed; returns its body.
+    pub async fn login_ok(&self, username: &str, password: &str) -> Value {
+        let response = self.login(username, password).await;
+        assert_eq!(response.status().as_u16(), 200, "login of {username}");
+        response.json().await.expect("a login body")
+    }
+
+    /// `POST /tokens/renew_access`.
+    pub async fn renew_access(&self, refresh_token: &str) -> Response {
+        self.post(
+            "/tokens/renew_access",
+            &json!({ "refresh_token": refresh_token }),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /users/logout` with `token` as the bearer.
+    pub async fn logout(&self, token: &str) -> Response {
+        self.request(Method::POST, "/users/logout", None, Some(token))
+            .await
+    }
+
+    /// Sets a user's role directly in the database (there is no API for it).
+    pub async fn set_role(&self, username: &str, role: Role) {
+        let updated = self
+            .db()
+            .await
+            .execute(
+                "UPDATE users SET role = $1 WHERE username = $2",
+                &[&role.as_str(), &username],
+            )
+            .await
+            .expect("the role is set");
+        assert_eq!(updated, 1, "user {username} exists");
+    }
+
+    /// Signs up a new user over HTTP, gives them `role`, and logs them in (after the role change,
+    /// so the token carries it).
+    pub async fn create_user(&self, role: Role) -> TestUser {
+        let body = new_user_body();
+        let response = self.sign_up(&body).await;
+        assert_eq!(response.status().as_u16(), 201, "sign-up of {body}");
+        let username = body["username"].as_str().expect("a username").to_owned();
+        let password = body["password"].as_str().expect("a password").to_owned();
+        if role != Role::Depositor {
+            self.set_role(&username, role).await;
+        }
+        let login = self.login_ok(&username, &password).await;
+        let text = |key: &str| login[key].as_str().expect(key).to_owned();
+        TestUser {
+            email: body["email"].as_str().expect("an email").to_owned(),
+            full_name: body["full_name"].as_str().expect("a name").to_owned(),
+            role,
+            token: text("access_token"),
+            refresh_token: text("refresh_token"),
+            session_id: text("session_id"),
+            username,
+            password,
+        }
+    }
+
+    pub async fn create_depositor(&self) -> TestUser {
+        self.create_user(Role::Depositor).await
+    }
+
+    pub async fn create_banker(&self) -> TestUser {
+        self.create_user(Role::Banker).await
+    }
 }
