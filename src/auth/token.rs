@@ -102,7 +102,11 @@ impl TokenMaker {
             TokenPurpose::Access => self.access_ttl,
             TokenPurpose::Refresh => self.refresh_ttl,
         };
-        let issued_at = OffsetDateTime::now_utc();
+        // Microseconds, as PostgreSQL keeps them: a refresh token's expiry equals its session's.
+        let now = OffsetDateTime::now_utc();
+        let issued_at = now
+            .replace_microsecond(now.microsecond())
+            .map_err(ApiError::internal)?;
         let expires_at = time::Duration::try_from(ttl)
             .ok()
             .and_then(|ttl| issued_at.checked_add(ttl))
