@@ -1,0 +1,978 @@
+"""The checks behind scripts/check-deploy (run it, not this file: it installs the tools and the
+venv this needs). Every check works offline: the validators' schemas ship inside their packages.
+
+Each check prints `ok` or `FAIL` with what it looked at; the last line counts them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import jsonschema
+import yaml
+from kubernetes_validate import utils as kubernetes_validate
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+# Kubernetes versions the manifests must be valid for: an older one still in wide use, and the
+# newest kubernetes-validate ships.
+KUBERNETES_VERSIONS = ["1.29", kubernetes_validate.latest_version()]
+
+# The service's metrics (the list the dashboard is built on; a Rust test checks them in /metrics).
+COUNTERS = {
+    "tally_http_requests_total",
+    "tally_transfers_committed_total",
+    "tally_transfers_refused_total",
+    "tally_account_activations_total",
+    "tally_account_passivations_total",
+    "tally_mailbox_full_total",
+    "tally_idempotent_replays_total",
+    "tally_login_failures_total",
+    "tally_logins_rate_limited_total",
+}
+HISTOGRAMS = {
+    "tally_http_request_duration_seconds",
+    "tally_journal_batch_size",
+    "tally_journal_commit_duration_seconds",
+}
+GAUGES = {
+    "tally_account_actors_active",
+    "tally_db_pool_size",
+    "tally_db_pool_in_use",
+    "tally_db_pool_waiting",
+    "tally_build_info",
+}
+SERIES = COUNTERS | GAUGES | {h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")}
+
+results: list[tuple[str, bool]] = []
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def check(title: str):
+    """Runs the decorated function now, as one named check."""
+
+    def run(function):
+        started = time.monotonic()
+        try:
+            detail = function()
+            ok = True
+        except CheckFailed as error:
+            ok, detail = False, str(error)
+        except Exception:  # a crash in a check is a failed check, with its trace
+            ok, detail = False, traceback.format_exc()
+        elapsed = time.monotonic() - started
+        results.append((title, ok))
+        mark = "ok  " if ok else "FAIL"
+        print(f"  {mark} {title} ({elapsed:.1f}s)", flush=True)
+        if detail:
+            for line in str(detail).rstrip().splitlines():
+                print(f"         {line}", flush=True)
+        return function
+
+    return run
+
+
+def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    kwargs.setdefault("cwd", REPO)
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    return subprocess.run(command, **kwargs)
+
+
+def run_ok(command: list[str], **kwargs) -> str:
+    result = run(command, **kwargs)
+    output = (result.stdout or "") + (result.stderr or "")
+    require(result.returncode == 0, f"`{' '.join(command)}` exited {result.returncode}:\n{output.strip()}")
+    return output
+
+
+def load_yaml(path: Path):
+    with open(path) as file:
+        return yaml.safe_load(file)
+
+
+def load_yaml_all(path: Path) -> list:
+    with open(path) as file:
+        return [doc for doc in yaml.safe_load_all(file) if doc is not None]
+
+
+def section(title: str) -> None:
+    print(f"\n{title}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ------------------------------------------------------------------------------------------------
+# docker-compose.yml
+
+COMPOSE = REPO / "docker-compose.yml"
+
+
+def compose_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
+    # The file's own defaults apply, not whatever the caller's shell has.
+    for name in ("TALLY_TOKEN__KEY", "SCENARIO", "VUS", "DURATION"):
+        env.pop(name, None)
+    return env
+
+
+def compose_model() -> dict:
+    # PyYAML resolves the `<<: *tally` merge keys as Compose does.
+    return load_yaml(COMPOSE)
+
+
+def tally_serving_services(model: dict) -> list[str]:
+    return sorted(
+        name
+        for name, service in model["services"].items()
+        if service.get("image") == model["x-tally"]["image"] and service.get("command") == ["serve", "--no-migrate"]
+    )
+
+
+def nginx_upstream_servers() -> list[str]:
+    text = (REPO / "nginx/upstreams.conf").read_text()
+    return re.findall(r"^\s*server\s+([^\s;]+)", text, re.M)
+
+
+def check_compose() -> None:
+    section("docker-compose.yml")
+
+    @check("docker-compose config (Debian's docker-compose, v1)")
+    def _():
+        version = run_ok(["docker-compose", "version", "--short"]).strip()
+        run_ok(["docker-compose", "-f", str(COMPOSE), "config", "-q"], env=compose_env())
+        services = run_ok(["docker-compose", "-f", str(COMPOSE), "--profile", "load", "config", "--services"], env=compose_env())
+        names = set(services.split())
+        expected = {"postgres", "migrate", "tally-1", "tally-2", "nginx", "prometheus", "grafana", "seed", "k6"}
+        require(expected <= names, f"services missing with --profile load: {sorted(expected - names)}")
+        return f"docker-compose {version}: valid, with and without --profile load"
+
+    @check("compose-spec JSON schema (what `docker compose` v2 reads)")
+    def _():
+        run_ok([str(VENV_BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)])
+
+    @check("stack wiring: postgres, migrate once, 2 replicas, nginx, prometheus, grafana, k6 profile")
+    def _():
+        model = compose_model()
+        services = model["services"]
+        volumes = model.get("volumes") or {}
+
+        postgres = services["postgres"]
+        require(postgres["image"].startswith("postgres:15"), "postgres runs postgres:15")
+        require("healthcheck" in postgres, "postgres has a healthcheck")
+        data = [v for v in postgres.get("volumes", []) if v.endswith(":/var/lib/postgresql/data")]
+        require(len(data) == 1 and data[0].split(":")[0] in volumes, "postgres keeps its data in a named volume")
+
+        migrate = services["migrate"]
+        require(migrate.get("command") == ["migrate"], "migrate runs `tally migrate`")
+        require(migrate.get("restart") == "no", "migrate is one-shot (restart: \"no\")")
+        require(migrate["depends_on"]["postgres"]["condition"] == "service_healthy", "migrate waits for a healthy postgres")
+
+        replicas = tally_serving_services(model)
+        require(len(replicas) >= 2, f"at least 2 tally replicas serving, found {replicas}")
+        keys = set()
+        for name in replicas:
+            service = services[name]
+            require(
+                service["depends_on"]["migrate"]["condition"] == "service_completed_successfully",
+                f"{name} starts only after migrate completed",
+            )
+            env = service["environment"]
+            require(env["TALLY_ENV"] == "development", f"{name}: the demo runs with TALLY_ENV=development")
+            require(env["TALLY_HTTP__ADDR"].endswith(":8080"), f"{name} listens on 8080")
+            require("@postgres:5432/" in env["TALLY_DATABASE__URL"], f"{name} uses the postgres service")
+            keys.add(env["TALLY_TOKEN__KEY"])
+        require(len(keys) == 1, "every replica has the same token key")
+        key = re.sub(r"^\$\{TALLY_TOKEN__KEY:-(.*)\}$", r"\1", keys.pop())
+        require(re.fullmatch(r"[0-9a-f]{64}", key) is not None, "the demo token key is 64 hex characters")
+
+        upstreams = sorted(nginx_upstream_servers())
+        require(
+            upstreams == sorted(f"{name}:8080" for name in replicas),
+            f"nginx/upstreams.conf servers {upstreams} are the replicas {replicas} on 8080",
+        )
+        nginx = services["nginx"]
+        mounts = nginx.get("volumes", [])
+        require("./nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in mounts, "nginx.conf is mounted as the main config")
+        require("./nginx/upstreams.conf:/etc/nginx/upstreams.conf:ro" in mounts, "upstreams.conf is mounted beside it")
+        for name in replicas:
+            require(nginx["depends_on"][name]["condition"] == "service_healthy", f"nginx waits for a healthy {name}")
+
+        prometheus = load_yaml(REPO / "prometheus/prometheus.yml")
+        job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == "tally")
+        targets = sorted(t for group in job["static_configs"] for t in group["targets"])
+        require(targets == sorted(f"{name}:8080" for name in replicas), f"prometheus scrapes every replica: {targets}")
+        require(
+            "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in services["prometheus"]["volumes"],
+            "prometheus.yml is mounted",
+        )
+
+        grafana = services["grafana"]
+        require("./grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"], "grafana provisioning is mounted")
+        dashboards_mount = next(v for v in grafana["volumes"] if v.startswith("./grafana/dashboards:"))
+        provider = load_yaml(REPO / "grafana/provisioning/dashboards/dashboards.yml")["providers"][0]
+        require(
+            dashboards_mount.split(":")[1] == provider["options"]["path"],
+            "the dashboards provider reads where compose mounts grafana/dashboards",
+        )
+        datasource = load_yaml(REPO / "grafana/provisioning/datasources/prometheus.yml")["datasources"][0]
+        require(datasource["url"] == "http://prometheus:9090", "grafana's data source is the prometheus service")
+
+        for name in ("seed", "k6"):
+            require(services[name].get("profiles") == ["load"], f"{name} is only in the `load` profile")
+        k6 = services["k6"]
+        require(k6["environment"]["BASE_URL"] == "http://nginx", "k6 goes through nginx")
+        require(k6["depends_on"]["seed"]["condition"] == "service_completed_successfully", "k6 waits for the seed")
+        require("./load-tests/k6:/scripts:ro" in k6["volumes"], "the k6 scripts are mounted")
+        require(k6["command"][-1] == "/scripts/transfers.js", "k6 runs transfers.js")
+
+        for name, service in services.items():
+            for mount in service.get("volumes", []):
+                source = mount.split(":")[0]
+                if source.startswith("./"):
+                    require((REPO / source).exists(), f"{name} mounts {source}, which exists")
+                elif not source.startswith("/"):
+                    require(source in volumes, f"{name} mounts the declared named volume {source}")
+        return f"replicas {', '.join(replicas)}; nginx upstreams and prometheus targets match them"
+
+
+# ------------------------------------------------------------------------------------------------
+# nginx
+
+
+class EchoHandler(BaseHTTPRequestHandler):
+    """A stand-in replica: answers with its own port and the request headers it received."""
+
+    protocol_version = "HTTP/1.1"
+
+    def answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = json.dumps(
+            {"port": self.server.server_port, "method": self.command, "path": self.path, "headers": dict(self.headers)}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = answer
+    do_POST = answer
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def echo_server(port: int):
+    server = ThreadingHTTPServer(("127.0.0.1", port), EchoHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def http_request(url: str, method: str = "GET", headers: dict | None = None, body: bytes | None = None):
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
+    try:
+        with opener.open(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def check_nginx() -> None:
+    section("nginx")
+
+    @check("nginx -t on nginx/nginx.conf with the upstreams mapped to 127.0.0.1")
+    def _():
+        with tempfile.TemporaryDirectory(prefix="tally-nginx-") as work:
+            ports = [free_port() for _ in range(3)]
+            run_ok([str(REPO / "scripts/nginx-local"), "test", work] + [f"127.0.0.1:{p}" for p in ports])
+            version = run_ok(["nginx", "-v"]).strip()
+            upstreams = (Path(work) / "upstreams.conf").read_text()
+            return f"{version}; upstream servers: " + ", ".join(re.findall(r"server\s+(\S+)", upstreams))
+
+    @check("nginx in front of 2 stand-in replicas: round robin, X-Real-IP, X-Forwarded-For, keepalive, failover")
+    def _():
+        with tempfile.TemporaryDirectory(prefix="tally-nginx-") as work:
+            listen, up1, up2 = free_port(), free_port(), free_port()
+            with echo_server(up1), echo_server(up2):
+                process = subprocess.Popen(
+                    [str(REPO / "scripts/nginx-local"), "run", work, f"127.0.0.1:{listen}", f"127.0.0.1:{up1}", f"127.0.0.1:{up2}"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    start_new_session=True,
+                )
+                try:
+                    base = f"http://127.0.0.1:{listen}"
+                    deadline = time.monotonic() + 10
+                    while True:
+                        require(process.poll() is None, f"nginx exited: {process.stderr.read()}")
+                        try:
+                            socket.create_connection(("127.0.0.1", listen), timeout=0.2).close()
+                            break
+                        except OSError:
+                            require(time.monotonic() < deadline, "nginx did not listen within 10 s")
+                            time.sleep(0.05)
+                    seen = set()
+                    for _ in range(4):
+                        status, body = http_request(f"{base}/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
+                        require(status == 200, f"GET /healthz through nginx: {status}")
+                        answer = json.loads(body)
+                        seen.add(answer["port"])
+                        headers = {k.lower(): v for k, v in answer["headers"].items()}
+                        require(headers.get("x-real-ip") == "127.0.0.1", f"X-Real-IP: {headers.get('x-real-ip')}")
+                        require(
+                            headers.get("x-forwarded-for") == "203.0.113.7, 127.0.0.1",
+                            f"X-Forwarded-For appends the client: {headers.get('x-forwarded-for')}",
+                        )
+                        require("connection" not in headers, "no Connection header upstream (keepalive)")
+                        require(headers.get("x-forwarded-proto") == "http", "X-Forwarded-Proto")
+                    require(seen == {up1, up2}, f"both replicas answered: {sorted(seen)}")
+                    status, body = http_request(
+                        f"{base}/transfers", "POST", {"Content-Type": "application/json"}, b'{"amount": 1}'
+                    )
+                    require(status == 200 and json.loads(body)["method"] == "POST", "POST is proxied")
+                    status, _ = http_request(f"{base}/metrics")
+                    require(status == 404, f"/metrics is not public through nginx: {status}")
+                finally:
+                    os.killpg(process.pid, signal.SIGTERM)
+                    process.wait(timeout=10)
+            access = (Path(work) / "access.log").read_text().strip().splitlines()
+            require(len(access) >= 6 and json.loads(access[-1])["status"] == 404, "JSON access log written")
+
+            # One replica gone: requests still answered by the other (connect errors are retried).
+            listen, up1, dead = free_port(), free_port(), free_port()
+            with echo_server(up1):
+                process = subprocess.Popen(
+                    [str(REPO / "scripts/nginx-local"), "run", work, f"127.0.0.1:{listen}", f"127.0.0.1:{up1}", f"127.0.0.1:{dead}"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                try:
+                    deadline = time.monotonic() + 10
+                    while True:
+                        try:
+                            socket.create_connection(("127.0.0.1", listen), timeout=0.2).close()
+                            break
+                        except OSError:
+                            require(time.monotonic() < deadline, "nginx did not listen within 10 s")
+                            time.sleep(0.05)
+                    for _ in range(4):
+                        status, body = http_request(f"http://127.0.0.1:{listen}/healthz")
+                        require(status == 200 and json.loads(body)["port"] == up1, f"failover to the live replica: {status}")
+                finally:
+                    os.killpg(process.pid, signal.SIGTERM)
+                    process.wait(timeout=10)
+        return "requests spread over both replicas; a down replica is skipped"
+
+
+# ------------------------------------------------------------------------------------------------
+# Kubernetes
+
+K8S = REPO / "deploy/k8s"
+CLUSTER_ISSUER_SCHEMA = K8S / "schemas/clusterissuer-cert-manager-v1.json"
+
+
+def k8s_documents() -> list[tuple[Path, dict]]:
+    files = sorted(K8S.glob("*.yaml")) + sorted((K8S / "examples").glob("*.yaml"))
+    return [(path, doc) for path in files for doc in load_yaml_all(path)]
+
+
+def check_k8s() -> None:
+    section("deploy/k8s")
+    documents = k8s_documents()
+
+    @check(f"Kubernetes schemas, strict (kubernetes-validate, bundled schemas for {' and '.join(KUBERNETES_VERSIONS)})")
+    def _():
+        validated, errors = [], []
+        for path, doc in documents:
+            if doc.get("apiVersion", "").startswith("cert-manager.io/"):
+                continue
+            for version in KUBERNETES_VERSIONS:
+                try:
+                    kubernetes_validate.validate(doc, version, strict=True)
+                except kubernetes_validate.ValidationError as error:
+                    where = ".".join(str(p) for p in error.path)
+                    errors.append(f"{path.relative_to(REPO)} ({version}): {where}: {error.message}")
+                except kubernetes_validate.SchemaNotFoundError as error:
+                    errors.append(f"{path.relative_to(REPO)}: {error.message}")
+            validated.append(f"{doc['kind']}/{doc['metadata']['name']}")
+        require(not errors, "\n".join(errors))
+        return ", ".join(validated)
+
+    @check("cert-manager ClusterIssuer against the vendored CRD subset (deploy/k8s/schemas/)")
+    def _():
+        schema = json.loads(CLUSTER_ISSUER_SCHEMA.read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        validator = jsonschema.Draft202012Validator(schema)
+        issuers = [(p, d) for p, d in documents if d.get("kind") == "ClusterIssuer"]
+        require(len(issuers) == 1, f"one ClusterIssuer, found {len(issuers)}")
+        errors = [
+            f"{p.relative_to(REPO)}: {'.'.join(map(str, e.path))}: {e.message}" for p, d in issuers for e in validator.iter_errors(d)
+        ]
+        require(not errors, "\n".join(errors))
+        # The schema must really be strict: a misspelt field has to fail.
+        broken = copy.deepcopy(issuers[0][1])
+        broken["spec"]["acme"]["solvers"][0]["http01"]["ingress"]["ingresClassName"] = "nginx"
+        require(not validator.is_valid(broken), "the vendored schema rejects unknown fields")
+        issuer = issuers[0][1]
+        acme = issuer["spec"]["acme"]
+        require("letsencrypt.org" in acme["server"], "the issuer is Let's Encrypt (ACME)")
+        return f"ClusterIssuer/{issuer['metadata']['name']}: {acme['server']}"
+
+    @check("manifests agree: names, labels, selectors, ports, probes, secrets, image, HPA, TLS issuer")
+    def _():
+        by_kind: dict[str, list[dict]] = {}
+        for _, doc in documents:
+            by_kind.setdefault(doc["kind"], []).append(doc)
+
+        def one(kind: str) -> dict:
+            require(len(by_kind.get(kind, [])) == 1, f"exactly one {kind}")
+            return by_kind[kind][0]
+
+        namespace = one("Namespace")["metadata"]["name"]
+        for _, doc in documents:
+            if doc["kind"] not in ("Namespace", "ClusterIssuer"):
+                require(doc["metadata"].get("namespace") == namespace, f"{doc['kind']} is in namespace {namespace}")
+        secret = one("Secret")
+        configmap = one("ConfigMap")
+        secret_keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
+        require({"TALLY_TOKEN__KEY", "TALLY_DATABASE__URL"} <= secret_keys, "the Secret holds the token key and database URL")
+        require("TALLY_TOKEN__KEY" not in configmap["data"], "no token key in the ConfigMap")
+        require(configmap["data"].get("TALLY_ENV") == "production", "production mode in the cluster")
+
+        deployment = one("Deployment")
+        job = one("Job")
+        require(deployment["spec"]["replicas"] == 2, "the Deployment runs 2 replicas")
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        require(selector.items() <= pod_labels.items(), "the Deployment's selector matches its pods")
+
+        def containers(workload):
+            return workload["spec"]["template"]["spec"]["containers"]
+
+        for workload in (deployment, job):
+            pod = workload["spec"]["template"]["spec"]
+            kind = workload["kind"]
+            require(pod["securityContext"].get("runAsNonRoot") is True, f"{kind}: runAsNonRoot")
+            require(pod["securityContext"].get("runAsUser") == 65532, f"{kind}: the image's non-root user 65532")
+            for container in containers(workload):
+                refs = {(s.get("configMapRef") or s.get("secretRef"))["name"] for s in container.get("envFrom", [])}
+                require(refs == {configmap["metadata"]["name"], secret["metadata"]["name"]}, f"{kind} reads the ConfigMap and Secret")
+                resources = container.get("resources", {})
+                for part in ("requests", "limits"):
+                    require({"cpu", "memory"} <= set(resources.get(part, {})), f"{kind}: cpu and memory {part}")
+                require(container["securityContext"].get("allowPrivilegeEscalation") is False, f"{kind}: no privilege escalation")
+        images = {c["image"] for w in (deployment, job) for c in containers(w)}
+        require(len(images) == 1, f"the Job migrates with the Deployment's image: {images}")
+        require(containers(job)[0]["args"] == ["migrate"], "the Job runs `tally migrate`")
+        require(job["spec"]["template"]["spec"]["restartPolicy"] in ("OnFailure", "Never"), "the Job's pods do not restart forever")
+
+        app = containers(deployment)[0]
+        require(app["args"] == ["serve", "--no-migrate"], "replicas serve without migrating (the Job does)")
+        ports = {p["name"]: p["containerPort"] for p in app["ports"]}
+        require(ports.get("http") == 8080, "container port http is 8080")
+        require(app["readinessProbe"]["httpGet"]["path"] == "/readyz", "readiness probe on /readyz")
+        require(app["livenessProbe"]["httpGet"]["path"] == "/healthz", "liveness probe on /healthz")
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+            if probe in app:
+                require(app[probe]["httpGet"]["port"] in ports or app[probe]["httpGet"]["port"] in ports.values(), f"{probe} port exists")
+
+        service = one("Service")
+        require(service["spec"]["selector"].items() <= pod_labels.items(), "the Service selects the Deployment's pods")
+        service_ports = {p["name"]: p for p in service["spec"]["ports"]}
+        for port in service_ports.values():
+            require(port["targetPort"] in ports or port["targetPort"] in ports.values(), "the Service targets a container port")
+
+        ingress = one("Ingress")
+        require(ingress["spec"].get("ingressClassName") == "nginx", "the Ingress uses the nginx class")
+        backend_hosts = set()
+        for rule in ingress["spec"]["rules"]:
+            backend_hosts.add(rule["host"])
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                require(backend["name"] == service["metadata"]["name"], "the Ingress routes to the Service")
+                port = backend["port"]
+                require(port.get("name") in service_ports or port.get("number") in {p["port"] for p in service_ports.values()}, "the Ingress uses a Service port")
+        tls_hosts = {h for tls in ingress["spec"]["tls"] for h in tls["hosts"]}
+        require(backend_hosts <= tls_hosts and all(t.get("secretName") for t in ingress["spec"]["tls"]), "every Ingress host has TLS")
+        issuer = one("ClusterIssuer")
+        require(
+            ingress["metadata"]["annotations"].get("cert-manager.io/cluster-issuer") == issuer["metadata"]["name"],
+            "the Ingress asks cert-manager for the ClusterIssuer defined here",
+        )
+        solver = issuer["spec"]["acme"]["solvers"][0]["http01"]["ingress"]
+        require(solver.get("ingressClassName", solver.get("class")) == ingress["spec"]["ingressClassName"], "HTTP-01 is solved through the same ingress class")
+
+        hpa = one("HorizontalPodAutoscaler")
+        target = hpa["spec"]["scaleTargetRef"]
+        require(target["kind"] == "Deployment" and target["name"] == deployment["metadata"]["name"], "the HPA scales the Deployment")
+        require(hpa["spec"]["minReplicas"] >= 2, "the HPA keeps at least 2 replicas")
+        require(any(m["type"] == "Resource" and m["resource"]["name"] == "cpu" for m in hpa["spec"]["metrics"]), "the HPA scales on CPU")
+        if "PodDisruptionBudget" in by_kind:
+            pdb = one("PodDisruptionBudget")
+            require(pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items(), "the PDB selects the Deployment's pods")
+
+        applied = sorted(p.name for p in K8S.glob("*.yaml"))
+        require(applied[0].startswith("00-") and one("Namespace") in load_yaml_all(K8S / applied[0]), "the Namespace is applied first")
+        require(not any(d["kind"] == "Secret" for p, d in documents if p.parent == K8S), "no Secret in the applied folder (examples/ only)")
+        return f"{len(documents)} objects; applied in order: {', '.join(applied)}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Prometheus and Grafana
+
+DASHBOARD = REPO / "grafana/dashboards/tally.json"
+
+
+def dashboard_exprs(dashboard: dict) -> list[tuple[str, str]]:
+    found = []
+
+    def walk(panels):
+        for panel in panels:
+            for target in panel.get("targets", []):
+                if "expr" in target:
+                    found.append((f"{panel.get('title')} [{target.get('refId')}]", target["expr"]))
+            walk(panel.get("panels", []))
+
+    walk(dashboard["panels"])
+    return found
+
+
+PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset", "inf", "nan"}
+
+
+def metric_names(expr: str) -> set[str]:
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # strings
+    text = re.sub(r"\{[^}]*\}", "", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", "", text)  # ranges
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    text = re.sub(r"\b\d+(\.\d+)?([eE][+-]?\d+)?\b", "0", text)
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        rest = text[match.end():].lstrip()
+        if rest.startswith("(") or match.group(0) in PROMQL_KEYWORDS:
+            continue
+        names.add(match.group(0))
+    return names
+
+
+def grafana_to_promql(expr: str) -> str:
+    return (
+        expr.replace("$__rate_interval", "1m")
+        .replace("$__interval", "1m")
+        .replace("$__range", "5m")
+        .replace('=~"$instance"', '=~".*"')
+    )
+
+
+def check_observability() -> None:
+    section("prometheus/ and grafana/")
+
+    @check("promtool check config prometheus/prometheus.yml")
+    def _():
+        output = run_ok(["promtool", "check", "config", str(REPO / "prometheus/prometheus.yml")])
+        return output.strip().splitlines()[-1] if output.strip() else ""
+
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = dashboard_exprs(dashboard)
+
+    @check("dashboard PromQL parses (promtool check rules on every panel query)")
+    def _():
+        rules = {
+            "groups": [
+                {
+                    "name": "dashboard",
+                    "rules": [{"record": f"dashboard:query_{i}", "expr": grafana_to_promql(e)} for i, (_, e) in enumerate(exprs)],
+                }
+            ]
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as file:
+            yaml.safe_dump(rules, file)
+        try:
+            run_ok(["promtool", "check", "rules", file.name])
+        finally:
+            os.unlink(file.name)
+        return f"{len(exprs)} queries"
+
+    @check("dashboard uses only the service's metric names, each of them, soundly")
+    def _():
+        used: set[str] = set()
+        errors = []
+        for where, expr in exprs:
+            names = metric_names(expr)
+            unknown = names - SERIES
+            if unknown:
+                errors.append(f"{where}: not a Tally metric: {sorted(unknown)}  in  {expr}")
+            for histogram in HISTOGRAMS:
+                if re.search(rf"\b{histogram}\b(?!_)", expr):
+                    errors.append(f"{where}: histogram {histogram} must be used as _bucket/_sum/_count")
+            if "histogram_quantile" in expr:
+                if "_bucket" not in expr or not re.search(r"by\s*\(([^)]*\b)?le\b", expr):
+                    errors.append(f"{where}: histogram_quantile needs rate(..._bucket) summed by le")
+            for gauge in GAUGES:
+                if re.search(rf"\b(rate|irate|increase)\(\s*{gauge}\b", expr):
+                    errors.append(f"{where}: rate() of the gauge {gauge}")
+            for counter in COUNTERS:
+                if re.search(rf"\b{counter}\b", expr) and not re.search(rf"\b(rate|irate|increase)\(\s*{counter}\b", expr):
+                    errors.append(f"{where}: counter {counter} used without rate()/increase()")
+            used |= names
+        base = {re.sub(r"_(bucket|sum|count)$", "", n) if re.sub(r"_(bucket|sum|count)$", "", n) in HISTOGRAMS else n for n in used}
+        missing = (COUNTERS | GAUGES | HISTOGRAMS) - base
+        if missing:
+            errors.append(f"metrics the dashboard does not show: {sorted(missing)}")
+        for variable in dashboard.get("templating", {}).get("list", []):
+            query = variable.get("query")
+            query = query.get("query") if isinstance(query, dict) else query
+            for name in re.findall(r"label_values\(\s*([A-Za-z_:][A-Za-z0-9_:]*)", query or ""):
+                if name not in SERIES:
+                    errors.append(f"variable {variable['name']}: not a Tally metric: {name}")
+        require(not errors, "\n".join(errors))
+        return f"{len(base)} metrics in {len(exprs)} queries"
+
+    @check("dashboard JSON: panels, ids, layout, data source provisioned")
+    def _():
+        datasource = load_yaml(REPO / "grafana/provisioning/datasources/prometheus.yml")["datasources"][0]
+        require(datasource["type"] == "prometheus", "the provisioned data source is Prometheus")
+        uid = datasource["uid"]
+        require(dashboard.get("uid") and dashboard.get("title"), "the dashboard has a uid and a title")
+        ids = []
+        titles = []
+
+        def walk(panels):
+            for panel in panels:
+                ids.append(panel["id"])
+                titles.append(panel.get("title", ""))
+                grid = panel["gridPos"]
+                require(0 <= grid["x"] and grid["x"] + grid["w"] <= 24, f"panel {panel['title']} fits the 24-column grid")
+                if panel["type"] != "row":
+                    require(panel.get("datasource", {}).get("uid") == uid, f"panel {panel['title']} uses data source {uid}")
+                    for target in panel.get("targets", []):
+                        require(target.get("datasource", {}).get("uid") == uid, f"panel {panel['title']} queries {uid}")
+                walk(panel.get("panels", []))
+
+        walk(dashboard["panels"])
+        require(len(ids) == len(set(ids)), "panel ids are unique")
+        wanted = ["committed vs refused", "latency p50", "latency p95", "latency p99", "batch size", "commit latency", "actors", "pool", "error rate"]
+        lowered = " | ".join(titles).lower()
+        missing = [w for w in wanted if w not in lowered]
+        require(not missing, f"panels missing: {missing}")
+        provider = load_yaml(REPO / "grafana/provisioning/dashboards/dashboards.yml")
+        require(provider["apiVersion"] == 1 and provider["providers"][0]["type"] == "file", "a file dashboard provider")
+        return f"{len(ids)} panels"
+
+
+# ------------------------------------------------------------------------------------------------
+# GitHub workflows
+
+WORKFLOWS = REPO / ".github/workflows"
+
+
+def without_comments(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+def check_workflows() -> None:
+    section(".github/workflows")
+
+    @check("GitHub workflow JSON schema (check-jsonschema's vendored schema)")
+    def _():
+        files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
+        require(files, "workflows exist")
+        run_ok([str(VENV_BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files])
+        return ", ".join(Path(f).name for f in files)
+
+    @check("ci.yml: fmt check, clippy -D warnings, tests with a postgres:15 service")
+    def _():
+        text = (WORKFLOWS / "ci.yml").read_text()
+        ci = load_yaml(WORKFLOWS / "ci.yml")
+        steps = [s.get("run", "") for job in ci["jobs"].values() for s in job["steps"]]
+        require(any("cargo fmt --all -- --check" in s for s in steps), "cargo fmt --all -- --check")
+        require(any(re.search(r"cargo clippy --workspace --all-targets.* -- -D warnings", s) for s in steps), "clippy with -D warnings")
+        require(any("cargo test --workspace --locked" in s for s in steps), "cargo test --workspace --locked")
+        test_job = next(j for j in ci["jobs"].values() if any("cargo test" in s.get("run", "") for s in j["steps"]))
+        postgres = test_job["services"]["postgres"]
+        require(postgres["image"] == "postgres:15", "postgres:15 service container")
+        url = test_job["env"]["TALLY_TEST_DATABASE_URL"]
+        require(url.startswith("postgres://postgres:postgres@localhost:5432/"), "TALLY_TEST_DATABASE_URL points at the service")
+        require("5432:5432" in [str(p) for p in postgres["ports"]], "the service's port is published")
+        require("secrets." not in text, "CI needs no secrets")
+
+    @check("release.yml: on v* tags, build and push to the registry the repository variables name")
+    def _():
+        text = (WORKFLOWS / "release.yml").read_text()
+        release = load_yaml(WORKFLOWS / "release.yml")
+        triggers = release[True] if True in release else release["on"]  # YAML 1.1 reads `on` as true
+        require(triggers["push"]["tags"] == ["v*"], "triggered by v* tags")
+        steps = [s for job in release["jobs"].values() for s in job["steps"]]
+        uses = {s.get("uses", "").split("@")[0]: s for s in steps}
+        build = uses.get("docker/build-push-action")
+        require(build is not None and build["with"].get("push") is True, "docker/build-push-action pushes")
+        login = uses.get("docker/login-action")
+        require(login is not None, "logs in with docker/login-action")
+        require(login["with"]["registry"] == "${{ vars.REGISTRY }}", "registry from vars.REGISTRY")
+        require(login["with"]["username"] == "${{ secrets.REGISTRY_USERNAME }}", "username from secrets.REGISTRY_USERNAME")
+        require(login["with"]["password"] == "${{ secrets.REGISTRY_PASSWORD }}", "password from secrets.REGISTRY_PASSWORD")
+        require("${{ vars.REGISTRY }}/${{ vars.IMAGE_NAME }}" in text, "image named by vars.REGISTRY/vars.IMAGE_NAME")
+        code = without_comments(text)
+        literal = re.findall(r"\b(?:ghcr\.io|docker\.io|quay\.io|gcr\.io|[0-9]{12}\.dkr\.ecr|azurecr\.io|registry\.[a-z0-9.-]+)\b", code)
+        require(not literal, f"no registry or account written in the file: {literal}")
+        require(not re.search(r"\b[0-9]{12}\b", code), "no account ids")
+
+
+# ------------------------------------------------------------------------------------------------
+# Dockerfile and .dockerignore
+
+
+def dockerignore_patterns() -> list[tuple[bool, re.Pattern]]:
+    patterns = []
+    for line in (REPO / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        pattern = os.path.normpath(line.lstrip("!").strip().lstrip("/"))
+        regex = ""
+        i = 0
+        while i < len(pattern):
+            if pattern.startswith("**/", i):
+                regex += "(?:.*/)?"
+                i += 3
+            elif pattern.startswith("**", i):
+                regex += ".*"
+                i += 2
+            elif pattern[i] == "*":
+                regex += "[^/]*"
+                i += 1
+            elif pattern[i] == "?":
+                regex += "[^/]"
+                i += 1
+            else:
+                regex += re.escape(pattern[i])
+                i += 1
+        patterns.append((negate, re.compile(f"^{regex}$")))
+    return patterns
+
+
+def in_build_context(relative: str, patterns) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parent folders decides."""
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    included = True
+    for negate, regex in patterns:
+        if any(regex.match(p) for p in prefixes):
+            included = negate
+    return included
+
+
+def build_context_files() -> list[str]:
+    patterns = dockerignore_patterns()
+    files = []
+    for root, dirs, names in os.walk(REPO):
+        rel_root = os.path.relpath(root, REPO)
+        dirs[:] = [d for d in dirs if not (d in ("target", ".git") or (rel_root == "." and d == ".tally"))]
+        for name in names:
+            relative = os.path.normpath(os.path.join(rel_root, name))
+            if in_build_context(relative, patterns):
+                files.append(relative)
+    return sorted(files)
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (REPO / "Dockerfile").read_text()
+    text = re.sub(r"\\\n", " ", text)
+    instructions = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            instructions.append((keyword.upper(), rest.strip()))
+    return instructions
+
+
+def check_docker() -> None:
+    section("Dockerfile and .dockerignore")
+
+    @check("Dockerfile: multi-stage, cached dependency layer, small non-root runtime, HEALTHCHECK, no files beside the binary")
+    def _():
+        instructions = dockerfile_instructions()
+        args = {}
+        for keyword, rest in instructions:
+            if keyword == "ARG" and "=" in rest:
+                name, _, value = rest.partition("=")
+                args.setdefault(name, value)
+        stages = []
+        for keyword, rest in instructions:
+            if keyword == "FROM":
+                image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), rest.split()[0])
+                name = rest.split()[-1] if " AS " in rest.upper() else None
+                stages.append({"image": image, "name": name, "body": []})
+            elif stages:
+                stages[-1]["body"].append((keyword, rest))
+        require(len(stages) >= 3, "multi-stage")
+        bodies = {s["name"]: s["body"] for s in stages}
+        all_runs = [rest for s in stages for k, rest in s["body"] if k == "RUN"]
+        require(any("cargo chef prepare" in r for r in all_runs), "a cargo-chef recipe stage")
+        builder = next(s for s in stages if any("cargo build" in r for k, r in s["body"] if k == "RUN"))
+        steps = [f"{k} {r}" for k, r in builder["body"]]
+        cook = next(i for i, s in enumerate(steps) if "cargo chef cook" in s)
+        copy_all = next(i for i, s in enumerate(steps) if s.startswith("COPY . ."))
+        build = next(i for i, s in enumerate(steps) if "cargo build --release --locked --bin tally" in s)
+        require(cook < copy_all < build, "dependencies are cooked before the sources are copied, then the binary is built")
+        require("--release" in steps[cook] and "--locked" in steps[cook], "the dependency layer is built like the binary (--release --locked)")
+        require(builder["image"].startswith("rust:") or "chef" in builder["image"] or any(
+            s["name"] == builder["image"] for s in stages), "the builder has the Rust toolchain")
+
+        runtime = stages[-1]
+        require("distroless" in runtime["image"] or "slim" in runtime["image"], f"a small runtime image: {runtime['image']}")
+        body = runtime["body"]
+        users = [r for k, r in body if k == "USER"]
+        require(users and users[-1].split(":")[0] not in ("root", "0"), "the runtime runs as a non-root user")
+        require(re.fullmatch(r"\d+:\d+", users[-1]) is not None, "the user is numeric (Kubernetes runAsNonRoot can check it)")
+        health = [r for k, r in body if k == "HEALTHCHECK"]
+        require(health and "/healthz" in health[-1] and "8080" in health[-1], "HEALTHCHECK polls /healthz on 8080")
+        copies = [r for k, r in body if k == "COPY"]
+        require(any("target/release/tally" in c for c in copies), "the runtime gets the tally binary from the builder")
+        for c in copies:
+            require("--from=" in c, f"the runtime copies only from build stages: COPY {c}")
+            require("migrations" not in c, "no migration files in the runtime (they are embedded)")
+        envs = " ".join(r for k, r in body if k == "ENV")
+        require("TALLY_HTTP__ADDR=0.0.0.0:8080" in envs, "listens on all interfaces, port 8080")
+        require(any(k == "EXPOSE" and "8080" in r for k, r in body), "EXPOSE 8080")
+        require(any(k == "ENTRYPOINT" and "tally" in r for k, r in body), "ENTRYPOINT is tally")
+        runtime_user = users[-1].split(":")[0]
+        deployment = load_yaml(REPO / "deploy/k8s/30-deployment.yaml")
+        require(
+            str(deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"]) == runtime_user,
+            "the Deployment's runAsUser is the image's user",
+        )
+        return f"stages: {' -> '.join(s['name'] or s['image'] for s in stages)}; runtime {runtime['image']} as {users[-1]}"
+
+    @check(".dockerignore: the build context has the workspace and nothing else (no target/, .tally/, .git)")
+    def _():
+        files = build_context_files()
+        fileset = set(files)
+        result = run(["cargo", "metadata", "--no-deps", "--format-version", "1", "--offline"])
+        require(result.returncode == 0, f"cargo metadata in the repository failed:\n{result.stderr}")
+        metadata = json.loads(result.stdout)
+        needed = ["Cargo.toml", "Cargo.lock"]
+        for package in metadata["packages"]:
+            manifest = os.path.relpath(package["manifest_path"], REPO)
+            needed.append(manifest)
+            for target in package["targets"]:
+                if set(target["kind"]) & {"bin", "lib"}:
+                    needed.append(os.path.relpath(target["src_path"], REPO))
+        needed += [os.path.relpath(p, REPO) for p in (REPO / "migrations").glob("*.sql")]
+        needed.append("src/defaults.toml")
+        missing = [n for n in needed if n not in fileset]
+        require(not missing, f"missing from the build context: {missing}")
+        unwanted = [f for f in files if f.split("/")[0] in (".tally", "target", ".git", "load-tests", "deploy", "grafana", ".github")
+                    or "/target/" in f or f.endswith(".log")]
+        require(not unwanted, f"in the build context but not needed: {unwanted[:10]}")
+        # The workspace must resolve from exactly these files (as `cargo chef prepare` and
+        # `cargo build` will see them in the image).
+        with tempfile.TemporaryDirectory(prefix="tally-context-") as context:
+            for relative in files:
+                destination = Path(context) / relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(REPO / relative, destination)
+            result = run(["cargo", "metadata", "--no-deps", "--format-version", "1", "--offline"], cwd=context)
+            require(result.returncode == 0, f"the workspace does not resolve from the build context:\n{result.stderr}")
+            packages = json.loads(result.stdout)["packages"]
+            bins = [t["name"] for p in packages for t in p["targets"] if "bin" in t["kind"]]
+            require("tally" in bins, "the context builds the tally binary")
+        return f"{len(files)} files; workspace resolves from the context: {', '.join(p['name'] for p in packages)}"
+
+
+# ------------------------------------------------------------------------------------------------
+# k6
+
+
+def check_k6() -> None:
+    section("load-tests/k6")
+    script = REPO / "load-tests/k6/transfers.js"
+
+    @check("transfers.js is valid ES module syntax (node --check)")
+    def _():
+        with tempfile.TemporaryDirectory(prefix="tally-k6-") as work:
+            copy_path = Path(work) / "transfers.mjs"
+            shutil.copy(script, copy_path)
+            run_ok(["node", "--check", str(copy_path)])
+        return run_ok(["node", "--version"]).strip()
+
+    @check("transfers.js under stand-in k6 modules: logins, transfer bodies, scenarios, bounds")
+    def _():
+        output = run_ok(["node", str(REPO / "scripts/check-k6.mjs"), str(script)])
+        return output.strip().splitlines()[-1]
+
+
+def main() -> int:
+    only = set(sys.argv[1:])
+    sections = {
+        "compose": check_compose,
+        "nginx": check_nginx,
+        "k8s": check_k8s,
+        "observability": check_observability,
+        "workflows": check_workflows,
+        "docker": check_docker,
+        "k6": check_k6,
+    }
+    unknown = only - set(sections)
+    if unknown:
+        print(f"check-deploy: unknown section(s) {sorted(unknown)}; known: {', '.join(sections)}", file=sys.stderr)
+        return 2
+    for name, function in sections.items():
+        if not only or name in only:
+            function()
+    passed = sum(1 for _, ok in results if ok)
+    failed = len(results) - passed
+    print()
+    for title, ok in results:
+        if not ok:
+            print(f"FAILED: {title}")
+    print(f"check-deploy: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
