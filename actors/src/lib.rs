@@ -1,7 +1,29 @@
 //! Tally's engine: one actor per account serialises its balance in memory, a coordinator takes
 //! account reservations in ascending id order, and a journal persists transfers to PostgreSQL in
 //! group commits. Nothing here knows HTTP.
+//!
+//! ```text
+//! caller ─▶ Engine::transfer (coordinator, in the caller's task)
+//!             ├─ Registry: find or activate the two account actors
+//!             ├─ Reserve on the lower id, then the higher (account actors, bounded mailboxes)
+//!             └─ Journal: one transaction per batch ─▶ PostgreSQL
+//!                   └─ on commit: settle each actor once, then answer the callers
+//! ```
 
+pub mod account;
 pub mod config;
+mod coordinator;
+mod engine;
+mod idempotency;
+mod journal;
+pub mod metrics;
+pub mod model;
+pub mod registry;
 
 pub use config::EngineConfig;
+pub use engine::Engine;
+pub use model::{
+    AccountId, AccountInfo, AccountKind, AccountSnapshot, Amount, Authority, Currency, Entry,
+    IdempotencyKey, LookupError, OpenAccountError, Refusal, Transfer, TransferError, TransferId,
+    TransferRequest, Transferred,
+};

@@ -13,3 +13,15 @@ mod proxy;
 pub use database::{admin_url, fresh_database, pool, TestDatabase};
 pub use invariants::{check_invariants, Invariants};
 pub use proxy::TcpProxy;
+
+/// Inserts a user directly (engine tests need owners; the HTTP tests sign up through the API).
+pub async fn insert_user(client: &tokio_postgres::Client, username: &str) {
+    client
+        .execute(
+            "INSERT INTO users (username, hashed_password, full_name, email)
+             VALUES ($1, 'not a hash', 'Test User', $1 || '@example.com')",
+            &[&username],
+        )
+        .await
+        .expect("a user");
+}

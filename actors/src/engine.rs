@@ -1,0 +1,259 @@
+//! The engine's public face: start it once per process, then call it from any thread.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use actix::Arbiter;
+use dashmap::DashMap;
+use deadpool_postgres::Pool;
+use tokio::sync::{oneshot, Semaphore};
+
+use crate::account::{Restart, Snapshot, SnapshotReply};
+use crate::config::EngineConfig;
+use crate::idempotency::Idempotency;
+use crate::journal::Journal;
+use crate::metrics::EngineMetrics;
+use crate::model::{
+    AccountId, AccountSnapshot, Amount, Authority, Currency, IdempotencyKey, LookupError, Movement,
+    OpenAccountError, TransferError, TransferRequest, Transferred,
+};
+use crate::registry::Registry;
+
+/// A handle to the engine; cheap to clone, shared by every HTTP worker.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: EngineConfig,
+    pub(crate) pool: Pool,
+    pub(crate) registry: Registry,
+    pub(crate) journal: Journal,
+    pub(crate) metrics: EngineMetrics,
+    pub(crate) idempotency: Idempotency,
+    /// Bounds the transfers inside the engine (and so every queue and settlement behind them).
+    pub(crate) in_flight: Semaphore,
+    /// Each currency's reserve account, looked up once.
+    pub(crate) reserves: DashMap<Currency, AccountId>,
+    arbiters: Vec<Arbiter>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+    }
+}
+
+impl Engine {
+    /// Starts the engine: arbiters for the account actors (one per core unless configured) and
+    /// one for the journal. Must run inside an actix system; touches no database until used.
+    pub fn start(config: EngineConfig, pool: Pool) -> Engine {
+        let metrics = EngineMetrics::new();
+        let account_arbiters: Vec<Arbiter> = (0..config.arbiters_effective())
+            .map(|_| Arbiter::new())
+            .collect();
+        let journal_arbiter = Arbiter::new();
+        let committed_batches = Arc::new(AtomicU64::new(0));
+        let journal = Journal::start(
+            pool.clone(),
+            &config,
+            metrics.clone(),
+            &journal_arbiter.handle(),
+            committed_batches.clone(),
+        );
+        let registry = Registry::new(
+            pool.clone(),
+            config.clone(),
+            metrics.clone(),
+            account_arbiters.iter().map(Arbiter::handle).collect(),
+            committed_batches,
+        );
+        let mut arbiters = account_arbiters;
+        arbiters.push(journal_arbiter);
+        Engine {
+            inner: Arc::new(Inner {
+                in_flight: Semaphore::new(config.transfers_in_flight_max),
+                idempotency: Idempotency::new(pool.clone()),
+                reserves: DashMap::new(),
+                config,
+                pool,
+                registry,
+                journal,
+                metrics,
+                arbiters,
+            }),
+        }
+    }
+
+    /// Moves money between two customer accounts. Answered only once durable.
+    pub async fn transfer(&self, request: TransferRequest) -> Result<Transferred, TransferError> {
+        self.execute(request, Movement::Transfer).await
+    }
+
+    /// Money into `account` from its currency's reserve (a banker's act; the caller checks the
+    /// role).
+    pub async fn deposit(
+        &self,
+        account: AccountId,
+        amount: Amount,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Transferred, TransferError> {
+        let currency = self.lookup(account).await?.info.currency;
+        let request = TransferRequest {
+            from: self.reserve_of(currency).await?,
+            to: account,
+            amount,
+            currency,
+            authority: Authority::Privileged,
+            idempotency,
+        };
+        self.execute(request, Movement::Deposit).await
+    }
+
+    /// Money from `account` back to its currency's reserve.
+    pub async fn withdraw(
+        &self,
+        account: AccountId,
+        amount: Amount,
+        authority: Authority,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Transferred, TransferError> {
+        let currency = self.lookup(account).await?.info.currency;
+        let request = TransferRequest {
+            from: account,
+            to: self.reserve_of(currency).await?,
+            amount,
+            currency,
+            authority,
+            idempotency,
+        };
+        self.execute(request, Movement::Withdrawal).await
+    }
+
+    /// The account with its committed balance as the engine holds it (it includes every
+    /// transfer already answered).
+    pub async fn account(&self, id: AccountId) -> Result<AccountSnapshot, LookupError> {
+        for _ in 0..2 {
+            let handle = self.inner.registry.get(id).await?;
+            let (reply, answer) = oneshot::channel();
+            if handle.addr.try_send(Snapshot { reply }).is_err() {
+                self.inner.metrics.mailbox_full.inc();
+                return Err(LookupError::Unavailable("the account is busy".to_owned()));
+            }
+            match answer.await {
+                Ok(SnapshotReply::Account(snapshot)) => return Ok(snapshot),
+                // Passivated meanwhile: look it up again.
+                Ok(SnapshotReply::Retired) | Err(_) => self.inner.registry.evict(&handle),
+                Ok(SnapshotReply::Unavailable) => break,
+            }
+        }
+        Err(LookupError::Unavailable(
+            "the account could not be loaded".to_owned(),
+        ))
+    }
+
+    /// Opens a customer account with a zero balance.
+    pub async fn open_account(
+        &self,
+        owner: &str,
+        currency: Currency,
+    ) -> Result<AccountSnapshot, OpenAccountError> {
+        let unavailable =
+            |error: &dyn std::fmt::Display| OpenAccountError::Unavailable(error.to_string());
+        let client = self
+            .inner
+            .pool
+            .get()
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO accounts (owner, currency) VALUES ($1, $2)
+                 RETURNING id, balance, kind, created_at",
+            )
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let row = client
+            .query_one(&statement, &[&owner, &currency.as_str()])
+            .await
+            .map_err(|error| match error.code() {
+                Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                    OpenAccountError::Duplicate
+                }
+                Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) => {
+                    OpenAccountError::OwnerNotFound
+                }
+                _ => unavailable(&error),
+            })?;
+        Ok(AccountSnapshot {
+            id: row.get(0),
+            owner: Some(owner.to_owned()),
+            balance: row.get(1),
+            currency,
+            kind: crate::model::AccountKind::Customer,
+            created_at: row.get(3),
+        })
+    }
+
+    /// The engine's metrics, for the service to expose with its own.
+    pub fn metrics_registry(&self) -> &prometheus::Registry {
+        &self.inner.metrics.registry
+    }
+
+    /// Account actors in memory now.
+    pub fn active_accounts(&self) -> usize {
+        self.inner.registry.active_count()
+    }
+
+    /// The committed balance every active account actor holds (tests compare it with
+    /// PostgreSQL).
+    pub async fn cached_balances(&self) -> Vec<(AccountId, i64)> {
+        let mut balances = Vec::new();
+        for handle in self.inner.registry.handles() {
+            if let Ok(snapshot) = self.account(handle.info.id).await {
+                balances.push((snapshot.id, snapshot.balance));
+            }
+        }
+        balances.sort_unstable();
+        balances
+    }
+
+    /// Stops an account's actor as a failure would; its supervisor restarts it with its state
+    /// reloaded from PostgreSQL.
+    pub async fn restart_account(&self, id: AccountId) -> Result<(), LookupError> {
+        let handle = self.inner.registry.get(id).await?;
+        handle
+            .addr
+            .send(Restart)
+            .await
+            .map_err(|error| LookupError::Unavailable(error.to_string()))
+    }
+
+    async fn reserve_of(&self, currency: Currency) -> Result<AccountId, TransferError> {
+        if let Some(id) = self.inner.reserves.get(&currency) {
+            return Ok(*id);
+        }
+        let unavailable =
+            |error: &dyn std::fmt::Display| TransferError::Unavailable(error.to_string());
+        let client = self
+            .inner
+            .pool
+            .get()
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let row = client
+            .query_opt(
+                "SELECT id FROM accounts WHERE kind = 'reserve' AND currency = $1",
+                &[&currency.as_str()],
+            )
+            .await
+            .map_err(|error| unavailable(&error))?
+            .ok_or_else(|| unavailable(&format!("no reserve account for {currency}")))?;
+        let id: AccountId = row.get(0);
+        self.inner.reserves.insert(currency, id);
+        Ok(id)
+    }
+}

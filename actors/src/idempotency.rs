@@ -1,0 +1,105 @@
+//! Idempotency keys: a transfer sent again with the same key by the same user returns the first
+//! answer and moves no money; the same key with another request is a conflict.
+//!
+//! PostgreSQL's primary key on (username, key) is what guarantees "moves money once", across
+//! replicas too: the journal inserts the key in the transfer's own transaction and drops the
+//! transfer when another request committed the key first. The per-key lock here only spares
+//! concurrent duplicates within one process from reserving money they would then give back.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use deadpool_postgres::Pool;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::model::{IdempotencyKey, TransferError, Transferred};
+
+type KeyId = (String, String);
+
+pub(crate) struct Idempotency {
+    pool: Pool,
+    /// One entry per key being processed now: bounded by the engine's in-flight transfers, since
+    /// a caller holds an in-flight permit before it takes a key.
+    in_flight: DashMap<KeyId, Arc<Mutex<()>>>,
+}
+
+/// Held while a keyed transfer is processed; releases the key when dropped.
+pub(crate) struct KeyGuard<'a> {
+    idempotency: &'a Idempotency,
+    id: KeyId,
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl Drop for KeyGuard<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        self.idempotency
+            .in_flight
+            .remove_if(&self.id, |_, lock| Arc::strong_count(lock) == 1);
+    }
+}
+
+pub(crate) enum Begin<'a> {
+    /// First use of the key: proceed, holding the guard until answered.
+    Fresh(KeyGuard<'a>),
+    /// The key already committed with this request: its stored answer.
+    Replay(Box<Transferred>),
+}
+
+impl Idempotency {
+    pub(crate) fn new(pool: Pool) -> Idempotency {
+        Idempotency {
+            pool,
+            in_flight: DashMap::new(),
+        }
+    }
+
+    /// Waits for any request in flight with the same key, then looks the key up.
+    pub(crate) async fn begin(&self, key: &IdempotencyKey) -> Result<Begin<'_>, TransferError> {
+        let id = (key.username.clone(), key.key.clone());
+        let lock = self.in_flight.entry(id.clone()).or_default().clone();
+        let guard = KeyGuard {
+            idempotency: self,
+            id,
+            guard: Some(lock.lock_owned().await),
+        };
+        match self.replay(key).await? {
+            Some(transferred) => Ok(Begin::Replay(transferred)),
+            None => Ok(Begin::Fresh(guard)),
+        }
+    }
+
+    /// The stored answer for `key`, `None` when the key was never committed, or
+    /// `IdempotencyKeyReused` when it was committed with another request.
+    pub(crate) async fn replay(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Box<Transferred>>, TransferError> {
+        let unavailable =
+            |error: &dyn std::fmt::Display| TransferError::Unavailable(error.to_string());
+        let client = self.pool.get().await.map_err(|error| unavailable(&error))?;
+        let statement = client
+            .prepare_cached(
+                "SELECT request_hash, response_body FROM idempotency_keys
+                 WHERE username = $1 AND key = $2",
+            )
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let Some(row) = client
+            .query_opt(&statement, &[&key.username, &key.key])
+            .await
+            .map_err(|error| unavailable(&error))?
+        else {
+            return Ok(None);
+        };
+        let request_hash: Vec<u8> = row.get(0);
+        if request_hash != key.request_hash {
+            return Err(TransferError::IdempotencyKeyReused);
+        }
+        let body: serde_json::Value = row.get(1);
+        let mut transferred: Transferred =
+            serde_json::from_value(body).map_err(|error| unavailable(&error))?;
+        transferred.replayed = true;
+        Ok(Some(Box::new(transferred)))
+    }
+}

@@ -1,0 +1,602 @@
+//! The journal: group commit of reserved transfers to PostgreSQL.
+//!
+//! One task takes whatever transfers are waiting (at least one, at most `batch_size_max`) and
+//! writes them in ONE transaction: one net balance update per touched account (ascending id,
+//! before any insert, so foreign-key locks never wait on it), then multi-row inserts of the
+//! transfers, their entries and their idempotency keys. A lone transfer is written at once; under
+//! load the queue fills while a batch commits, so batches grow by themselves.
+//!
+//! Only after the commit does it settle the account actors (once per account per batch) and then
+//! answer the callers, so a caller that got its answer and sends again finds the actor already
+//! settled (mailboxes are FIFO).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::dev::SendError;
+use deadpool_postgres::{GenericClient, Pool};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Statement;
+
+use crate::account::{Settle, Settlement, SettlementOutcome};
+use crate::config::EngineConfig;
+use crate::metrics::EngineMetrics;
+use crate::model::{
+    AccountId, AccountSnapshot, Amount, Currency, Entry, IdempotencyKey, Transfer, Transferred,
+};
+use crate::registry::AccountHandle;
+
+/// A transfer whose two reservations are held, waiting to be written.
+pub(crate) struct Reserved {
+    pub from: AccountHandle,
+    pub to: AccountHandle,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub idempotency: Option<IdempotencyKey>,
+    pub reply: oneshot::Sender<JournalOutcome>,
+}
+
+#[derive(Debug)]
+pub(crate) enum JournalOutcome {
+    Committed(Box<Transferred>),
+    /// PostgreSQL refused the debit: the debited account's cached state was stale (another
+    /// replica spent from it). Reservations are released and the account reloads.
+    Stale,
+    /// Another request (on this or another replica) committed this idempotency key first.
+    DuplicateKey,
+    /// The batch could not be written (database down, unexpected error). Reservations are
+    /// released and both accounts reload, since a failed commit's outcome is unknown.
+    Failed(String),
+}
+
+#[derive(Clone)]
+pub(crate) struct Journal {
+    queue: mpsc::Sender<Reserved>,
+}
+
+impl Journal {
+    /// Starts the journal task on `arbiter` (a thread of its own).
+    pub(crate) fn start(
+        pool: Pool,
+        config: &EngineConfig,
+        metrics: EngineMetrics,
+        arbiter: &actix::ArbiterHandle,
+        committed_batches: Arc<AtomicU64>,
+    ) -> Journal {
+        let (queue, receiver) = mpsc::channel(config.journal_queue_max);
+        let writer = Writer {
+            pool,
+            metrics,
+            batch_size_max: config.batch_size_max,
+            batches_written: 0,
+            committed_batches,
+        };
+        arbiter.spawn(writer.run(receiver));
+        Journal { queue }
+    }
+
+    /// Queues a reserved transfer; gives it back when the queue is full or the journal is gone.
+    pub(crate) fn submit(&self, reserved: Reserved) -> Result<(), Box<Reserved>> {
+        self.queue.try_send(reserved).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(reserved) => Box::new(reserved),
+            mpsc::error::TrySendError::Closed(reserved) => Box::new(reserved),
+        })
+    }
+}
+
+struct Writer {
+    pool: Pool,
+    metrics: EngineMetrics,
+    batch_size_max: usize,
+    batches_written: u64,
+    committed_batches: Arc<AtomicU64>,
+}
+
+/// Why a batch was not committed.
+enum Rejection {
+    /// These items must leave the batch; the rest are retried at once.
+    Items {
+        stale: HashSet<AccountId>,
+        duplicate: HashSet<usize>,
+    },
+    Failed(String),
+}
+
+impl Writer {
+    async fn run(mut self, mut receiver: mpsc::Receiver<Reserved>) {
+        let mut batch = Vec::with_capacity(self.batch_size_max);
+        while receiver.recv_many(&mut batch, self.batch_size_max).await > 0 {
+            self.commit(std::mem::take(&mut batch)).await;
+        }
+    }
+
+    /// Writes `items`, retrying without the ones PostgreSQL refused, until all are answered.
+    async fn commit(&mut self, mut items: Vec<Reserved>) {
+        while !items.is_empty() {
+            debug_assert!(items.len() <= self.batch_size_max);
+            self.batches_written += 1;
+            let batch = self.batches_written;
+            let started = Instant::now();
+            match write(&self.pool, &items).await {
+                Ok(committed) => {
+                    self.committed_batches.store(batch, Ordering::Release);
+                    self.metrics
+                        .journal_commit_duration_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    self.metrics.journal_batch_size.observe(items.len() as f64);
+                    self.metrics.transfers_committed.inc_by(items.len() as u64);
+                    settle_posted(&items, &committed, batch);
+                    answer_committed(items, committed);
+                    return;
+                }
+                Err(Rejection::Items { stale, duplicate }) => {
+                    items = self.reject_items(items, &stale, &duplicate);
+                }
+                Err(Rejection::Failed(reason)) => {
+                    tracing::warn!(%reason, transfers = items.len(), "journal batch failed");
+                    settle_failed(&items);
+                    for item in items {
+                        let _ = item.reply.send(JournalOutcome::Failed(reason.clone()));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Answers the refused items and returns the others.
+    fn reject_items(
+        &self,
+        items: Vec<Reserved>,
+        stale: &HashSet<AccountId>,
+        duplicate: &HashSet<usize>,
+    ) -> Vec<Reserved> {
+        debug_assert!(!stale.is_empty() || !duplicate.is_empty());
+        let mut kept = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let outcome = if duplicate.contains(&index) {
+                JournalOutcome::DuplicateKey
+            } else if stale.contains(&item.from.info.id) {
+                JournalOutcome::Stale
+            } else {
+                kept.push(item);
+                continue;
+            };
+            let debit_outcome = match outcome {
+                JournalOutcome::Stale => SettlementOutcome::ReleasedAndReload,
+                _ => SettlementOutcome::Released,
+            };
+            settle(&item.from, item.amount.get(), 0, debit_outcome);
+            settle(&item.to, 0, item.amount.get(), SettlementOutcome::Released);
+            let _ = item.reply.send(outcome);
+        }
+        kept
+    }
+}
+
+/// What a committed batch produced, item by item.
+struct Committed {
+    transfers: Vec<Transferred>,
+    balances: HashMap<AccountId, i64>,
+}
+
+/// A database error as one line, with PostgreSQL's own message (tokio-postgres' `Display` says
+/// only "db error").
+pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => error.to_string(),
+    }
+}
+
+async fn write(pool: &Pool, items: &[Reserved]) -> Result<Committed, Rejection> {
+    let failed = |error: &dyn std::fmt::Display| Rejection::Failed(error.to_string());
+    let database = |error: tokio_postgres::Error| Rejection::Failed(describe(&error));
+    let deltas = net_deltas(items).ok_or_else(|| failed(&"a batch's net balance overflows"))?;
+    let mut client = pool.get().await.map_err(|error| failed(&error))?;
+    let transaction = client.transaction().await.map_err(database)?;
+    let statements = Statements::prepare(&transaction).await.map_err(database)?;
+
+    // Every statement is prepared, so each future below sends its request on its first poll:
+    // try_join! polls in order, so they reach PostgreSQL in this order, pipelined.
+    let (ids, balances) = tokio::try_join!(
+        allocate_ids(&transaction, &statements, items.len()),
+        apply_deltas(&transaction, &statements, &deltas),
+    )
+    .map_err(database)?;
+    let stale: HashSet<AccountId> = deltas
+        .keys()
+        .filter(|id| !balances.contains_key(id))
+        .copied()
+        .collect();
+    if !stale.is_empty() {
+        return Err(Rejection::Items {
+            stale,
+            duplicate: HashSet::new(),
+        });
+    }
+
+    let transfers = assemble(items, &ids, &balances);
+    let (_, _, inserted_keys) = tokio::try_join!(
+        insert_transfers(&transaction, &statements, &transfers),
+        insert_entries(&transaction, &statements, &transfers),
+        insert_idempotency_keys(&transaction, &statements, items, &transfers),
+    )
+    .map_err(database)?;
+    let duplicate = duplicate_keys(items, &inserted_keys);
+    if !duplicate.is_empty() {
+        return Err(Rejection::Items {
+            stale: HashSet::new(),
+            duplicate,
+        });
+    }
+    transaction.commit().await.map_err(database)?;
+    Ok(Committed {
+        transfers,
+        balances,
+    })
+}
+
+/// The journal's statements, prepared once per connection (deadpool caches them).
+struct Statements {
+    allocate_ids: Statement,
+    apply_deltas: Statement,
+    insert_transfers: Statement,
+    insert_entries: Statement,
+    insert_idempotency_keys: Statement,
+}
+
+impl Statements {
+    async fn prepare(client: &impl GenericClient) -> Result<Statements, tokio_postgres::Error> {
+        let (allocate_ids, apply_deltas, insert_transfers, insert_entries, insert_idempotency_keys) =
+            tokio::try_join!(
+                client.prepare_cached(ALLOCATE_IDS),
+                client.prepare_cached(APPLY_DELTAS),
+                client.prepare_cached(INSERT_TRANSFERS),
+                client.prepare_cached(INSERT_ENTRIES),
+                client.prepare_cached(INSERT_IDEMPOTENCY_KEYS),
+            )?;
+        Ok(Statements {
+            allocate_ids,
+            apply_deltas,
+            insert_transfers,
+            insert_entries,
+            insert_idempotency_keys,
+        })
+    }
+}
+
+const ALLOCATE_IDS: &str = "SELECT nextval('transfers_id_seq'), nextval('entries_id_seq'),
+        nextval('entries_id_seq'), now()
+    FROM generate_series(1, $1::bigint)";
+
+/// Relative updates of the net deltas. A customer account the update would take below zero is
+/// skipped (not updated, not returned) instead of failing the whole statement, so the journal
+/// learns exactly which accounts were stale. The CHECK constraint stays as the last net.
+const APPLY_DELTAS: &str = "UPDATE accounts AS a SET balance = a.balance + d.delta
+    FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta)
+    WHERE a.id = d.id AND (a.kind = 'reserve' OR a.balance + d.delta >= 0)
+    RETURNING a.id, a.balance";
+
+const INSERT_TRANSFERS: &str =
+    "INSERT INTO transfers (id, from_account_id, to_account_id, amount, currency)
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[])";
+
+const INSERT_ENTRIES: &str = "INSERT INTO entries (id, account_id, transfer_id, amount)
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])";
+
+/// A key some other request committed first is skipped, not an error, so only its transfer
+/// leaves the batch.
+const INSERT_IDEMPOTENCY_KEYS: &str = "INSERT INTO idempotency_keys
+        (username, key, request_hash, transfer_id, response_status, response_body)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::smallint[],
+                         $6::jsonb[])
+    ON CONFLICT DO NOTHING
+    RETURNING username, key";
+
+/// One net change per account, in ascending id order (the order the rows get locked in).
+fn net_deltas(items: &[Reserved]) -> Option<BTreeMap<AccountId, i64>> {
+    let mut deltas = BTreeMap::new();
+    for item in items {
+        let amount = item.amount.get();
+        let from = deltas.entry(item.from.info.id).or_insert(0i64);
+        *from = from.checked_sub(amount)?;
+        let to = deltas.entry(item.to.info.id).or_insert(0i64);
+        *to = to.checked_add(amount)?;
+    }
+    Some(deltas)
+}
+
+struct Ids {
+    transfers: Vec<i64>,
+    debit_entries: Vec<i64>,
+    credit_entries: Vec<i64>,
+    created_at: OffsetDateTime,
+}
+
+async fn allocate_ids(
+    client: &impl GenericClient,
+    statements: &Statements,
+    count: usize,
+) -> Result<Ids, tokio_postgres::Error> {
+    let rows = client
+        .query(&statements.allocate_ids, &[&(count as i64)])
+        .await?;
+    debug_assert_eq!(rows.len(), count);
+    let created_at = rows
+        .first()
+        .map(|row| row.get(3))
+        .unwrap_or_else(OffsetDateTime::now_utc);
+    Ok(Ids {
+        transfers: rows.iter().map(|row| row.get(0)).collect(),
+        debit_entries: rows.iter().map(|row| row.get(1)).collect(),
+        credit_entries: rows.iter().map(|row| row.get(2)).collect(),
+        created_at,
+    })
+}
+
+/// Applies the net deltas; returns the balance after them of every account updated.
+async fn apply_deltas(
+    client: &impl GenericClient,
+    statements: &Statements,
+    deltas: &BTreeMap<AccountId, i64>,
+) -> Result<HashMap<AccountId, i64>, tokio_postgres::Error> {
+    let ids: Vec<i64> = deltas.keys().copied().collect();
+    let changes: Vec<i64> = deltas.values().copied().collect();
+    let rows = client
+        .query(&statements.apply_deltas, &[&ids, &changes])
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+fn assemble(items: &[Reserved], ids: &Ids, balances: &HashMap<AccountId, i64>) -> Vec<Transferred> {
+    let snapshot = |handle: &AccountHandle| AccountSnapshot {
+        id: handle.info.id,
+        owner: handle.info.owner.clone(),
+        balance: balances[&handle.info.id],
+        currency: handle.info.currency,
+        kind: handle.info.kind,
+        created_at: handle.info.created_at,
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let transfer_id = ids.transfers[index];
+            let entry = |id: i64, account_id: AccountId, amount: i64| Entry {
+                id,
+                account_id,
+                transfer_id,
+                amount,
+                created_at: ids.created_at,
+            };
+            Transferred {
+                transfer: Transfer {
+                    id: transfer_id,
+                    from_account_id: item.from.info.id,
+                    to_account_id: item.to.info.id,
+                    amount: item.amount,
+                    currency: item.currency,
+                    created_at: ids.created_at,
+                },
+                from_entry: entry(
+                    ids.debit_entries[index],
+                    item.from.info.id,
+                    -item.amount.get(),
+                ),
+                to_entry: entry(
+                    ids.credit_entries[index],
+                    item.to.info.id,
+                    item.amount.get(),
+                ),
+                from_account: snapshot(&item.from),
+                to_account: snapshot(&item.to),
+                replayed: false,
+            }
+        })
+        .collect()
+}
+
+async fn insert_transfers(
+    client: &impl GenericClient,
+    statements: &Statements,
+    transfers: &[Transferred],
+) -> Result<u64, tokio_postgres::Error> {
+    let column = |get: fn(&Transfer) -> i64| -> Vec<i64> {
+        transfers.iter().map(|t| get(&t.transfer)).collect()
+    };
+    let currencies: Vec<&str> = transfers
+        .iter()
+        .map(|t| t.transfer.currency.as_str())
+        .collect();
+    client
+        .execute(
+            &statements.insert_transfers,
+            &[
+                &column(|t| t.id),
+                &column(|t| t.from_account_id),
+                &column(|t| t.to_account_id),
+                &column(|t| t.amount.get()),
+                &currencies,
+            ],
+        )
+        .await
+}
+
+async fn insert_entries(
+    client: &impl GenericClient,
+    statements: &Statements,
+    transfers: &[Transferred],
+) -> Result<u64, tokio_postgres::Error> {
+    let entries: Vec<&Entry> = transfers
+        .iter()
+        .flat_map(|t| [&t.from_entry, &t.to_entry])
+        .collect();
+    let column = |get: fn(&Entry) -> i64| -> Vec<i64> { entries.iter().map(|e| get(e)).collect() };
+    client
+        .execute(
+            &statements.insert_entries,
+            &[
+                &column(|e| e.id),
+                &column(|e| e.account_id),
+                &column(|e| e.transfer_id),
+                &column(|e| e.amount),
+            ],
+        )
+        .await
+}
+
+/// Inserts the keys of keyed transfers; returns the (username, key) pairs actually inserted.
+async fn insert_idempotency_keys(
+    client: &impl GenericClient,
+    statements: &Statements,
+    items: &[Reserved],
+    transfers: &[Transferred],
+) -> Result<HashSet<(String, String)>, tokio_postgres::Error> {
+    let keyed: Vec<(&IdempotencyKey, &Transferred)> = items
+        .iter()
+        .zip(transfers)
+        .filter_map(|(item, transfer)| item.idempotency.as_ref().map(|key| (key, transfer)))
+        .collect();
+    if keyed.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let usernames: Vec<&str> = keyed.iter().map(|(key, _)| key.username.as_str()).collect();
+    let keys: Vec<&str> = keyed.iter().map(|(key, _)| key.key.as_str()).collect();
+    let hashes: Vec<&[u8]> = keyed
+        .iter()
+        .map(|(key, _)| key.request_hash.as_slice())
+        .collect();
+    let transfer_ids: Vec<i64> = keyed.iter().map(|(_, t)| t.transfer.id).collect();
+    let statuses: Vec<i16> = keyed.iter().map(|(key, _)| key.response_status).collect();
+    let bodies: Vec<serde_json::Value> = keyed
+        .iter()
+        .map(|(_, t)| serde_json::to_value(t).expect("a transfer serialises"))
+        .collect();
+    let rows = client
+        .query(
+            &statements.insert_idempotency_keys,
+            &[
+                &usernames,
+                &keys,
+                &hashes,
+                &transfer_ids,
+                &statuses,
+                &bodies,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+fn duplicate_keys(items: &[Reserved], inserted: &HashSet<(String, String)>) -> HashSet<usize> {
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| {
+            let key = item.idempotency.as_ref()?;
+            let pair = (key.username.clone(), key.key.clone());
+            (!inserted.contains(&pair)).then_some(index)
+        })
+        .collect()
+}
+
+/// Settles every account of a committed batch once, with its balance in PostgreSQL.
+fn settle_posted(items: &[Reserved], committed: &Committed, batch: u64) {
+    for (handle, settlement) in group_settlements(items) {
+        let balance = committed.balances[&handle.info.id];
+        settle_one(
+            &handle,
+            Settlement {
+                outcome: SettlementOutcome::Posted { batch, balance },
+                ..settlement
+            },
+        );
+    }
+}
+
+/// Releases every reservation of a failed batch; the accounts reload, since a commit that failed
+/// in flight may have landed after all.
+fn settle_failed(items: &[Reserved]) {
+    for (handle, settlement) in group_settlements(items) {
+        settle_one(
+            &handle,
+            Settlement {
+                outcome: SettlementOutcome::ReleasedAndReload,
+                ..settlement
+            },
+        );
+    }
+}
+
+/// Sums the reservations of `items` per account.
+fn group_settlements(items: &[Reserved]) -> Vec<(AccountHandle, Settlement)> {
+    let mut grouped: HashMap<AccountId, (AccountHandle, Settlement)> = HashMap::new();
+    let mut add = |handle: &AccountHandle, debit: i64, credit: i64| {
+        let (_, settlement) = grouped.entry(handle.info.id).or_insert_with(|| {
+            (
+                handle.clone(),
+                Settlement {
+                    debits: 0,
+                    credits: 0,
+                    reservations: 0,
+                    outcome: SettlementOutcome::Released,
+                },
+            )
+        });
+        settlement.debits += debit;
+        settlement.credits += credit;
+        settlement.reservations += 1;
+    };
+    for item in items {
+        add(&item.from, item.amount.get(), 0);
+        add(&item.to, 0, item.amount.get());
+    }
+    grouped.into_values().collect()
+}
+
+/// Settles one reservation of one account.
+pub(crate) fn settle(
+    handle: &AccountHandle,
+    debits: i64,
+    credits: i64,
+    outcome: SettlementOutcome,
+) {
+    settle_one(
+        handle,
+        Settlement {
+            debits,
+            credits,
+            reservations: 1,
+            outcome,
+        },
+    );
+}
+
+/// A settlement must reach its actor: without it the reservation would hold money forever. It
+/// is queued at once when the mailbox has room (keeping FIFO order with the caller's next
+/// request); a full mailbox is waited for in the background. The number of settlements in
+/// flight is bounded by `transfers_in_flight_max`, since each comes from a reserved transfer.
+fn settle_one(handle: &AccountHandle, settlement: Settlement) {
+    match handle.addr.try_send(Settle(settlement)) {
+        Ok(()) | Err(SendError::Closed(_)) => {}
+        Err(SendError::Full(message)) => {
+            let addr = handle.addr.clone();
+            actix::spawn(async move {
+                let _ = addr.send(message).await;
+            });
+        }
+    }
+}
+
+fn answer_committed(items: Vec<Reserved>, committed: Committed) {
+    debug_assert_eq!(items.len(), committed.transfers.len());
+    for (item, transferred) in items.into_iter().zip(committed.transfers) {
+        let _ = item
+            .reply
+            .send(JournalOutcome::Committed(Box::new(transferred)));
+    }
+}

@@ -1,0 +1,285 @@
+//! The engine's vocabulary: ids, amounts, currencies, and the typed outcomes of its calls.
+//! Values are parsed once at the edge (`Amount::new`, `Currency::parse`), so an invalid one cannot
+//! reach the engine's internals.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+pub type AccountId = i64;
+pub type TransferId = i64;
+
+/// A transfer amount in minor units (cents): always > 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct Amount(i64);
+
+impl Amount {
+    pub fn new(minor_units: i64) -> Result<Amount, Refusal> {
+        if minor_units > 0 {
+            Ok(Amount(minor_units))
+        } else {
+            Err(Refusal::InvalidAmount)
+        }
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Amount {
+    type Error = Refusal;
+    fn try_from(minor_units: i64) -> Result<Self, Self::Error> {
+        Amount::new(minor_units)
+    }
+}
+
+impl From<Amount> for i64 {
+    fn from(amount: Amount) -> i64 {
+        amount.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Currency {
+    USD,
+    EUR,
+    CAD,
+    KRW,
+    JPY,
+    GBP,
+}
+
+impl Currency {
+    pub const ALL: [Currency; 6] = [
+        Currency::USD,
+        Currency::EUR,
+        Currency::CAD,
+        Currency::KRW,
+        Currency::JPY,
+        Currency::GBP,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Currency::USD => "USD",
+            Currency::EUR => "EUR",
+            Currency::CAD => "CAD",
+            Currency::KRW => "KRW",
+            Currency::JPY => "JPY",
+            Currency::GBP => "GBP",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Currency> {
+        Currency::ALL
+            .into_iter()
+            .find(|currency| currency.as_str() == code)
+    }
+}
+
+impl FromStr for Currency {
+    type Err = String;
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        Currency::parse(code).ok_or_else(|| format!("unsupported currency `{code}`"))
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    Customer,
+    /// The per-currency system account money enters and leaves through; the only one that may
+    /// go negative.
+    Reserve,
+}
+
+impl AccountKind {
+    pub fn parse(kind: &str) -> Option<AccountKind> {
+        match kind {
+            "customer" => Some(AccountKind::Customer),
+            "reserve" => Some(AccountKind::Reserve),
+            _ => None,
+        }
+    }
+}
+
+/// What never changes about an account once it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub id: AccountId,
+    /// `None` for a reserve account.
+    pub owner: Option<String>,
+    pub currency: Currency,
+    pub kind: AccountKind,
+    pub created_at: OffsetDateTime,
+}
+
+/// An account with its balance as the engine knows it (committed money only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSnapshot {
+    pub id: AccountId,
+    pub owner: Option<String>,
+    pub balance: i64,
+    pub currency: Currency,
+    pub kind: AccountKind,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub from_account_id: AccountId,
+    pub to_account_id: AccountId,
+    pub amount: Amount,
+    pub currency: Currency,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub transfer_id: TransferId,
+    /// Negative for a debit.
+    pub amount: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A committed transfer: durable in PostgreSQL before this value exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transferred {
+    pub transfer: Transfer,
+    pub from_entry: Entry,
+    pub to_entry: Entry,
+    /// Both accounts as they stood right after the transfer's batch committed.
+    pub from_account: AccountSnapshot,
+    pub to_account: AccountSnapshot,
+    /// True when this is the stored answer to an idempotent replay: no money moved now.
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+/// Who asks for a transfer, which decides whose accounts may be debited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authority {
+    /// A user: may debit only accounts they own.
+    Owner(String),
+    /// A banker or the system: may debit any customer account.
+    Privileged,
+}
+
+/// What kind of movement: customer transfers never touch a reserve account; deposits and
+/// withdrawals are transfers from and to the currency's reserve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Movement {
+    Transfer,
+    Deposit,
+    Withdrawal,
+}
+
+/// An `Idempotency-Key` as the engine keeps it: scoped to a user, with a hash of the request so
+/// the same key with another body is told apart.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey {
+    pub username: String,
+    pub key: String,
+    pub request_hash: Vec<u8>,
+    /// The status the caller answers a committed transfer with, stored for replays.
+    pub response_status: i16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRequest {
+    pub from: AccountId,
+    pub to: AccountId,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub authority: Authority,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// Why the money rules refused a transfer. Nothing moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum Refusal {
+    #[error("the amount must be above zero")]
+    InvalidAmount,
+    #[error("a transfer needs two different accounts")]
+    SameAccount,
+    #[error("no such account")]
+    NotFound,
+    #[error("the account belongs to someone else")]
+    Forbidden,
+    #[error("an account is not in the transfer's currency")]
+    CurrencyMismatch,
+    #[error("the available balance is lower than the amount")]
+    InsufficientFunds,
+    #[error("the credit would overflow the account's balance")]
+    BalanceOverflow,
+}
+
+impl Refusal {
+    /// A stable label (metrics, logs).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::InvalidAmount => "invalid_amount",
+            Refusal::SameAccount => "same_account",
+            Refusal::NotFound => "not_found",
+            Refusal::Forbidden => "forbidden",
+            Refusal::CurrencyMismatch => "currency_mismatch",
+            Refusal::InsufficientFunds => "insufficient_funds",
+            Refusal::BalanceOverflow => "balance_overflow",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("this idempotency key was already used with another request")]
+    IdempotencyKeyReused,
+    /// The database is unreachable or the engine is saturated; nothing moved (or, if the
+    /// database fell away during a commit, the outcome is unknown: retry with the same key).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenAccountError {
+    #[error("the owner already has an account in this currency")]
+    Duplicate,
+    #[error("no such owner")]
+    OwnerNotFound,
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error("no such account")]
+    NotFound,
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<LookupError> for TransferError {
+    fn from(error: LookupError) -> Self {
+        match error {
+            LookupError::NotFound => TransferError::Refused(Refusal::NotFound),
+            LookupError::Unavailable(reason) => TransferError::Unavailable(reason),
+        }
+    }
+}

@@ -1,0 +1,141 @@
+use futures_util::future::join_all;
+use tally_actors::{Currency, TransferError};
+
+use crate::helpers::{fixture, key};
+
+#[actix_rt::test]
+async fn a_replay_returns_the_first_answer_and_moves_no_money() {
+    let fixture = fixture().await;
+    let alice = fixture.account("alice", Currency::USD, 100).await;
+    let bob = fixture.account("bob", Currency::USD, 0).await;
+    let mut request = fixture.request(alice, bob, 30).await;
+    request.idempotency = Some(key("alice", "k-1", "alice->bob 30"));
+
+    let first = fixture
+        .engine
+        .transfer(request.clone())
+        .await
+        .expect("committed");
+    let again = fixture
+        .engine
+        .transfer(request.clone())
+        .await
+        .expect("replayed");
+
+    assert!(!first.replayed);
+    assert!(again.replayed);
+    assert_eq!(again.transfer, first.transfer);
+    assert_eq!(
+        (again.from_entry.clone(), again.to_entry.clone()),
+        (first.from_entry.clone(), first.to_entry.clone())
+    );
+    assert_eq!(again.from_account.balance, 70, "the first answer's balance");
+    assert_eq!(fixture.balance(alice).await, 70);
+    assert_eq!(
+        fixture.transfer_count().await,
+        2,
+        "one deposit and one transfer"
+    );
+    let stored: i64 = fixture
+        .client
+        .query_one(
+            "SELECT transfer_id FROM idempotency_keys WHERE username = 'alice' AND key = 'k-1'",
+            &[],
+        )
+        .await
+        .expect("the key row")
+        .get(0);
+    assert_eq!(stored, first.transfer.id);
+    fixture.assert_consistent().await;
+}
+
+#[actix_rt::test]
+async fn the_same_key_with_another_request_is_a_conflict() {
+    let fixture = fixture().await;
+    let alice = fixture.account("alice", Currency::USD, 100).await;
+    let bob = fixture.account("bob", Currency::USD, 0).await;
+    let mut request = fixture.request(alice, bob, 30).await;
+    request.idempotency = Some(key("alice", "k-1", "alice->bob 30"));
+    fixture
+        .engine
+        .transfer(request.clone())
+        .await
+        .expect("committed");
+
+    let mut other = fixture.request(alice, bob, 31).await;
+    other.idempotency = Some(key("alice", "k-1", "alice->bob 31"));
+    assert_eq!(
+        fixture.engine.transfer(other).await.unwrap_err(),
+        TransferError::IdempotencyKeyReused
+    );
+    // Keys are scoped to the user: bob may use the same key for his own transfer.
+    let mut bobs = fixture.request(bob, alice, 5).await;
+    bobs.idempotency = Some(key("bob", "k-1", "bob->alice 5"));
+    assert!(
+        !fixture
+            .engine
+            .transfer(bobs)
+            .await
+            .expect("committed")
+            .replayed
+    );
+    assert_eq!(fixture.balance(alice).await, 75);
+    fixture.assert_consistent().await;
+}
+
+#[actix_rt::test]
+async fn concurrent_duplicates_move_money_once() {
+    let fixture = fixture().await;
+    let alice = fixture.account("alice", Currency::USD, 1_000).await;
+    let bob = fixture.account("bob", Currency::USD, 0).await;
+    let mut request = fixture.request(alice, bob, 100).await;
+    request.idempotency = Some(key("alice", "same-moment", "alice->bob 100"));
+
+    let calls = (0..32).map(|_| {
+        let engine = fixture.engine.clone();
+        let request = request.clone();
+        actix_rt::spawn(async move { engine.transfer(request).await })
+    });
+    let answers: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|answer| answer.expect("joined").expect("committed or replayed"))
+        .collect();
+
+    let first = answers.iter().filter(|answer| !answer.replayed).count();
+    assert_eq!(first, 1, "exactly one call moved money");
+    assert!(answers
+        .iter()
+        .all(|answer| answer.transfer == answers[0].transfer));
+    assert_eq!(fixture.balance(alice).await, 900);
+    assert_eq!(fixture.balance(bob).await, 100);
+    fixture.assert_consistent().await;
+}
+
+#[actix_rt::test]
+async fn concurrent_duplicates_on_two_engines_move_money_once() {
+    let fixture = fixture().await;
+    let other_engine = tally_actors::Engine::start(Default::default(), fixture.pool.clone());
+    let alice = fixture.account("alice", Currency::USD, 1_000).await;
+    let bob = fixture.account("bob", Currency::USD, 0).await;
+    let mut request = fixture.request(alice, bob, 100).await;
+    request.idempotency = Some(key("alice", "two-replicas", "alice->bob 100"));
+
+    let calls = (0..16).map(|index| {
+        let engine = if index % 2 == 0 {
+            fixture.engine.clone()
+        } else {
+            other_engine.clone()
+        };
+        let request = request.clone();
+        actix_rt::spawn(async move { engine.transfer(request).await })
+    });
+    let answers: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|answer| answer.expect("joined").expect("committed or replayed"))
+        .collect();
+    assert_eq!(answers.iter().filter(|answer| !answer.replayed).count(), 1);
+    assert_eq!(fixture.balance(bob).await, 100);
+    tally_test_support::check_invariants(&fixture.client).await;
+}

@@ -1,0 +1,11 @@
+//! The engine against a real PostgreSQL: a fresh database per test, cloned from the migrated
+//! template.
+
+mod basics;
+mod concurrency;
+mod failures;
+mod helpers;
+mod idempotency;
+mod lifecycle;
+mod property;
+mod replicas;
