@@ -36,6 +36,8 @@ pub enum ApiError {
     InsufficientFunds,
     #[error("{0}")]
     CurrencyMismatch(String),
+    #[error("the credit would overflow the recipient's balance")]
+    BalanceOverflow,
     #[error("too many failed logins for this username; try again later")]
     RateLimited { retry_after_seconds: u64 },
     #[error("{0}")]
@@ -74,6 +76,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::InsufficientFunds => "insufficient_funds",
             ApiError::CurrencyMismatch(_) => "currency_mismatch",
+            ApiError::BalanceOverflow => "balance_overflow",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -87,6 +90,49 @@ impl ApiError {
 
     pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
         ApiError::Internal(error.into())
+    }
+}
+
+impl From<tally_actors::TransferError> for ApiError {
+    fn from(error: tally_actors::TransferError) -> ApiError {
+        use tally_actors::{Refusal, TransferError};
+        match error {
+            TransferError::Refused(refusal) => match refusal {
+                Refusal::InvalidAmount => {
+                    ApiError::Validation("amount must be a positive integer".to_owned())
+                }
+                Refusal::SameAccount => ApiError::SameAccount,
+                Refusal::NotFound => ApiError::NotFound("no such account".to_owned()),
+                Refusal::Forbidden => ApiError::Forbidden(
+                    "only the account's owner may move money out of it".to_owned(),
+                ),
+                Refusal::CurrencyMismatch => ApiError::CurrencyMismatch(
+                    "both accounts must be in the transfer's currency".to_owned(),
+                ),
+                Refusal::InsufficientFunds => ApiError::InsufficientFunds,
+                Refusal::BalanceOverflow => ApiError::BalanceOverflow,
+            },
+            TransferError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            TransferError::Unavailable(reason) => {
+                tracing::warn!(%reason, "transfer unavailable");
+                ApiError::Unavailable(
+                    "the service is busy or the database unreachable; retry shortly".to_owned(),
+                )
+            }
+        }
+    }
+}
+
+impl From<tally_actors::OpenAccountError> for ApiError {
+    fn from(error: tally_actors::OpenAccountError) -> ApiError {
+        use tally_actors::OpenAccountError;
+        match error {
+            OpenAccountError::Duplicate => {
+                ApiError::Conflict("you already have an account in this currency".to_owned())
+            }
+            OpenAccountError::OwnerNotFound => ApiError::NotFound("no such user".to_owned()),
+            OpenAccountError::Unavailable(reason) => ApiError::unavailable_database(reason),
+        }
     }
 }
 
@@ -139,9 +185,9 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) | ApiError::IdempotencyKeyReused => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::InsufficientFunds | ApiError::CurrencyMismatch(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::InsufficientFunds
+            | ApiError::CurrencyMismatch(_)
+            | ApiError::BalanceOverflow => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

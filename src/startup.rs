@@ -7,12 +7,13 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use deadpool_postgres::Pool;
+use tally_actors::Engine;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{LoginLimiter, PasswordHasher, TokenMaker};
 use crate::configuration::Settings;
 use crate::error::extractors;
-use crate::{db, routes};
+use crate::{db, openapi, routes};
 
 /// What every handler can reach. One per process: built before the server and shared with
 /// every worker, never rebuilt per worker.
@@ -25,11 +26,15 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     /// Failed logins per username; one per process, so all workers count together.
     pub login_limiter: LoginLimiter,
+    /// The engine: one per process, started before the server.
+    pub engine: Engine,
 }
 
 impl AppState {
+    /// Builds the state and starts the engine; must run inside the actix system.
     pub async fn build(settings: Arc<Settings>, pool: Pool) -> anyhow::Result<AppState> {
         Ok(AppState {
+            engine: Engine::start(settings.engine.clone(), pool.clone()),
             tokens: TokenMaker::new(&settings.token)?,
             passwords: PasswordHasher::new(settings.auth.bcrypt_cost).await?,
             login_limiter: LoginLimiter::new(
@@ -64,6 +69,7 @@ impl Application {
                 .app_data(extractors::path_config())
                 .app_data(extractors::query_config())
                 .configure(routes::configure)
+                .configure(openapi::configure)
                 .default_service(web::to(extractors::not_found))
         })
         .listen(listener)?

@@ -14,8 +14,8 @@ use crate::idempotency::Idempotency;
 use crate::journal::Journal;
 use crate::metrics::EngineMetrics;
 use crate::model::{
-    AccountId, AccountSnapshot, Amount, Authority, Currency, IdempotencyKey, LookupError, Movement,
-    OpenAccountError, TransferError, TransferRequest, Transferred,
+    AccountId, AccountKind, AccountSnapshot, Amount, Authority, Currency, IdempotencyKey,
+    LookupError, Movement, OpenAccountError, Refusal, TransferError, TransferRequest, Transferred,
 };
 use crate::registry::Registry;
 
@@ -101,7 +101,7 @@ impl Engine {
         amount: Amount,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Transferred, TransferError> {
-        let currency = self.lookup(account).await?.info.currency;
+        let currency = self.customer_currency(account).await?;
         let request = TransferRequest {
             from: self.reserve_of(currency).await?,
             to: account,
@@ -121,7 +121,7 @@ impl Engine {
         authority: Authority,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Transferred, TransferError> {
-        let currency = self.lookup(account).await?.info.currency;
+        let currency = self.customer_currency(account).await?;
         let request = TransferRequest {
             from: account,
             to: self.reserve_of(currency).await?,
@@ -193,7 +193,7 @@ impl Engine {
             owner: Some(owner.to_owned()),
             balance: row.get(1),
             currency,
-            kind: crate::model::AccountKind::Customer,
+            kind: AccountKind::Customer,
             created_at: row.get(3),
         })
     }
@@ -230,6 +230,15 @@ impl Engine {
             .send(Restart)
             .await
             .map_err(|error| LookupError::Unavailable(error.to_string()))
+    }
+
+    /// The currency of a customer account; a reserve is no customer's to deposit into.
+    async fn customer_currency(&self, account: AccountId) -> Result<Currency, TransferError> {
+        let info = &self.lookup(account).await?.info;
+        match info.kind {
+            AccountKind::Customer => Ok(info.currency),
+            AccountKind::Reserve => Err(Refusal::NotFound.into()),
+        }
     }
 
     async fn reserve_of(&self, currency: Currency) -> Result<AccountId, TransferError> {

@@ -3,6 +3,9 @@
 
 mod email;
 mod full_name;
+mod idempotency_key;
+mod ids;
+mod money;
 mod new_user;
 mod password;
 mod role;
@@ -10,6 +13,9 @@ mod username;
 
 pub use email::Email;
 pub use full_name::FullName;
+pub use idempotency_key::IdempotencyKey;
+pub use ids::{Page, ResourceId, StatementPage};
+pub use money::{Amount, CurrencyCode};
 pub use new_user::NewUser;
 pub use password::Password;
 pub use role::Role;

@@ -1,9 +1,13 @@
 //! HTTP routes. Handlers parse input into domain types, call the engine or a read query, and map
 //! the typed result to JSON; they never compute balances.
 
-mod health;
-mod tokens;
-mod users;
+pub mod accounts;
+pub mod health;
+mod idempotency;
+pub mod tokens;
+pub mod transfers;
+pub mod users;
+pub mod views;
 
 use actix_web::web;
 
@@ -15,5 +19,19 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/users/login", web::post().to(users::login))
         .route("/users/logout", web::post().to(users::logout))
         .route("/users/me", web::get().to(users::me))
-        .route("/tokens/renew_access", web::post().to(tokens::renew_access));
+        .route("/tokens/renew_access", web::post().to(tokens::renew_access))
+        .route("/accounts", web::post().to(accounts::create_account))
+        .route("/accounts", web::get().to(accounts::list_accounts))
+        .route("/accounts/{id}", web::get().to(accounts::get_account))
+        .route(
+            "/accounts/{id}/entries",
+            web::get().to(accounts::list_entries),
+        )
+        .route("/accounts/{id}/deposits", web::post().to(accounts::deposit))
+        .route(
+            "/accounts/{id}/withdrawals",
+            web::post().to(accounts::withdraw),
+        )
+        .route("/transfers", web::post().to(transfers::create_transfer))
+        .route("/transfers/{id}", web::get().to(transfers::get_transfer));
 }

@@ -5,25 +5,35 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::auth::TokenPurpose;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 use crate::store::sessions;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenewAccessRequest {
     refresh_token: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RenewAccessResponse {
     access_token: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     access_token_expires_at: OffsetDateTime,
 }
 
 /// 200 with a new access token; 401 when the refresh token is not genuine, or its session is
 /// blocked, expired, or holds another refresh token.
+#[utoipa::path(
+    post, path = "/tokens/renew_access", tag = "users",
+    request_body = RenewAccessRequest,
+    responses(
+        (status = 200, body = RenewAccessResponse),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Blocked, expired or foreign session, or not a refresh token", body = ErrorBody),
+    )
+)]
 pub async fn renew_access(
     body: web::Json<RenewAccessRequest>,
     state: web::Data<AppState>,

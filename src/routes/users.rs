@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthenticatedUser, TokenPurpose};
 use crate::domain::{NewUser, Password, Role, Username};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 use crate::store::sessions::{self, NewSession};
 use crate::store::users::{self, User};
@@ -16,7 +16,7 @@ use crate::store::users::{self, User};
 /// Longer user agents are cut: the header is the client's to fill, the row is ours to bound.
 const USER_AGENT_CHARS_MAX: usize = 512;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     username: String,
@@ -26,6 +26,15 @@ pub struct CreateUserRequest {
 }
 
 /// 201 with the new user, a depositor; 409 when the username or email is taken.
+#[utoipa::path(
+    post, path = "/users", tag = "users",
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, body = User),
+        (status = 400, description = "An invalid field (`validation_failed`)", body = ErrorBody),
+        (status = 409, description = "Username or email taken (`conflict`)", body = ErrorBody),
+    )
+)]
 pub async fn create_user(
     body: web::Json<CreateUserRequest>,
     state: web::Data<AppState>,
@@ -43,27 +52,39 @@ pub async fn create_user(
     Ok(HttpResponse::Created().json(user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     username: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LoginResponse {
     session_id: Uuid,
     access_token: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     access_token_expires_at: OffsetDateTime,
     refresh_token: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     refresh_token_expires_at: OffsetDateTime,
     user: User,
 }
 
 /// 200 with a new session's tokens; 401 `invalid_credentials` alike for an unknown user and a
 /// wrong password; 429 `rate_limited` after too many failures for the username.
+#[utoipa::path(
+    post, path = "/users/login", tag = "users",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`, alike for an unknown user and a wrong password", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: 10 failures in 5 minutes for this username", body = ErrorBody),
+    )
+)]
 pub async fn login(
     request: HttpRequest,
     body: web::Json<LoginRequest>,
@@ -152,6 +173,10 @@ async fn open_session(
 
 /// 204; blocks the caller's session so its refresh token stops working. Access tokens already
 /// issued lapse at their (short) expiry.
+#[utoipa::path(
+    post, path = "/users/logout", tag = "users", security(("bearer" = [])),
+    responses((status = 204, description = "The session is blocked"), (status = 401, body = ErrorBody))
+)]
 pub async fn logout(
     user: AuthenticatedUser,
     state: web::Data<AppState>,
@@ -161,6 +186,10 @@ pub async fn logout(
 }
 
 /// 200 with the caller.
+#[utoipa::path(
+    get, path = "/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = ErrorBody))
+)]
 pub async fn me(
     user: AuthenticatedUser,
     state: web::Data<AppState>,

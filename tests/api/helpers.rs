@@ -258,3 +258,98 @@ impl TestApp {
         self.create_user(Role::Banker).await
     }
 }
+
+/// Money helpers: accounts, deposits and transfers over HTTP.
+impl TestApp {
+    /// `POST /accounts` that must succeed; returns the account id.
+    pub async fn open_account(&self, user: &TestUser, currency: &str) -> i64 {
+        let response = self
+            .post(
+                "/accounts",
+                &json!({ "currency": currency }),
+                Some(&user.token),
+            )
+            .await;
+        assert_eq!(
+            response.status().as_u16(),
+            201,
+            "an account for {}",
+            user.username
+        );
+        let account: Value = response.json().await.expect("an account body");
+        account["id"].as_i64().expect("an account id")
+    }
+
+    pub async fn deposit(&self, banker: &TestUser, account: i64, amount: i64) -> Response {
+        self.post(
+            &format!("/accounts/{account}/deposits"),
+            &json!({ "amount": amount }),
+            Some(&banker.token),
+        )
+        .await
+    }
+
+    /// An account of `user` in `currency`, funded with `amount` by `banker`.
+    pub async fn funded_account(
+        &self,
+        user: &TestUser,
+        banker: &TestUser,
+        currency: &str,
+        amount: i64,
+    ) -> i64 {
+        let account = self.open_account(user, currency).await;
+        if amount > 0 {
+            let response = self.deposit(banker, account, amount).await;
+            assert_eq!(response.status().as_u16(), 201, "a deposit of {amount}");
+        }
+        account
+    }
+
+    pub async fn transfer(
+        &self,
+        user: &TestUser,
+        from: i64,
+        to: i64,
+        amount: i64,
+        currency: &str,
+    ) -> Response {
+        self.post(
+            "/transfers",
+            &json!({
+                "from_account_id": from,
+                "to_account_id": to,
+                "amount": amount,
+                "currency": currency,
+            }),
+            Some(&user.token),
+        )
+        .await
+    }
+
+    /// An account's balance as PostgreSQL holds it.
+    pub async fn balance(&self, account: i64) -> i64 {
+        self.db()
+            .await
+            .query_one("SELECT balance FROM accounts WHERE id = $1", &[&account])
+            .await
+            .expect("an account")
+            .get(0)
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        self.db()
+            .await
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("a count")
+            .get(0)
+    }
+}
+
+impl TestApp {
+    /// The money rules of DESIGN.md hold in this app's database.
+    pub async fn assert_invariants(&self) -> tally_test_support::Invariants {
+        let client = self.db().await;
+        tally_test_support::check_invariants(&client).await
+    }
+}

@@ -1,9 +1,11 @@
 //! Black-box tests of the service over HTTP: each test spawns the real app on a random port
 //! against a fresh database cloned from the migrated template.
 
+mod accounts;
 mod auth;
 mod configuration;
 mod health;
 mod helpers;
 mod schema;
+mod transfers;
 mod users;

@@ -1,0 +1,138 @@
+//! Path ids and paging parameters: bounded integers, refused with 400 otherwise.
+
+use super::InvalidInput;
+
+/// An id from a path: a positive 64-bit integer (non-integers are refused by the path extractor).
+pub struct ResourceId;
+
+impl ResourceId {
+    pub fn parse(id: i64) -> Result<i64, InvalidInput> {
+        if id > 0 {
+            Ok(id)
+        } else {
+            Err(InvalidInput("ids are positive integers".to_owned()))
+        }
+    }
+}
+
+/// `page_id` ≥ 1 and `page_size` 1–100 of `GET /accounts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl Page {
+    pub const SIZE_DEFAULT: i64 = 10;
+    pub const SIZE_MAX: i64 = 100;
+    /// Deep offsets cost a scan each; no caller has a billion accounts.
+    pub const ID_MAX: i64 = 1_000_000_000;
+
+    pub fn parse(page_id: Option<i64>, page_size: Option<i64>) -> Result<Page, InvalidInput> {
+        let page_id = page_id.unwrap_or(1);
+        let page_size = page_size.unwrap_or(Self::SIZE_DEFAULT);
+        if !(1..=Self::ID_MAX).contains(&page_id) {
+            return Err(InvalidInput(format!(
+                "page_id must be between 1 and {}",
+                Self::ID_MAX
+            )));
+        }
+        if !(1..=Self::SIZE_MAX).contains(&page_size) {
+            return Err(InvalidInput(format!(
+                "page_size must be between 1 and {}",
+                Self::SIZE_MAX
+            )));
+        }
+        Ok(Page {
+            offset: (page_id - 1) * page_size,
+            limit: page_size,
+        })
+    }
+}
+
+/// `limit` 1–100 (default 20) and an optional `before_id` cursor of a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementPage {
+    pub limit: i64,
+    pub before_id: i64,
+}
+
+impl StatementPage {
+    pub const LIMIT_DEFAULT: i64 = 20;
+    pub const LIMIT_MAX: i64 = 100;
+
+    pub fn parse(
+        limit: Option<i64>,
+        before_id: Option<i64>,
+    ) -> Result<StatementPage, InvalidInput> {
+        let limit = limit.unwrap_or(Self::LIMIT_DEFAULT);
+        if !(1..=Self::LIMIT_MAX).contains(&limit) {
+            return Err(InvalidInput(format!(
+                "limit must be between 1 and {}",
+                Self::LIMIT_MAX
+            )));
+        }
+        let before_id = match before_id {
+            None => i64::MAX,
+            Some(id) if id > 0 => id,
+            Some(_) => return Err(InvalidInput("before_id must be a positive id".to_owned())),
+        };
+        Ok(StatementPage { limit, before_id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_default_and_bound() {
+        assert_eq!(
+            Page::parse(None, None),
+            Ok(Page {
+                offset: 0,
+                limit: 10
+            })
+        );
+        assert_eq!(
+            Page::parse(Some(3), Some(25)),
+            Ok(Page {
+                offset: 50,
+                limit: 25
+            })
+        );
+        assert!(Page::parse(Some(0), None).is_err());
+        assert!(Page::parse(None, Some(0)).is_err());
+        assert!(Page::parse(None, Some(101)).is_err());
+        assert!(Page::parse(Some(Page::ID_MAX + 1), None).is_err());
+        assert!(
+            Page::parse(Some(Page::ID_MAX), Some(100)).is_ok(),
+            "no overflow at the bounds"
+        );
+    }
+
+    #[test]
+    fn statement_pages_default_and_bound() {
+        assert_eq!(
+            StatementPage::parse(None, None),
+            Ok(StatementPage {
+                limit: 20,
+                before_id: i64::MAX
+            })
+        );
+        assert!(StatementPage::parse(Some(101), None).is_err());
+        assert!(StatementPage::parse(Some(0), None).is_err());
+        assert!(StatementPage::parse(None, Some(0)).is_err());
+        assert_eq!(
+            StatementPage::parse(Some(5), Some(9)).map(|p| p.before_id),
+            Ok(9)
+        );
+    }
+
+    #[test]
+    fn ids_are_positive() {
+        assert_eq!(ResourceId::parse(1), Ok(1));
+        assert!(ResourceId::parse(0).is_err());
+        assert!(ResourceId::parse(-3).is_err());
+    }
+}

@@ -1,0 +1,75 @@
+//! The OpenAPI 3 document of API.md, generated from the handlers' annotations, and the
+//! interactive docs that render it (Swagger UI, vendored into the binary: no CDN).
+
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::routes::{accounts, health, tokens, transfers, users, views};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tally",
+        description = "A money-transfer engine with an HTTP front. Money is an integer number of minor units; timestamps are RFC 3339 UTC. Every error is `{\"error\": {\"code\", \"message\"}}`."
+    ),
+    paths(
+        users::create_user, users::login, users::logout, users::me, tokens::renew_access,
+        accounts::create_account, accounts::get_account, accounts::list_accounts,
+        accounts::list_entries, accounts::deposit, accounts::withdraw,
+        transfers::create_transfer, transfers::get_transfer,
+        health::healthz, health::readyz, metrics_doc,
+    ),
+    components(schemas(
+        crate::error::ErrorBody, crate::error::ErrorDetail,
+        views::AccountView, views::TransferView, views::EntryView, views::TransferResult,
+        views::MovementResult,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "users", description = "Sign-up, PASETO sessions"),
+        (name = "accounts", description = "Accounts, statements, deposits and withdrawals"),
+        (name = "transfers", description = "Moving money between accounts"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("PASETO v4.local")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
+)]
+#[allow(dead_code)]
+fn metrics_doc() {}
+
+/// `GET /openapi.json` and `GET /docs`.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/docs", web::get().to(redirect_to_docs))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
+}
+
+async fn redirect_to_docs() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}

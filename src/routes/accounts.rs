@@ -1,0 +1,234 @@
+//! Accounts, statements, deposits and withdrawals.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use tally_actors::{AccountSnapshot, Authority, Transferred};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{AuthenticatedUser, Banker};
+use crate::domain::{Amount, CurrencyCode, Page, ResourceId, StatementPage};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::idempotency::{idempotency_key, respond_created};
+use crate::routes::views::{AccountView, EntryView, MovementResult, TransferView};
+use crate::startup::AppState;
+use crate::store::accounts;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccountRequest {
+    /// One of USD, EUR, CAD, KRW, JPY, GBP.
+    #[schema(example = "USD")]
+    currency: String,
+}
+
+/// Open an account in a currency (one per currency per user).
+#[utoipa::path(
+    post, path = "/accounts", tag = "accounts", security(("bearer" = [])),
+    request_body = CreateAccountRequest,
+    responses(
+        (status = 201, description = "The new account, balance 0", body = AccountView),
+        (status = 400, description = "Unsupported currency or malformed body", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 409, description = "The caller already has an account in this currency (`conflict`)", body = ErrorBody),
+    )
+)]
+pub async fn create_account(
+    user: AuthenticatedUser,
+    body: web::Json<CreateAccountRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let currency = CurrencyCode::parse(&body.currency)?;
+    let account = state
+        .engine
+        .open_account(user.username.as_str(), currency)
+        .await?;
+    Ok(HttpResponse::Created().json(AccountView::from(&account)))
+}
+
+/// An account, to its owner or a banker.
+#[utoipa::path(
+    get, path = "/accounts/{id}", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Account id")),
+    responses(
+        (status = 200, body = AccountView),
+        (status = 400, description = "The id is not a positive integer", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Neither the owner nor a banker", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn get_account(
+    user: AuthenticatedUser,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account = visible_account(&user, &state, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(account))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Page number, ≥ 1 (default 1).
+    page_id: Option<i64>,
+    /// Accounts per page, 1–100 (default 10).
+    page_size: Option<i64>,
+}
+
+/// The caller's accounts, by id.
+#[utoipa::path(
+    get, path = "/accounts", tag = "accounts", security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, body = [AccountView]),
+        (status = 400, description = "page_id or page_size out of range", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+    )
+)]
+pub async fn list_accounts(
+    user: AuthenticatedUser,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let page = Page::parse(query.page_id, query.page_size)?;
+    let accounts = accounts::list_accounts(&state.pool, user.username.as_str(), page).await?;
+    Ok(HttpResponse::Ok().json(accounts))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatementQuery {
+    /// Entries per page, 1–100 (default 20).
+    limit: Option<i64>,
+    /// Only entries with a smaller id (the last id of the previous page).
+    before_id: Option<i64>,
+}
+
+/// An account's entries, newest first.
+#[utoipa::path(
+    get, path = "/accounts/{id}/entries", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Account id"), StatementQuery),
+    responses(
+        (status = 200, body = [EntryView]),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn list_entries(
+    user: AuthenticatedUser,
+    path: web::Path<i64>,
+    query: web::Query<StatementQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let page = StatementPage::parse(query.limit, query.before_id)?;
+    let account = visible_account(&user, &state, path.into_inner()).await?;
+    let entries = accounts::statement(&state.pool, account.id, page).await?;
+    Ok(HttpResponse::Ok().json(entries))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmountRequest {
+    /// Minor units, > 0.
+    #[schema(example = 1250)]
+    amount: i64,
+}
+
+/// Money into an account from its currency's reserve (bankers only).
+#[utoipa::path(
+    post, path = "/accounts/{id}/deposits", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters")),
+    request_body = AmountRequest,
+    responses(
+        (status = 201, body = MovementResult),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a banker", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn deposit(
+    Banker(user): Banker,
+    request: HttpRequest,
+    path: web::Path<i64>,
+    body: web::Json<AmountRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account = ResourceId::parse(path.into_inner())?;
+    let amount = Amount::parse(body.amount)?;
+    let key = idempotency_key(
+        &request,
+        &user,
+        &format!("deposit {account} {}", amount.get()),
+    )?;
+    let transferred = state.engine.deposit(account, amount, key).await?;
+    Ok(movement(&transferred, &transferred.to_account))
+}
+
+/// Money from an account back to its currency's reserve (its owner or a banker).
+#[utoipa::path(
+    post, path = "/accounts/{id}/withdrawals", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters")),
+    request_body = AmountRequest,
+    responses(
+        (status = 201, body = MovementResult),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 422, description = "`insufficient_funds`", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn withdraw(
+    user: AuthenticatedUser,
+    request: HttpRequest,
+    path: web::Path<i64>,
+    body: web::Json<AmountRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account = ResourceId::parse(path.into_inner())?;
+    let amount = Amount::parse(body.amount)?;
+    let key = idempotency_key(
+        &request,
+        &user,
+        &format!("withdrawal {account} {}", amount.get()),
+    )?;
+    let authority = match user.is_banker() {
+        true => Authority::Privileged,
+        false => Authority::Owner(user.username.as_str().to_owned()),
+    };
+    let transferred = state
+        .engine
+        .withdraw(account, amount, authority, key)
+        .await?;
+    Ok(movement(&transferred, &transferred.from_account))
+}
+
+fn movement(transferred: &Transferred, account: &AccountSnapshot) -> HttpResponse {
+    let body = MovementResult {
+        transfer: TransferView::from(&transferred.transfer),
+        account: AccountView::from(account),
+    };
+    respond_created(transferred.replayed, &body)
+}
+
+/// The account when the caller may see it: 404 when missing, 403 when someone else's.
+async fn visible_account(
+    user: &AuthenticatedUser,
+    state: &AppState,
+    id: i64,
+) -> Result<AccountView, ApiError> {
+    let id = ResourceId::parse(id)?;
+    let account = accounts::find_account(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no account {id}")))?;
+    match (&account.owner, user.is_banker()) {
+        (_, true) => Ok(account),
+        (Some(owner), false) if owner == user.username.as_str() => Ok(account),
+        _ => Err(ApiError::Forbidden(
+            "this account belongs to someone else".to_owned(),
+        )),
+    }
+}

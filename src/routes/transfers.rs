@@ -1,0 +1,103 @@
+//! `POST /transfers` and `GET /transfers/{id}`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use tally_actors::{Authority, TransferRequest};
+use utoipa::ToSchema;
+
+use crate::auth::AuthenticatedUser;
+use crate::domain::{Amount, CurrencyCode, ResourceId};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::idempotency::{idempotency_key, respond_created};
+use crate::routes::views::{AccountView, EntryView, TransferResult, TransferView};
+use crate::startup::AppState;
+use crate::store::accounts;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTransferRequest {
+    from_account_id: i64,
+    to_account_id: i64,
+    /// Minor units, > 0.
+    #[schema(example = 1250)]
+    amount: i64,
+    #[schema(example = "USD")]
+    currency: String,
+}
+
+/// Move money from one of the caller's accounts to another account in the same currency.
+#[utoipa::path(
+    post, path = "/transfers", tag = "transfers", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters, scoped to the caller, kept at least 24 hours")),
+    request_body = CreateTransferRequest,
+    responses(
+        (status = 201, description = "Committed; `Idempotent-Replayed: true` on a replay", body = TransferResult),
+        (status = 400, description = "`validation_failed`, `same_account`, `invalid_json`", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "The caller does not own `from_account_id`", body = ErrorBody),
+        (status = 404, description = "Either account is missing", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_reused`", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "`currency_mismatch`, `insufficient_funds`", body = ErrorBody),
+        (status = 503, description = "Database unreachable or engine saturated; see Retry-After", body = ErrorBody),
+    )
+)]
+pub async fn create_transfer(
+    user: AuthenticatedUser,
+    request: HttpRequest,
+    body: web::Json<CreateTransferRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let amount = Amount::parse(body.amount)?;
+    let currency = CurrencyCode::parse(&body.currency)?;
+    let from = ResourceId::parse(body.from_account_id)?;
+    let to = ResourceId::parse(body.to_account_id)?;
+    let what = format!("transfer {from} {to} {} {currency}", amount.get());
+    let transfer = TransferRequest {
+        from,
+        to,
+        amount,
+        currency,
+        authority: Authority::Owner(user.username.as_str().to_owned()),
+        idempotency: idempotency_key(&request, &user, &what)?,
+    };
+    let transferred = state.engine.transfer(transfer).await?;
+    let caller_owns_recipient =
+        transferred.to_account.owner.as_deref() == Some(user.username.as_str());
+    let body = TransferResult {
+        transfer: TransferView::from(&transferred.transfer),
+        from_account: AccountView::from(&transferred.from_account),
+        from_entry: EntryView::from(&transferred.from_entry),
+        to_entry: EntryView::from(&transferred.to_entry),
+        to_account: caller_owns_recipient.then(|| AccountView::from(&transferred.to_account)),
+    };
+    Ok(respond_created(transferred.replayed, &body))
+}
+
+/// A transfer, to the owner of either side or a banker; 404 to anyone else.
+#[utoipa::path(
+    get, path = "/transfers/{id}", tag = "transfers", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = TransferView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn get_transfer(
+    user: AuthenticatedUser,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ResourceId::parse(path.into_inner())?;
+    let not_found = || ApiError::NotFound(format!("no transfer {id}"));
+    let found = accounts::find_transfer(&state.pool, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let caller = Some(user.username.as_str());
+    let involved = found.from_owner.as_deref() == caller || found.to_owner.as_deref() == caller;
+    if !(involved || user.is_banker()) {
+        return Err(not_found());
+    }
+    Ok(HttpResponse::Ok().json(found.transfer))
+}
