@@ -3,9 +3,12 @@
 
 mod accounts;
 mod auth;
+mod concurrency;
 mod configuration;
+mod durability;
 mod health;
 mod helpers;
+mod openapi;
 mod schema;
 mod transfers;
 mod users;
