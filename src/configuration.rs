@@ -45,6 +45,9 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_timeout: Duration,
+    /// When set, `/metrics` is served here only, not on `addr`.
+    #[serde(default)]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -13,7 +13,8 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::{LoginLimiter, PasswordHasher, TokenMaker};
 use crate::configuration::Settings;
 use crate::error::extractors;
-use crate::{db, openapi, routes};
+use crate::metrics::{Metrics, RecordRequests};
+use crate::{db, metrics, openapi, routes};
 
 /// What every handler can reach. One per process: built before the server and shared with
 /// every worker, never rebuilt per worker.
@@ -28,6 +29,7 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     /// The engine: one per process, started before the server.
     pub engine: Engine,
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -35,6 +37,7 @@ impl AppState {
     pub async fn build(settings: Arc<Settings>, pool: Pool) -> anyhow::Result<AppState> {
         Ok(AppState {
             engine: Engine::start(settings.engine.clone(), pool.clone()),
+            metrics: Metrics::new(),
             tokens: TokenMaker::new(&settings.token)?,
             passwords: PasswordHasher::new(settings.auth.bcrypt_cost).await?,
             login_limiter: LoginLimiter::new(
@@ -49,37 +52,32 @@ impl AppState {
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
+    metrics_server: Option<Server>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let pool = db::build_pool(&settings.database)?;
-        let listener = TcpListener::bind(settings.http.addr)
-            .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", settings.http.addr))?;
+        let listener = bind(settings.http.addr)?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = settings.http.metrics_addr.map(bind).transpose()?;
+        let metrics_port = match &metrics_listener {
+            Some(listener) => Some(listener.local_addr()?.port()),
+            None => None,
+        };
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState::build(settings.clone(), pool).await?);
-        let body_limit_bytes = settings.http.body_limit_bytes;
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(TracingLogger::default())
-                .app_data(state.clone())
-                .app_data(extractors::json_config(body_limit_bytes))
-                .app_data(extractors::path_config())
-                .app_data(extractors::query_config())
-                .configure(routes::configure)
-                .configure(openapi::configure)
-                .default_service(web::to(extractors::not_found))
-        })
-        .listen(listener)?
-        .shutdown_timeout(settings.http.shutdown_timeout.as_secs());
-        if settings.http.workers > 0 {
-            server = server.workers(settings.http.workers);
-        }
+        let server = api_server(state.clone(), &settings, listener, metrics_port.is_none())?;
+        let metrics_server = metrics_listener
+            .map(|listener| metrics_server(state, listener))
+            .transpose()?;
         Ok(Application {
             port,
-            server: server.run(),
+            metrics_port,
+            server,
+            metrics_server,
         })
     }
 
@@ -87,9 +85,68 @@ impl Application {
         self.port
     }
 
+    /// The port of the separate metrics server, when `http.metrics_addr` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (up to the shutdown
     /// timeout) before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics_server {
+            None => self.server.await,
+            Some(metrics_server) => {
+                let (api, metrics) = futures_util::future::join(self.server, metrics_server).await;
+                api.and(metrics)
+            }
+        }
     }
+}
+
+fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).map_err(|error| anyhow::anyhow!("cannot listen on {addr}: {error}"))
+}
+
+fn api_server(
+    state: web::Data<AppState>,
+    settings: &Settings,
+    listener: TcpListener,
+    with_metrics: bool,
+) -> anyhow::Result<Server> {
+    let body_limit_bytes = settings.http.body_limit_bytes;
+    let mut server = HttpServer::new(move || {
+        let app = App::new()
+            .wrap(RecordRequests(state.metrics.clone()))
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .app_data(extractors::json_config(body_limit_bytes))
+            .app_data(extractors::path_config())
+            .app_data(extractors::query_config())
+            .configure(routes::configure)
+            .configure(openapi::configure);
+        let app = match with_metrics {
+            true => app.route("/metrics", web::get().to(metrics::metrics)),
+            false => app,
+        };
+        app.default_service(web::to(extractors::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(settings.http.shutdown_timeout.as_secs());
+    if settings.http.workers > 0 {
+        server = server.workers(settings.http.workers);
+    }
+    Ok(server.run())
+}
+
+/// `/metrics` alone on its own address (one worker: scrapes are rare).
+fn metrics_server(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result<Server> {
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(metrics::metrics))
+            .default_service(web::to(extractors::not_found))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run())
 }

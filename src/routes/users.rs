@@ -106,8 +106,11 @@ async fn check_credentials(
     let attempt = state
         .login_limiter
         .begin(username.as_str())
-        .map_err(|wait| ApiError::RateLimited {
-            retry_after_seconds: wait.as_secs() + 1,
+        .map_err(|wait| {
+            state.metrics.logins_rate_limited.inc();
+            ApiError::RateLimited {
+                retry_after_seconds: wait.as_secs() + 1,
+            }
         })?;
     let (user, hashed_password) = users::find_user_with_hash(&state.pool, username)
         .await?
@@ -121,6 +124,7 @@ async fn check_credentials(
         }
         _ => {
             attempt.failed();
+            state.metrics.login_failures.inc();
             Err(ApiError::InvalidCredentials)
         }
     }

@@ -13,6 +13,8 @@ pub struct TestApp {
     pub address: String,
     #[allow(dead_code)] // for tests that need the bare port
     pub port: u16,
+    /// The separate metrics server's port, when configured.
+    pub metrics_port: Option<u16>,
     #[allow(dead_code)] // for tests that need the database's name or URL
     pub database: TestDatabase,
     /// For assertions on rows; the app has its own pool.
@@ -66,10 +68,12 @@ pub async fn spawn_app_behind_proxy() -> TestApp {
 async fn launch(database: TestDatabase, settings: Settings, proxy: Option<TcpProxy>) -> TestApp {
     let application = Application::build(settings).await.expect("the app builds");
     let port = application.port();
+    let metrics_port = application.metrics_port();
     actix_web::rt::spawn(application.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        metrics_port,
         pool: database.pool(4),
         database,
         client: reqwest::Client::builder()

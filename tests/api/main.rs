@@ -8,6 +8,7 @@ mod configuration;
 mod durability;
 mod health;
 mod helpers;
+mod metrics;
 mod openapi;
 mod schema;
 mod transfers;
