@@ -6,6 +6,7 @@ pub mod configuration;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod seed;
