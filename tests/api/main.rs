@@ -10,6 +10,8 @@ mod health;
 mod helpers;
 mod metrics;
 mod openapi;
+mod process;
+mod replicas;
 mod schema;
 mod transfers;
 mod users;
