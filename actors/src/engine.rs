@@ -245,22 +245,14 @@ impl Engine {
         if let Some(id) = self.inner.reserves.get(&currency) {
             return Ok(*id);
         }
-        let unavailable =
-            |error: &dyn std::fmt::Display| TransferError::Unavailable(error.to_string());
-        let client = self
-            .inner
-            .pool
-            .get()
-            .await
-            .map_err(|error| unavailable(&error))?;
-        let row = client
-            .query_opt(
-                "SELECT id FROM accounts WHERE kind = 'reserve' AND currency = $1",
-                &[&currency.as_str()],
-            )
-            .await
-            .map_err(|error| unavailable(&error))?
-            .ok_or_else(|| unavailable(&format!("no reserve account for {currency}")))?;
+        let row = crate::db::query_opt(
+            &self.inner.pool,
+            "SELECT id FROM accounts WHERE kind = 'reserve' AND currency = $1",
+            &[&currency.as_str()],
+        )
+        .await
+        .map_err(TransferError::Unavailable)?
+        .ok_or_else(|| TransferError::Unavailable(format!("no reserve account for {currency}")))?;
         let id: AccountId = row.get(0);
         self.inner.reserves.insert(currency, id);
         Ok(id)

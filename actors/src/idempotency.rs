@@ -75,21 +75,15 @@ impl Idempotency {
         &self,
         key: &IdempotencyKey,
     ) -> Result<Option<Box<Transferred>>, TransferError> {
-        let unavailable =
-            |error: &dyn std::fmt::Display| TransferError::Unavailable(error.to_string());
-        let client = self.pool.get().await.map_err(|error| unavailable(&error))?;
-        let statement = client
-            .prepare_cached(
-                "SELECT request_hash, response_body FROM idempotency_keys
-                 WHERE username = $1 AND key = $2",
-            )
-            .await
-            .map_err(|error| unavailable(&error))?;
-        let Some(row) = client
-            .query_opt(&statement, &[&key.username, &key.key])
-            .await
-            .map_err(|error| unavailable(&error))?
-        else {
+        let row = crate::db::query_opt(
+            &self.pool,
+            "SELECT request_hash, response_body FROM idempotency_keys
+             WHERE username = $1 AND key = $2",
+            &[&key.username, &key.key],
+        )
+        .await
+        .map_err(TransferError::Unavailable)?;
+        let Some(row) = row else {
             return Ok(None);
         };
         let request_hash: Vec<u8> = row.get(0);
@@ -97,8 +91,8 @@ impl Idempotency {
             return Err(TransferError::IdempotencyKeyReused);
         }
         let body: serde_json::Value = row.get(1);
-        let mut transferred: Transferred =
-            serde_json::from_value(body).map_err(|error| unavailable(&error))?;
+        let mut transferred: Transferred = serde_json::from_value(body)
+            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
         transferred.replayed = true;
         Ok(Some(Box::new(transferred)))
     }

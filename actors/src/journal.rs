@@ -23,6 +23,7 @@ use tokio_postgres::Statement;
 
 use crate::account::{Settle, Settlement, SettlementOutcome};
 use crate::config::EngineConfig;
+use crate::db::describe;
 use crate::metrics::EngineMetrics;
 use crate::model::{
     AccountId, AccountSnapshot, Amount, Currency, Entry, IdempotencyKey, Transfer, Transferred,
@@ -181,15 +182,6 @@ impl Writer {
 struct Committed {
     transfers: Vec<Transferred>,
     balances: HashMap<AccountId, i64>,
-}
-
-/// A database error as one line, with PostgreSQL's own message (tokio-postgres' `Display` says
-/// only "db error").
-pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => error.to_string(),
-    }
 }
 
 async fn write(pool: &Pool, items: &[Reserved]) -> Result<Committed, Rejection> {

@@ -13,6 +13,7 @@
 pub mod account;
 pub mod config;
 mod coordinator;
+mod db;
 mod engine;
 mod idempotency;
 mod journal;

@@ -145,17 +145,12 @@ impl Registry {
 }
 
 async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, String> {
-    let client = pool.get().await.map_err(|error| error.to_string())?;
-    let statement = client
-        .prepare_cached(
-            "SELECT owner, currency, kind, balance, created_at FROM accounts WHERE id = $1",
-        )
-        .await
-        .map_err(|error| error.to_string())?;
-    let row = client
-        .query_opt(&statement, &[&id])
-        .await
-        .map_err(|error| error.to_string())?;
+    let row = crate::db::query_opt(
+        pool,
+        "SELECT owner, currency, kind, balance, created_at FROM accounts WHERE id = $1",
+        &[&id],
+    )
+    .await?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -175,14 +170,7 @@ async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, 
 
 /// The committed balance of an account, for actors reloading their state.
 pub(crate) async fn load_balance(pool: &Pool, id: AccountId) -> Result<Option<i64>, String> {
-    let client = pool.get().await.map_err(|error| error.to_string())?;
-    let statement = client
-        .prepare_cached("SELECT balance FROM accounts WHERE id = $1")
-        .await
-        .map_err(|error| error.to_string())?;
-    client
-        .query_opt(&statement, &[&id])
-        .await
-        .map(|row| row.map(|row| row.get(0)))
-        .map_err(|error| error.to_string())
+    let row =
+        crate::db::query_opt(pool, "SELECT balance FROM accounts WHERE id = $1", &[&id]).await?;
+    Ok(row.map(|row| row.get(0)))
 }

@@ -156,13 +156,7 @@ pub async fn deposit(
     body: web::Json<AmountRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = ResourceId::parse(path.into_inner())?;
-    let amount = Amount::parse(body.amount)?;
-    let key = idempotency_key(
-        &request,
-        &user,
-        &format!("deposit {account} {}", amount.get()),
-    )?;
+    let (account, amount, key) = movement_request("deposit", &request, &user, *path, &body)?;
     let transferred = state.engine.deposit(account, amount, key).await?;
     Ok(movement(&transferred, &transferred.to_account))
 }
@@ -188,13 +182,7 @@ pub async fn withdraw(
     body: web::Json<AmountRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = ResourceId::parse(path.into_inner())?;
-    let amount = Amount::parse(body.amount)?;
-    let key = idempotency_key(
-        &request,
-        &user,
-        &format!("withdrawal {account} {}", amount.get()),
-    )?;
+    let (account, amount, key) = movement_request("withdrawal", &request, &user, *path, &body)?;
     let authority = match user.is_banker() {
         true => Authority::Privileged,
         false => Authority::Owner(user.username.as_str().to_owned()),
@@ -204,6 +192,27 @@ pub async fn withdraw(
         .withdraw(account, amount, authority, key)
         .await?;
     Ok(movement(&transferred, &transferred.from_account))
+}
+
+/// The account, amount and idempotency key of a deposit or a withdrawal.
+fn movement_request(
+    kind: &str,
+    request: &HttpRequest,
+    user: &AuthenticatedUser,
+    account: i64,
+    body: &AmountRequest,
+) -> Result<
+    (
+        i64,
+        tally_actors::Amount,
+        Option<tally_actors::IdempotencyKey>,
+    ),
+    ApiError,
+> {
+    let account = ResourceId::parse(account)?;
+    let amount = Amount::parse(body.amount)?;
+    let key = idempotency_key(request, user, &format!("{kind} {account} {}", amount.get()))?;
+    Ok((account, amount, key))
 }
 
 fn movement(transferred: &Transferred, account: &AccountSnapshot) -> HttpResponse {

@@ -357,3 +357,17 @@ impl TestApp {
         tally_test_support::check_invariants(&client).await
     }
 }
+
+impl TestApp {
+    /// POSTs `body` with an `Idempotency-Key` header.
+    pub async fn post_keyed(&self, path: &str, body: &Value, token: &str, key: &str) -> Response {
+        self.client
+            .post(format!("{}{}", self.address, path))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+}

@@ -145,15 +145,15 @@ async fn replays_and_rate_limits_are_counted() {
     let banker = app.create_banker().await;
     let account = app.open_account(&alice, "USD").await;
     for _ in 0..2 {
+        let path = format!("/accounts/{account}/deposits");
         let response = app
-            .client
-            .post(format!("{}/accounts/{account}/deposits", app.address))
-            .bearer_auth(&banker.token)
-            .header("Idempotency-Key", "fund-once")
-            .json(&serde_json::json!({ "amount": 10 }))
-            .send()
-            .await
-            .expect("sent");
+            .post_keyed(
+                &path,
+                &serde_json::json!({ "amount": 10 }),
+                &banker.token,
+                "fund-once",
+            )
+            .await;
         assert_eq!(response.status().as_u16(), 201);
     }
     let (_, metrics) = scrape(&app).await;

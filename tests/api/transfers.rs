@@ -283,17 +283,15 @@ async fn a_replay_with_the_same_key_returns_the_first_answer_and_moves_money_onc
         ..
     } = scene().await;
     let send = |amount: i64, key: &'static str| {
-        let app = &app;
-        let token = alice.token.clone();
+        let (app, token) = (&app, alice.token.clone());
         async move {
-            app.client
-                .post(format!("{}/transfers", app.address))
-                .bearer_auth(token)
-                .header("Idempotency-Key", key)
-                .json(&body(alice_usd, bob_usd, json!(amount), "USD"))
-                .send()
-                .await
-                .expect("sent")
+            app.post_keyed(
+                "/transfers",
+                &body(alice_usd, bob_usd, json!(amount), "USD"),
+                &token,
+                key,
+            )
+            .await
         }
     };
     let first = send(100, "order-42").await;
@@ -326,26 +324,14 @@ async fn a_replay_with_the_same_key_returns_the_first_answer_and_moves_money_onc
         .expect("a count")
         .get(0);
     assert_eq!(transfers, 1);
+    let one = body(alice_usd, bob_usd, json!(1), "USD");
     let bad_key = app
-        .client
-        .post(format!("{}/transfers", app.address))
-        .bearer_auth(&alice.token)
-        .header("Idempotency-Key", "has space")
-        .json(&body(alice_usd, bob_usd, json!(1), "USD"))
-        .send()
-        .await
-        .expect("sent");
+        .post_keyed("/transfers", &one, &alice.token, "has space")
+        .await;
     assert_error(bad_key, 400, "validation_failed").await;
-    let long_key = "k".repeat(256);
     let too_long = app
-        .client
-        .post(format!("{}/transfers", app.address))
-        .bearer_auth(&alice.token)
-        .header("Idempotency-Key", long_key)
-        .json(&body(alice_usd, bob_usd, json!(1), "USD"))
-        .send()
-        .await
-        .expect("sent");
+        .post_keyed("/transfers", &one, &alice.token, &"k".repeat(256))
+        .await;
     assert_error(too_long, 400, "validation_failed").await;
     assert_eq!(app.balance(alice_usd).await, 900);
 }
