@@ -9,6 +9,12 @@
 //! Only after the commit does it settle the account actors (once per account per batch) and then
 //! answer the callers, so a caller that got its answer and sends again finds the actor already
 //! settled (mailboxes are FIFO).
+//!
+//! Several writers (`journal_writers`) take batches from the one queue, each on its own
+//! connection, so one batch is built while another waits for its commit's WAL flush. They lock
+//! the touched account rows in ascending id order, so they never deadlock; a batch gets its
+//! number only once it holds its locks, so of two batches sharing an account, the higher number
+//! always committed later (actors adopt the newest batch's balance).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +24,8 @@ use std::time::Instant;
 use actix::dev::SendError;
 use deadpool_postgres::{GenericClient, Pool};
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Statement;
 
 use crate::account::{Settle, Settlement, SettlementOutcome};
@@ -58,6 +65,14 @@ pub(crate) struct Journal {
     queue: mpsc::Sender<Reserved>,
 }
 
+/// Batch numbering shared by the writers.
+struct Numbering {
+    /// The last number handed out (in row-lock order).
+    issued: AtomicU64,
+    /// The highest number committed so far.
+    committed: Arc<AtomicU64>,
+}
+
 impl Journal {
     /// Starts the journal task on `arbiter` (a thread of its own).
     pub(crate) fn start(
@@ -68,14 +83,20 @@ impl Journal {
         committed_batches: Arc<AtomicU64>,
     ) -> Journal {
         let (queue, receiver) = mpsc::channel(config.journal_queue_max);
-        let writer = Writer {
-            pool,
-            metrics,
-            batch_size_max: config.batch_size_max,
-            batches_written: 0,
-            committed_batches,
-        };
-        arbiter.spawn(writer.run(receiver));
+        let receiver = Arc::new(Mutex::new(receiver));
+        let numbering = Arc::new(Numbering {
+            issued: AtomicU64::new(0),
+            committed: committed_batches,
+        });
+        for _ in 0..config.journal_writers.max(1) {
+            let writer = Writer {
+                pool: pool.clone(),
+                metrics: metrics.clone(),
+                batch_size_max: config.batch_size_max,
+                numbering: numbering.clone(),
+            };
+            arbiter.spawn(writer.run(receiver.clone()));
+        }
         Journal { queue }
     }
 
@@ -92,8 +113,7 @@ struct Writer {
     pool: Pool,
     metrics: EngineMetrics,
     batch_size_max: usize,
-    batches_written: u64,
-    committed_batches: Arc<AtomicU64>,
+    numbering: Arc<Numbering>,
 }
 
 /// Why a batch was not committed.
@@ -107,23 +127,31 @@ enum Rejection {
 }
 
 impl Writer {
-    async fn run(mut self, mut receiver: mpsc::Receiver<Reserved>) {
+    async fn run(self, receiver: Arc<Mutex<mpsc::Receiver<Reserved>>>) {
         let mut batch = Vec::with_capacity(self.batch_size_max);
-        while receiver.recv_many(&mut batch, self.batch_size_max).await > 0 {
+        loop {
+            // One writer at a time takes what is waiting; the others write meanwhile.
+            let received = receiver
+                .lock()
+                .await
+                .recv_many(&mut batch, self.batch_size_max)
+                .await;
+            if received == 0 {
+                return;
+            }
             self.commit(std::mem::take(&mut batch)).await;
         }
     }
 
     /// Writes `items`, retrying without the ones PostgreSQL refused, until all are answered.
-    async fn commit(&mut self, mut items: Vec<Reserved>) {
+    async fn commit(&self, mut items: Vec<Reserved>) {
         while !items.is_empty() {
             debug_assert!(items.len() <= self.batch_size_max);
-            self.batches_written += 1;
-            let batch = self.batches_written;
             let started = Instant::now();
-            match write(&self.pool, &items).await {
+            match write(&self.pool, &items, &self.numbering).await {
                 Ok(committed) => {
-                    self.committed_batches.store(batch, Ordering::Release);
+                    let batch = committed.batch;
+                    self.numbering.committed.fetch_max(batch, Ordering::AcqRel);
                     self.metrics
                         .journal_commit_duration_seconds
                         .observe(started.elapsed().as_secs_f64());
@@ -180,11 +208,17 @@ impl Writer {
 
 /// What a committed batch produced, item by item.
 struct Committed {
+    /// Numbered in row-lock order: see the module's comment.
+    batch: u64,
     transfers: Vec<Transferred>,
     balances: HashMap<AccountId, i64>,
 }
 
-async fn write(pool: &Pool, items: &[Reserved]) -> Result<Committed, Rejection> {
+async fn write(
+    pool: &Pool,
+    items: &[Reserved],
+    numbering: &Numbering,
+) -> Result<Committed, Rejection> {
     let failed = |error: &dyn std::fmt::Display| Rejection::Failed(error.to_string());
     let database = |error: tokio_postgres::Error| Rejection::Failed(describe(&error));
     let deltas = net_deltas(items).ok_or_else(|| failed(&"a batch's net balance overflows"))?;
@@ -199,6 +233,8 @@ async fn write(pool: &Pool, items: &[Reserved]) -> Result<Committed, Rejection> 
         apply_deltas(&transaction, &statements, &deltas),
     )
     .map_err(database)?;
+    // Every touched row is locked now, until the commit.
+    let batch = numbering.issued.fetch_add(1, Ordering::AcqRel) + 1;
     let stale: HashSet<AccountId> = deltas
         .keys()
         .filter(|id| !balances.contains_key(id))
@@ -227,6 +263,7 @@ async fn write(pool: &Pool, items: &[Reserved]) -> Result<Committed, Rejection> 
     }
     transaction.commit().await.map_err(database)?;
     Ok(Committed {
+        batch,
         transfers,
         balances,
     })
@@ -235,6 +272,7 @@ async fn write(pool: &Pool, items: &[Reserved]) -> Result<Committed, Rejection> 
 /// The journal's statements, prepared once per connection (deadpool caches them).
 struct Statements {
     allocate_ids: Statement,
+    lock_accounts: Statement,
     apply_deltas: Statement,
     insert_transfers: Statement,
     insert_entries: Statement,
@@ -243,16 +281,24 @@ struct Statements {
 
 impl Statements {
     async fn prepare(client: &impl GenericClient) -> Result<Statements, tokio_postgres::Error> {
-        let (allocate_ids, apply_deltas, insert_transfers, insert_entries, insert_idempotency_keys) =
-            tokio::try_join!(
-                client.prepare_cached(ALLOCATE_IDS),
-                client.prepare_cached(APPLY_DELTAS),
-                client.prepare_cached(INSERT_TRANSFERS),
-                client.prepare_cached(INSERT_ENTRIES),
-                client.prepare_cached(INSERT_IDEMPOTENCY_KEYS),
-            )?;
+        let (
+            allocate_ids,
+            lock_accounts,
+            apply_deltas,
+            insert_transfers,
+            insert_entries,
+            insert_idempotency_keys,
+        ) = tokio::try_join!(
+            client.prepare_cached(ALLOCATE_IDS),
+            client.prepare_cached(LOCK_ACCOUNTS),
+            client.prepare_cached(APPLY_DELTAS),
+            client.prepare_cached(INSERT_TRANSFERS),
+            client.prepare_cached(INSERT_ENTRIES),
+            client.prepare_cached(INSERT_IDEMPOTENCY_KEYS),
+        )?;
         Ok(Statements {
             allocate_ids,
+            lock_accounts,
             apply_deltas,
             insert_transfers,
             insert_entries,
@@ -264,6 +310,11 @@ impl Statements {
 const ALLOCATE_IDS: &str = "SELECT nextval('transfers_id_seq'), nextval('entries_id_seq'),
         nextval('entries_id_seq'), now()
     FROM generate_series(1, $1::bigint)";
+
+/// Locks the touched accounts in ascending id order (the sort sits below the lock), so
+/// concurrent writers, and other replicas' journals, always wait for each other in one order.
+const LOCK_ACCOUNTS: &str =
+    "SELECT id FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE";
 
 /// Relative updates of the net deltas. A customer account the update would take below zero is
 /// skipped (not updated, not returned) instead of failing the whole statement, so the journal
@@ -338,9 +389,13 @@ async fn apply_deltas(
 ) -> Result<HashMap<AccountId, i64>, tokio_postgres::Error> {
     let ids: Vec<i64> = deltas.keys().copied().collect();
     let changes: Vec<i64> = deltas.values().copied().collect();
-    let rows = client
-        .query(&statements.apply_deltas, &[&ids, &changes])
-        .await?;
+    // Pipelined: the lock is sent first, so it runs first.
+    let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
+    let update_parameters: [&(dyn ToSql + Sync); 2] = [&ids, &changes];
+    let (_, rows) = tokio::try_join!(
+        client.query(&statements.lock_accounts, &lock_parameters),
+        client.query(&statements.apply_deltas, &update_parameters),
+    )?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 

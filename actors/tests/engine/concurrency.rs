@@ -120,3 +120,22 @@ async fn ten_thousand_transfers_over_a_thousand_accounts_keep_every_invariant() 
     );
     assert_outcome(&fixture, 1_000, &tally).await;
 }
+
+/// Two journal writers commit side by side: they lock rows in one order (no deadlock) and number
+/// batches in lock order, so the actors still end with exactly the database's balances.
+#[actix_rt::test]
+async fn two_journal_writers_keep_every_invariant_on_hot_accounts() {
+    let fixture = crate::helpers::fixture_with(tally_actors::EngineConfig {
+        journal_writers: 2,
+        ..tally_actors::EngineConfig::default()
+    })
+    .await;
+    let accounts = fixture.accounts(10, 2_000).await;
+    let tally = run(&fixture, accounts).await;
+    assert!(
+        tally.committed > TRANSFERS / 2,
+        "most transfers commit: {}",
+        tally.committed
+    );
+    assert_outcome(&fixture, 10, &tally).await;
+}
