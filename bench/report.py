@@ -68,7 +68,9 @@ def cpu_delta(run_dir, generator_pid_key=None):
     return delta
 
 
-def other_processes(before, after, skip=("postgres", "tally", "wrk", "pgbench", "time")):
+def other_processes(
+    before, after, skip=("postgres", "tally", "wrk", "pgbench", "time", "bash", "python3", "psql", "curl")
+):
     """The three processes (by command) that used the most CPU during the run, apart from the
     measured ones."""
     used = {}
@@ -102,6 +104,23 @@ def batch_metrics(run_dir):
     return round((after["sum"] - before["sum"]) / (after["count"] - before["count"]), 1)
 
 
+def wal_per_transfer(run_dir, committed):
+    """WAL bytes, records and full-page images per committed transfer during the run."""
+    try:
+        before = [int(v) for v in open(os.path.join(run_dir, "wal_before.txt")).read().split()]
+        after = [int(v) for v in open(os.path.join(run_dir, "wal_after.txt")).read().split()]
+    except (FileNotFoundError, ValueError):
+        return None
+    if not committed:
+        return None
+    records, fpi, size = (a - b for a, b in zip(after, before))
+    return {
+        "bytes": round(size / committed),
+        "records": round(records / committed, 1),
+        "fpi": round(fpi / committed, 3),
+    }
+
+
 def parse_tally(run_dir):
     text = open(os.path.join(run_dir, "wrk.txt")).read()
     match = re.search(r"^WRK_RESULT (\{.*\})$", text, re.M)
@@ -125,6 +144,7 @@ def parse_tally(run_dir):
         "p99_ms": round(latency["p99"] / 1e3, 2),
         "max_ms": round(latency["max"] / 1e3, 2),
         "mean_batch": batch_metrics(run_dir),
+        "wal_per_transfer": wal_per_transfer(run_dir, wrk["status_201"]),
     }
 
 
@@ -155,6 +175,9 @@ def parse_pgbench(run_dir):
         "p50_ms": p(50),
         "p99_ms": p(99),
         "max_ms": round(latencies[-1] / 1e3, 2) if latencies else None,
+        "wal_per_transfer": wal_per_transfer(
+            run_dir, int(processed.group(1)) if processed else None
+        ),
     }
 
 
@@ -192,6 +215,10 @@ def fmt(value, digits=0):
     if value is None:
         return "—"
     return f"{value:,.{digits}f}"
+
+
+def wal_text(wal):
+    return "—" if not wal else f"{wal['bytes']:,} / {wal['records']}"
 
 
 def label(row):
@@ -255,8 +282,8 @@ def markdown(rows, meta, target_checks):
         "",
         "CPU seconds used during each run (2 cores = 2 CPU-seconds per second of wall time):",
         "",
-        "| scenario | clients | system | generator CPU s | Tally CPU s | PostgreSQL CPU s | other CPU s | machine busy | of the other: interrupts; top processes |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---|",
+        "| scenario | clients | system | generator CPU s | Tally CPU s | PostgreSQL CPU s | other CPU s | machine busy | of the other: interrupts; top processes | WAL bytes / records per transfer |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     for row in rows:
         for system, _ in SYSTEMS:
@@ -270,7 +297,7 @@ def markdown(rows, meta, target_checks):
                 f"| {fmt(cpu['postgres_s'], 1)} | {fmt(cpu['other_s'], 1)} "
                 f"| {fmt(cpu['machine_busy_pct'], 0)} % | irq {fmt(cpu['irq_s'], 1)}; "
                 + ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu["other_top"].items())
-                + " |"
+                + f" | {wal_text(result.get('wal_per_transfer'))} |"
             )
     lines += ["", "Targets:", "", "| check | measured | target | met |", "|---|---:|---|---|"]
     for check in target_checks:
