@@ -58,12 +58,13 @@ pub async fn check_invariants(client: &Client) -> Invariants {
 
     let malformed: i64 = client
         .query_one(
-            "SELECT count(*) FROM transfers t
-             WHERE (SELECT count(*) FROM entries e WHERE e.transfer_id = t.id) <> 2
-                OR NOT EXISTS (SELECT 1 FROM entries e WHERE e.transfer_id = t.id
-                               AND e.account_id = t.from_account_id AND e.amount = -t.amount)
-                OR NOT EXISTS (SELECT 1 FROM entries e WHERE e.transfer_id = t.id
-                               AND e.account_id = t.to_account_id AND e.amount = t.amount)",
+            "SELECT count(*) FROM (
+                 SELECT t.id FROM transfers t LEFT JOIN entries e ON e.transfer_id = t.id
+                 GROUP BY t.id
+                 HAVING count(e.id) <> 2
+                     OR count(*) FILTER (WHERE e.account_id = t.from_account_id AND e.amount = -t.amount) <> 1
+                     OR count(*) FILTER (WHERE e.account_id = t.to_account_id AND e.amount = t.amount) <> 1
+             ) AS broken",
             &[],
         )
         .await
@@ -73,6 +74,17 @@ pub async fn check_invariants(client: &Client) -> Invariants {
         malformed, 0,
         "invariant 2 broken: a transfer without exactly its debit and credit entries"
     );
+
+    let orphans: i64 = client
+        .query_one(
+            "SELECT count(*) FROM entries e LEFT JOIN transfers t ON t.id = e.transfer_id
+             WHERE t.id IS NULL",
+            &[],
+        )
+        .await
+        .expect("the orphan query")
+        .get(0);
+    assert_eq!(orphans, 0, "invariant 2 broken: an entry without its transfer");
 
     let mismatched: i64 = client
         .query_one(

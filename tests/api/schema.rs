@@ -176,3 +176,23 @@ async fn a_second_customer_account_in_one_currency_is_refused_by_the_database() 
         )
     );
 }
+
+#[tokio::test]
+async fn a_transfer_in_another_currency_than_its_accounts_is_refused_by_the_database() {
+    let database = fresh_database().await;
+    let client = database.connect().await;
+    let from = customer_account(&client, "alice").await;
+    let to = customer_account(&client, "bob").await;
+    let error = client
+        .execute(
+            "INSERT INTO transfers (from_account_id, to_account_id, amount, currency)
+             VALUES ($1, $2, 10, 'EUR')",
+            &[&from, &to],
+        )
+        .await
+        .expect_err("a transfer in EUR between USD accounts is refused");
+    assert_eq!(
+        violated_constraint(error),
+        (SqlState::FOREIGN_KEY_VIOLATION, "transfers_from_account_in_currency".to_owned())
+    );
+}
