@@ -21,13 +21,13 @@ LEFT, RIGHT, TOP, BOTTOM = 70, 20, 60, 70
 
 
 def nice_ceiling(value):
-    """A round axis maximum at or above value (1, 2 or 5 times a power of ten)."""
+    """A round axis maximum at or above value (a few steps per power of ten)."""
     if value <= 0:
         return 1
     magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 5, 10):
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if step * magnitude >= value:
-            return step * magnitude
+            return int(step * magnitude)
     return 10 * magnitude
 
 

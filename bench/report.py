@@ -84,8 +84,9 @@ def other_processes(
     return {command: round(seconds, 2) for command, seconds in top if seconds >= 0.05}
 
 
-def batch_metrics(run_dir):
-    """Mean journal batch size during the run, from Tally's /metrics (None if unavailable)."""
+def journal_metrics(run_dir, seconds):
+    """Tally's journal during the run, from its /metrics: mean batch size, mean time to write and
+    commit a batch, and how busy the (serial) journal was. Empty when /metrics was unavailable."""
 
     def read(name):
         path = os.path.join(run_dir, name)
@@ -93,15 +94,27 @@ def batch_metrics(run_dir):
             return None
         values = {}
         for line in open(path):
-            match = re.match(r"^tally_journal_batch_size_(sum|count) (\S+)$", line)
+            match = re.match(
+                r"^tally_journal_(batch_size|commit_duration_seconds)_(sum|count) (\S+)$", line
+            )
             if match:
-                values[match.group(1)] = float(match.group(2))
-        return values if len(values) == 2 else None
+                values[f"{match.group(1)}_{match.group(2)}"] = float(match.group(3))
+        return values if len(values) == 4 else None
 
     before, after = read("metrics_before.txt"), read("metrics_after.txt")
-    if not before or not after or after["count"] == before["count"]:
-        return None
-    return round((after["sum"] - before["sum"]) / (after["count"] - before["count"]), 1)
+    if not before or not after:
+        return {}
+    delta = {key: after[key] - before[key] for key in after}
+    batches = delta["batch_size_count"]
+    if not batches:
+        return {}
+    commit_seconds = delta["commit_duration_seconds_sum"]
+    return {
+        "mean_batch": round(delta["batch_size_sum"] / batches, 1),
+        "batches_per_s": round(batches / seconds, 1),
+        "mean_commit_ms": round(1000 * commit_seconds / batches, 2),
+        "journal_busy_pct": round(100 * commit_seconds / seconds, 1),
+    }
 
 
 def wal_per_transfer(run_dir, committed):
@@ -143,8 +156,8 @@ def parse_tally(run_dir):
         "p50_ms": round(latency["p50"] / 1e3, 2),
         "p99_ms": round(latency["p99"] / 1e3, 2),
         "max_ms": round(latency["max"] / 1e3, 2),
-        "mean_batch": batch_metrics(run_dir),
         "wal_per_transfer": wal_per_transfer(run_dir, wrk["status_201"]),
+        **journal_metrics(run_dir, seconds),
     }
 
 
@@ -277,6 +290,21 @@ def markdown(rows, meta, target_checks):
             f"| {fmt(c.get('transfers_per_s'))} | {fmt(c.get('p50_ms'), 2)} | {fmt(c.get('p99_ms'), 2)} "
             f"| {fmt(o.get('transfers_per_s'))} | {fmt(o.get('p50_ms'), 2)} | {fmt(o.get('p99_ms'), 2)} "
             f"| {fmt(ratio(row, 'classic'), 2)}× | {fmt(ratio(row, 'ordered'), 2)}× |"
+        )
+    lines += [
+        "",
+        "Tally's journal during each run, from its /metrics (busy: time spent writing and "
+        "committing batches ÷ run time, summed over its writers):",
+        "",
+        "| scenario | clients | batches/s | mean batch | mean write+commit ms | journal busy |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        t = row.get("tally", {})
+        lines.append(
+            f"| {label(row)} | {row['clients']} | {fmt(t.get('batches_per_s'))} "
+            f"| {fmt(t.get('mean_batch'), 1)} | {fmt(t.get('mean_commit_ms'), 2)} "
+            f"| {fmt(t.get('journal_busy_pct'), 0)} % |"
         )
     lines += [
         "",
