@@ -15,3 +15,4 @@ mod replicas;
 mod schema;
 mod transfers;
 mod users;
+mod outage;
