@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::dev::SendError;
-use deadpool_postgres::{GenericClient, Pool};
+use deadpool_postgres::{Client, GenericClient, Pool};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio_postgres::types::ToSql;
@@ -219,18 +219,40 @@ async fn write(
     items: &[Reserved],
     numbering: &Numbering,
 ) -> Result<Committed, Rejection> {
-    let failed = |error: &dyn std::fmt::Display| Rejection::Failed(error.to_string());
-    let database = |error: tokio_postgres::Error| Rejection::Failed(describe(&error));
-    let deltas = net_deltas(items).ok_or_else(|| failed(&"a batch's net balance overflows"))?;
-    let mut client = pool.get().await.map_err(|error| failed(&error))?;
-    let transaction = client.transaction().await.map_err(database)?;
-    let statements = Statements::prepare(&transaction).await.map_err(database)?;
+    let deltas = net_deltas(items)
+        .ok_or_else(|| Rejection::Failed("a batch's net balance overflows".to_owned()))?;
+    let client = pool
+        .get()
+        .await
+        .map_err(|error| Rejection::Failed(error.to_string()))?;
+    let client = &client;
+    let statements = Statements::prepare(client)
+        .await
+        .map_err(|error| Rejection::Failed(describe(&error)))?;
+    let outcome = write_in_transaction(client, &statements, items, &deltas, numbering).await;
+    if outcome.is_err() {
+        // Ends what is left of the transaction before the connection goes back to the pool (a
+        // harmless warning when it already ended; a broken connection is dropped on recycle).
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    outcome
+}
 
-    // Every statement is prepared, so each future below sends its request on its first poll:
-    // try_join! polls in order, so they reach PostgreSQL in this order, pipelined.
-    let (ids, balances) = tokio::try_join!(
-        allocate_ids(&transaction, &statements, items.len()),
-        apply_deltas(&transaction, &statements, &deltas),
+/// Two round trips for a batch without idempotency keys, three with: every statement is
+/// prepared, so each future below sends its request on its first poll, and try_join! polls in
+/// order, so they reach PostgreSQL in order, pipelined.
+async fn write_in_transaction(
+    client: &Client,
+    statements: &Statements,
+    items: &[Reserved],
+    deltas: &BTreeMap<AccountId, i64>,
+    numbering: &Numbering,
+) -> Result<Committed, Rejection> {
+    let database = |error: tokio_postgres::Error| Rejection::Failed(describe(&error));
+    let (_, ids, balances) = tokio::try_join!(
+        client.batch_execute("BEGIN"),
+        allocate_ids(client, statements, items.len()),
+        apply_deltas(client, statements, deltas),
     )
     .map_err(database)?;
     // Every touched row is locked now, until the commit.
@@ -248,20 +270,31 @@ async fn write(
     }
 
     let transfers = assemble(items, &ids, &balances);
-    let (_, _, inserted_keys) = tokio::try_join!(
-        insert_transfers(&transaction, &statements, &transfers),
-        insert_entries(&transaction, &statements, &transfers),
-        insert_idempotency_keys(&transaction, &statements, items, &transfers),
-    )
-    .map_err(database)?;
-    let duplicate = duplicate_keys(items, &inserted_keys);
-    if !duplicate.is_empty() {
-        return Err(Rejection::Items {
-            stale: HashSet::new(),
-            duplicate,
-        });
+    if items.iter().any(|item| item.idempotency.is_some()) {
+        let (_, _, inserted_keys) = tokio::try_join!(
+            insert_transfers(client, statements, &transfers),
+            insert_entries(client, statements, &transfers),
+            insert_idempotency_keys(client, statements, items, &transfers),
+        )
+        .map_err(database)?;
+        let duplicate = duplicate_keys(items, &inserted_keys);
+        if !duplicate.is_empty() {
+            return Err(Rejection::Items {
+                stale: HashSet::new(),
+                duplicate,
+            });
+        }
+        client.batch_execute("COMMIT").await.map_err(database)?;
+    } else {
+        // Nothing can refuse a transfer past this point, so the commit travels with the
+        // inserts; should an insert fail, PostgreSQL turns that COMMIT into a ROLLBACK.
+        tokio::try_join!(
+            insert_transfers(client, statements, &transfers),
+            insert_entries(client, statements, &transfers),
+            client.batch_execute("COMMIT"),
+        )
+        .map_err(database)?;
     }
-    transaction.commit().await.map_err(database)?;
     Ok(Committed {
         batch,
         transfers,
