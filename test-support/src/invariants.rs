@@ -84,7 +84,10 @@ pub async fn check_invariants(client: &Client) -> Invariants {
         .await
         .expect("the orphan query")
         .get(0);
-    assert_eq!(orphans, 0, "invariant 2 broken: an entry without its transfer");
+    assert_eq!(
+        orphans, 0,
+        "invariant 2 broken: an entry without its transfer"
+    );
 
     let mismatched: i64 = client
         .query_one(

@@ -17,23 +17,43 @@ async fn transfers_answer_503_while_the_database_is_away_and_resume_after() {
 
     proxy.cut();
     let response = app.transfer(&alice, from, to, 100, "USD").await;
-    assert_eq!(response.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
     assert_error(response, 503, "unavailable").await;
-    let read = app.get(&format!("/accounts/{from}"), Some(&alice.token)).await;
+    let read = app
+        .get(&format!("/accounts/{from}"), Some(&alice.token))
+        .await;
     assert_error(read, 503, "unavailable").await;
-    assert_eq!(app.get("/healthz", None).await.status().as_u16(), 200, "the process stays up");
+    assert_eq!(
+        app.get("/healthz", None).await.status().as_u16(),
+        200,
+        "the process stays up"
+    );
 
     proxy.restore();
     let mut status = 0;
     for _ in 0..50 {
-        status = app.transfer(&alice, from, to, 100, "USD").await.status().as_u16();
+        status = app
+            .transfer(&alice, from, to, 100, "USD")
+            .await
+            .status()
+            .as_u16();
         if status == 201 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status, 201, "serving again without a restart");
-    assert_eq!(app.balance(from).await, 900, "only the transfer after the outage moved money");
+    assert_eq!(
+        app.balance(from).await,
+        900,
+        "only the transfer after the outage moved money"
+    );
     assert_eq!(app.balance(to).await, 100);
     app.assert_invariants().await;
 }

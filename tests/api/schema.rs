@@ -193,6 +193,9 @@ async fn a_transfer_in_another_currency_than_its_accounts_is_refused_by_the_data
         .expect_err("a transfer in EUR between USD accounts is refused");
     assert_eq!(
         violated_constraint(error),
-        (SqlState::FOREIGN_KEY_VIOLATION, "transfers_from_account_in_currency".to_owned())
+        (
+            SqlState::FOREIGN_KEY_VIOLATION,
+            "transfers_from_account_in_currency".to_owned()
+        )
     );
 }
