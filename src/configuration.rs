@@ -217,6 +217,11 @@ impl Settings {
             return refuse("token.access_ttl and token.refresh_ttl must be above zero");
         }
         let engine = &self.engine;
+        if engine.idempotency_retention < Duration::from_secs(24 * 3600) {
+            return refuse(
+                "engine.idempotency_retention must be at least 24h (API.md keeps keys a day)",
+            );
+        }
         if engine.batch_size_max == 0
             || engine.mailbox_capacity == 0
             || engine.journal_queue_max == 0

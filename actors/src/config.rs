@@ -29,6 +29,10 @@ pub struct EngineConfig {
     /// Retries of a transfer whose cached account state proved stale (another replica moved
     /// money on the account); each retry reloads the account from PostgreSQL first.
     pub stale_retries_max: u32,
+    /// How long an idempotency key is kept (API.md promises at least 24 hours); older keys
+    /// are purged hourly, so the table stays bounded.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub idempotency_retention: Duration,
 }
 
 impl Default for EngineConfig {
@@ -42,6 +46,7 @@ impl Default for EngineConfig {
             idle_passivation: Duration::from_secs(60),
             arbiters: 0,
             stale_retries_max: 3,
+            idempotency_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

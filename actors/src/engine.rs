@@ -72,8 +72,9 @@ impl Engine {
             committed_batches,
         );
         let mut arbiters = account_arbiters;
+        let housekeeping = journal_arbiter.handle();
         arbiters.push(journal_arbiter);
-        Engine {
+        let engine = Engine {
             inner: Arc::new(Inner {
                 in_flight: Semaphore::new(config.transfers_in_flight_max),
                 idempotency: Idempotency::new(pool.clone()),
@@ -85,7 +86,9 @@ impl Engine {
                 metrics,
                 arbiters,
             }),
-        }
+        };
+        housekeeping.spawn(purge_hourly(Arc::downgrade(&engine.inner)));
+        engine
     }
 
     /// Moves money between two customer accounts. Answered only once durable.
@@ -198,6 +201,14 @@ impl Engine {
         })
     }
 
+    /// Deletes the idempotency keys older than the configured retention; returns how many.
+    pub async fn purge_idempotency_keys(&self) -> Result<u64, String> {
+        self.inner
+            .idempotency
+            .purge(self.inner.config.idempotency_retention)
+            .await
+    }
+
     /// The engine's metrics, for the service to expose with its own.
     pub fn metrics_registry(&self) -> &prometheus::Registry {
         &self.inner.metrics.registry
@@ -256,5 +267,23 @@ impl Engine {
         let id: AccountId = row.get(0);
         self.inner.reserves.insert(currency, id);
         Ok(id)
+    }
+}
+
+/// Purges old idempotency keys every hour for as long as the engine lives.
+async fn purge_hourly(engine: std::sync::Weak<Inner>) {
+    const PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
+    loop {
+        tokio::time::sleep(PERIOD).await;
+        let Some(inner) = engine.upgrade() else {
+            return;
+        };
+        let engine_handle = Engine { inner };
+        match engine_handle.purge_idempotency_keys().await {
+            Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
+            Err(reason) => {
+                tracing::warn!(%reason, "idempotency key purge failed; retrying in an hour")
+            }
+        }
     }
 }

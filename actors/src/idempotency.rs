@@ -16,6 +16,9 @@ use crate::model::{IdempotencyKey, TransferError, Transferred};
 
 type KeyId = (String, String);
 
+/// Rows one purge statement deletes at most.
+const PURGE_CHUNK_ROWS: i64 = 10_000;
+
 pub(crate) struct Idempotency {
     pool: Pool,
     /// One entry per key being processed now: bounded by the engine's in-flight transfers, since
@@ -66,6 +69,32 @@ impl Idempotency {
         match self.replay(key).await? {
             Some(transferred) => Ok(Begin::Replay(transferred)),
             None => Ok(Begin::Fresh(guard)),
+        }
+    }
+
+    /// Deletes keys older than `retention`, at most `PURGE_CHUNK_ROWS` per statement so no purge
+    /// holds locks long; returns how many went.
+    pub(crate) async fn purge(&self, retention: std::time::Duration) -> Result<u64, String> {
+        let client = self.pool.get().await.map_err(|error| error.to_string())?;
+        let statement = client
+            .prepare_cached(
+                "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+                     SELECT ctid FROM idempotency_keys
+                     WHERE created_at < now() - make_interval(secs => $1)
+                     LIMIT $2))",
+            )
+            .await
+            .map_err(|error| crate::db::describe(&error))?;
+        let mut purged = 0;
+        loop {
+            let deleted = client
+                .execute(&statement, &[&retention.as_secs_f64(), &PURGE_CHUNK_ROWS])
+                .await
+                .map_err(|error| crate::db::describe(&error))?;
+            purged += deleted;
+            if deleted < PURGE_CHUNK_ROWS as u64 {
+                return Ok(purged);
+            }
         }
     }
 

@@ -145,3 +145,21 @@ fn production_refuses_the_development_token_key() {
     assert_eq!(settings.env, RunMode::Production);
     assert!(!settings.token.key.is_development_default());
 }
+
+#[test]
+fn idempotency_keys_are_kept_at_least_a_day() {
+    let message = load_error(&[("TALLY_ENGINE__IDEMPOTENCY_RETENTION", "2h")]);
+    assert!(
+        message.contains("engine.idempotency_retention"),
+        "{message}"
+    );
+    let settings = Settings::load_with(
+        None,
+        &environment(&[("TALLY_ENGINE__IDEMPOTENCY_RETENTION", "30days")]),
+    )
+    .expect("a month is fine");
+    assert_eq!(
+        settings.engine.idempotency_retention,
+        Duration::from_secs(30 * 24 * 3600)
+    );
+}

@@ -139,3 +139,48 @@ async fn concurrent_duplicates_on_two_engines_move_money_once() {
     assert_eq!(fixture.balance(bob).await, 100);
     tally_test_support::check_invariants(&fixture.client).await;
 }
+
+#[actix_rt::test]
+async fn keys_older_than_the_retention_are_purged_and_newer_ones_kept() {
+    let fixture = fixture().await;
+    let alice = fixture.account("alice", Currency::USD, 100).await;
+    let bob = fixture.account("bob", Currency::USD, 0).await;
+    for name in ["old", "recent"] {
+        let mut request = fixture.request(alice, bob, 10).await;
+        request.idempotency = Some(key("alice", name, name));
+        fixture.engine.transfer(request).await.expect("committed");
+    }
+    // The default retention is 7 days: age one key past it, the other to just inside it.
+    fixture
+        .client
+        .batch_execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '8 days' WHERE key = 'old';
+             UPDATE idempotency_keys SET created_at = now() - interval '6 days' WHERE key = 'recent';",
+        )
+        .await
+        .expect("aged");
+
+    assert_eq!(fixture.engine.purge_idempotency_keys().await, Ok(1));
+    let kept: Vec<String> = fixture
+        .client
+        .query("SELECT key FROM idempotency_keys", &[])
+        .await
+        .expect("the keys")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(kept, ["recent"]);
+    // The kept key still replays; the transfers themselves are never purged.
+    let mut replay = fixture.request(alice, bob, 10).await;
+    replay.idempotency = Some(key("alice", "recent", "recent"));
+    assert!(
+        fixture
+            .engine
+            .transfer(replay)
+            .await
+            .expect("replayed")
+            .replayed
+    );
+    assert_eq!(fixture.transfer_count().await, 3);
+    assert_eq!(fixture.engine.purge_idempotency_keys().await, Ok(0));
+}
