@@ -1,11 +1,22 @@
 //! bcrypt hashing and verifying, run on the blocking thread pool: a hash costs tens to hundreds
 //! of milliseconds of CPU, which must not stall the async workers serving other requests.
 
+use tokio::sync::Semaphore;
+
 use crate::domain::Password;
 use crate::error::ApiError;
 
+/// Password checks waiting for a core before callers are answered 503: a flood of logins
+/// queues this far and no further.
+const HASHES_WAITING_MAX: usize = 128;
+
 pub struct PasswordHasher {
     cost: u32,
+    /// bcrypt jobs running at once: one per core at most, so a flood of logins or sign-ups can
+    /// slow them down but never take every core from transfers.
+    running: Semaphore,
+    /// Jobs running or waiting; beyond it, 503.
+    admitted: Semaphore,
     /// A hash of a random password at the configured cost. Logins for unknown users verify
     /// against it, so they take as long as a wrong password and reveal nothing by timing.
     dummy_hash: String,
@@ -13,9 +24,39 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub async fn new(cost: u32) -> anyhow::Result<PasswordHasher> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        PasswordHasher::with_limits(cost, cores, HASHES_WAITING_MAX).await
+    }
+
+    pub async fn with_limits(
+        cost: u32,
+        running_max: usize,
+        waiting_max: usize,
+    ) -> anyhow::Result<PasswordHasher> {
         let secret = uuid::Uuid::new_v4().to_string();
         let dummy_hash = tokio::task::spawn_blocking(move || bcrypt::hash(secret, cost)).await??;
-        Ok(PasswordHasher { cost, dummy_hash })
+        Ok(PasswordHasher {
+            cost,
+            running: Semaphore::new(running_max),
+            admitted: Semaphore::new(running_max + waiting_max),
+            dummy_hash,
+        })
+    }
+
+    /// Runs a bcrypt job on the blocking pool, within the bounds above.
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let Ok(_admitted) = self.admitted.try_acquire() else {
+            return Err(ApiError::Unavailable(
+                "too many password checks in progress; retry shortly".to_owned(),
+            ));
+        };
+        let _running = self.running.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(ApiError::internal)
     }
 
     pub fn cost(&self) -> u32 {
@@ -26,9 +67,8 @@ impl PasswordHasher {
         let cost = self.cost;
         // `Password` holds at most 72 bytes, so bcrypt truncates nothing (the truncating
         // `hash` is used because the non-truncating one also refuses exactly 72 bytes).
-        tokio::task::spawn_blocking(move || bcrypt::hash(password.expose(), cost))
-            .await
-            .map_err(ApiError::internal)?
+        self.run(move || bcrypt::hash(password.expose(), cost))
+            .await?
             .map_err(ApiError::internal)
     }
 
@@ -41,9 +81,9 @@ impl PasswordHasher {
     ) -> Result<bool, ApiError> {
         let known = stored_hash.is_some();
         let hash = stored_hash.unwrap_or_else(|| self.dummy_hash.clone());
-        let matches = tokio::task::spawn_blocking(move || bcrypt::verify(password.expose(), &hash))
-            .await
-            .map_err(ApiError::internal)?
+        let matches = self
+            .run(move || bcrypt::verify(password.expose(), &hash))
+            .await?
             .map_err(ApiError::internal)?;
         Ok(known && matches)
     }
@@ -80,6 +120,26 @@ mod tests {
         assert!(hasher.dummy_hash.starts_with("$2b$05$"));
         assert!(!hasher
             .verify(password("anything at all"), None)
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
+    async fn checks_beyond_the_bounds_are_refused_not_queued() {
+        // One may run and none wait: a second check while the first runs is answered 503.
+        let hasher = PasswordHasher::with_limits(10, 1, 0).await.unwrap();
+        let (first, second) = tokio::join!(
+            hasher.verify(password("first password"), None),
+            hasher.verify(password("second password"), None),
+        );
+        assert_eq!(first.unwrap(), false);
+        assert!(
+            matches!(second, Err(crate::error::ApiError::Unavailable(_))),
+            "{second:?}"
+        );
+        // Once the first is done, checks run again.
+        assert!(!hasher
+            .verify(password("third password"), None)
             .await
             .unwrap());
     }
