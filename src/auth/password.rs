@@ -132,7 +132,7 @@ mod tests {
             hasher.verify(password("first password"), None),
             hasher.verify(password("second password"), None),
         );
-        assert_eq!(first.unwrap(), false);
+        assert!(!first.unwrap(), "an unknown user never verifies");
         assert!(
             matches!(second, Err(crate::error::ApiError::Unavailable(_))),
             "{second:?}"
