@@ -17,7 +17,7 @@ const TEMPLATE_LOCK_KEY: i64 = 0x7a11_7e57;
 pub fn admin_url() -> String {
     std::env::var("TALLY_TEST_DATABASE_URL")
         .or_else(|_| std::env::var("DATABASE_URL"))
-        .unwrap_or_else(|_| "postgres://tally@127.0.0.1:54329/tally".to_owned())
+        .unwrap_or_else(|_| "postgres://tally@127.0.0.1:25432/tally".to_owned())
 }
 
 /// A database of its own for one test.
