@@ -32,30 +32,7 @@ enum Command {
     Migrate,
     /// Create load-test users, each with one account funded through the engine, and write their
     /// credentials and access tokens as JSON (development and benchmark databases only).
-    Seed {
-        /// How many users (one account each).
-        #[arg(long, default_value_t = 1000)]
-        users: usize,
-        /// Minor units deposited into each account from the currency's reserve.
-        #[arg(long, default_value_t = 1_000_000_000, value_name = "MINOR")]
-        balance: i64,
-        /// The accounts' currency.
-        #[arg(long, default_value = "USD")]
-        currency: tally_actors::Currency,
-        /// Where to write `[{"username", "password", "account_id", "currency", "access_token",
-        /// ...}]`.
-        #[arg(long, visible_alias = "output", value_name = "FILE")]
-        out: PathBuf,
-        /// Lifetime of the access tokens in the file (seconds or 30m, 2h, ...).
-        #[arg(long, default_value = "2h", value_parser = tally_actors::config::duration::parse)]
-        token_ttl: std::time::Duration,
-        /// The password all seeded users share.
-        #[arg(long, default_value = tally::seed::DEFAULT_PASSWORD)]
-        password: String,
-        /// Usernames are PREFIX_1, PREFIX_2, ...; default: seed_ and a random run id.
-        #[arg(long, value_name = "PREFIX")]
-        prefix: Option<String>,
-    },
+    Seed(tally::seed::SeedOptions),
     /// Manage users (e.g. create the first banker).
     User {
         #[command(subcommand)]
@@ -107,24 +84,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve { no_migrate } => serve(settings, !no_migrate).await,
         Command::Migrate => migrate(&settings).await,
-        Command::Seed {
-            users,
-            balance,
-            currency,
-            out,
-            token_ttl,
-            password,
-            prefix,
-        } => {
-            let options = tally::seed::SeedOptions {
-                users,
-                balance,
-                currency,
-                out,
-                token_ttl,
-                password,
-                prefix,
-            };
+        Command::Seed(options) => {
             let report = tally::seed::run(&settings, options.clone()).await?;
             eprintln!(
                 "tally: seeded {} users {}_1..{}_{} with accounts {}..{} ({} {} each, funded in \

@@ -46,19 +46,33 @@ const DEPOSIT_ATTEMPTS: u32 = 5;
 /// The idempotency key of each account's funding deposit (scoped to its owner).
 const FUNDING_KEY: &str = "tally-seed-funding";
 
-/// What `tally seed` was asked for.
-#[derive(Debug, Clone)]
+/// What `tally seed` was asked for (its command-line arguments).
+#[derive(Debug, Clone, clap::Args)]
 pub struct SeedOptions {
+    /// How many users (one account each).
+    #[arg(long, default_value_t = 1000)]
     pub users: usize,
-    /// Minor units deposited into each account (0: accounts stay empty).
+    /// Minor units deposited into each account from the currency's reserve (0: accounts stay
+    /// empty).
+    #[arg(long, default_value_t = 1_000_000_000, value_name = "MINOR")]
     pub balance: i64,
+    /// The accounts' currency.
+    #[arg(long, default_value = "USD")]
     pub currency: Currency,
+    /// Where to write `[{"username", "password", "account_id", "currency", "access_token",
+    /// ...}]`.
+    #[arg(long, visible_alias = "output", value_name = "FILE")]
     pub out: PathBuf,
-    /// Lifetime of the access tokens written to `out` (a benchmark outlives the 15-minute default).
+    /// Lifetime of the access tokens in the file, seconds or 30m, 2h, ... (a benchmark outlives
+    /// the 15-minute default).
+    #[arg(long, default_value = "2h", value_parser = tally_actors::config::duration::parse)]
     pub token_ttl: Duration,
+    /// The password all seeded users share.
+    #[arg(long, default_value = DEFAULT_PASSWORD)]
     pub password: String,
-    /// Usernames are `<prefix>_<n>`; by default `seed_<random run id>`, so repeated runs never
-    /// collide.
+    /// Usernames are PREFIX_1, PREFIX_2, ...; by default `seed_` and a random run id, so
+    /// repeated runs never collide.
+    #[arg(long, value_name = "PREFIX")]
     pub prefix: Option<String>,
 }
 
