@@ -141,6 +141,7 @@ async function shot(name, fullPage = true) {
 const label = (text) => page.getByLabel(text, { exact: true });
 const button = (name) => page.getByRole('button', { name, exact: true });
 const alert = () => page.getByRole('alert');
+const nav = (name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 
 async function expectHeading(text) {
   await page.getByRole('heading', { level: 1, name: text }).waitFor();
@@ -265,7 +266,7 @@ await step('banker: deposit to any account; a third decimal in USD is refused', 
     check(answer.status === 201, `seed deposit ${i}: ${answer.status} ${JSON.stringify(answer.json)}`);
   }
   await logIn(BANKER_USER, BANKER_PASSWORD);
-  await page.getByRole('link', { name: 'Banker' }).click();
+  await nav('Banker').click();
   await expectHeading('Banker');
   await label('Account').fill(String(alice.usd));
   await label('Amount').fill('12.345');
@@ -283,7 +284,7 @@ await step('Alice sends 25.50 to Bob (a double click sends once)', async () => {
   const row = accountRow(alice.usd);
   check((await cellText(row, 'Balance')).startsWith('271.00'), `balance after deposits: ${await cellText(row, 'Balance')}`);
   await shot('04-accounts');
-  await page.getByRole('link', { name: 'Send money' }).click();
+  await nav('Send money').click();
   await expectHeading('Send money');
   await label('From account').selectOption(String(alice.usd));
   await label('To account').fill(String(bob.usd));
@@ -314,7 +315,7 @@ await step('refusals shown in words: insufficient funds, wrong currency, JPY dec
 }, { allow: [400, 422] });
 
 await step('statement: newest first, running balance, chart, Load more', async () => {
-  await page.getByRole('link', { name: 'Accounts', exact: true }).click();
+  await nav('Accounts').click();
   await accountRow(alice.usd).getByRole('link', { name: 'Statement', exact: true }).click();
   await expectHeading(`Statement of account #${alice.usd}`);
   const rows = page.locator('table.entries tbody tr');
@@ -360,7 +361,7 @@ await step('a 401 returns to the login screen (the session ended elsewhere)', as
   const out = await api('POST', '/users/logout', { token: renewed.json.access_token });
   check(out.status === 204, `logout elsewhere: ${out.status}`);
   await page.waitForTimeout(1_200); // every replica refuses the session within 1 s
-  await page.getByRole('link', { name: 'Accounts', exact: true }).click();
+  await nav('Accounts').click();
   await expectHeading('Log in');
   await page.getByRole('status').filter({ hasText: 'Your session has ended' }).waitFor();
 }, { allow: [401] });
@@ -372,14 +373,14 @@ await step('hold: Alice holds 10.00 for Bob, Bob confirms it', async () => {
     return 'skipped';
   }
   await logIn(alice.username, PASSWORD);
-  await page.getByRole('link', { name: 'Send money' }).click();
+  await nav('Send money').click();
   await label('From account').selectOption(String(alice.usd));
   await label('To account').fill(String(bob.usd));
   await label('Amount').fill('10.00');
   await page.getByLabel('Send as a hold', { exact: false }).check();
   await button('Send').click();
   await page.getByRole('status').filter({ hasText: `Held USD 10.00 to account #${bob.usd}` }).waitFor();
-  await page.getByRole('link', { name: 'Accounts', exact: true }).click();
+  await nav('Accounts').click();
   const row = accountRow(alice.usd);
   await row.waitFor();
   check((await cellText(row, 'Held')).startsWith('10.00'), `held: ${await cellText(row, 'Held')}`);
@@ -388,14 +389,14 @@ await step('hold: Alice holds 10.00 for Bob, Bob confirms it', async () => {
   await shot('09-accounts-held');
   await logOut();
   await logIn(bob.username, PASSWORD);
-  await page.getByRole('link', { name: 'Holds' }).click();
+  await nav('Holds').click();
   await expectHeading('Holds');
   const hold = page.locator('li.hold', { hasText: `from account #${alice.usd}` });
   await hold.waitFor();
   await shot('10-holds');
   await hold.getByRole('button', { name: 'Confirm', exact: true }).click();
   await page.getByRole('status').filter({ hasText: 'confirmed: USD 10.00 received' }).waitFor();
-  await page.getByRole('link', { name: 'Accounts', exact: true }).click();
+  await nav('Accounts').click();
   const bobRow = accountRow(bob.usd);
   await bobRow.waitFor();
   await page.waitForFunction(
@@ -417,8 +418,8 @@ await step('phone width (390 px): no sideways scrolling, every control reachable
   await page.locator('table.entries tbody tr').first().waitFor();
   const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow2 <= 0, `the statement scrolls sideways by ${overflow2}px`);
-  await shot('12-phone-statement');
-  await page.getByRole('link', { name: 'Send money' }).click();
+  await shot('12-phone-statement', false);
+  await nav('Send money').click();
   await expectHeading('Send money');
   await shot('13-phone-send');
   await page.setViewportSize({ width: 1200, height: 860 });
