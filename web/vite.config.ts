@@ -23,6 +23,7 @@ export default defineConfig({
   },
   test: {
     include: ['src/**/*.test.ts'],
+    setupFiles: ['test/setup.mjs'],
     environment: 'node',
   },
 });
