@@ -298,7 +298,7 @@ await step('Alice sends 25.50 to Bob (a double click sends once)', async () => {
   await shot('05-send');
 });
 
-await step('refusals shown in words: insufficient funds, wrong currency, JPY decimals', async () => {
+await step('refusals shown in words: insufficient funds, wrong currency, same account', async () => {
   await label('From account').selectOption(String(alice.usd));
   await label('To account').fill(String(bob.usd));
   await label('Amount').fill('100000');

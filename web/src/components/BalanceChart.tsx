@@ -43,9 +43,9 @@ export function BalanceChart({ points, currency }: { points: ChartPoint[]; curre
         <line className="grid" x1={PAD.left} x2={WIDTH - PAD.right} y1={y(high)} y2={y(high)} />
         <path className="area" d={area} />
         <path className="line" d={path} />
-        {points.map((p, i) => (
-          <circle key={i} className="dot" cx={x(p.time)} cy={y(p.balance)} r={3} />
-        ))}
+        {/* Zero-length round-capped strokes: dots that stay round however the chart is stretched. */}
+        {points.length <= 60 &&
+          points.map((p, i) => <path key={i} className="dot" d={`M ${x(p.time).toFixed(1)} ${y(p.balance).toFixed(1)} h 0`} />)}
       </svg>
       <figcaption>
         <span>{formatDateTime(new Date(first.time).toISOString())}</span>
