@@ -27,6 +27,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/accounts/{id}/entries",
             web::get().to(accounts::list_entries),
         )
+        .route(
+            "/accounts/{id}/balance",
+            web::get().to(accounts::balance_at),
+        )
+        .route(
+            "/accounts/{id}/transfers",
+            web::get().to(accounts::list_transfers),
+        )
         .route("/accounts/{id}/deposits", web::post().to(accounts::deposit))
         .route(
             "/accounts/{id}/withdrawals",

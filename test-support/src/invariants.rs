@@ -7,7 +7,7 @@ pub struct Invariants {
     pub entries: i64,
 }
 
-/// Asserts the money rules of DESIGN.md in the database, with a message naming the broken one.
+/// Asserts the money invariants (docs/design.md) in the database, with a message naming the broken one.
 pub async fn check_invariants(client: &Client) -> Invariants {
     let drifted = client
         .query(
@@ -24,7 +24,7 @@ pub async fn check_invariants(client: &Client) -> Invariants {
         .collect();
     assert!(
         drifted.is_empty(),
-        "invariant 2 broken: balance != sum(entries) for (id, balance, sum) {drifted:?}"
+        "double_entry broken: balance != sum(entries) for (id, balance, sum) {drifted:?}"
     );
 
     let unbalanced = client
@@ -40,7 +40,7 @@ pub async fn check_invariants(client: &Client) -> Invariants {
         .collect();
     assert!(
         unbalanced.is_empty(),
-        "invariant 3 broken: a currency's balances do not sum to 0: {unbalanced:?}"
+        "conservation broken: a currency's balances do not sum to 0: {unbalanced:?}"
     );
 
     let overdrawn: i64 = client
@@ -53,17 +53,22 @@ pub async fn check_invariants(client: &Client) -> Invariants {
         .get(0);
     assert_eq!(
         overdrawn, 0,
-        "invariant 4 broken: a customer balance is below 0"
+        "no_overdraft broken: a customer balance is below 0"
     );
 
+    // Entries are a view over transfer rows, so a leg without its transfer cannot exist; what
+    // can break is a transfer whose legs are not exactly its debit and credit, or a transfer
+    // that is not posted yet has legs.
     let malformed: i64 = client
         .query_one(
             "SELECT count(*) FROM (
                  SELECT t.id FROM transfers t LEFT JOIN entries e ON e.transfer_id = t.id
-                 GROUP BY t.id
-                 HAVING count(e.id) <> 2
+                 WHERE t.pending_id IS NULL
+                 GROUP BY t.id, t.status
+                 HAVING (t.status = 'posted' AND (count(e.id) <> 2
                      OR count(*) FILTER (WHERE e.account_id = t.from_account_id AND e.amount = -t.amount) <> 1
-                     OR count(*) FILTER (WHERE e.account_id = t.to_account_id AND e.amount = t.amount) <> 1
+                     OR count(*) FILTER (WHERE e.account_id = t.to_account_id AND e.amount = t.amount) <> 1))
+                     OR (t.status <> 'posted' AND count(e.id) <> 0)
              ) AS broken",
             &[],
         )
@@ -72,21 +77,26 @@ pub async fn check_invariants(client: &Client) -> Invariants {
         .get(0);
     assert_eq!(
         malformed, 0,
-        "invariant 2 broken: a transfer without exactly its debit and credit entries"
+        "double_entry broken: a transfer without exactly its debit and credit entries"
     );
 
-    let orphans: i64 = client
-        .query_one(
-            "SELECT count(*) FROM entries e LEFT JOIN transfers t ON t.id = e.transfer_id
-             WHERE t.id IS NULL",
+    let misheld: Vec<(i64, i64, i64)> = client
+        .query(
+            "SELECT a.id, a.held, COALESCE(SUM(t.amount), 0)::bigint
+             FROM accounts a LEFT JOIN transfers t
+                  ON t.from_account_id = a.id AND t.status = 'pending'
+             GROUP BY a.id HAVING a.held <> COALESCE(SUM(t.amount), 0)
+                 OR (a.kind = 'customer' AND a.balance - a.held < 0)",
             &[],
         )
         .await
-        .expect("the orphan query")
-        .get(0);
-    assert_eq!(
-        orphans, 0,
-        "invariant 2 broken: an entry without its transfer"
+        .expect("the holds query")
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    assert!(
+        misheld.is_empty(),
+        "holds broken: held != sum(pending) or available < 0 for (id, held, pending) {misheld:?}"
     );
 
     let mismatched: i64 = client
@@ -102,7 +112,7 @@ pub async fn check_invariants(client: &Client) -> Invariants {
         .get(0);
     assert_eq!(
         mismatched, 0,
-        "invariant 5 broken: a transfer between accounts of another currency"
+        "currency_match broken: a transfer between accounts of another currency"
     );
 
     let counts = client
