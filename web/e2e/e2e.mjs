@@ -207,6 +207,9 @@ await step('the app loads at / and, logged out, shows the login screen', async (
   check(deepLink.status === 200 && (await deepLink.text()).includes('<div id="root">'), 'a client route is served the app');
   const api404 = await fetch(`${BASE}/api/metrics`);
   check(api404.status === 404, `/api/metrics is not public: ${api404.status}`);
+  const unprefixed = await fetch(`${BASE}/users/login`, { method: 'POST', body: '{}' });
+  const hint = await unprefixed.json();
+  check(unprefixed.status === 404 && hint.error.message.includes('/api/'), 'an API call without /api/ is told where the API is');
   await shot('01-login');
 });
 
