@@ -363,7 +363,9 @@ await step('a 401 returns to the login screen (the session ended elsewhere)', as
   check(renewed.status === 200, `renew: ${renewed.status}`);
   const out = await api('POST', '/users/logout', { token: renewed.json.access_token });
   check(out.status === 204, `logout elsewhere: ${out.status}`);
-  await page.waitForTimeout(1_200); // every replica refuses the session within 1 s
+  // Every replica refuses the session within 1 s; past 5 s the app's cached accounts are stale,
+  // so opening Accounts asks the bank again (and gets the 401).
+  await page.waitForTimeout(5_200);
   await nav('Accounts').click();
   await expectHeading('Log in');
   await page.getByRole('status').filter({ hasText: 'Your session has ended' }).waitFor();
