@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod cancellation;
 mod concurrency;
 mod configuration;
 mod durability;
@@ -14,5 +15,6 @@ mod outage;
 mod process;
 mod replicas;
 mod schema;
+mod statements;
 mod transfers;
 mod users;
