@@ -5,6 +5,7 @@
 //   E2E_BASE_URL        the front door, e.g. http://127.0.0.1:18080 (loopback only)
 //   E2E_BANKER          username:password of a banker
 //   E2E_ARTIFACTS       where screenshots go (default web/e2e/artifacts)
+//   E2E_HOLDS=off       treat the server as having no holds (to exercise the stand-in step)
 //
 // Steps run in order and stop at the first failure. Any console error or uncaught page error
 // fails the step it happens in, except the API refusals a step provokes on purpose. Prints
@@ -189,7 +190,9 @@ async function cellText(row, column) {
 // What this server offers: the optional parts of API.md are in its OpenAPI document once built.
 const openapi = (await api('GET', '/openapi.json')).json ?? { paths: {} };
 const paths = openapi.paths ?? {};
-const holdsSupported = Boolean(paths['/transfers/{id}/post'] && paths['/accounts/{id}/transfers']);
+// E2E_HOLDS=off runs the stand-in holds step even against a server that has holds.
+const holdsSupported =
+  process.env.E2E_HOLDS !== 'off' && Boolean(paths['/transfers/{id}/post'] && paths['/accounts/{id}/transfers']);
 const entriesParams = (paths['/accounts/{id}/entries']?.get?.parameters ?? []).map((p) => p.name);
 const rangeSupported = entriesParams.includes('since') && entriesParams.includes('until');
 
@@ -409,6 +412,48 @@ await step('hold: Alice holds 10.00 for Bob, Bob confirms it', async () => {
     (id) => document.querySelector(`tr[data-account-id="${id}"] td[data-label="Balance"]`)?.textContent?.startsWith('35.50'),
     bob.usd,
   );
+  await logOut();
+  await logIn(alice.username, PASSWORD);
+});
+
+await step('holds screens on stand-in answers, while the server has no holds', async () => {
+  if (holdsSupported) return 'skipped'; // the real thing ran above
+  // The browser's requests for holds are answered here, in API.md's shapes; everything else is real.
+  await logOut();
+  await logIn(bob.username, PASSWORD);
+  const now = Date.now();
+  const hold = {
+    id: 9001, from_account_id: alice.usd, to_account_id: bob.usd, amount: 1000, currency: 'USD', status: 'pending',
+    created_at: new Date(now).toISOString(), posted_at: null, expires_at: new Date(now + 86_400_000).toISOString(),
+  };
+  let posted = null;
+  const list = /\/api\/accounts\/\d+\/transfers\?/;
+  const post = `${BASE}/api/transfers/${hold.id}/post`;
+  await page.route(list, (route) => route.fulfill({ json: posted ? [] : [hold] }));
+  await page.route(post, async (route) => {
+    const request = route.request();
+    posted = { body: request.postDataJSON(), key: request.headers()['idempotency-key'] };
+    await route.fulfill({
+      json: { transfer: { ...hold, amount: posted.body.amount ?? hold.amount, status: 'posted', posted_at: new Date().toISOString() } },
+    });
+  });
+  try {
+    await nav('Holds').click();
+    await expectHeading('Holds');
+    const row = page.locator('li.hold', { hasText: `from account #${alice.usd}` });
+    await row.waitFor();
+    await shot('10-holds');
+    await row.getByLabel('Amount to confirm', { exact: true }).fill('6.00');
+    await row.getByRole('button', { name: 'Confirm', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: `confirmed: USD 6.00 received in account #${bob.usd}` }).waitFor();
+    await page.getByText('No holds waiting for you.').waitFor();
+    check(posted.body.amount === 600, `a partial confirmation posts amount 600: ${JSON.stringify(posted.body)}`);
+    check(/^[0-9a-f-]{36}$/.test(posted.key ?? ''), `with an Idempotency-Key: ${posted.key}`);
+    await shot('10-holds-confirmed');
+  } finally {
+    await page.unroute(list);
+    await page.unroute(post);
+  }
   await logOut();
   await logIn(alice.username, PASSWORD);
 });

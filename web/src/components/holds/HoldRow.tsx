@@ -6,10 +6,10 @@ import { SubmissionKey } from '../../lib/idempotency';
 import { formatDateTime } from '../../lib/dates';
 import { keys } from '../../lib/queries';
 import type { Transfer } from '../../lib/types';
-import { ErrorAlert, Notice } from '../ErrorAlert';
+import { ErrorAlert } from '../ErrorAlert';
 
 /** A hold waiting for me, the payee: confirm all or part of it (post), or release it (void). */
-export function HoldRow({ hold }: { hold: Transfer }) {
+export function HoldRow({ hold, onDone }: { hold: Transfer; onDone: (message: string) => void }) {
   const queryClient = useQueryClient();
   const [amount, setAmount] = useState(minorToInput(hold.amount, hold.currency));
   const [problem, setProblem] = useState<string | null>(null);
@@ -26,8 +26,14 @@ export function HoldRow({ hold }: { hold: Transfer }) {
       kind === 'post'
         ? api.postTransfer(hold.id, minor, key.current.forSubmission())
         : api.voidTransfer(hold.id, key.current.forSubmission()),
-    onSuccess: () => {
+    onSuccess: ({ transfer }) => {
       key.current.reset();
+      // Told by the page: this row leaves the list once the holds are fetched again.
+      onDone(
+        transfer.status === 'voided'
+          ? `Hold #${hold.id} released: ${formatMoney(hold.amount, hold.currency)} stays with account #${hold.from_account_id}.`
+          : `Hold #${hold.id} confirmed: ${formatMoney(transfer.amount, transfer.currency)} received in account #${hold.to_account_id}.`,
+      );
       void queryClient.invalidateQueries({ queryKey: keys.holds });
       void queryClient.invalidateQueries({ queryKey: keys.accounts });
       void queryClient.invalidateQueries({ queryKey: ['statement'] });
@@ -54,7 +60,6 @@ export function HoldRow({ hold }: { hold: Transfer }) {
     act.mutate({ kind, minor: parsed.minor === hold.amount ? undefined : parsed.minor });
   }
 
-  const done = act.data?.transfer;
   return (
     <li className="hold" data-hold-id={hold.id}>
       <div className="hold-head">
@@ -62,15 +67,7 @@ export function HoldRow({ hold }: { hold: Transfer }) {
         account #{hold.to_account_id}
         {hold.expires_at && <span className="hint"> · expires {formatDateTime(hold.expires_at)}</span>}
       </div>
-      {done ? (
-        <Notice
-          text={
-            done.status === 'voided'
-              ? `Hold #${hold.id} released.`
-              : `Hold #${hold.id} confirmed: ${formatMoney(done.amount, done.currency)} received.`
-          }
-        />
-      ) : (
+      {act.isSuccess ? null : (
         <form className="inline-form" onSubmit={submit} aria-label={`Hold #${hold.id}`}>
           <div className="field narrow">
             <label htmlFor={`hold-${hold.id}-amount`}>Amount to confirm</label>

@@ -1,7 +1,8 @@
 import { useAccounts } from '../../lib/queries';
 import { formatMoney } from '../../lib/money';
 import { formatDateTime } from '../../lib/dates';
-import { ErrorAlert } from '../ErrorAlert';
+import { useState } from 'react';
+import { ErrorAlert, Notice } from '../ErrorAlert';
 import { HoldRow } from './HoldRow';
 import { useHolds } from './useHolds';
 
@@ -9,6 +10,7 @@ import { useHolds } from './useHolds';
 export function HoldsPage() {
   const accounts = useAccounts();
   const holds = useHolds(accounts.data);
+  const [done, setDone] = useState<string | null>(null);
   return (
     <>
       <h1>Holds</h1>
@@ -17,6 +19,7 @@ export function HoldsPage() {
         it, or it expires. Send one from <em>Send money</em>.
       </p>
       <ErrorAlert error={accounts.error ?? holds.error} />
+      <Notice text={done} />
       {(accounts.isPending || holds.isPending) && <p role="status">Loading holds…</p>}
       {holds.data && !holds.data.supported && (
         <p className="notice" role="status">This bank does not offer holds yet.</p>
@@ -30,7 +33,7 @@ export function HoldsPage() {
             ) : (
               <ul className="holds">
                 {holds.data.incoming.map((hold) => (
-                  <HoldRow key={hold.id} hold={hold} />
+                  <HoldRow key={hold.id} hold={hold} onDone={setDone} />
                 ))}
               </ul>
             )}
