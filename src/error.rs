@@ -36,8 +36,10 @@ pub enum ApiError {
     InsufficientFunds,
     #[error("{0}")]
     CurrencyMismatch(String),
-    #[error("the credit would overflow the recipient's balance")]
+    #[error("the deposit would take the currency's total supply past the 64-bit range")]
     BalanceOverflow,
+    #[error("the transfer is not pending any more (posted, voided or expired)")]
+    TransferNotPending,
     #[error("too many failed logins for this username; try again later")]
     RateLimited { retry_after_seconds: u64 },
     #[error("{0}")]
@@ -77,6 +79,7 @@ impl ApiError {
             ApiError::InsufficientFunds => "insufficient_funds",
             ApiError::CurrencyMismatch(_) => "currency_mismatch",
             ApiError::BalanceOverflow => "balance_overflow",
+            ApiError::TransferNotPending => "transfer_not_pending",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -111,8 +114,12 @@ impl From<tally_actors::TransferError> for ApiError {
                 ),
                 Refusal::InsufficientFunds => ApiError::InsufficientFunds,
                 Refusal::BalanceOverflow => ApiError::BalanceOverflow,
+                Refusal::AmountAbovePending => ApiError::Validation(
+                    "amount must not exceed the pending transfer's amount".to_owned(),
+                ),
             },
             TransferError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            TransferError::NotPending => ApiError::TransferNotPending,
             TransferError::Unavailable(reason) => {
                 tracing::warn!(%reason, "transfer unavailable");
                 ApiError::Unavailable(
@@ -194,7 +201,9 @@ impl ResponseError for ApiError {
             | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) | ApiError::IdempotencyKeyReused => StatusCode::CONFLICT,
+            ApiError::Conflict(_)
+            | ApiError::IdempotencyKeyReused
+            | ApiError::TransferNotPending => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InsufficientFunds
             | ApiError::CurrencyMismatch(_)

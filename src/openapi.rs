@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{accounts, health, tokens, transfers, users, views};
+use crate::routes::{accounts, health, pending, tokens, transfers, users, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,12 +20,14 @@ use crate::routes::{accounts, health, tokens, transfers, users, views};
         accounts::list_entries, accounts::balance_at, accounts::list_transfers,
         accounts::deposit, accounts::withdraw,
         transfers::create_transfer, transfers::get_transfer,
+        pending::post_transfer, pending::void_transfer,
         health::healthz, health::readyz, metrics_doc,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail,
         views::AccountView, views::TransferView, views::EntryView, views::TransferResult,
-        views::MovementResult, views::BalanceAtView,
+        views::MovementResult, views::BalanceAtView, views::PendingResult,
+        pending::PostRequest,
     )),
     modifiers(&BearerAuth),
     tags(

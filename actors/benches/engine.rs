@@ -10,10 +10,16 @@
 //!   TALLY_BENCH_SECONDS   seconds per scenario (default 10, at most 600)
 //!   TALLY_BENCH_CLIENTS   comma-separated caller counts (default "16,64", each at most 4096)
 //!   TALLY_BENCH_ACCOUNTS  accounts in the uniform set (default 10000, at most 1000000)
+//!   TALLY_BENCH_SCENARIOS comma-separated, of uniform, hot (default "uniform,hot")
+//!   TALLY_BENCH_KEEP_DATABASE=1 keeps the database (named in the output); dropped otherwise
+//!   TALLY_ENGINE__JOURNAL_WRITERS, TALLY_ENGINE__BATCH_SIZE_MAX: as for `tally serve`, so the
+//!                         engine measured here is configured like the server's
 //!
 //! For each scenario it prints transfers/s, the mean journal batch size (from the engine's own
-//! `tally_journal_batch_size` histogram), p50/p99 latency and the non-committed answers. The
-//! database is left behind (named in the output); `scripts/test` drops `tally_test_*` databases.
+//! `tally_journal_batch_size` histogram), the journal writers, p50/p99 latency and the
+//! non-committed answers, and for scripts one line `ENGINE_RESULT {json}` per scenario
+//! (`scripts/bench` compares it with the raw replay of the journal's statements at the same mean
+//! batch and writers: `--bench replay`).
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -37,6 +43,10 @@ struct Options {
     seconds: u64,
     clients: Vec<usize>,
     accounts: usize,
+    scenarios: Vec<String>,
+    writers: Option<usize>,
+    batch_size_max: Option<usize>,
+    keep_database: bool,
 }
 
 fn main() {
@@ -76,10 +86,29 @@ fn options() -> Result<Options, String> {
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
+    let scenarios = std::env::var("TALLY_BENCH_SCENARIOS")
+        .unwrap_or_else(|_| "uniform,hot".to_owned())
+        .split(',')
+        .map(|part| part.trim().to_owned())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>();
+    if scenarios.is_empty() || scenarios.iter().any(|s| s != "uniform" && s != "hot") {
+        return Err("TALLY_BENCH_SCENARIOS must list uniform and/or hot".to_owned());
+    }
+    let optional = |name: &str, max: u64| -> Result<Option<usize>, String> {
+        if std::env::var(name).is_err() {
+            return Ok(None);
+        }
+        number(name, 1, max).map(|value| Some(value as usize))
+    };
     Ok(Options {
         seconds: number("TALLY_BENCH_SECONDS", 10, 600)?,
         clients,
         accounts: number("TALLY_BENCH_ACCOUNTS", 10_000, 1_000_000)? as usize,
+        scenarios,
+        writers: optional("TALLY_ENGINE__JOURNAL_WRITERS", 64)?,
+        batch_size_max: optional("TALLY_ENGINE__BATCH_SIZE_MAX", 65_536)?,
+        keep_database: std::env::var("TALLY_BENCH_KEEP_DATABASE").as_deref() == Ok("1"),
     })
 }
 
@@ -93,7 +122,14 @@ struct Account {
 async fn run(options: Options) {
     let database = fresh_database().await;
     let client = database.connect().await;
-    let config = EngineConfig::default();
+    let mut config = EngineConfig::default();
+    if let Some(writers) = options.writers {
+        config.journal_writers = writers;
+    }
+    if let Some(batch_size_max) = options.batch_size_max {
+        config.batch_size_max = batch_size_max;
+    }
+    let writers = config.journal_writers.max(1);
     // As many connections as the service's default pool: the journal uses one at a time, the
     // rest serve account activations.
     let pool = database.pool(32);
@@ -118,15 +154,29 @@ async fn run(options: Options) {
     );
 
     println!(
-        "{:<16} {:>7} {:>12} {:>10} {:>9} {:>9} {:>9} {:>8}",
-        "scenario", "clients", "transfers/s", "mean batch", "p50 ms", "p99 ms", "max ms", "errors"
+        "{:<16} {:>7} {:>12} {:>10} {:>7} {:>9} {:>9} {:>9} {:>8}",
+        "scenario",
+        "clients",
+        "transfers/s",
+        "mean batch",
+        "writers",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors"
     );
     let hot: Rc<[Account]> = Rc::from(&accounts[..HOT_ACCOUNTS.min(accounts.len())]);
-    let sets = [
-        (format!("uniform-{}", accounts.len()), Rc::from(accounts)),
-        (format!("hot-{}", hot.len()), hot),
-    ];
-    for (name, set) in &sets {
+    let all_count = accounts.len();
+    let all: Rc<[Account]> = Rc::from(accounts);
+    let sets: Vec<(&str, String, Rc<[Account]>)> = options
+        .scenarios
+        .iter()
+        .map(|scenario| match scenario.as_str() {
+            "hot" => ("hot", format!("hot-{}", hot.len()), hot.clone()),
+            _ => ("uniform", format!("uniform-{all_count}"), all.clone()),
+        })
+        .collect();
+    for (scenario_kind, name, set) in &sets {
         for &clients in &options.clients {
             let result = scenario(
                 &engine,
@@ -135,12 +185,33 @@ async fn run(options: Options) {
                 Duration::from_secs(options.seconds),
             )
             .await;
+            let per_s = result.committed as f64 / result.elapsed.as_secs_f64();
             println!(
-                "{:<16} {:>7} {:>12.0} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>8}",
+                "{:<16} {:>7} {:>12.0} {:>10.1} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>8}",
                 name,
                 clients,
-                result.committed as f64 / result.elapsed.as_secs_f64(),
+                per_s,
                 result.mean_batch,
+                writers,
+                result.p50.as_secs_f64() * 1e3,
+                result.p99.as_secs_f64() * 1e3,
+                result.max.as_secs_f64() * 1e3,
+                result.errors,
+            );
+            println!(
+                "ENGINE_RESULT {{\"scenario\":\"{}\",\"accounts\":{},\"clients\":{},\
+                 \"seconds\":{:.3},\"committed\":{},\"transfers_per_s\":{:.1},\
+                 \"mean_batch\":{:.2},\"writers\":{},\"batch_size_max\":{},\"p50_ms\":{:.3},\
+                 \"p99_ms\":{:.3},\"max_ms\":{:.3},\"errors\":{}}}",
+                scenario_kind,
+                set.len(),
+                clients,
+                result.elapsed.as_secs_f64(),
+                result.committed,
+                per_s,
+                result.mean_batch,
+                writers,
+                config.batch_size_max,
                 result.p50.as_secs_f64() * 1e3,
                 result.p99.as_secs_f64() * 1e3,
                 result.max.as_secs_f64() * 1e3,
@@ -150,6 +221,33 @@ async fn run(options: Options) {
                 println!("  first error: {error}");
             }
         }
+    }
+    drop(client);
+    if options.keep_database {
+        eprintln!("engine bench: kept database {}", database.name);
+    } else {
+        drop_database(&database.name).await;
+    }
+}
+
+/// Drops the bench's database from the `postgres` database (its owner may; FORCE closes the
+/// engine's pooled connections).
+async fn drop_database(name: &str) {
+    let dropped = async {
+        let mut config: tokio_postgres::Config = tally_test_support::admin_url().parse().ok()?;
+        config.dbname("postgres");
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.ok()?;
+        actix_rt::spawn(async move {
+            let _ = connection.await;
+        });
+        client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .ok()
+    }
+    .await;
+    if dropped.is_none() {
+        eprintln!("engine bench: could not drop {name}; drop it by hand");
     }
 }
 

@@ -21,6 +21,9 @@ use crate::registry::Shared;
 pub enum Side {
     Debit,
     Credit,
+    /// No money on hold: the account only waits for its batch's settlement (the payer of a
+    /// pending transfer being posted or released, whose money is already held).
+    Touch,
 }
 
 /// An account's balance state: plain data, unit-tested without actors.
@@ -122,6 +125,7 @@ impl AccountState {
                 self.pending_debits += amount;
             }
             Side::Credit => self.pending_credits += i128::from(amount),
+            Side::Touch => {}
         }
         self.holds_in_flight += 1;
         self.check();

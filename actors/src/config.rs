@@ -33,6 +33,12 @@ pub struct EngineConfig {
     /// are purged hourly, so the table stays bounded.
     #[serde(deserialize_with = "duration::deserialize")]
     pub idempotency_retention: Duration,
+    /// How often each replica looks for holds past their `expires_at` (API.md promises they
+    /// end within 5 s).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub expiry_sweep_interval: Duration,
+    /// Holds one sweep releases at most; the rest wait for the next sweep.
+    pub expiry_sweep_batch_max: usize,
 }
 
 impl Default for EngineConfig {
@@ -47,6 +53,8 @@ impl Default for EngineConfig {
             arbiters: 0,
             stale_retries_max: 3,
             idempotency_retention: Duration::from_secs(7 * 24 * 3600),
+            expiry_sweep_interval: Duration::from_secs(1),
+            expiry_sweep_batch_max: 1024,
         }
     }
 }

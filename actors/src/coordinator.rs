@@ -1,26 +1,50 @@
-//! The transfer coordinator: checks a transfer against the money rules, puts holds on the two
-//! account actors in ascending account-id order, hands the pair to the journal, and maps the
-//! journal's answer. Each transfer runs in a task of its own (see `Engine::execute`), so a caller
-//! that goes away cannot cancel it between a hold and its release, and transfers never queue
+//! The transfer coordinator: checks a request against the money rules, puts holds on the two
+//! account actors in ascending account-id order, hands the item to the journal, and maps the
+//! journal's answer. Each request runs in a task of its own (see `Engine::execute`), so a caller
+//! that goes away cannot cancel it between a hold and its release, and requests never queue
 //! behind one another here.
+//!
+//! The same path serves plain transfers (deposits and withdrawals are transfers from and to the
+//! reserve), new pending transfers, and the post, void or expiry of a pending one.
 
 use actix::dev::SendError;
+use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use crate::account::{Hold, HoldReply, SettlementOutcome, Side};
 use crate::engine::Engine;
 use crate::idempotency::Begin;
-use crate::journal::{settle, HeldTransfer, JournalOutcome};
+use crate::journal::{release, JournalItem, JournalOutcome, Operation};
 use crate::metrics::Queue;
 use crate::model::{
-    AccountId, AccountInfo, AccountKind, Amount, Authority, LookupError, Movement, Refusal,
-    TransferError, TransferRequest, Transferred,
+    AccountId, AccountInfo, AccountKind, Amount, Authority, IdempotencyKey, LookupError, Movement,
+    Refusal, TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
 };
 use crate::registry::AccountHandle;
 
 /// Lookups repeated because an actor was passivated under our feet; bounded so a pathological
 /// race cannot spin.
 const RETIRED_RETRIES_MAX: u32 = 3;
+
+/// How a request asks to end a pending transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Move this much (at most the pending amount; all of it when `None`), release the rest.
+    Post(Option<Amount>),
+    Void,
+    /// The sweeper's release of a hold past its `expires_at`.
+    Expire,
+}
+
+/// One request, ready for the journal once its accounts are looked up and held.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub request: TransferRequest,
+    /// What the static money rules check; `None` for endings of pending transfers, whose rules
+    /// were checked when they were created.
+    pub movement: Option<Movement>,
+    pub operation: Operation,
+}
 
 enum HoldFailure {
     Refused(Refusal),
@@ -33,16 +57,12 @@ impl Engine {
         Ok(self.inner.registry.get(id).await?)
     }
 
-    /// Runs one transfer to its end (committed, refused, or unavailable) in a task of its own:
+    /// Runs one job to its end (committed, refused, or unavailable) in a task of its own:
     /// dropping the returned future (a client that disconnected) does not stop it halfway, so a
     /// hold is always settled or released.
-    pub(crate) async fn execute(
-        &self,
-        request: TransferRequest,
-        movement: Movement,
-    ) -> Result<Transferred, TransferError> {
+    pub(crate) async fn execute(&self, job: Job) -> Result<Transferred, TransferError> {
         let engine = self.clone();
-        tokio::spawn(async move { engine.execute_to_end(request, movement).await })
+        tokio::spawn(async move { engine.execute_to_end(job).await })
             .await
             .unwrap_or_else(|error| {
                 Err(TransferError::Unavailable(format!(
@@ -51,45 +71,147 @@ impl Engine {
             })
     }
 
-    async fn execute_to_end(
+    /// Runs a request to end a pending transfer, in a task of its own like `execute`.
+    pub(crate) async fn end_pending(
         &self,
-        request: TransferRequest,
-        movement: Movement,
+        id: TransferId,
+        ending: Ending,
+        authority: Authority,
+        idempotency: Option<IdempotencyKey>,
     ) -> Result<Transferred, TransferError> {
-        let outcome = self.execute_admitted(&request, movement).await;
-        match &outcome {
+        let engine = self.clone();
+        let run = async move {
+            let _key = match engine.begin_key(idempotency.as_ref()).await? {
+                KeyStart::Replay(transferred) => return Ok(*transferred),
+                KeyStart::Fresh(guard) => guard,
+            };
+            let job = engine.ending_job(id, ending, &authority).await?;
+            let job = Job {
+                request: TransferRequest {
+                    idempotency,
+                    ..job.request
+                },
+                ..job
+            };
+            engine.execute_admitted(&job).await
+        };
+        let outcome = tokio::spawn(run).await.unwrap_or_else(|error| {
+            Err(TransferError::Unavailable(format!(
+                "the transfer task ended: {error}"
+            )))
+        });
+        self.count_outcome(&outcome);
+        outcome
+    }
+
+    async fn execute_to_end(&self, job: Job) -> Result<Transferred, TransferError> {
+        let outcome = async {
+            if job.request.from == job.request.to {
+                return Err(Refusal::SameAccount.into());
+            }
+            let _key = match self.begin_key(job.request.idempotency.as_ref()).await? {
+                KeyStart::Replay(transferred) => return Ok(*transferred),
+                KeyStart::Fresh(guard) => guard,
+            };
+            self.execute_admitted(&job).await
+        }
+        .await;
+        self.count_outcome(&outcome);
+        outcome
+    }
+
+    fn count_outcome(&self, outcome: &Result<Transferred, TransferError>) {
+        match outcome {
             Err(TransferError::Refused(refusal)) => self.inner.metrics.refused(*refusal),
             Ok(transferred) if transferred.replayed => self.inner.metrics.idempotent_replays.inc(),
             _ => {}
         }
-        outcome
     }
 
-    async fn execute_admitted(
-        &self,
-        request: &TransferRequest,
-        movement: Movement,
-    ) -> Result<Transferred, TransferError> {
-        if request.from == request.to {
-            return Err(Refusal::SameAccount.into());
+    /// Waits for any request in flight with the same key, then answers a committed one's
+    /// replay or lets this one proceed holding the key.
+    async fn begin_key(&self, key: Option<&IdempotencyKey>) -> Result<KeyStart<'_>, TransferError> {
+        let Some(key) = key else {
+            return Ok(KeyStart::Fresh(None));
+        };
+        match self.inner.idempotency.begin(key).await? {
+            Begin::Replay(transferred) => Ok(KeyStart::Replay(transferred)),
+            Begin::Fresh(guard) => Ok(KeyStart::Fresh(Some(guard))),
         }
+    }
+
+    /// The job that ends pending transfer `id`, after the rules only the pending transfer's
+    /// row can tell: who may end it, whether it is still pending, and how much may move.
+    async fn ending_job(
+        &self,
+        id: TransferId,
+        ending: Ending,
+        authority: &Authority,
+    ) -> Result<Job, TransferError> {
+        let found = self.find_transfer(id).await?.ok_or(Refusal::NotFound)?;
+        if let Authority::Owner(username) = authority {
+            let caller = Some(username.as_str());
+            if found.from_owner.as_deref() == caller && found.to_owner.as_deref() != caller {
+                // The payer cannot end a hold: that is what makes it a guarantee.
+                return Err(Refusal::Forbidden.into());
+            }
+            if found.to_owner.as_deref() != caller {
+                return Err(Refusal::NotFound.into());
+            }
+        }
+        let pending = found.transfer;
+        let expires_at = pending.expires_at.ok_or(TransferError::NotPending)?;
+        let due = expires_at <= OffsetDateTime::now_utc();
+        if pending.status != TransferStatus::Pending || due != (ending == Ending::Expire) {
+            return Err(TransferError::NotPending);
+        }
+        let held = pending.amount;
+        let (operation, amount) = match ending {
+            Ending::Post(amount) => {
+                let amount = amount.unwrap_or(held);
+                if amount > held {
+                    return Err(Refusal::AmountAbovePending.into());
+                }
+                let operation = Operation::Post {
+                    pending_id: id,
+                    held: held.get(),
+                };
+                (operation, amount)
+            }
+            Ending::Void | Ending::Expire => {
+                let operation = Operation::Release {
+                    pending_id: id,
+                    held: held.get(),
+                    expired: ending == Ending::Expire,
+                };
+                (operation, held)
+            }
+        };
+        Ok(Job {
+            request: TransferRequest {
+                from: pending.from_account_id,
+                to: pending.to_account_id,
+                amount,
+                currency: pending.currency,
+                authority: Authority::Privileged,
+                idempotency: None,
+            },
+            movement: None,
+            operation,
+        })
+    }
+
+    async fn execute_admitted(&self, job: &Job) -> Result<Transferred, TransferError> {
         let Ok(_permit) = self.inner.in_flight.try_acquire() else {
             self.inner.metrics.rejected(Queue::InFlight);
             return Err(TransferError::Unavailable(
                 "too many transfers in flight".to_owned(),
             ));
         };
-        let _key = match &request.idempotency {
-            None => None,
-            Some(key) => match self.inner.idempotency.begin(key).await? {
-                Begin::Replay(transferred) => return Ok(*transferred),
-                Begin::Fresh(guard) => Some(guard),
-            },
-        };
         let mut stale_retries = 0;
         let mut retired_retries = 0;
         loop {
-            match self.attempt(request, movement).await {
+            match self.attempt(job).await {
                 Err(Attempt::Retired) if retired_retries < RETIRED_RETRIES_MAX => {
                     retired_retries += 1;
                 }
@@ -104,7 +226,7 @@ impl Engine {
                         "the accounts are contended; retry".to_owned(),
                     ))
                 }
-                Err(Attempt::DuplicateKey) => return self.replay_committed(request).await,
+                Err(Attempt::DuplicateKey) => return self.replay_committed(&job.request).await,
                 Err(Attempt::Failed(error)) => return Err(error),
                 Ok(transferred) => return Ok(transferred),
             }
@@ -112,19 +234,17 @@ impl Engine {
     }
 
     /// One pass: look up, check, hold in order, journal.
-    async fn attempt(
-        &self,
-        request: &TransferRequest,
-        movement: Movement,
-    ) -> Result<Transferred, Attempt> {
+    async fn attempt(&self, job: &Job) -> Result<Transferred, Attempt> {
+        let request = &job.request;
         let from = self.lookup(request.from).await.map_err(Attempt::Failed)?;
         let to = self.lookup(request.to).await.map_err(Attempt::Failed)?;
-        check(request, movement, &from.info, &to.info)
-            .map_err(|refusal| Attempt::Failed(refusal.into()))?;
-        self.hold_in_order(&from, &to, request.amount).await?;
-
+        if let Some(movement) = job.movement {
+            check(request, movement, &from.info, &to.info)
+                .map_err(|refusal| Attempt::Failed(refusal.into()))?;
+        }
         let (reply, answer) = oneshot::channel();
-        let held = HeldTransfer {
+        let item = JournalItem {
+            operation: job.operation,
             from,
             to,
             amount: request.amount,
@@ -132,10 +252,10 @@ impl Engine {
             idempotency: request.idempotency.clone(),
             reply,
         };
-        if let Err(held) = self.inner.journal.submit(held) {
+        self.hold_in_order(&item).await?;
+        if let Err(item) = self.inner.journal.submit(item) {
             self.inner.metrics.rejected(Queue::Journal);
-            release(&held.from, Side::Debit, request.amount);
-            release(&held.to, Side::Credit, request.amount);
+            crate::journal::release_item(&item, SettlementOutcome::Released);
             return Err(Attempt::Failed(TransferError::Unavailable(
                 "the journal queue is full".to_owned(),
             )));
@@ -144,6 +264,7 @@ impl Engine {
             Ok(JournalOutcome::Committed(transferred)) => Ok(*transferred),
             Ok(JournalOutcome::Stale) => Err(Attempt::Stale),
             Ok(JournalOutcome::DuplicateKey) => Err(Attempt::DuplicateKey),
+            Ok(JournalOutcome::NotPending) => Err(Attempt::Failed(TransferError::NotPending)),
             Ok(JournalOutcome::Failed(reason)) => {
                 Err(Attempt::Failed(TransferError::Unavailable(reason)))
             }
@@ -156,22 +277,21 @@ impl Engine {
     /// Holds on the lower account id first, so two opposite transfers always meet their
     /// accounts in the same order. A refusal on the second releases the first. Only a debit can
     /// be refused, so a refusal never depends on the recipient's state (privacy_of_state).
-    async fn hold_in_order(
-        &self,
-        from: &AccountHandle,
-        to: &AccountHandle,
-        amount: Amount,
-    ) -> Result<(), Attempt> {
-        let debit = (from, Side::Debit);
-        let credit = (to, Side::Credit);
-        let (first, second) = if from.info.id < to.info.id {
-            (debit, credit)
-        } else {
-            (credit, debit)
+    async fn hold_in_order(&self, item: &JournalItem) -> Result<(), Attempt> {
+        let (payer_side, payee_side) = item.holds();
+        let payer = (&item.from, payer_side);
+        let Some(payee_side) = payee_side else {
+            return self.hold(payer.0, payer.1, item.amount).await;
         };
-        self.hold(first.0, first.1, amount).await?;
-        if let Err(failure) = self.hold(second.0, second.1, amount).await {
-            release(first.0, first.1, amount);
+        let payee = (&item.to, payee_side);
+        let (first, second) = if item.from.info.id < item.to.info.id {
+            (payer, payee)
+        } else {
+            (payee, payer)
+        };
+        self.hold(first.0, first.1, item.amount).await?;
+        if let Err(failure) = self.hold(second.0, second.1, item.amount).await {
+            release(first.0, first.1, item.amount, SettlementOutcome::Released);
             return Err(failure);
         }
         Ok(())
@@ -249,6 +369,14 @@ impl Engine {
     }
 }
 
+/// How an idempotency key lets a request start.
+enum KeyStart<'a> {
+    /// No key, or its first use: proceed, holding the key (if any) until answered.
+    Fresh(Option<crate::idempotency::KeyGuard<'a>>),
+    /// The key already committed with this request: its stored answer.
+    Replay(Box<Transferred>),
+}
+
 /// How one attempt ended when it did not commit.
 enum Attempt {
     Retired,
@@ -293,12 +421,4 @@ fn check(
         return Err(Refusal::CurrencyMismatch);
     }
     Ok(())
-}
-
-fn release(handle: &AccountHandle, side: Side, amount: Amount) {
-    let (debits, credits) = match side {
-        Side::Debit => (amount.get(), 0),
-        Side::Credit => (0, amount.get()),
-    };
-    settle(handle, debits, credits, SettlementOutcome::Released);
 }

@@ -10,12 +10,14 @@ use tokio::sync::{oneshot, Semaphore};
 
 use crate::account::{Restart, Snapshot, SnapshotReply};
 use crate::config::EngineConfig;
+use crate::coordinator::{Ending, Job};
 use crate::idempotency::Idempotency;
-use crate::journal::Journal;
+use crate::journal::{Journal, Operation};
 use crate::metrics::EngineMetrics;
 use crate::model::{
     AccountId, AccountKind, AccountSnapshot, Amount, Authority, Currency, IdempotencyKey,
-    LookupError, Movement, OpenAccountError, Refusal, TransferError, TransferRequest, Transferred,
+    LookupError, Movement, OpenAccountError, Refusal, TransferError, TransferId, TransferRequest,
+    Transferred,
 };
 use crate::registry::Registry;
 
@@ -88,12 +90,73 @@ impl Engine {
             }),
         };
         housekeeping.spawn(purge_hourly(Arc::downgrade(&engine.inner)));
+        housekeeping.spawn(sweep_expired_holds(Arc::downgrade(&engine.inner)));
         engine
     }
 
     /// Moves money between two customer accounts. Answered only once durable.
     pub async fn transfer(&self, request: TransferRequest) -> Result<Transferred, TransferError> {
-        self.execute(request, Movement::Transfer).await
+        self.execute(Job {
+            request,
+            movement: Some(Movement::Transfer),
+            operation: Operation::Transfer,
+        })
+        .await
+    }
+
+    /// Holds the amount on the payer's account as a pending transfer to the payee, until the
+    /// payee (or a banker) posts or voids it, or `timeout` passes and it expires.
+    pub async fn transfer_pending(
+        &self,
+        request: TransferRequest,
+        timeout: std::time::Duration,
+    ) -> Result<Transferred, TransferError> {
+        let expires_at = time::OffsetDateTime::now_utc() + timeout;
+        self.execute(Job {
+            request,
+            movement: Some(Movement::Transfer),
+            operation: Operation::CreatePending { expires_at },
+        })
+        .await
+    }
+
+    /// Posts a pending transfer: `amount` (all of it when `None`) moves to the payee, the rest
+    /// of the hold is released. Only the payee or a banker may.
+    pub async fn post(
+        &self,
+        id: TransferId,
+        amount: Option<Amount>,
+        authority: Authority,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Transferred, TransferError> {
+        self.end_pending(id, Ending::Post(amount), authority, idempotency)
+            .await
+    }
+
+    /// Voids a pending transfer: its hold is released and nothing moves. Only the payee or a
+    /// banker may.
+    pub async fn void(
+        &self,
+        id: TransferId,
+        authority: Authority,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Transferred, TransferError> {
+        self.end_pending(id, Ending::Void, authority, idempotency)
+            .await
+    }
+
+    /// Releases the holds past their `expires_at` (at most `expiry_sweep_batch_max` per call);
+    /// returns how many this call expired. Any replica may run it at any time: PostgreSQL lets
+    /// each pending transfer end once.
+    pub async fn expire_due(&self) -> Result<usize, LookupError> {
+        let due = self
+            .due_pending(self.inner.config.expiry_sweep_batch_max)
+            .await?;
+        let releases = due
+            .into_iter()
+            .map(|id| self.end_pending(id, Ending::Expire, Authority::Privileged, None));
+        let outcomes = futures_util::future::join_all(releases).await;
+        Ok(outcomes.iter().filter(|outcome| outcome.is_ok()).count())
     }
 
     /// Money into `account` from its currency's reserve (a banker's act; the caller checks the
@@ -113,7 +176,12 @@ impl Engine {
             authority: Authority::Privileged,
             idempotency,
         };
-        self.execute(request, Movement::Deposit).await
+        self.execute(Job {
+            request,
+            movement: Some(Movement::Deposit),
+            operation: Operation::Transfer,
+        })
+        .await
     }
 
     /// Money from `account` back to its currency's reserve.
@@ -133,7 +201,12 @@ impl Engine {
             authority,
             idempotency,
         };
-        self.execute(request, Movement::Withdrawal).await
+        self.execute(Job {
+            request,
+            movement: Some(Movement::Withdrawal),
+            operation: Operation::Transfer,
+        })
+        .await
     }
 
     /// The account with its committed balance as the engine holds it (it includes every
@@ -288,5 +361,27 @@ async fn purge_hourly(engine: std::sync::Weak<Inner>) {
                 tracing::warn!(%reason, "idempotency key purge failed; retrying in an hour")
             }
         }
+    }
+}
+
+/// Releases expired holds every `expiry_sweep_interval`, and reads the money held per currency
+/// for the gauge, for as long as the engine lives.
+async fn sweep_expired_holds(engine: std::sync::Weak<Inner>) {
+    loop {
+        let Some(inner) = engine.upgrade() else {
+            return;
+        };
+        let period = inner.config.expiry_sweep_interval;
+        let engine_handle = Engine { inner };
+        match engine_handle.expire_due().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "released expired holds"),
+            Err(error) => tracing::warn!(%error, "the expiry sweep failed; retrying"),
+        }
+        if let Err(error) = engine_handle.refresh_held_gauge().await {
+            tracing::debug!(%error, "the held-amount gauge was not refreshed");
+        }
+        drop(engine_handle);
+        tokio::time::sleep(period).await;
     }
 }

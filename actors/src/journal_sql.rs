@@ -37,3 +37,39 @@ pub const INSERT_IDEMPOTENCY_KEYS: &str = "INSERT INTO idempotency_keys
                          $6::jsonb[])
     ON CONFLICT DO NOTHING
     RETURNING username, key";
+
+/// Pending transfers a batch posts or releases, locked in ascending id order before any account
+/// row (every writer and replica locks transfers first, then accounts, each in id order).
+pub const LOCK_PENDING: &str =
+    "SELECT id FROM transfers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE";
+
+/// Ends pending transfers exactly once: only a row still `pending` changes, a post or void only
+/// before `expires_at`, an expiry only after it. A row another request ended first is not
+/// returned, and its item leaves the batch.
+pub const CLAIM_PENDING: &str = "UPDATE transfers AS t
+    SET status = c.status, amount = c.amount,
+        posted_at = CASE WHEN c.status = 'posted' THEN now() END
+    FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS c(id, status, amount)
+    WHERE t.id = c.id AND t.status = 'pending'
+      AND CASE WHEN c.status = 'expired' THEN t.expires_at <= now() ELSE t.expires_at > now() END
+    RETURNING t.id, t.created_at, t.expires_at, t.posted_at";
+
+/// APPLY_DELTAS with held amounts too, for batches that create, post or release holds.
+pub const APPLY_HELD_DELTAS: &str = "UPDATE accounts AS a
+    SET balance = a.balance + d.delta, held = a.held + d.held_delta
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d(id, delta, held_delta)
+    WHERE a.id = d.id
+      AND (a.kind = 'reserve' OR a.balance + d.delta - (a.held + d.held_delta) >= 0)
+    RETURNING a.id, a.balance, a.held";
+
+/// Pending transfers (no legs, an expiry) and the postings of pending transfers (legs, and the
+/// pending transfer they post).
+pub const INSERT_HOLD_ROWS: &str = "INSERT INTO transfers (id, from_account_id, to_account_id,
+        amount, currency, status, posted_at, expires_at, pending_id, from_balance_after,
+        to_balance_after)
+    SELECT id, from_id, to_id, amount, currency, status,
+           CASE WHEN status = 'posted' THEN now() END, expires_at, pending_id, from_after, to_after
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
+                $7::timestamptz[], $8::bigint[], $9::bigint[], $10::bigint[])
+         AS t(id, from_id, to_id, amount, currency, status, expires_at, pending_id, from_after,
+              to_after)";

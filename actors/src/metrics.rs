@@ -8,6 +8,9 @@ use prometheus::{
 
 use crate::model::Refusal;
 
+/// What can happen to a pending transfer, as metric labels.
+pub const HOLD_EVENTS: [&str; 4] = ["created", "posted", "voided", "expired"];
+
 /// The engine's bounded queues, as metric labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Queue {
@@ -44,6 +47,10 @@ pub struct EngineMetrics {
     pub account_restarts: IntCounter,
     rejected: IntCounterVec,
     pub funds_rechecks: IntCounter,
+    /// Pending transfers by what happened to them: created, posted, voided, expired.
+    holds: IntCounterVec,
+    /// Money held by pending transfers, per currency (read from PostgreSQL by the sweeper).
+    pub held_amount: prometheus::IntGaugeVec,
     pub idempotent_replays: IntCounter,
     pub stale_retries: IntCounter,
 }
@@ -110,6 +117,22 @@ impl EngineMetrics {
                 &["queue"],
             )
             .expect("a valid metric"),
+            holds: IntCounterVec::new(
+                Opts::new(
+                    "tally_holds_total",
+                    "Pending transfers by event: created, posted, voided, expired.",
+                ),
+                &["event"],
+            )
+            .expect("a valid metric"),
+            held_amount: prometheus::IntGaugeVec::new(
+                Opts::new(
+                    "tally_held_amount",
+                    "Minor units held by pending transfers, per currency (all replicas).",
+                ),
+                &["currency"],
+            )
+            .expect("a valid metric"),
             funds_rechecks: IntCounter::new(
                 "tally_funds_rechecks_total",
                 "Debits that looked short of funds in memory and were checked against PostgreSQL \
@@ -137,6 +160,7 @@ impl EngineMetrics {
             Refusal::CurrencyMismatch,
             Refusal::InsufficientFunds,
             Refusal::BalanceOverflow,
+            Refusal::AmountAbovePending,
         ] {
             // Present at 0 from the start, so dashboards and rate() see every reason.
             metrics
@@ -146,7 +170,16 @@ impl EngineMetrics {
         for queue in Queue::ALL {
             metrics.rejected.with_label_values(&[queue.label()]);
         }
+        for event in HOLD_EVENTS {
+            metrics.holds.with_label_values(&[event]);
+        }
         metrics
+    }
+
+    /// A pending transfer was created, posted, voided or expired.
+    pub fn hold_event(&self, event: &'static str) {
+        assert!(HOLD_EVENTS.contains(&event), "a known hold event");
+        self.holds.with_label_values(&[event]).inc();
     }
 
     /// A request turned away because `queue` was full.
@@ -161,7 +194,7 @@ impl EngineMetrics {
     }
 
     fn register(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
             Box::new(self.transfers_committed.clone()),
             Box::new(self.transfers_refused.clone()),
             Box::new(self.journal_batch_size.clone()),
@@ -172,6 +205,8 @@ impl EngineMetrics {
             Box::new(self.account_restarts.clone()),
             Box::new(self.rejected.clone()),
             Box::new(self.funds_rechecks.clone()),
+            Box::new(self.holds.clone()),
+            Box::new(self.held_amount.clone()),
             Box::new(self.idempotent_replays.clone()),
             Box::new(self.stale_retries.clone()),
         ];

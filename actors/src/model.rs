@@ -222,12 +222,14 @@ impl Entry {
     }
 }
 
-/// A committed transfer: durable in PostgreSQL before this value exists.
+/// A committed change of a transfer (moved, held, posted, voided or expired): durable in PostgreSQL before this value exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transferred {
     pub transfer: Transfer,
-    pub from_entry: Entry,
-    pub to_entry: Entry,
+    /// The legs, when money moved (a posted transfer or posting); none for a hold, a void or
+    /// an expiry.
+    pub from_entry: Option<Entry>,
+    pub to_entry: Option<Entry>,
     /// Both accounts as they stood right after the transfer's batch committed.
     pub from_account: AccountSnapshot,
     pub to_account: AccountSnapshot,
@@ -295,6 +297,8 @@ pub enum Refusal {
     /// can overflow, and no refusal depends on a recipient's balance.
     #[error("the deposit would take the currency's total supply past the 64-bit range")]
     BalanceOverflow,
+    #[error("a pending transfer can be posted for at most its pending amount")]
+    AmountAbovePending,
 }
 
 impl Refusal {
@@ -308,6 +312,7 @@ impl Refusal {
             Refusal::CurrencyMismatch => "currency_mismatch",
             Refusal::InsufficientFunds => "insufficient_funds",
             Refusal::BalanceOverflow => "balance_overflow",
+            Refusal::AmountAbovePending => "amount_above_pending",
         }
     }
 }
@@ -318,6 +323,10 @@ pub enum TransferError {
     Refused(#[from] Refusal),
     #[error("this idempotency key was already used with another request")]
     IdempotencyKeyReused,
+    /// Post or void of a transfer that is no longer pending (posted, voided, expired, or past
+    /// its `expires_at`).
+    #[error("the transfer is not pending")]
+    NotPending,
     /// The database is unreachable or the engine is saturated; nothing moved (or, if the
     /// database fell away during a commit, the outcome is unknown: retry with the same key).
     #[error("unavailable: {0}")]

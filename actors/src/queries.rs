@@ -186,6 +186,40 @@ impl Engine {
         }))
     }
 
+    /// Pending transfers past their `expires_at`, oldest first, at most `limit`.
+    pub(crate) async fn due_pending(&self, limit: usize) -> Result<Vec<TransferId>, LookupError> {
+        let rows = self
+            .query(
+                "SELECT id FROM transfers WHERE status = 'pending' AND expires_at <= now()
+                 ORDER BY expires_at LIMIT $1",
+                &[&(limit as i64)],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// Sets the held-amount gauge from PostgreSQL (every replica's holds), per currency.
+    pub(crate) async fn refresh_held_gauge(&self) -> Result<(), LookupError> {
+        let rows = self
+            .query(
+                "SELECT currency, sum(amount)::bigint FROM transfers WHERE status = 'pending'
+                 GROUP BY currency",
+                &[],
+            )
+            .await?;
+        let held: std::collections::HashMap<String, i64> =
+            rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+        for currency in Currency::ALL {
+            let amount = held.get(currency.as_str()).copied().unwrap_or(0);
+            self.inner
+                .metrics
+                .held_amount
+                .with_label_values(&[currency.as_str()])
+                .set(amount);
+        }
+        Ok(())
+    }
+
     async fn query(
         &self,
         sql: &str,

@@ -111,6 +111,38 @@ impl Instant {
     }
 }
 
+/// `pending` and `timeout_seconds` of `POST /transfers`: how long a pending transfer holds its
+/// money, or `None` for an ordinary transfer.
+pub struct PendingTimeout;
+
+impl PendingTimeout {
+    pub const SECONDS_DEFAULT: i64 = 86_400;
+    /// A week: a hold longer than that is an account freeze, not a payment.
+    pub const SECONDS_MAX: i64 = 604_800;
+
+    pub fn parse(
+        pending: Option<bool>,
+        timeout_seconds: Option<i64>,
+    ) -> Result<Option<std::time::Duration>, InvalidInput> {
+        match (pending.unwrap_or(false), timeout_seconds) {
+            (false, None) => Ok(None),
+            (false, Some(_)) => Err(InvalidInput(
+                "timeout_seconds is only for pending transfers".to_owned(),
+            )),
+            (true, seconds) => {
+                let seconds = seconds.unwrap_or(Self::SECONDS_DEFAULT);
+                if !(1..=Self::SECONDS_MAX).contains(&seconds) {
+                    return Err(InvalidInput(format!(
+                        "timeout_seconds must be between 1 and {}",
+                        Self::SECONDS_MAX
+                    )));
+                }
+                Ok(Some(std::time::Duration::from_secs(seconds as u64)))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +196,22 @@ mod tests {
         assert_eq!(ResourceId::parse(1), Ok(1));
         assert!(ResourceId::parse(0).is_err());
         assert!(ResourceId::parse(-3).is_err());
+    }
+
+    #[test]
+    fn pending_timeouts_default_and_bound() {
+        assert_eq!(PendingTimeout::parse(None, None), Ok(None));
+        assert_eq!(
+            PendingTimeout::parse(Some(true), None),
+            Ok(Some(std::time::Duration::from_secs(86_400)))
+        );
+        assert_eq!(
+            PendingTimeout::parse(Some(true), Some(604_800)),
+            Ok(Some(std::time::Duration::from_secs(604_800)))
+        );
+        assert!(PendingTimeout::parse(Some(true), Some(0)).is_err());
+        assert!(PendingTimeout::parse(Some(true), Some(604_801)).is_err());
+        assert!(PendingTimeout::parse(Some(false), Some(60)).is_err());
+        assert!(PendingTimeout::parse(None, Some(60)).is_err());
     }
 }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod health;
 mod idempotency;
+pub mod pending;
 pub mod tokens;
 pub mod transfers;
 pub mod users;
@@ -41,5 +42,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::post().to(accounts::withdraw),
         )
         .route("/transfers", web::post().to(transfers::create_transfer))
-        .route("/transfers/{id}", web::get().to(transfers::get_transfer));
+        .route("/transfers/{id}", web::get().to(transfers::get_transfer))
+        .route(
+            "/transfers/{id}/post",
+            web::post().to(pending::post_transfer),
+        )
+        .route(
+            "/transfers/{id}/void",
+            web::post().to(pending::void_transfer),
+        );
 }

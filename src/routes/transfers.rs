@@ -6,7 +6,7 @@ use tally_actors::{Authority, TransferRequest};
 use utoipa::ToSchema;
 
 use crate::auth::AuthenticatedUser;
-use crate::domain::{Amount, CurrencyCode, ResourceId};
+use crate::domain::{Amount, CurrencyCode, PendingTimeout, ResourceId};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::idempotency::{idempotency_key, respond_created};
 use crate::routes::views::{AccountView, EntryView, TransferResult, TransferView};
@@ -22,15 +22,21 @@ pub struct CreateTransferRequest {
     amount: i64,
     #[schema(example = "USD")]
     currency: String,
+    /// Hold the amount on the payer's account until the payee posts or voids it (or it
+    /// expires) instead of moving it now. Default false.
+    pending: Option<bool>,
+    /// Seconds until a pending transfer expires: 1–604800 (default 86400); only with `pending`.
+    timeout_seconds: Option<i64>,
 }
 
-/// Move money from one of the caller's accounts to another account in the same currency.
+/// Move money from one of the caller's accounts to another account in the same currency, or hold
+/// it there as a pending transfer (`pending: true`) for the payee to post or void.
 #[utoipa::path(
     post, path = "/transfers", tag = "transfers", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters, scoped to the caller, kept at least 24 hours")),
     request_body = CreateTransferRequest,
     responses(
-        (status = 201, description = "Committed; `Idempotent-Replayed: true` on a replay", body = TransferResult),
+        (status = 201, description = "Committed (a pending transfer: held, without entries); `Idempotent-Replayed: true` on a replay", body = TransferResult),
         (status = 400, description = "`validation_failed`, `same_account`, `invalid_json`", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, description = "The caller does not own `from_account_id`", body = ErrorBody),
@@ -51,7 +57,11 @@ pub async fn create_transfer(
     let currency = CurrencyCode::parse(&body.currency)?;
     let from = ResourceId::parse(body.from_account_id)?;
     let to = ResourceId::parse(body.to_account_id)?;
-    let what = format!("transfer {from} {to} {} {currency}", amount.get());
+    let timeout = PendingTimeout::parse(body.pending, body.timeout_seconds)?;
+    let what = format!(
+        "transfer {from} {to} {} {currency} {timeout:?}",
+        amount.get()
+    );
     let transfer = TransferRequest {
         from,
         to,
@@ -60,15 +70,24 @@ pub async fn create_transfer(
         authority: Authority::Owner(user.username.as_str().to_owned()),
         idempotency: idempotency_key(&request, &user, "transfer", &what)?,
     };
-    let transferred = state.engine.transfer(transfer).await?;
+    let transferred = match timeout {
+        None => state.engine.transfer(transfer).await?,
+        Some(timeout) => state.engine.transfer_pending(transfer, timeout).await?,
+    };
     let caller_owns_recipient =
         transferred.to_account.owner.as_deref() == Some(user.username.as_str());
     let body = TransferResult {
         transfer: TransferView::from(&transferred.transfer),
         from_account: AccountView::from(&transferred.from_account),
-        from_entry: EntryView::new(&transferred.from_entry, true),
+        from_entry: transferred
+            .from_entry
+            .as_ref()
+            .map(|entry| EntryView::new(entry, true)),
         // privacy_of_state: a recipient's running balance is never shown to the sender.
-        to_entry: EntryView::new(&transferred.to_entry, caller_owns_recipient),
+        to_entry: transferred
+            .to_entry
+            .as_ref()
+            .map(|entry| EntryView::new(entry, caller_owns_recipient)),
         to_account: caller_owns_recipient.then(|| AccountView::from(&transferred.to_account)),
     };
     Ok(respond_created(transferred.replayed, &body))

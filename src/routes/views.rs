@@ -110,13 +110,30 @@ impl EntryView {
 }
 
 /// The answer to `POST /transfers`. `to_account` is present only when the caller owns it: a
-/// recipient's balance is never shown to the sender.
+/// recipient's balance is never shown to the sender. A pending transfer has no entries yet.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TransferResult {
     pub transfer: TransferView,
     pub from_account: AccountView,
-    pub from_entry: EntryView,
-    pub to_entry: EntryView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_entry: Option<EntryView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_entry: Option<EntryView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_account: Option<AccountView>,
+}
+
+/// The answer to posting or voiding a pending transfer: the transfer, its entries when it was
+/// posted, and the accounts the caller owns (a banker: both).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PendingResult {
+    pub transfer: TransferView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_entry: Option<EntryView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_entry: Option<EntryView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_account: Option<AccountView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_account: Option<AccountView>,
 }

@@ -22,13 +22,16 @@ async fn a_transfer_moves_money_and_writes_both_entries() {
     );
     assert_eq!(
         (
-            transferred.from_entry.account_id,
-            transferred.from_entry.amount
+            transferred.from_entry.as_ref().expect("a leg").account_id,
+            transferred.from_entry.as_ref().expect("a leg").amount
         ),
         (alice, -250)
     );
     assert_eq!(
-        (transferred.to_entry.account_id, transferred.to_entry.amount),
+        (
+            transferred.to_entry.as_ref().expect("a leg").account_id,
+            transferred.to_entry.as_ref().expect("a leg").amount
+        ),
         (bob, 250)
     );
     assert_eq!(transferred.from_account.balance, 750);
@@ -51,8 +54,12 @@ async fn a_transfer_moves_money_and_writes_both_entries() {
     assert_eq!(
         entries,
         [
-            (transferred.from_entry.id, alice, -250),
-            (transferred.to_entry.id, bob, 250)
+            (
+                transferred.from_entry.as_ref().expect("a leg").id,
+                alice,
+                -250
+            ),
+            (transferred.to_entry.as_ref().expect("a leg").id, bob, 250)
         ]
     );
     fixture.assert_consistent().await;
