@@ -14,5 +14,6 @@ mod outage;
 mod process;
 mod replicas;
 mod schema;
+mod seed;
 mod transfers;
 mod users;
