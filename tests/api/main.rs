@@ -5,6 +5,7 @@ mod accounts;
 mod auth;
 mod concurrency;
 mod configuration;
+mod docs;
 mod durability;
 mod health;
 mod helpers;
