@@ -32,22 +32,24 @@ pub fn table() -> Vec<(Method, &'static str)> {
 }
 
 fn register(routes: &mut Routes) {
+    const GET: Method = Method::GET;
+    const POST: Method = Method::POST;
     routes
-        .get("/healthz", health::healthz)
-        .get("/readyz", health::readyz)
-        .post("/users", users::create_user)
-        .post("/users/login", users::login)
-        .post("/users/logout", users::logout)
-        .get("/users/me", users::me)
-        .post("/tokens/renew_access", tokens::renew_access)
-        .post("/accounts", accounts::create_account)
-        .get("/accounts", accounts::list_accounts)
-        .get("/accounts/{id}", accounts::get_account)
-        .get("/accounts/{id}/entries", accounts::list_entries)
-        .post("/accounts/{id}/deposits", accounts::deposit)
-        .post("/accounts/{id}/withdrawals", accounts::withdraw)
-        .post("/transfers", transfers::create_transfer)
-        .get("/transfers/{id}", transfers::get_transfer);
+        .route(GET, "/healthz", health::healthz)
+        .route(GET, "/readyz", health::readyz)
+        .route(POST, "/users", users::create_user)
+        .route(POST, "/users/login", users::login)
+        .route(POST, "/users/logout", users::logout)
+        .route(GET, "/users/me", users::me)
+        .route(POST, "/tokens/renew_access", tokens::renew_access)
+        .route(POST, "/accounts", accounts::create_account)
+        .route(GET, "/accounts", accounts::list_accounts)
+        .route(GET, "/accounts/{id}", accounts::get_account)
+        .route(GET, "/accounts/{id}/entries", accounts::list_entries)
+        .route(POST, "/accounts/{id}/deposits", accounts::deposit)
+        .route(POST, "/accounts/{id}/withdrawals", accounts::withdraw)
+        .route(POST, "/transfers", transfers::create_transfer)
+        .route(GET, "/transfers/{id}", transfers::get_transfer);
 }
 
 /// Registers a route on the app (when there is one) and records it in the table.
@@ -57,25 +59,7 @@ struct Routes<'a> {
 }
 
 impl Routes<'_> {
-    fn get<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.add(Method::GET, path, handler)
-    }
-
-    fn post<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.add(Method::POST, path, handler)
-    }
-
-    fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F) -> &mut Self
+    fn route<F, Args>(&mut self, method: Method, path: &'static str, handler: F) -> &mut Self
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
