@@ -222,6 +222,10 @@ def check_compose() -> None:
             f"nginx/upstreams.conf servers {upstreams} are the replicas {replicas} on 8080",
         )
         nginx = services["nginx"]
+        build = nginx.get("build") or {}
+        require(build.get("context") == "./web" and build.get("target") == "frontdoor", "nginx is web/Dockerfile's `frontdoor` image")
+        require("frontdoor" in web_dockerfile_stages(), "web/Dockerfile has the `frontdoor` stage")
+        require("/api/healthz" in " ".join(nginx["healthcheck"]["test"]), "nginx's healthcheck goes through to a replica (/api/healthz)")
         mounts = nginx.get("volumes", [])
         require("./nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in mounts, "nginx.conf is mounted as the main config")
         require("./nginx/upstreams.conf:/etc/nginx/upstreams.conf:ro" in mounts, "upstreams.conf is mounted beside it")
@@ -251,7 +255,7 @@ def check_compose() -> None:
         for name in ("seed", "k6"):
             require(services[name].get("profiles") == ["load"], f"{name} is only in the `load` profile")
         k6 = services["k6"]
-        require(k6["environment"]["BASE_URL"] == "http://nginx", "k6 goes through nginx")
+        require(k6["environment"]["BASE_URL"] == "http://nginx/api", "k6 goes through nginx's /api/")
         require(k6["depends_on"]["seed"]["condition"] == "service_completed_successfully", "k6 waits for the seed")
         require("./load-tests/k6:/scripts:ro" in k6["volumes"], "the k6 scripts are mounted")
         require(k6["command"][-1] == "/scripts/transfers.js", "k6 runs transfers.js")
@@ -317,6 +321,31 @@ def http_request(url: str, method: str = "GET", headers: dict | None = None, bod
         return error.code, error.read()
 
 
+def http_fetch(url: str):
+    """GET without a proxy: (status, headers with lower-case names, body)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(urllib.request.Request(url), timeout=5) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+INDEX_HTML = b'<!doctype html><html><body><div id="root"></div><script type="module" src="/assets/app-1a2b.js"></script></body></html>'
+
+
+@contextlib.contextmanager
+def stand_in_web_root():
+    """A built app's shape (index.html, a hashed bundle): what nginx serves at /."""
+    with tempfile.TemporaryDirectory(prefix="tally-webroot-") as root:
+        (Path(root) / "assets").mkdir()
+        (Path(root) / "index.html").write_bytes(INDEX_HTML)
+        (Path(root) / "assets/app-1a2b.js").write_text("console.log('tally');\n")
+        (Path(root) / "favicon.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+        os.chmod(root, 0o755)
+        yield root
+
+
 def check_nginx() -> None:
     section("nginx")
 
@@ -329,9 +358,9 @@ def check_nginx() -> None:
             upstreams = (Path(work) / "upstreams.conf").read_text()
             return f"{version}; upstream servers: " + ", ".join(re.findall(r"server\s+(\S+)", upstreams))
 
-    @check("nginx in front of 2 stand-in replicas: round robin, X-Real-IP, X-Forwarded-For, keepalive, failover")
+    @check("nginx in front of 2 stand-in replicas: the app at /, the API at /api/ (prefix stripped), round robin, headers, keepalive, failover")
     def _():
-        with tempfile.TemporaryDirectory(prefix="tally-nginx-") as work:
+        with tempfile.TemporaryDirectory(prefix="tally-nginx-") as work, stand_in_web_root() as webroot:
             listen, up1, up2 = free_port(), free_port(), free_port()
             with echo_server(up1), echo_server(up2):
                 process = subprocess.Popen(
@@ -340,6 +369,7 @@ def check_nginx() -> None:
                     stderr=subprocess.PIPE,
                     text=True,
                     start_new_session=True,
+                    env={**os.environ, "TALLY_WEB_ROOT": webroot},
                 )
                 try:
                     base = f"http://127.0.0.1:{listen}"
@@ -354,9 +384,10 @@ def check_nginx() -> None:
                             time.sleep(0.05)
                     seen = set()
                     for _ in range(4):
-                        status, body = http_request(f"{base}/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
-                        require(status == 200, f"GET /healthz through nginx: {status}")
+                        status, body = http_request(f"{base}/api/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
+                        require(status == 200, f"GET /api/healthz through nginx: {status}")
                         answer = json.loads(body)
+                        require(answer["path"] == "/healthz", f"/api/healthz reaches Tally as {answer['path']}")
                         seen.add(answer["port"])
                         headers = {k.lower(): v for k, v in answer["headers"].items()}
                         require(headers.get("x-real-ip") == "127.0.0.1", f"X-Real-IP: {headers.get('x-real-ip')}")
@@ -368,16 +399,36 @@ def check_nginx() -> None:
                         require(headers.get("x-forwarded-proto") == "http", "X-Forwarded-Proto")
                     require(seen == {up1, up2}, f"both replicas answered: {sorted(seen)}")
                     status, body = http_request(
-                        f"{base}/transfers", "POST", {"Content-Type": "application/json"}, b'{"amount": 1}'
+                        f"{base}/api/transfers?limit=2", "POST", {"Content-Type": "application/json"}, b'{"amount": 1}'
                     )
                     require(status == 200 and json.loads(body)["method"] == "POST", "POST is proxied")
-                    status, _ = http_request(f"{base}/metrics")
-                    require(status == 404, f"/metrics is not public through nginx: {status}")
+                    require(json.loads(body)["path"] == "/transfers?limit=2", f"prefix stripped, query kept: {json.loads(body)['path']}")
+                    for path in ("/metrics", "/api/metrics"):
+                        status, _ = http_request(f"{base}{path}")
+                        require(status == 404, f"{path} is not public through nginx: {status}")
+
+                    # The web app: files, index.html for client routes, never for missing bundles.
+                    for path in ("/", "/statement/42", "/send"):
+                        status, headers, body = http_fetch(f"{base}{path}")
+                        require(status == 200 and body == INDEX_HTML, f"GET {path} serves index.html: {status}")
+                        require(headers.get("content-type", "").startswith("text/html"), f"{path}: {headers.get('content-type')}")
+                        require(headers.get("cache-control") == "no-cache", f"{path}: index.html is revalidated")
+                        csp = headers.get("content-security-policy", "")
+                        require("default-src 'self'" in csp and "connect-src 'self'" in csp, f"{path}: a same-origin CSP: {csp}")
+                    status, headers, body = http_fetch(f"{base}/assets/app-1a2b.js")
+                    require(status == 200 and body.startswith(b"console.log"), f"a bundle is served: {status}")
+                    require(headers.get("content-type", "").startswith("text/javascript"), f"bundles are JavaScript: {headers.get('content-type')}")
+                    require("immutable" in headers.get("cache-control", ""), "bundles are cached as immutable")
+                    status, _, _ = http_fetch(f"{base}/assets/missing-0000.js")
+                    require(status == 404, f"a missing bundle is a 404, not the app: {status}")
+                    status, headers, _ = http_fetch(f"{base}/favicon.svg")
+                    require(status == 200 and headers.get("content-type", "").startswith("image/svg+xml"), "the favicon is SVG")
                 finally:
                     os.killpg(process.pid, signal.SIGTERM)
                     process.wait(timeout=10)
             access = (Path(work) / "access.log").read_text().strip().splitlines()
-            require(len(access) >= 6 and json.loads(access[-1])["status"] == 404, "JSON access log written")
+            logged = [json.loads(line) for line in access]
+            require(len(logged) >= 6 and any(entry["status"] == 404 for entry in logged), "JSON access log written")
 
             # One replica gone: requests still answered by the other (connect errors are retried).
             listen, up1, dead = free_port(), free_port(), free_port()
@@ -387,6 +438,7 @@ def check_nginx() -> None:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                     start_new_session=True,
+                    env={**os.environ, "TALLY_WEB_ROOT": webroot},
                 )
                 try:
                     deadline = time.monotonic() + 10
@@ -398,12 +450,59 @@ def check_nginx() -> None:
                             require(time.monotonic() < deadline, "nginx did not listen within 10 s")
                             time.sleep(0.05)
                     for _ in range(4):
-                        status, body = http_request(f"http://127.0.0.1:{listen}/healthz")
+                        status, body = http_request(f"http://127.0.0.1:{listen}/api/healthz")
                         require(status == 200 and json.loads(body)["port"] == up1, f"failover to the live replica: {status}")
                 finally:
                     os.killpg(process.pid, signal.SIGTERM)
                     process.wait(timeout=10)
-        return "requests spread over both replicas; a down replica is skipped"
+        return "app files and client routes at /, /api/ stripped and spread over both replicas; a down replica is skipped"
+
+    @check("web/nginx-static.conf (the web image's server): nginx -t, then the app and its routes served")
+    def _():
+        with tempfile.TemporaryDirectory(prefix="tally-web-nginx-") as work, stand_in_web_root() as webroot:
+            port = free_port()
+            server = (REPO / "web/nginx-static.conf").read_text()
+            require("listen 8080;" in server and "root /usr/share/nginx/html;" in server, "listens on 8080, serves the image's html folder")
+            server = server.replace("listen 8080;", f"listen 127.0.0.1:{port};").replace("root /usr/share/nginx/html;", f"root {webroot};")
+            # The image's own nginx.conf includes conf.d/*.conf inside http {} with mime.types.
+            types = re.search(r"types \{.*?\}", (REPO / "nginx/nginx.conf").read_text(), re.S).group(0)
+            conf = Path(work) / "nginx.conf"
+            conf.write_text(
+                f"error_log {work}/error.log warn;\npid {work}/nginx.pid;\nevents {{}}\nhttp {{\n"
+                f"client_body_temp_path {work}/client_temp;\nproxy_temp_path {work}/proxy_temp;\n"
+                f"fastcgi_temp_path {work}/fastcgi_temp;\nuwsgi_temp_path {work}/uwsgi_temp;\nscgi_temp_path {work}/scgi_temp;\n"
+                f"access_log off;\n{types}\n{server}\n}}\n"
+            )
+            run_ok(["nginx", "-t", "-q", "-p", f"{work}/", "-c", str(conf), "-e", f"{work}/error.log"])
+            process = subprocess.Popen(
+                ["nginx", "-p", f"{work}/", "-c", str(conf), "-e", f"{work}/error.log", "-g", "daemon off; master_process off;"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            try:
+                deadline = time.monotonic() + 10
+                while True:
+                    require(process.poll() is None, f"nginx exited: {process.stderr.read()}")
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                        break
+                    except OSError:
+                        require(time.monotonic() < deadline, "nginx did not listen within 10 s")
+                        time.sleep(0.05)
+                for path in ("/", "/statement/42"):
+                    status, headers, body = http_fetch(f"http://127.0.0.1:{port}{path}")
+                    require(status == 200 and body == INDEX_HTML, f"GET {path} serves index.html: {status}")
+                    require("default-src 'self'" in headers.get("content-security-policy", ""), f"{path}: a same-origin CSP")
+                status, headers, _ = http_fetch(f"http://127.0.0.1:{port}/assets/app-1a2b.js")
+                require(status == 200 and headers.get("content-type", "").startswith("text/javascript"), f"the bundle: {status}")
+                status, _, _ = http_fetch(f"http://127.0.0.1:{port}/assets/missing-0000.js")
+                require(status == 404, f"a missing bundle is a 404: {status}")
+            finally:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=10)
+        return "index.html for / and client routes, bundles as JavaScript, missing bundles 404"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -466,9 +565,15 @@ def check_k8s() -> None:
         for _, doc in documents:
             by_kind.setdefault(doc["kind"], []).append(doc)
 
-        def one(kind: str) -> dict:
-            require(len(by_kind.get(kind, [])) == 1, f"exactly one {kind}")
-            return by_kind[kind][0]
+        def one(kind: str, component: str | None = None) -> dict:
+            """The one object of a kind (of an app.kubernetes.io/component, where the API and the
+            web app both have one)."""
+            found = [
+                d for d in by_kind.get(kind, [])
+                if component is None or d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component
+            ]
+            require(len(found) == 1, f"exactly one {kind}" + (f" of component {component}" if component else ""))
+            return found[0]
 
         namespace = one("Namespace")["metadata"]["name"]
         for _, doc in documents:
@@ -481,7 +586,7 @@ def check_k8s() -> None:
         require("TALLY_TOKEN__KEY" not in configmap["data"], "no token key in the ConfigMap")
         require(configmap["data"].get("TALLY_ENV") == "production", "production mode in the cluster")
 
-        deployment = one("Deployment")
+        deployment = one("Deployment", "api")
         job = one("Job")
         require(deployment["spec"]["replicas"] == 2, "the Deployment runs 2 replicas")
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -518,31 +623,79 @@ def check_k8s() -> None:
             if probe in app:
                 require(app[probe]["httpGet"]["port"] in ports or app[probe]["httpGet"]["port"] in ports.values(), f"{probe} port exists")
 
-        service = one("Service")
+        service = one("Service", "api")
         require(service["spec"]["selector"].items() <= pod_labels.items(), "the Service selects the Deployment's pods")
         service_ports = {p["name"]: p for p in service["spec"]["ports"]}
         for port in service_ports.values():
             require(port["targetPort"] in ports or port["targetPort"] in ports.values(), "the Service targets a container port")
 
-        ingress = one("Ingress")
-        require(ingress["spec"].get("ingressClassName") == "nginx", "the Ingress uses the nginx class")
-        backend_hosts = set()
-        for rule in ingress["spec"]["rules"]:
-            backend_hosts.add(rule["host"])
-            for path in rule["http"]["paths"]:
-                backend = path["backend"]["service"]
-                require(backend["name"] == service["metadata"]["name"], "the Ingress routes to the Service")
-                port = backend["port"]
-                require(port.get("name") in service_ports or port.get("number") in {p["port"] for p in service_ports.values()}, "the Ingress uses a Service port")
-        tls_hosts = {h for tls in ingress["spec"]["tls"] for h in tls["hosts"]}
-        require(backend_hosts <= tls_hosts and all(t.get("secretName") for t in ingress["spec"]["tls"]), "every Ingress host has TLS")
+        # The web app: its Deployment and Service, the same restricted pod rules, not selected by the API's.
+        web = one("Deployment", "web")
+        web_labels = web["spec"]["template"]["metadata"]["labels"]
+        require(web["spec"]["selector"]["matchLabels"].items() <= web_labels.items(), "the web Deployment's selector matches its pods")
+        require(not service["spec"]["selector"].items() <= web_labels.items(), "the API Service does not select web pods")
+        web_pod = web["spec"]["template"]["spec"]
+        require(web_pod["securityContext"].get("runAsNonRoot") is True, "web: runAsNonRoot")
+        web_container = web_pod["containers"][0]
+        require(web_container["securityContext"].get("readOnlyRootFilesystem") is True, "web: read-only root filesystem")
+        mounted = {m["mountPath"] for m in web_container.get("volumeMounts", [])}
+        require({"/tmp", "/var/cache/nginx"} <= mounted, "web: nginx's writable paths are emptyDirs")
+        for part in ("requests", "limits"):
+            require({"cpu", "memory"} <= set(web_container["resources"][part]), f"web: cpu and memory {part}")
+        web_ports = {p["name"]: p["containerPort"] for p in web_container["ports"]}
+        web_service = one("Service", "web")
+        require(web_service["spec"]["selector"].items() <= web_labels.items(), "the web Service selects the web pods")
+        require(all(p["targetPort"] in web_ports for p in web_service["spec"]["ports"]), "the web Service targets the web port")
+
+        # The Ingresses: / to the web app, /api/ to Tally with the prefix stripped, one host, TLS.
+        ingresses = by_kind.get("Ingress", [])
+        require(len(ingresses) == 2, f"two Ingresses (API, web), found {len(ingresses)}")
+        routes = {}
+        backend_hosts, tls_secrets = set(), set()
+        for ingress in ingresses:
+            require(ingress["spec"].get("ingressClassName") == "nginx", f"{ingress['metadata']['name']} uses the nginx class")
+            for tls in ingress["spec"]["tls"]:
+                require(tls.get("secretName"), "every TLS entry names its Secret")
+                tls_secrets.add(tls["secretName"])
+            tls_hosts = {h for tls in ingress["spec"]["tls"] for h in tls["hosts"]}
+            for rule in ingress["spec"]["rules"]:
+                backend_hosts.add(rule["host"])
+                require(rule["host"] in tls_hosts, f"{rule['host']} has TLS in {ingress['metadata']['name']}")
+                for path in rule["http"]["paths"]:
+                    routes[path["path"]] = (ingress, path)
+        require(len(backend_hosts) == 1 and len(tls_secrets) == 1, "one host and one certificate for the app and the API")
+        require(set(routes) == {"/", "/api(/|$)(.*)"}, f"routes / and /api(/|$)(.*): {sorted(routes)}")
+
+        api_ingress, api_path = routes["/api(/|$)(.*)"]
+        backend = api_path["backend"]["service"]
+        require(backend["name"] == service["metadata"]["name"], "/api/ goes to the Tally Service")
+        port = backend["port"]
+        require(port.get("name") in service_ports or port.get("number") in {p["port"] for p in service_ports.values()}, "the API Ingress uses a Service port")
+        annotations = api_ingress["metadata"].get("annotations", {})
+        require(api_path["pathType"] == "ImplementationSpecific" and annotations.get("nginx.ingress.kubernetes.io/use-regex") == "true", "the API path is a regex")
+        rewrite = annotations.get("nginx.ingress.kubernetes.io/rewrite-target", "")
+        # What ingress-nginx does with them: the path regex, anchored at the start, and $n replaced.
+        regex = re.compile("^" + api_path["path"])
+        for asked, reached in (("/api/transfers", "/transfers"), ("/api/accounts/7/entries", "/accounts/7/entries"), ("/api", "/"), ("/api/", "/")):
+            match = regex.match(asked)
+            got = re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", rewrite) if match else None
+            require(got == reached, f"{asked} reaches Tally as {reached}, not {got}")
+        require(regex.match("/apis/x") is None and regex.match("/statement/1") is None, "only /api and /api/... are the API")
+        require(len(api_ingress["spec"]["rules"][0]["http"]["paths"]) == 1, "the rewriting Ingress has only the API path")
+
+        web_ingress, web_path = routes["/"]
+        require(web_path["pathType"] == "Prefix", "/ is a prefix")
+        require(web_path["backend"]["service"]["name"] == web_service["metadata"]["name"], "/ goes to the web Service")
+        require("nginx.ingress.kubernetes.io/rewrite-target" not in web_ingress["metadata"].get("annotations", {}), "the app's paths are not rewritten")
+
         issuer = one("ClusterIssuer")
+        issuing = [i for i in ingresses if i["metadata"].get("annotations", {}).get("cert-manager.io/cluster-issuer")]
         require(
-            ingress["metadata"]["annotations"].get("cert-manager.io/cluster-issuer") == issuer["metadata"]["name"],
-            "the Ingress asks cert-manager for the ClusterIssuer defined here",
+            len(issuing) == 1 and issuing[0]["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == issuer["metadata"]["name"],
+            "one Ingress asks cert-manager for the ClusterIssuer defined here (one Certificate for the shared Secret)",
         )
         solver = issuer["spec"]["acme"]["solvers"][0]["http01"]["ingress"]
-        require(solver.get("ingressClassName", solver.get("class")) == ingress["spec"]["ingressClassName"], "HTTP-01 is solved through the same ingress class")
+        require(solver.get("ingressClassName", solver.get("class")) == "nginx", "HTTP-01 is solved through the same ingress class")
 
         hpa = one("HorizontalPodAutoscaler")
         target = hpa["spec"]["scaleTargetRef"]
@@ -764,9 +917,9 @@ def check_workflows() -> None:
 # Dockerfile and .dockerignore
 
 
-def dockerignore_patterns() -> list[tuple[bool, re.Pattern]]:
+def dockerignore_patterns(context: Path = REPO) -> list[tuple[bool, re.Pattern]]:
     patterns = []
-    for line in (REPO / ".dockerignore").read_text().splitlines():
+    for line in (context / ".dockerignore").read_text().splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -805,12 +958,17 @@ def in_build_context(relative: str, patterns) -> bool:
     return included
 
 
-def build_context_files() -> list[str]:
-    patterns = dockerignore_patterns()
+def build_context_files(context: Path = REPO, prune: tuple[str, ...] = ()) -> list[str]:
+    """The files Docker sends as the build context. `prune`: top-level folders not even walked
+    (each must be excluded by the .dockerignore, which the caller checks)."""
+    patterns = dockerignore_patterns(context)
     files = []
-    for root, dirs, names in os.walk(REPO):
-        rel_root = os.path.relpath(root, REPO)
-        dirs[:] = [d for d in dirs if not (d in ("target", ".git") or (rel_root == "." and d == ".tally"))]
+    for root, dirs, names in os.walk(context):
+        rel_root = os.path.relpath(root, context)
+        dirs[:] = [
+            d for d in dirs
+            if not (d in ("target", ".git") or (rel_root == "." and (d == ".tally" or d in prune)))
+        ]
         for name in names:
             relative = os.path.normpath(os.path.join(rel_root, name))
             if in_build_context(relative, patterns):
@@ -818,8 +976,8 @@ def build_context_files() -> list[str]:
     return sorted(files)
 
 
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    text = (REPO / "Dockerfile").read_text()
+def dockerfile_instructions(path: Path = REPO / "Dockerfile") -> list[tuple[str, str]]:
+    text = path.read_text()
     text = re.sub(r"\\\n", " ", text)
     instructions = []
     for line in text.splitlines():
@@ -925,6 +1083,111 @@ def check_docker() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
+# web/Dockerfile and web/.dockerignore (the web app's images)
+
+WEB = REPO / "web"
+
+
+def dockerfile_stages(path: Path) -> list[dict]:
+    instructions = dockerfile_instructions(path)
+    args = {}
+    for keyword, rest in instructions:
+        if keyword == "ARG" and "=" in rest:
+            name, _, value = rest.partition("=")
+            args.setdefault(name, value)
+    stages = []
+    for keyword, rest in instructions:
+        if keyword == "FROM":
+            image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), rest.split()[0])
+            name = rest.split()[-1] if " AS " in rest.upper() else None
+            stages.append({"image": image, "name": name, "body": []})
+        elif stages:
+            stages[-1]["body"].append((keyword, rest))
+    return stages
+
+
+def web_dockerfile_stages() -> dict[str, dict]:
+    return {stage["name"]: stage for stage in dockerfile_stages(WEB / "Dockerfile")}
+
+
+def check_web_docker() -> None:
+    section("web/Dockerfile and web/.dockerignore")
+
+    @check("web/Dockerfile: Node build stage (npm ci cached apart, vite build), nginx `frontdoor` for compose, non-root `web` for Kubernetes")
+    def _():
+        stages = dockerfile_stages(WEB / "Dockerfile")
+        names = [s["name"] for s in stages]
+        require(names == ["build", "frontdoor", "web"], f"stages build, frontdoor, web (the default last): {names}")
+        by_name = {s["name"]: s for s in stages}
+
+        build = by_name["build"]
+        require(build["image"].startswith("node:"), f"the build stage is Node: {build['image']}")
+        major = int(re.match(r"node:(\d+)", build["image"]).group(1))
+        engines = json.loads((WEB / "package.json").read_text())["engines"]["node"]
+        minimum = int(re.search(r"(\d+)", engines).group(1))
+        require(major >= minimum and major % 2 == 0, f"an LTS Node the app supports ({engines}): {major}")
+        steps = [f"{k} {r}" for k, r in build["body"]]
+        lock = next(i for i, st in enumerate(steps) if st.startswith("COPY package.json package-lock.json"))
+        ci = next(i for i, st in enumerate(steps) if st.startswith("RUN") and "npm ci" in st)
+        copy_all = next(i for i, st in enumerate(steps) if st.startswith("COPY . ."))
+        vite = next(i for i, st in enumerate(steps) if st.startswith("RUN") and "vite build" in st)
+        require(lock < ci < copy_all < vite, "package files, npm ci, then the sources, then vite build")
+        require(not any("npm install" in st for st in steps), "npm ci only (the lock file decides)")
+
+        frontdoor = by_name["frontdoor"]
+        require(frontdoor["image"].startswith("nginx:"), f"the front door is nginx: {frontdoor['image']}")
+        copies = [r for k, r in frontdoor["body"] if k == "COPY"]
+        require(copies == ["--from=build /web/dist /usr/share/nginx/html"], f"it holds only the built app: {copies}")
+        conf = (REPO / "nginx/nginx.conf").read_text()
+        require(re.search(r"^\s*root /usr/share/nginx/html;", conf, re.M) is not None, "nginx/nginx.conf serves that folder")
+
+        web = by_name["web"]
+        require("nginx-unprivileged" in web["image"], f"the web image is a non-root nginx: {web['image']}")
+        users = [r for k, r in web["body"] if k == "USER"]
+        require(users and re.fullmatch(r"\d+:\d+", users[-1]) and not users[-1].startswith("0:"), f"numeric non-root USER: {users}")
+        require(any(k == "EXPOSE" and r == "8080" for k, r in web["body"]), "EXPOSE 8080")
+        require(any(k == "HEALTHCHECK" and "8080" in r for k, r in web["body"]), "a HEALTHCHECK on 8080")
+        web_copies = [r for k, r in web["body"] if k == "COPY"]
+        require("--from=build /web/dist /usr/share/nginx/html" in web_copies, "the web image holds the built app")
+        require("nginx-static.conf /etc/nginx/conf.d/default.conf" in web_copies, "with web/nginx-static.conf as its server")
+        static = (WEB / "nginx-static.conf").read_text()
+        require(re.search(r"^\s*listen 8080;", static, re.M) is not None, "nginx-static.conf listens on 8080")
+        deployment = next(d for _, d in k8s_documents() if d["kind"] == "Deployment" and d["metadata"]["name"] == "tally-web")
+        pod = deployment["spec"]["template"]["spec"]
+        require(str(pod["securityContext"]["runAsUser"]) == users[-1].split(":")[0], "the web Deployment's runAsUser is the image's user")
+        require(pod["containers"][0]["ports"][0]["containerPort"] == 8080, "the web Deployment's port is the image's")
+        return f"stages: {' -> '.join(names)}; node {major}; web runs as {users[-1]}"
+
+    @check("web/.dockerignore: the context has every file the app is built from, and no node_modules/, dist/, e2e/")
+    def _():
+        tracked = run_ok(["git", "ls-files", "--", "web"]).split()
+        tracked = [os.path.relpath(REPO / t, WEB) for t in tracked]
+        patterns = dockerignore_patterns(WEB)
+        for folder in ("node_modules", "dist", "e2e"):
+            require(not in_build_context(f"{folder}/x", patterns), f"{folder}/ is not in the context")
+        files = build_context_files(WEB, prune=("node_modules", "dist"))
+        fileset = set(files)
+        needed = [t for t in tracked if not t.startswith(("e2e/", "scripts/")) and t not in ("Dockerfile", ".dockerignore")]
+        needed += ["package.json", "package-lock.json", "index.html", "vite.config.ts", "tsconfig.json", "src/main.tsx", "nginx-static.conf"]
+        missing = sorted({n for n in needed if n not in fileset})
+        require(not missing, f"missing from the web build context: {missing}")
+        unwanted = [f for f in files if f.split("/")[0] in ("node_modules", "dist", "e2e") or f.endswith(".log")]
+        require(not unwanted, f"in the web context but not needed: {unwanted[:10]}")
+        # When the dependencies are installed here, build the app from exactly the context's files.
+        if not (WEB / "node_modules/.bin/vite").exists():
+            return f"{len(files)} files (no web/node_modules here, so not built: scripts/test-web builds it)"
+        with tempfile.TemporaryDirectory(prefix="tally-web-context-") as context:
+            for relative in files:
+                destination = Path(context) / relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(WEB / relative, destination)
+            os.symlink(WEB / "node_modules", Path(context) / "node_modules")
+            run_ok(["node_modules/.bin/vite", "build", "--logLevel", "error", "--outDir", "dist"], cwd=context)
+            require((Path(context) / "dist/index.html").is_file(), "vite build wrote dist/index.html")
+        return f"{len(files)} files; vite build from the context works"
+
+
+# ------------------------------------------------------------------------------------------------
 # k6
 
 
@@ -955,6 +1218,7 @@ def main() -> int:
         "observability": check_observability,
         "workflows": check_workflows,
         "docker": check_docker,
+        "web": check_web_docker,
         "k6": check_k6,
     }
     unknown = only - set(sections)

@@ -136,6 +136,17 @@ impl From<tally_actors::OpenAccountError> for ApiError {
     }
 }
 
+impl From<tally_actors::LookupError> for ApiError {
+    fn from(error: tally_actors::LookupError) -> ApiError {
+        match error {
+            tally_actors::LookupError::NotFound => ApiError::NotFound("no such account".to_owned()),
+            tally_actors::LookupError::Unavailable(reason) => {
+                ApiError::unavailable_database(reason)
+            }
+        }
+    }
+}
+
 impl From<crate::domain::InvalidInput> for ApiError {
     fn from(error: crate::domain::InvalidInput) -> ApiError {
         ApiError::Validation(error.0)

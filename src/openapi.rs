@@ -17,14 +17,15 @@ use crate::routes::{accounts, health, tokens, transfers, users, views};
     paths(
         users::create_user, users::login, users::logout, users::me, tokens::renew_access,
         accounts::create_account, accounts::get_account, accounts::list_accounts,
-        accounts::list_entries, accounts::deposit, accounts::withdraw,
+        accounts::list_entries, accounts::balance_at, accounts::list_transfers,
+        accounts::deposit, accounts::withdraw,
         transfers::create_transfer, transfers::get_transfer,
         health::healthz, health::readyz, metrics_doc,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail,
         views::AccountView, views::TransferView, views::EntryView, views::TransferResult,
-        views::MovementResult,
+        views::MovementResult, views::BalanceAtView,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -29,29 +29,35 @@ pub struct AccountState {
     kind: AccountKind,
     /// Committed money, as PostgreSQL last reported it.
     posted: i64,
-    /// Reserved debits not yet committed or released.
+    /// Committed holds of pending transfers, as PostgreSQL last reported them.
+    held: i64,
+    /// Debits on hold in flight: not yet committed or released.
     pending_debits: i64,
-    /// Reserved credits not yet committed or released (they do not count as available).
+    /// Credits on hold in flight (they do not count as available until committed).
     pending_credits: i64,
-    /// Reservations in flight; an account with any is never passivated.
-    reservations: u32,
+    /// Holds in flight; an account with any is never passivated.
+    holds_in_flight: u32,
     /// The journal batch whose committed balance `posted` holds.
     synced_batch: u64,
 }
 
-/// What the journal (or the coordinator, for a refusal) reports back for reservations.
+/// The currency's total supply may not pass this: so no customer balance (at most the supply,
+/// by conservation) and no credit to one can overflow.
+pub const SUPPLY_MAX: i64 = i64::MAX;
+
+/// What the journal (or the coordinator, for a refusal) reports back for holds in flight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settlement {
     pub debits: i64,
     pub credits: i64,
-    pub reservations: u32,
+    pub holds: u32,
     pub outcome: SettlementOutcome,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettlementOutcome {
-    /// Committed in `batch`; the account's balance in PostgreSQL right after it.
-    Posted { batch: u64, balance: i64 },
+    /// Committed in `batch`; the account's balance and held amount in PostgreSQL right after it.
+    Posted { batch: u64, balance: i64, held: i64 },
     /// Not written; nothing changed in PostgreSQL.
     Released,
     /// Not written, and the cached state is suspect (another replica moved money, or the commit's
@@ -60,90 +66,99 @@ pub enum SettlementOutcome {
 }
 
 impl AccountState {
-    pub fn new(kind: AccountKind, posted: i64) -> AccountState {
-        debug_assert!(kind == AccountKind::Reserve || posted >= 0);
-        AccountState {
+    pub fn new(kind: AccountKind, posted: i64, held: i64) -> AccountState {
+        let state = AccountState {
             kind,
             posted,
+            held,
             pending_debits: 0,
             pending_credits: 0,
-            reservations: 0,
+            holds_in_flight: 0,
             synced_batch: 0,
-        }
+        };
+        state.check();
+        state
     }
 
     pub fn posted(&self) -> i64 {
         self.posted
     }
 
-    /// What a new debit may spend: committed money minus reserved debits.
+    pub fn held(&self) -> i64 {
+        self.held
+    }
+
+    /// What a new debit may spend: committed money minus committed holds and debits in flight.
     pub fn available(&self) -> i64 {
-        self.posted.saturating_sub(self.pending_debits)
+        self.posted - self.held - self.pending_debits
     }
 
     pub fn is_idle(&self) -> bool {
-        self.reservations == 0
+        self.holds_in_flight == 0
     }
 
-    pub fn reserve(&mut self, side: Side, amount: Amount) -> Result<(), Refusal> {
+    /// Puts a hold on one side. A credit is never refused (see `SUPPLY_MAX`), so a refusal only
+    /// ever depends on the debited account.
+    pub fn hold(&mut self, side: Side, amount: Amount) -> Result<(), Refusal> {
         let amount = amount.get();
         match side {
             Side::Debit => {
-                let pending_debits = self
-                    .pending_debits
-                    .checked_add(amount)
+                let remaining = self
+                    .available()
+                    .checked_sub(amount)
                     .ok_or(Refusal::InsufficientFunds)?;
-                let remaining = self.posted.checked_sub(pending_debits);
-                match (self.kind, remaining) {
-                    (_, None) => return Err(Refusal::InsufficientFunds),
-                    (AccountKind::Customer, Some(remaining)) if remaining < 0 => {
+                match self.kind {
+                    AccountKind::Customer if remaining < 0 => {
                         return Err(Refusal::InsufficientFunds)
+                    }
+                    // The reserve may go negative down to minus the supply bound.
+                    AccountKind::Reserve if remaining < -SUPPLY_MAX => {
+                        return Err(Refusal::BalanceOverflow)
                     }
                     _ => {}
                 }
-                self.pending_debits = pending_debits;
+                self.pending_debits += amount;
             }
             Side::Credit => {
-                let pending_credits = self
-                    .pending_credits
-                    .checked_add(amount)
-                    .ok_or(Refusal::BalanceOverflow)?;
-                self.posted
-                    .checked_add(pending_credits)
-                    .ok_or(Refusal::BalanceOverflow)?;
-                self.pending_credits = pending_credits;
+                let credited = self
+                    .posted
+                    .checked_add(self.pending_credits)
+                    .and_then(|sum| sum.checked_add(amount));
+                assert!(
+                    credited.is_some(),
+                    "conservation broken: a credit past the supply bound {self:?} +{amount}"
+                );
+                self.pending_credits += amount;
             }
         }
-        self.reservations += 1;
+        self.holds_in_flight += 1;
         self.check();
         Ok(())
     }
 
     /// Applies a settlement; returns whether the state must be reloaded from PostgreSQL.
     pub fn settle(&mut self, settlement: &Settlement) -> bool {
-        debug_assert!(
-            settlement.debits <= self.pending_debits,
-            "{self:?} {settlement:?}"
+        assert!(
+            settlement.debits <= self.pending_debits
+                && settlement.credits <= self.pending_credits
+                && settlement.holds <= self.holds_in_flight,
+            "a settlement of more than is held in flight: {self:?} {settlement:?}"
         );
-        debug_assert!(
-            settlement.credits <= self.pending_credits,
-            "{self:?} {settlement:?}"
-        );
-        debug_assert!(
-            settlement.reservations <= self.reservations,
-            "{self:?} {settlement:?}"
-        );
-        // Saturating: after a reload the reservations made before it are no longer counted.
-        self.pending_debits = (self.pending_debits - settlement.debits).max(0);
-        self.pending_credits = (self.pending_credits - settlement.credits).max(0);
-        self.reservations = self.reservations.saturating_sub(settlement.reservations);
+        self.pending_debits -= settlement.debits;
+        self.pending_credits -= settlement.credits;
+        self.holds_in_flight -= settlement.holds;
         let reload = match settlement.outcome {
-            SettlementOutcome::Posted { batch, balance } => {
+            SettlementOutcome::Posted {
+                batch,
+                balance,
+                held,
+            } => {
                 // Batches may be settled out of order; the newest committed balance wins, and it
                 // includes whatever other replicas committed, so drift heals itself.
                 if batch > self.synced_batch {
                     self.synced_batch = batch;
                     self.posted = balance;
+                    self.held = held;
                 }
                 false
             }
@@ -155,35 +170,44 @@ impl AccountState {
     }
 
     /// Replaces the committed balance with PostgreSQL's, read after batch `committed_batch` had
-    /// committed (so settlements of that batch or older must not overwrite it). Reservations in
-    /// flight stay counted, since their settlements are still to come.
-    pub fn reload(&mut self, posted: i64, committed_batch: u64) {
+    /// committed (so settlements of that batch or older must not overwrite it). Holds in flight
+    /// stay counted, since their settlements are still to come.
+    pub fn reload(&mut self, posted: i64, held: i64, committed_batch: u64) {
         self.posted = posted;
+        self.held = held;
         self.synced_batch = self.synced_batch.max(committed_batch);
         self.check();
     }
 
+    /// The money rules on the cached state: asserted in release builds too, since a broken one
+    /// means money is wrong.
     fn check(&self) {
-        debug_assert!(self.pending_debits >= 0, "{self:?}");
-        debug_assert!(self.pending_credits >= 0, "{self:?}");
-        debug_assert!(
-            self.reservations > 0 || (self.pending_debits == 0 && self.pending_credits == 0),
-            "{self:?}"
+        assert!(
+            self.pending_debits >= 0 && self.pending_credits >= 0 && self.held >= 0,
+            "holds: negative amounts in flight {self:?}"
+        );
+        assert!(
+            self.holds_in_flight > 0 || (self.pending_debits == 0 && self.pending_credits == 0),
+            "holds: money in flight without a hold {self:?}"
+        );
+        assert!(
+            self.kind == AccountKind::Reserve || self.posted >= 0,
+            "no_overdraft: a customer's posted balance below 0 {self:?}"
         );
     }
 }
 
-/// Reserve `amount` on one side. Answered through `reply` so the sender can use `try_send` and
-/// turn a full mailbox into `Unavailable` instead of waiting.
-pub struct Reserve {
+/// Put a hold of `amount` on one side. Answered through `reply` so the sender can use `try_send`
+/// and turn a full mailbox into `Unavailable` instead of waiting.
+pub struct Hold {
     pub side: Side,
     pub amount: Amount,
-    pub reply: oneshot::Sender<ReserveReply>,
+    pub reply: oneshot::Sender<HoldReply>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReserveReply {
-    Reserved,
+pub enum HoldReply {
+    Held,
     Refused(Refusal),
     /// This actor was passivated: look the account up again.
     Retired,
@@ -191,7 +215,7 @@ pub enum ReserveReply {
     Unavailable,
 }
 
-impl Message for Reserve {
+impl Message for Hold {
     type Result = ();
 }
 
@@ -243,11 +267,12 @@ impl AccountActor {
     pub(crate) fn new(
         info: Arc<AccountInfo>,
         balance: i64,
+        held: i64,
         generation: u64,
         shared: Arc<Shared>,
     ) -> AccountActor {
         AccountActor {
-            state: AccountState::new(info.kind, balance),
+            state: AccountState::new(info.kind, balance, held),
             info,
             loaded: true,
             retired: false,
@@ -275,29 +300,40 @@ impl AccountActor {
         ctx.stop();
     }
 
-    /// Reloads the committed balance before handling anything else.
-    fn reload(&mut self, ctx: &mut Context<Self>) {
+    /// Reloads the committed state before handling anything else, then runs `then`.
+    fn reload_then(
+        &mut self,
+        ctx: &mut Context<Self>,
+        then: impl FnOnce(&mut AccountActor) + 'static,
+    ) {
         let pool = self.shared.pool.clone();
         let id = self.info.id;
         // Read before the SELECT: every batch up to it is visible to the SELECT.
         let committed_batch = self.shared.committed_batch();
         let load = async move { crate::registry::load_balance(&pool, id).await };
-        ctx.wait(
-            load.into_actor(self)
-                .map(move |loaded, actor, _| match loaded {
-                    Ok(Some(balance)) => {
-                        actor.state.reload(balance, committed_batch);
-                        actor.loaded = true;
-                    }
-                    Ok(None) | Err(_) => {
-                        tracing::warn!(
-                            account = actor.info.id,
-                            "account state could not be reloaded"
-                        );
-                        actor.loaded = false;
-                    }
-                }),
-        );
+        ctx.wait(load.into_actor(self).map(move |loaded, actor, _| {
+            match loaded {
+                Ok(Some((balance, held))) => {
+                    actor.state.reload(balance, held, committed_batch);
+                    actor.loaded = true;
+                }
+                Ok(None) | Err(_) => {
+                    tracing::warn!(
+                        account = actor.info.id,
+                        "account state could not be reloaded"
+                    );
+                    actor.loaded = false;
+                }
+            }
+            then(actor);
+        }));
+    }
+
+    fn hold_reply(&mut self, side: Side, amount: Amount) -> HoldReply {
+        match self.state.hold(side, amount) {
+            Ok(()) => HoldReply::Held,
+            Err(refusal) => HoldReply::Refused(refusal),
+        }
     }
 }
 
@@ -318,27 +354,42 @@ impl Supervised for AccountActor {
         }
         self.shared.metrics.account_restarts.inc();
         self.arm_passivation(ctx);
-        self.reload(ctx);
+        self.reload_then(ctx, |_| {});
     }
 }
 
-impl Handler<Reserve> for AccountActor {
+impl Handler<Hold> for AccountActor {
     type Result = ();
 
-    fn handle(&mut self, message: Reserve, ctx: &mut Context<Self>) {
+    fn handle(&mut self, message: Hold, ctx: &mut Context<Self>) {
         self.last_active = Instant::now();
         let reply = match (self.retired, self.loaded) {
-            (true, _) => ReserveReply::Retired,
+            (true, _) => HoldReply::Retired,
             (false, false) => {
                 ctx.stop();
-                ReserveReply::Unavailable
+                HoldReply::Unavailable
             }
-            (false, true) => match self.state.reserve(message.side, message.amount) {
-                Ok(()) => ReserveReply::Reserved,
-                Err(refusal) => ReserveReply::Refused(refusal),
-            },
+            (false, true) => self.hold_reply(message.side, message.amount),
         };
-        let _ = message.reply.send(reply);
+        if reply != HoldReply::Refused(Refusal::InsufficientFunds) {
+            let _ = message.reply.send(reply);
+            return;
+        }
+        // Another replica may have credited the account since it was cached: refuse for funds
+        // only after checking PostgreSQL. The mailbox waits meanwhile, so nothing interleaves.
+        self.shared.metrics.funds_rechecks.inc();
+        let Hold {
+            side,
+            amount,
+            reply,
+        } = message;
+        self.reload_then(ctx, move |actor| {
+            let answer = match actor.loaded {
+                true => actor.hold_reply(side, amount),
+                false => HoldReply::Unavailable,
+            };
+            let _ = reply.send(answer);
+        });
     }
 }
 
@@ -365,6 +416,7 @@ impl Handler<Snapshot> for AccountActor {
                 id: self.info.id,
                 owner: self.info.owner.clone(),
                 balance: self.state.posted(),
+                held: self.state.held(),
                 currency: self.info.currency,
                 kind: self.info.kind,
                 created_at: self.info.created_at,
@@ -392,25 +444,23 @@ mod tests {
         Amount::new(minor_units).expect("a positive amount")
     }
 
-    fn posted(
-        batch: u64,
-        balance: i64,
-        debits: i64,
-        credits: i64,
-        reservations: u32,
-    ) -> Settlement {
+    fn posted(batch: u64, balance: i64, debits: i64, credits: i64, holds: u32) -> Settlement {
         Settlement {
             debits,
             credits,
-            reservations,
-            outcome: SettlementOutcome::Posted { batch, balance },
+            holds,
+            outcome: SettlementOutcome::Posted {
+                batch,
+                balance,
+                held: 0,
+            },
         }
     }
 
     #[test]
     fn a_debit_reservation_lowers_available_but_not_posted() {
-        let mut state = AccountState::new(AccountKind::Customer, 100);
-        state.reserve(Side::Debit, amount(30)).expect("reserved");
+        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
+        state.hold(Side::Debit, amount(30)).expect("held");
         assert_eq!(state.available(), 70);
         assert_eq!(state.posted(), 100);
         assert!(!state.is_idle());
@@ -418,24 +468,24 @@ mod tests {
 
     #[test]
     fn a_customer_cannot_reserve_more_than_available() {
-        let mut state = AccountState::new(AccountKind::Customer, 100);
-        state.reserve(Side::Debit, amount(60)).expect("reserved");
+        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
+        state.hold(Side::Debit, amount(60)).expect("held");
         assert_eq!(
-            state.reserve(Side::Debit, amount(41)),
+            state.hold(Side::Debit, amount(41)),
             Err(Refusal::InsufficientFunds)
         );
         state
-            .reserve(Side::Debit, amount(40))
+            .hold(Side::Debit, amount(40))
             .expect("exactly the rest");
         assert_eq!(state.available(), 0);
     }
 
     #[test]
     fn a_refused_reservation_changes_nothing() {
-        let mut state = AccountState::new(AccountKind::Customer, 10);
+        let mut state = AccountState::new(AccountKind::Customer, 10, 0);
         let before = state.clone();
         assert_eq!(
-            state.reserve(Side::Debit, amount(11)),
+            state.hold(Side::Debit, amount(11)),
             Err(Refusal::InsufficientFunds)
         );
         assert_eq!(state, before);
@@ -443,20 +493,20 @@ mod tests {
 
     #[test]
     fn the_reserve_may_go_negative() {
-        let mut state = AccountState::new(AccountKind::Reserve, 0);
+        let mut state = AccountState::new(AccountKind::Reserve, 0, 0);
         state
-            .reserve(Side::Debit, amount(1_000))
+            .hold(Side::Debit, amount(1_000))
             .expect("the reserve funds deposits");
         assert_eq!(state.available(), -1_000);
     }
 
     #[test]
     fn credits_count_only_once_posted() {
-        let mut state = AccountState::new(AccountKind::Customer, 0);
-        state.reserve(Side::Credit, amount(50)).expect("reserved");
+        let mut state = AccountState::new(AccountKind::Customer, 0, 0);
+        state.hold(Side::Credit, amount(50)).expect("held");
         assert_eq!(state.available(), 0);
         assert_eq!(
-            state.reserve(Side::Debit, amount(1)),
+            state.hold(Side::Debit, amount(1)),
             Err(Refusal::InsufficientFunds)
         );
         state.settle(&posted(1, 50, 0, 50, 1));
@@ -466,9 +516,9 @@ mod tests {
 
     #[test]
     fn posting_moves_a_reservation_to_posted() {
-        let mut state = AccountState::new(AccountKind::Customer, 100);
-        state.reserve(Side::Debit, amount(30)).expect("reserved");
-        state.reserve(Side::Debit, amount(20)).expect("reserved");
+        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
+        state.hold(Side::Debit, amount(30)).expect("held");
+        state.hold(Side::Debit, amount(20)).expect("held");
         assert!(!state.settle(&posted(1, 50, 50, 0, 2)));
         assert_eq!((state.posted(), state.available()), (50, 50));
         assert!(state.is_idle());
@@ -476,12 +526,12 @@ mod tests {
 
     #[test]
     fn releasing_restores_available() {
-        let mut state = AccountState::new(AccountKind::Customer, 100);
-        state.reserve(Side::Debit, amount(30)).expect("reserved");
+        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
+        state.hold(Side::Debit, amount(30)).expect("held");
         let released = Settlement {
             debits: 30,
             credits: 0,
-            reservations: 1,
+            holds: 1,
             outcome: SettlementOutcome::Released,
         };
         assert!(!state.settle(&released));
@@ -491,34 +541,34 @@ mod tests {
 
     #[test]
     fn a_suspect_release_asks_for_a_reload() {
-        let mut state = AccountState::new(AccountKind::Customer, 100);
-        state.reserve(Side::Debit, amount(30)).expect("reserved");
+        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
+        state.hold(Side::Debit, amount(30)).expect("held");
         let suspect = Settlement {
             debits: 30,
             credits: 0,
-            reservations: 1,
+            holds: 1,
             outcome: SettlementOutcome::ReleasedAndReload,
         };
         assert!(state.settle(&suspect));
-        state.reload(40, 0);
+        state.reload(40, 0, 0);
         assert_eq!(state.available(), 40);
     }
 
     #[test]
     fn a_settlement_older_than_a_reload_is_not_adopted() {
-        let mut state = AccountState::new(AccountKind::Customer, 100);
-        state.reserve(Side::Debit, amount(10)).expect("reserved");
+        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
+        state.hold(Side::Debit, amount(10)).expect("held");
         // Reloaded after batch 3 committed: the balance already includes batch 2.
-        state.reload(60, 3);
+        state.reload(60, 0, 3);
         state.settle(&posted(2, 90, 10, 0, 1));
         assert_eq!((state.posted(), state.available()), (60, 60));
     }
 
     #[test]
     fn an_older_batch_never_overwrites_a_newer_balance() {
-        let mut state = AccountState::new(AccountKind::Customer, 100);
-        state.reserve(Side::Debit, amount(10)).expect("reserved");
-        state.reserve(Side::Debit, amount(20)).expect("reserved");
+        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
+        state.hold(Side::Debit, amount(10)).expect("held");
+        state.hold(Side::Debit, amount(20)).expect("held");
         // Batch 2 (the 20) is settled before batch 1 (the 10).
         state.settle(&posted(2, 70, 20, 0, 1));
         state.settle(&posted(1, 90, 10, 0, 1));
@@ -527,38 +577,61 @@ mod tests {
 
     #[test]
     fn a_committed_balance_from_another_replica_is_adopted() {
-        let mut state = AccountState::new(AccountKind::Customer, 100);
-        state.reserve(Side::Debit, amount(10)).expect("reserved");
+        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
+        state.hold(Side::Debit, amount(10)).expect("held");
         // Another replica spent 50 meanwhile: the database says 40 after our debit.
         state.settle(&posted(1, 40, 10, 0, 1));
         assert_eq!(state.available(), 40);
     }
 
     #[test]
-    fn overflowing_sums_are_refused() {
-        let mut state = AccountState::new(AccountKind::Customer, i64::MAX - 5);
+    fn only_the_reserve_is_bounded_by_the_supply() {
+        // Deposits debit the reserve: the supply may not pass i64::MAX.
+        let mut reserve = AccountState::new(AccountKind::Reserve, -(SUPPLY_MAX - 5), 0);
         assert_eq!(
-            state.reserve(Side::Credit, amount(6)),
+            reserve.hold(Side::Debit, amount(6)),
             Err(Refusal::BalanceOverflow)
         );
-        state
-            .reserve(Side::Credit, amount(5))
-            .expect("up to the limit");
+        reserve
+            .hold(Side::Debit, amount(5))
+            .expect("up to the supply bound");
+        let mut customer = AccountState::new(AccountKind::Customer, 10, 0);
+        customer.hold(Side::Debit, amount(10)).expect("held");
         assert_eq!(
-            state.reserve(Side::Credit, amount(1)),
-            Err(Refusal::BalanceOverflow)
+            customer.hold(Side::Debit, amount(i64::MAX)),
+            Err(Refusal::InsufficientFunds)
         );
+    }
 
-        let mut reserve = AccountState::new(AccountKind::Reserve, i64::MIN + 5);
+    #[test]
+    fn a_credit_is_never_refused_whatever_the_balance() {
+        let mut state = AccountState::new(AccountKind::Customer, SUPPLY_MAX - 5, 0);
+        state
+            .hold(Side::Credit, amount(5))
+            .expect("a credit within the supply");
+    }
+
+    #[test]
+    fn committed_holds_are_not_available() {
+        let mut state = AccountState::new(AccountKind::Customer, 100, 60);
+        assert_eq!(state.available(), 40);
         assert_eq!(
-            reserve.reserve(Side::Debit, amount(6)),
+            state.hold(Side::Debit, amount(41)),
             Err(Refusal::InsufficientFunds)
         );
-        let mut customer = AccountState::new(AccountKind::Customer, 10);
-        customer.reserve(Side::Debit, amount(10)).expect("reserved");
-        assert_eq!(
-            customer.reserve(Side::Debit, amount(i64::MAX)),
-            Err(Refusal::InsufficientFunds)
-        );
+        state.hold(Side::Debit, amount(40)).expect("the rest");
+    }
+
+    #[test]
+    #[should_panic(expected = "a settlement of more than is held in flight")]
+    fn settling_more_than_is_held_is_a_broken_invariant() {
+        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
+        state.hold(Side::Debit, amount(10)).expect("held");
+        state.settle(&Settlement {
+            debits: 20,
+            credits: 0,
+            holds: 1,
+            outcome: SettlementOutcome::Released,
+        });
     }
 }

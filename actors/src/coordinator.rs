@@ -1,15 +1,17 @@
-//! The transfer coordinator: checks a transfer against the money rules, reserves on the two
+//! The transfer coordinator: checks a transfer against the money rules, puts holds on the two
 //! account actors in ascending account-id order, hands the pair to the journal, and maps the
-//! journal's answer. It runs in the caller's task, so transfers never queue behind one another
-//! here; each awaits its own replies.
+//! journal's answer. Each transfer runs in a task of its own (see `Engine::execute`), so a caller
+//! that goes away cannot cancel it between a hold and its release, and transfers never queue
+//! behind one another here.
 
 use actix::dev::SendError;
 use tokio::sync::oneshot;
 
-use crate::account::{Reserve, ReserveReply, SettlementOutcome, Side};
+use crate::account::{Hold, HoldReply, SettlementOutcome, Side};
 use crate::engine::Engine;
 use crate::idempotency::Begin;
-use crate::journal::{settle, JournalOutcome, Reserved};
+use crate::journal::{settle, HeldTransfer, JournalOutcome};
+use crate::metrics::Queue;
 use crate::model::{
     AccountId, AccountInfo, AccountKind, Amount, Authority, LookupError, Movement, Refusal,
     TransferError, TransferRequest, Transferred,
@@ -20,7 +22,7 @@ use crate::registry::AccountHandle;
 /// race cannot spin.
 const RETIRED_RETRIES_MAX: u32 = 3;
 
-enum ReserveFailure {
+enum HoldFailure {
     Refused(Refusal),
     Retired,
     Unavailable(String),
@@ -31,8 +33,25 @@ impl Engine {
         Ok(self.inner.registry.get(id).await?)
     }
 
-    /// Runs one transfer to its end: committed, refused, or unavailable.
+    /// Runs one transfer to its end (committed, refused, or unavailable) in a task of its own:
+    /// dropping the returned future (a client that disconnected) does not stop it halfway, so a
+    /// hold is always settled or released.
     pub(crate) async fn execute(
+        &self,
+        request: TransferRequest,
+        movement: Movement,
+    ) -> Result<Transferred, TransferError> {
+        let engine = self.clone();
+        tokio::spawn(async move { engine.execute_to_end(request, movement).await })
+            .await
+            .unwrap_or_else(|error| {
+                Err(TransferError::Unavailable(format!(
+                    "the transfer task ended: {error}"
+                )))
+            })
+    }
+
+    async fn execute_to_end(
         &self,
         request: TransferRequest,
         movement: Movement,
@@ -55,7 +74,7 @@ impl Engine {
             return Err(Refusal::SameAccount.into());
         }
         let Ok(_permit) = self.inner.in_flight.try_acquire() else {
-            self.inner.metrics.mailbox_full.inc();
+            self.inner.metrics.rejected(Queue::InFlight);
             return Err(TransferError::Unavailable(
                 "too many transfers in flight".to_owned(),
             ));
@@ -75,8 +94,8 @@ impl Engine {
                     retired_retries += 1;
                 }
                 Err(Attempt::Stale) if stale_retries < self.inner.config.stale_retries_max => {
-                    // The journal released the reservation and the account is reloading; the
-                    // next reservation is queued behind that reload.
+                    // The journal released the holds and the account is reloading; the next
+                    // hold is queued behind that reload.
                     stale_retries += 1;
                     self.inner.metrics.stale_retries.inc();
                 }
@@ -92,7 +111,7 @@ impl Engine {
         }
     }
 
-    /// One pass: look up, check, reserve in order, journal.
+    /// One pass: look up, check, hold in order, journal.
     async fn attempt(
         &self,
         request: &TransferRequest,
@@ -102,10 +121,10 @@ impl Engine {
         let to = self.lookup(request.to).await.map_err(Attempt::Failed)?;
         check(request, movement, &from.info, &to.info)
             .map_err(|refusal| Attempt::Failed(refusal.into()))?;
-        self.reserve_in_order(&from, &to, request.amount).await?;
+        self.hold_in_order(&from, &to, request.amount).await?;
 
         let (reply, answer) = oneshot::channel();
-        let reserved = Reserved {
+        let held = HeldTransfer {
             from,
             to,
             amount: request.amount,
@@ -113,10 +132,10 @@ impl Engine {
             idempotency: request.idempotency.clone(),
             reply,
         };
-        if let Err(reserved) = self.inner.journal.submit(reserved) {
-            self.inner.metrics.mailbox_full.inc();
-            release(&reserved.from, Side::Debit, request.amount);
-            release(&reserved.to, Side::Credit, request.amount);
+        if let Err(held) = self.inner.journal.submit(held) {
+            self.inner.metrics.rejected(Queue::Journal);
+            release(&held.from, Side::Debit, request.amount);
+            release(&held.to, Side::Credit, request.amount);
             return Err(Attempt::Failed(TransferError::Unavailable(
                 "the journal queue is full".to_owned(),
             )));
@@ -134,9 +153,10 @@ impl Engine {
         }
     }
 
-    /// Reserves on the lower account id first, so two opposite transfers always meet their
-    /// accounts in the same order. A refusal on the second releases the first.
-    async fn reserve_in_order(
+    /// Holds on the lower account id first, so two opposite transfers always meet their
+    /// accounts in the same order. A refusal on the second releases the first. Only a debit can
+    /// be refused, so a refusal never depends on the recipient's state (privacy_of_state).
+    async fn hold_in_order(
         &self,
         from: &AccountHandle,
         to: &AccountHandle,
@@ -149,63 +169,61 @@ impl Engine {
         } else {
             (credit, debit)
         };
-        self.reserve(first.0, first.1, amount).await?;
-        if let Err(failure) = self.reserve(second.0, second.1, amount).await {
+        self.hold(first.0, first.1, amount).await?;
+        if let Err(failure) = self.hold(second.0, second.1, amount).await {
             release(first.0, first.1, amount);
             return Err(failure);
         }
         Ok(())
     }
 
-    async fn reserve(
+    async fn hold(
         &self,
         handle: &AccountHandle,
         side: Side,
         amount: Amount,
     ) -> Result<(), Attempt> {
-        let failure = match self.ask_reserve(handle, side, amount).await {
+        let failure = match self.ask_hold(handle, side, amount).await {
             Ok(()) => return Ok(()),
             Err(failure) => failure,
         };
         Err(match failure {
-            ReserveFailure::Refused(refusal) => Attempt::Failed(refusal.into()),
-            ReserveFailure::Retired => {
+            HoldFailure::Refused(refusal) => Attempt::Failed(refusal.into()),
+            HoldFailure::Retired => {
                 self.inner.registry.evict(handle);
                 Attempt::Retired
             }
-            ReserveFailure::Unavailable(reason) => {
-                Attempt::Failed(TransferError::Unavailable(reason))
-            }
+            HoldFailure::Unavailable(reason) => Attempt::Failed(TransferError::Unavailable(reason)),
         })
     }
 
-    async fn ask_reserve(
+    async fn ask_hold(
         &self,
         handle: &AccountHandle,
         side: Side,
         amount: Amount,
-    ) -> Result<(), ReserveFailure> {
+    ) -> Result<(), HoldFailure> {
         let (reply, answer) = oneshot::channel();
-        match handle.addr.try_send(Reserve {
+        match handle.addr.try_send(Hold {
             side,
             amount,
             reply,
         }) {
             Ok(()) => {}
             Err(SendError::Full(_)) => {
-                self.inner.metrics.mailbox_full.inc();
-                return Err(ReserveFailure::Unavailable(format!(
+                self.inner.metrics.rejected(Queue::AccountMailbox);
+                return Err(HoldFailure::Unavailable(format!(
                     "account {} is saturated",
                     handle.info.id
                 )));
             }
-            Err(SendError::Closed(_)) => return Err(ReserveFailure::Retired),
+            Err(SendError::Closed(_)) => return Err(HoldFailure::Retired),
         }
         match answer.await {
-            Ok(ReserveReply::Reserved) => Ok(()),
-            Ok(ReserveReply::Refused(refusal)) => Err(ReserveFailure::Refused(refusal)),
-            Ok(ReserveReply::Retired) | Err(_) => Err(ReserveFailure::Retired),
-            Ok(ReserveReply::Unavailable) => Err(ReserveFailure::Unavailable(format!(
+            Ok(HoldReply::Held) => Ok(()),
+            Ok(HoldReply::Refused(refusal)) => Err(HoldFailure::Refused(refusal)),
+            Ok(HoldReply::Retired) | Err(_) => Err(HoldFailure::Retired),
+            Ok(HoldReply::Unavailable) => Err(HoldFailure::Unavailable(format!(
                 "account {} could not be loaded",
                 handle.info.id
             ))),
@@ -246,7 +264,7 @@ impl From<LookupError> for Attempt {
 }
 
 /// The money rules that need no balance: kinds, ownership, currency. Checked on the accounts'
-/// static facts, before any reservation.
+/// static facts, before any hold.
 fn check(
     request: &TransferRequest,
     movement: Movement,

@@ -143,7 +143,9 @@ impl Engine {
             let handle = self.inner.registry.get(id).await?;
             let (reply, answer) = oneshot::channel();
             if handle.addr.try_send(Snapshot { reply }).is_err() {
-                self.inner.metrics.mailbox_full.inc();
+                self.inner
+                    .metrics
+                    .rejected(crate::metrics::Queue::AccountMailbox);
                 return Err(LookupError::Unavailable("the account is busy".to_owned()));
             }
             match answer.await {
@@ -175,7 +177,7 @@ impl Engine {
         let statement = client
             .prepare_cached(
                 "INSERT INTO accounts (owner, currency) VALUES ($1, $2)
-                 RETURNING id, balance, kind, created_at",
+                 RETURNING id, balance, held, created_at",
             )
             .await
             .map_err(|error| unavailable(&error))?;
@@ -195,6 +197,7 @@ impl Engine {
             id: row.get(0),
             owner: Some(owner.to_owned()),
             balance: row.get(1),
+            held: row.get(2),
             currency,
             kind: AccountKind::Customer,
             created_at: row.get(3),

@@ -106,7 +106,7 @@ impl Idempotency {
     ) -> Result<Option<Box<Transferred>>, TransferError> {
         let row = crate::db::query_opt(
             &self.pool,
-            "SELECT request_hash, response_body FROM idempotency_keys
+            "SELECT request_hash, outcome FROM idempotency_keys
              WHERE username = $1 AND key = $2",
             &[&key.username, &key.key],
         )

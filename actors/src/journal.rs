@@ -1,10 +1,13 @@
-//! The journal: group commit of reserved transfers to PostgreSQL.
+//! The journal: group commit of held transfers to PostgreSQL.
 //!
 //! One task takes whatever transfers are waiting (at least one, at most `batch_size_max`) and
 //! writes them in ONE transaction: one net balance update per touched account (ascending id,
-//! before any insert, so foreign-key locks never wait on it), then multi-row inserts of the
-//! transfers, their entries and their idempotency keys. A lone transfer is written at once; under
-//! load the queue fills while a batch commits, so batches grow by themselves.
+//! before any insert, so foreign-key locks never wait on it), then one multi-row insert of the
+//! transfer rows (each carrying both legs and the balances after them; `entries` is a view over
+//! them) and of any idempotency keys. Transfer ids are drawn only once the account rows are
+//! locked, so on every account ids follow commit order and a statement's running balance reads
+//! in id order. A lone transfer is written at once; under load the queue fills while a batch
+//! commits, so batches grow by themselves.
 //!
 //! Only after the commit does it settle the account actors (once per account per batch) and then
 //! answer the callers, so a caller that got its answer and sends again finds the actor already
@@ -33,12 +36,13 @@ use crate::config::EngineConfig;
 use crate::db::describe;
 use crate::metrics::EngineMetrics;
 use crate::model::{
-    AccountId, AccountSnapshot, Amount, Currency, Entry, IdempotencyKey, Transfer, Transferred,
+    AccountId, AccountSnapshot, Amount, Currency, Entry, IdempotencyKey, Transfer, TransferStatus,
+    Transferred,
 };
 use crate::registry::AccountHandle;
 
-/// A transfer whose two reservations are held, waiting to be written.
-pub(crate) struct Reserved {
+/// A transfer whose two holds are in place, waiting to be written.
+pub(crate) struct HeldTransfer {
     pub from: AccountHandle,
     pub to: AccountHandle,
     pub amount: Amount,
@@ -51,18 +55,18 @@ pub(crate) struct Reserved {
 pub(crate) enum JournalOutcome {
     Committed(Box<Transferred>),
     /// PostgreSQL refused the debit: the debited account's cached state was stale (another
-    /// replica spent from it). Reservations are released and the account reloads.
+    /// replica spent from it). The holds are released and the account reloads.
     Stale,
     /// Another request (on this or another replica) committed this idempotency key first.
     DuplicateKey,
-    /// The batch could not be written (database down, unexpected error). Reservations are
+    /// The batch could not be written (database down, unexpected error). The holds are
     /// released and both accounts reload, since a failed commit's outcome is unknown.
     Failed(String),
 }
 
 #[derive(Clone)]
 pub(crate) struct Journal {
-    queue: mpsc::Sender<Reserved>,
+    queue: mpsc::Sender<HeldTransfer>,
 }
 
 /// Batch numbering shared by the writers.
@@ -100,11 +104,11 @@ impl Journal {
         Journal { queue }
     }
 
-    /// Queues a reserved transfer; gives it back when the queue is full or the journal is gone.
-    pub(crate) fn submit(&self, reserved: Reserved) -> Result<(), Box<Reserved>> {
-        self.queue.try_send(reserved).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(reserved) => Box::new(reserved),
-            mpsc::error::TrySendError::Closed(reserved) => Box::new(reserved),
+    /// Queues a held transfer; gives it back when the queue is full or the journal is gone.
+    pub(crate) fn submit(&self, held: HeldTransfer) -> Result<(), Box<HeldTransfer>> {
+        self.queue.try_send(held).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(held) => Box::new(held),
+            mpsc::error::TrySendError::Closed(held) => Box::new(held),
         })
     }
 }
@@ -127,7 +131,7 @@ enum Rejection {
 }
 
 impl Writer {
-    async fn run(self, receiver: Arc<Mutex<mpsc::Receiver<Reserved>>>) {
+    async fn run(self, receiver: Arc<Mutex<mpsc::Receiver<HeldTransfer>>>) {
         let mut batch = Vec::with_capacity(self.batch_size_max);
         loop {
             // One writer at a time takes what is waiting; the others write meanwhile.
@@ -144,9 +148,9 @@ impl Writer {
     }
 
     /// Writes `items`, retrying without the ones PostgreSQL refused, until all are answered.
-    async fn commit(&self, mut items: Vec<Reserved>) {
+    async fn commit(&self, mut items: Vec<HeldTransfer>) {
         while !items.is_empty() {
-            debug_assert!(items.len() <= self.batch_size_max);
+            assert!(items.len() <= self.batch_size_max, "a batch over its bound");
             let started = Instant::now();
             match write(&self.pool, &items, &self.numbering).await {
                 Ok(committed) => {
@@ -179,11 +183,14 @@ impl Writer {
     /// Answers the refused items and returns the others.
     fn reject_items(
         &self,
-        items: Vec<Reserved>,
+        items: Vec<HeldTransfer>,
         stale: &HashSet<AccountId>,
         duplicate: &HashSet<usize>,
-    ) -> Vec<Reserved> {
-        debug_assert!(!stale.is_empty() || !duplicate.is_empty());
+    ) -> Vec<HeldTransfer> {
+        assert!(
+            !stale.is_empty() || !duplicate.is_empty(),
+            "a rejection names what it rejects"
+        );
         let mut kept = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             let outcome = if duplicate.contains(&index) {
@@ -211,12 +218,12 @@ struct Committed {
     /// Numbered in row-lock order: see the module's comment.
     batch: u64,
     transfers: Vec<Transferred>,
-    balances: HashMap<AccountId, i64>,
+    balances: HashMap<AccountId, AccountAfter>,
 }
 
 async fn write(
     pool: &Pool,
-    items: &[Reserved],
+    items: &[HeldTransfer],
     numbering: &Numbering,
 ) -> Result<Committed, Rejection> {
     let deltas = net_deltas(items)
@@ -238,21 +245,22 @@ async fn write(
     outcome
 }
 
-/// Two round trips for a batch without idempotency keys, three with: every statement is
-/// prepared, so each future below sends its request on its first poll, and try_join! polls in
-/// order, so they reach PostgreSQL in order, pipelined.
+/// Two round trips for a batch: BEGIN, the row locks, the balance updates and the id allocation
+/// travel together; the inserts and the COMMIT in the second. Every statement is prepared, so
+/// each future below sends its request on its first poll, and try_join! polls in order, so they
+/// reach PostgreSQL in order, pipelined.
 async fn write_in_transaction(
     client: &Client,
     statements: &Statements,
-    items: &[Reserved],
+    items: &[HeldTransfer],
     deltas: &BTreeMap<AccountId, i64>,
     numbering: &Numbering,
 ) -> Result<Committed, Rejection> {
     let database = |error: tokio_postgres::Error| Rejection::Failed(describe(&error));
-    let (_, ids, balances) = tokio::try_join!(
+    let (_, balances, ids) = tokio::try_join!(
         client.batch_execute("BEGIN"),
-        allocate_ids(client, statements, items.len()),
         apply_deltas(client, statements, deltas),
+        allocate_ids(client, statements, items.len()),
     )
     .map_err(database)?;
     // Every touched row is locked now, until the commit.
@@ -271,9 +279,8 @@ async fn write_in_transaction(
 
     let transfers = assemble(items, &ids, &balances);
     if items.iter().any(|item| item.idempotency.is_some()) {
-        let (_, _, inserted_keys) = tokio::try_join!(
+        let (_, inserted_keys) = tokio::try_join!(
             insert_transfers(client, statements, &transfers),
-            insert_entries(client, statements, &transfers),
             insert_idempotency_keys(client, statements, items, &transfers),
         )
         .map_err(database)?;
@@ -287,10 +294,9 @@ async fn write_in_transaction(
         client.batch_execute("COMMIT").await.map_err(database)?;
     } else {
         // Nothing can refuse a transfer past this point, so the commit travels with the
-        // inserts; should an insert fail, PostgreSQL turns that COMMIT into a ROLLBACK.
+        // insert; should the insert fail, PostgreSQL turns that COMMIT into a ROLLBACK.
         tokio::try_join!(
             insert_transfers(client, statements, &transfers),
-            insert_entries(client, statements, &transfers),
             client.batch_execute("COMMIT"),
         )
         .map_err(database)?;
@@ -308,73 +314,64 @@ struct Statements {
     lock_accounts: Statement,
     apply_deltas: Statement,
     insert_transfers: Statement,
-    insert_entries: Statement,
     insert_idempotency_keys: Statement,
 }
 
 impl Statements {
     async fn prepare(client: &impl GenericClient) -> Result<Statements, tokio_postgres::Error> {
-        let (
-            allocate_ids,
-            lock_accounts,
-            apply_deltas,
-            insert_transfers,
-            insert_entries,
-            insert_idempotency_keys,
-        ) = tokio::try_join!(
-            client.prepare_cached(ALLOCATE_IDS),
-            client.prepare_cached(LOCK_ACCOUNTS),
-            client.prepare_cached(APPLY_DELTAS),
-            client.prepare_cached(INSERT_TRANSFERS),
-            client.prepare_cached(INSERT_ENTRIES),
-            client.prepare_cached(INSERT_IDEMPOTENCY_KEYS),
-        )?;
+        let (allocate_ids, lock_accounts, apply_deltas, insert_transfers, insert_idempotency_keys) =
+            tokio::try_join!(
+                client.prepare_cached(ALLOCATE_IDS),
+                client.prepare_cached(LOCK_ACCOUNTS),
+                client.prepare_cached(APPLY_DELTAS),
+                client.prepare_cached(INSERT_TRANSFERS),
+                client.prepare_cached(INSERT_IDEMPOTENCY_KEYS),
+            )?;
         Ok(Statements {
             allocate_ids,
             lock_accounts,
             apply_deltas,
             insert_transfers,
-            insert_entries,
             insert_idempotency_keys,
         })
     }
 }
 
-const ALLOCATE_IDS: &str = "SELECT nextval('transfers_id_seq'), nextval('entries_id_seq'),
-        nextval('entries_id_seq'), now()
-    FROM generate_series(1, $1::bigint)";
+const ALLOCATE_IDS: &str =
+    "SELECT nextval('transfers_id_seq'), now() FROM generate_series(1, $1::bigint)";
 
 /// Locks the touched accounts in ascending id order (the sort sits below the lock), so
 /// concurrent writers, and other replicas' journals, always wait for each other in one order.
 const LOCK_ACCOUNTS: &str =
     "SELECT id FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE";
 
-/// Relative updates of the net deltas. A customer account the update would take below zero is
-/// skipped (not updated, not returned) instead of failing the whole statement, so the journal
-/// learns exactly which accounts were stale. The CHECK constraint stays as the last net.
+/// Relative updates of the net deltas. A customer account the update would take below its held
+/// amount is skipped (not updated, not returned) instead of failing the whole statement, so the
+/// journal learns exactly which accounts were stale. The CHECK constraints (no_overdraft, holds)
+/// stay as the last net.
 const APPLY_DELTAS: &str = "UPDATE accounts AS a SET balance = a.balance + d.delta
     FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta)
-    WHERE a.id = d.id AND (a.kind = 'reserve' OR a.balance + d.delta >= 0)
-    RETURNING a.id, a.balance";
+    WHERE a.id = d.id AND (a.kind = 'reserve' OR a.balance + d.delta - a.held >= 0)
+    RETURNING a.id, a.balance, a.held";
 
-const INSERT_TRANSFERS: &str =
-    "INSERT INTO transfers (id, from_account_id, to_account_id, amount, currency)
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[])";
-
-const INSERT_ENTRIES: &str = "INSERT INTO entries (id, account_id, transfer_id, amount)
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])";
+/// One row per transfer: both legs, and each account's balance right after its leg.
+const INSERT_TRANSFERS: &str = "INSERT INTO transfers (id, from_account_id, to_account_id, amount,
+        currency, posted_at, from_balance_after, to_balance_after)
+    SELECT id, from_id, to_id, amount, currency, now(), from_after, to_after
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
+                $7::bigint[]) AS t(id, from_id, to_id, amount, currency, from_after, to_after)";
 
 /// A key some other request committed first is skipped, not an error, so only its transfer
 /// leaves the batch.
 const INSERT_IDEMPOTENCY_KEYS: &str = "INSERT INTO idempotency_keys
-        (username, key, request_hash, transfer_id, response_status, response_body)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::smallint[],
+        (username, key, request_hash, transfer_id, operation, outcome)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[],
                          $6::jsonb[])
     ON CONFLICT DO NOTHING
     RETURNING username, key";
 
 /// One net change per account, in ascending id order (the order the rows get locked in).
-fn net_deltas(items: &[Reserved]) -> Option<BTreeMap<AccountId, i64>> {
+fn net_deltas(items: &[HeldTransfer]) -> Option<BTreeMap<AccountId, i64>> {
     let mut deltas = BTreeMap::new();
     for item in items {
         let amount = item.amount.get();
@@ -388,8 +385,6 @@ fn net_deltas(items: &[Reserved]) -> Option<BTreeMap<AccountId, i64>> {
 
 struct Ids {
     transfers: Vec<i64>,
-    debit_entries: Vec<i64>,
-    credit_entries: Vec<i64>,
     created_at: OffsetDateTime,
 }
 
@@ -401,56 +396,109 @@ async fn allocate_ids(
     let rows = client
         .query(&statements.allocate_ids, &[&(count as i64)])
         .await?;
-    debug_assert_eq!(rows.len(), count);
+    assert_eq!(rows.len(), count, "one id per transfer");
     let created_at = rows
         .first()
-        .map(|row| row.get(3))
+        .map(|row| row.get(1))
         .unwrap_or_else(OffsetDateTime::now_utc);
     Ok(Ids {
         transfers: rows.iter().map(|row| row.get(0)).collect(),
-        debit_entries: rows.iter().map(|row| row.get(1)).collect(),
-        credit_entries: rows.iter().map(|row| row.get(2)).collect(),
         created_at,
     })
 }
 
-/// Applies the net deltas; returns the balance after them of every account updated.
+/// An account's committed state right after a batch.
+#[derive(Debug, Clone, Copy)]
+struct AccountAfter {
+    balance: i64,
+    held: i64,
+}
+
+/// Applies the net deltas; returns the state after them of every account updated. The lock is
+/// pipelined before the update, so it runs first.
 async fn apply_deltas(
     client: &impl GenericClient,
     statements: &Statements,
     deltas: &BTreeMap<AccountId, i64>,
-) -> Result<HashMap<AccountId, i64>, tokio_postgres::Error> {
+) -> Result<HashMap<AccountId, AccountAfter>, tokio_postgres::Error> {
     let ids: Vec<i64> = deltas.keys().copied().collect();
     let changes: Vec<i64> = deltas.values().copied().collect();
-    // Pipelined: the lock is sent first, so it runs first.
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
     let update_parameters: [&(dyn ToSql + Sync); 2] = [&ids, &changes];
     let (_, rows) = tokio::try_join!(
         client.query(&statements.lock_accounts, &lock_parameters),
         client.query(&statements.apply_deltas, &update_parameters),
     )?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let after = AccountAfter {
+                balance: row.get(1),
+                held: row.get(2),
+            };
+            (row.get(0), after)
+        })
+        .collect())
 }
 
-fn assemble(items: &[Reserved], ids: &Ids, balances: &HashMap<AccountId, i64>) -> Vec<Transferred> {
-    let snapshot = |handle: &AccountHandle| AccountSnapshot {
-        id: handle.info.id,
-        owner: handle.info.owner.clone(),
-        balance: balances[&handle.info.id],
-        currency: handle.info.currency,
-        kind: handle.info.kind,
-        created_at: handle.info.created_at,
+/// Each leg's balance right after it: walking the batch backwards from the balances after the
+/// whole batch, undoing one transfer at a time.
+fn balances_after_legs(
+    items: &[HeldTransfer],
+    balances: &HashMap<AccountId, AccountAfter>,
+) -> Vec<(i64, i64)> {
+    let mut running: HashMap<AccountId, i64> = balances
+        .iter()
+        .map(|(id, after)| (*id, after.balance))
+        .collect();
+    let mut legs = vec![(0, 0); items.len()];
+    for (index, item) in items.iter().enumerate().rev() {
+        let amount = item.amount.get();
+        let from = running
+            .get_mut(&item.from.info.id)
+            .expect("a touched account");
+        let from_after = *from;
+        *from += amount;
+        let to = running
+            .get_mut(&item.to.info.id)
+            .expect("a touched account");
+        let to_after = *to;
+        *to -= amount;
+        legs[index] = (from_after, to_after);
+    }
+    legs
+}
+
+fn assemble(
+    items: &[HeldTransfer],
+    ids: &Ids,
+    balances: &HashMap<AccountId, AccountAfter>,
+) -> Vec<Transferred> {
+    let snapshot = |handle: &AccountHandle| {
+        let after = balances[&handle.info.id];
+        AccountSnapshot {
+            id: handle.info.id,
+            owner: handle.info.owner.clone(),
+            balance: after.balance,
+            held: after.held,
+            currency: handle.info.currency,
+            kind: handle.info.kind,
+            created_at: handle.info.created_at,
+        }
     };
+    let legs = balances_after_legs(items, balances);
     items
         .iter()
+        .zip(legs)
         .enumerate()
-        .map(|(index, item)| {
+        .map(|(index, (item, (from_after, to_after)))| {
             let transfer_id = ids.transfers[index];
-            let entry = |id: i64, account_id: AccountId, amount: i64| Entry {
+            let entry = |id: i64, account_id: AccountId, amount: i64, balance_after: i64| Entry {
                 id,
                 account_id,
                 transfer_id,
                 amount,
+                balance_after,
                 created_at: ids.created_at,
             };
             Transferred {
@@ -460,17 +508,22 @@ fn assemble(items: &[Reserved], ids: &Ids, balances: &HashMap<AccountId, i64>) -
                     to_account_id: item.to.info.id,
                     amount: item.amount,
                     currency: item.currency,
+                    status: TransferStatus::Posted,
                     created_at: ids.created_at,
+                    posted_at: Some(ids.created_at),
+                    expires_at: None,
                 },
                 from_entry: entry(
-                    ids.debit_entries[index],
+                    Entry::debit_id(transfer_id),
                     item.from.info.id,
                     -item.amount.get(),
+                    from_after,
                 ),
                 to_entry: entry(
-                    ids.credit_entries[index],
+                    Entry::credit_id(transfer_id),
                     item.to.info.id,
                     item.amount.get(),
+                    to_after,
                 ),
                 from_account: snapshot(&item.from),
                 to_account: snapshot(&item.to),
@@ -485,9 +538,7 @@ async fn insert_transfers(
     statements: &Statements,
     transfers: &[Transferred],
 ) -> Result<u64, tokio_postgres::Error> {
-    let column = |get: fn(&Transfer) -> i64| -> Vec<i64> {
-        transfers.iter().map(|t| get(&t.transfer)).collect()
-    };
+    let column = |get: fn(&Transferred) -> i64| -> Vec<i64> { transfers.iter().map(get).collect() };
     let currencies: Vec<&str> = transfers
         .iter()
         .map(|t| t.transfer.currency.as_str())
@@ -496,34 +547,13 @@ async fn insert_transfers(
         .execute(
             &statements.insert_transfers,
             &[
-                &column(|t| t.id),
-                &column(|t| t.from_account_id),
-                &column(|t| t.to_account_id),
-                &column(|t| t.amount.get()),
+                &column(|t| t.transfer.id),
+                &column(|t| t.transfer.from_account_id),
+                &column(|t| t.transfer.to_account_id),
+                &column(|t| t.transfer.amount.get()),
                 &currencies,
-            ],
-        )
-        .await
-}
-
-async fn insert_entries(
-    client: &impl GenericClient,
-    statements: &Statements,
-    transfers: &[Transferred],
-) -> Result<u64, tokio_postgres::Error> {
-    let entries: Vec<&Entry> = transfers
-        .iter()
-        .flat_map(|t| [&t.from_entry, &t.to_entry])
-        .collect();
-    let column = |get: fn(&Entry) -> i64| -> Vec<i64> { entries.iter().map(|e| get(e)).collect() };
-    client
-        .execute(
-            &statements.insert_entries,
-            &[
-                &column(|e| e.id),
-                &column(|e| e.account_id),
-                &column(|e| e.transfer_id),
-                &column(|e| e.amount),
+                &column(|t| t.from_entry.balance_after),
+                &column(|t| t.to_entry.balance_after),
             ],
         )
         .await
@@ -533,7 +563,7 @@ async fn insert_entries(
 async fn insert_idempotency_keys(
     client: &impl GenericClient,
     statements: &Statements,
-    items: &[Reserved],
+    items: &[HeldTransfer],
     transfers: &[Transferred],
 ) -> Result<HashSet<(String, String)>, tokio_postgres::Error> {
     let keyed: Vec<(&IdempotencyKey, &Transferred)> = items
@@ -551,7 +581,10 @@ async fn insert_idempotency_keys(
         .map(|(key, _)| key.request_hash.as_slice())
         .collect();
     let transfer_ids: Vec<i64> = keyed.iter().map(|(_, t)| t.transfer.id).collect();
-    let statuses: Vec<i16> = keyed.iter().map(|(key, _)| key.response_status).collect();
+    let operations: Vec<&str> = keyed
+        .iter()
+        .map(|(key, _)| key.operation.as_str())
+        .collect();
     let bodies: Vec<serde_json::Value> = keyed
         .iter()
         .map(|(_, t)| serde_json::to_value(t).expect("a transfer serialises"))
@@ -564,7 +597,7 @@ async fn insert_idempotency_keys(
                 &keys,
                 &hashes,
                 &transfer_ids,
-                &statuses,
+                &operations,
                 &bodies,
             ],
         )
@@ -572,7 +605,7 @@ async fn insert_idempotency_keys(
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
-fn duplicate_keys(items: &[Reserved], inserted: &HashSet<(String, String)>) -> HashSet<usize> {
+fn duplicate_keys(items: &[HeldTransfer], inserted: &HashSet<(String, String)>) -> HashSet<usize> {
     items
         .iter()
         .enumerate()
@@ -585,22 +618,26 @@ fn duplicate_keys(items: &[Reserved], inserted: &HashSet<(String, String)>) -> H
 }
 
 /// Settles every account of a committed batch once, with its balance in PostgreSQL.
-fn settle_posted(items: &[Reserved], committed: &Committed, batch: u64) {
+fn settle_posted(items: &[HeldTransfer], committed: &Committed, batch: u64) {
     for (handle, settlement) in group_settlements(items) {
-        let balance = committed.balances[&handle.info.id];
+        let after = committed.balances[&handle.info.id];
         settle_one(
             &handle,
             Settlement {
-                outcome: SettlementOutcome::Posted { batch, balance },
+                outcome: SettlementOutcome::Posted {
+                    batch,
+                    balance: after.balance,
+                    held: after.held,
+                },
                 ..settlement
             },
         );
     }
 }
 
-/// Releases every reservation of a failed batch; the accounts reload, since a commit that failed
+/// Releases every hold of a failed batch; the accounts reload, since a commit that failed
 /// in flight may have landed after all.
-fn settle_failed(items: &[Reserved]) {
+fn settle_failed(items: &[HeldTransfer]) {
     for (handle, settlement) in group_settlements(items) {
         settle_one(
             &handle,
@@ -612,8 +649,8 @@ fn settle_failed(items: &[Reserved]) {
     }
 }
 
-/// Sums the reservations of `items` per account.
-fn group_settlements(items: &[Reserved]) -> Vec<(AccountHandle, Settlement)> {
+/// Sums the holds of `items` per account.
+fn group_settlements(items: &[HeldTransfer]) -> Vec<(AccountHandle, Settlement)> {
     let mut grouped: HashMap<AccountId, (AccountHandle, Settlement)> = HashMap::new();
     let mut add = |handle: &AccountHandle, debit: i64, credit: i64| {
         let (_, settlement) = grouped.entry(handle.info.id).or_insert_with(|| {
@@ -622,14 +659,14 @@ fn group_settlements(items: &[Reserved]) -> Vec<(AccountHandle, Settlement)> {
                 Settlement {
                     debits: 0,
                     credits: 0,
-                    reservations: 0,
+                    holds: 0,
                     outcome: SettlementOutcome::Released,
                 },
             )
         });
         settlement.debits += debit;
         settlement.credits += credit;
-        settlement.reservations += 1;
+        settlement.holds += 1;
     };
     for item in items {
         add(&item.from, item.amount.get(), 0);
@@ -638,7 +675,7 @@ fn group_settlements(items: &[Reserved]) -> Vec<(AccountHandle, Settlement)> {
     grouped.into_values().collect()
 }
 
-/// Settles one reservation of one account.
+/// Settles one hold of one account.
 pub(crate) fn settle(
     handle: &AccountHandle,
     debits: i64,
@@ -650,16 +687,16 @@ pub(crate) fn settle(
         Settlement {
             debits,
             credits,
-            reservations: 1,
+            holds: 1,
             outcome,
         },
     );
 }
 
-/// A settlement must reach its actor: without it the reservation would hold money forever. It
+/// A settlement must reach its actor: without it the hold would keep money forever. It
 /// is queued at once when the mailbox has room (keeping FIFO order with the caller's next
 /// request); a full mailbox is waited for in the background. The number of settlements in
-/// flight is bounded by `transfers_in_flight_max`, since each comes from a reserved transfer.
+/// flight is bounded by `transfers_in_flight_max`, since each comes from a held transfer.
 fn settle_one(handle: &AccountHandle, settlement: Settlement) {
     match handle.addr.try_send(Settle(settlement)) {
         Ok(()) | Err(SendError::Closed(_)) => {}
@@ -672,8 +709,12 @@ fn settle_one(handle: &AccountHandle, settlement: Settlement) {
     }
 }
 
-fn answer_committed(items: Vec<Reserved>, committed: Committed) {
-    debug_assert_eq!(items.len(), committed.transfers.len());
+fn answer_committed(items: Vec<HeldTransfer>, committed: Committed) {
+    assert_eq!(
+        items.len(),
+        committed.transfers.len(),
+        "one answer per transfer"
+    );
     for (item, transferred) in items.into_iter().zip(committed.transfers) {
         let _ = item
             .reply

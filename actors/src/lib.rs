@@ -19,6 +19,7 @@ mod idempotency;
 mod journal;
 pub mod metrics;
 pub mod model;
+mod queries;
 pub mod registry;
 
 pub use config::EngineConfig;
@@ -26,5 +27,6 @@ pub use engine::Engine;
 pub use model::{
     AccountId, AccountInfo, AccountKind, AccountSnapshot, Amount, Authority, Currency, Entry,
     IdempotencyKey, LookupError, OpenAccountError, Refusal, Transfer, TransferError, TransferId,
-    TransferRequest, Transferred,
+    TransferRequest, TransferStatus, Transferred,
 };
+pub use queries::{StatementQuery, TransferWithOwners, TransfersQuery};

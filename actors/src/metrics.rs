@@ -8,6 +8,29 @@ use prometheus::{
 
 use crate::model::Refusal;
 
+/// The engine's bounded queues, as metric labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// An account actor's mailbox (`mailbox_capacity`).
+    AccountMailbox,
+    /// Transfers waiting for the journal (`journal_queue_max`).
+    Journal,
+    /// Transfers inside the engine (`transfers_in_flight_max`).
+    InFlight,
+}
+
+impl Queue {
+    pub const ALL: [Queue; 3] = [Queue::AccountMailbox, Queue::Journal, Queue::InFlight];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Queue::AccountMailbox => "account_mailbox",
+            Queue::Journal => "journal",
+            Queue::InFlight => "in_flight",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct EngineMetrics {
     pub registry: Registry,
@@ -19,7 +42,8 @@ pub struct EngineMetrics {
     pub account_activations: IntCounter,
     pub account_passivations: IntCounter,
     pub account_restarts: IntCounter,
-    pub mailbox_full: IntCounter,
+    rejected: IntCounterVec,
+    pub funds_rechecks: IntCounter,
     pub idempotent_replays: IntCounter,
     pub stale_retries: IntCounter,
 }
@@ -77,9 +101,19 @@ impl EngineMetrics {
                 "Account actors restarted by their supervisor (state reloaded).",
             )
             .expect("a valid metric"),
-            mailbox_full: IntCounter::new(
-                "tally_mailbox_full_total",
-                "Requests answered 503 because an engine queue was full.",
+            rejected: IntCounterVec::new(
+                Opts::new(
+                    "tally_engine_rejected_total",
+                    "Requests the engine turned away because one of its bounded queues was full, \
+                     by queue (account_mailbox, journal, in_flight).",
+                ),
+                &["queue"],
+            )
+            .expect("a valid metric"),
+            funds_rechecks: IntCounter::new(
+                "tally_funds_rechecks_total",
+                "Debits that looked short of funds in memory and were checked against PostgreSQL \
+                 before being refused.",
             )
             .expect("a valid metric"),
             idempotent_replays: IntCounter::new(
@@ -109,7 +143,15 @@ impl EngineMetrics {
                 .transfers_refused
                 .with_label_values(&[refusal.reason()]);
         }
+        for queue in Queue::ALL {
+            metrics.rejected.with_label_values(&[queue.label()]);
+        }
         metrics
+    }
+
+    /// A request turned away because `queue` was full.
+    pub fn rejected(&self, queue: Queue) {
+        self.rejected.with_label_values(&[queue.label()]).inc();
     }
 
     pub fn refused(&self, refusal: Refusal) {
@@ -119,7 +161,7 @@ impl EngineMetrics {
     }
 
     fn register(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
             Box::new(self.transfers_committed.clone()),
             Box::new(self.transfers_refused.clone()),
             Box::new(self.journal_batch_size.clone()),
@@ -128,7 +170,8 @@ impl EngineMetrics {
             Box::new(self.account_activations.clone()),
             Box::new(self.account_passivations.clone()),
             Box::new(self.account_restarts.clone()),
-            Box::new(self.mailbox_full.clone()),
+            Box::new(self.rejected.clone()),
+            Box::new(self.funds_rechecks.clone()),
             Box::new(self.idempotent_replays.clone()),
             Box::new(self.stale_retries.clone()),
         ];

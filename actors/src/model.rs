@@ -129,11 +129,56 @@ pub struct AccountInfo {
 pub struct AccountSnapshot {
     pub id: AccountId,
     pub owner: Option<String>,
+    /// Posted money.
     pub balance: i64,
+    /// The sum of the account's pending outgoing transfers (holds).
+    #[serde(default)]
+    pub held: i64,
     pub currency: Currency,
     pub kind: AccountKind,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+impl AccountSnapshot {
+    /// What transfers and withdrawals may spend.
+    pub fn available(&self) -> i64 {
+        self.balance - self.held
+    }
+}
+
+/// Where a transfer stands. Ordinary transfers, deposits and withdrawals are `Posted` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferStatus {
+    Pending,
+    Posted,
+    Voided,
+    Expired,
+}
+
+impl TransferStatus {
+    pub const ALL: [TransferStatus; 4] = [
+        TransferStatus::Pending,
+        TransferStatus::Posted,
+        TransferStatus::Voided,
+        TransferStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferStatus::Pending => "pending",
+            TransferStatus::Posted => "posted",
+            TransferStatus::Voided => "voided",
+            TransferStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(status: &str) -> Option<TransferStatus> {
+        TransferStatus::ALL
+            .into_iter()
+            .find(|known| known.as_str() == status)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,8 +188,13 @@ pub struct Transfer {
     pub to_account_id: AccountId,
     pub amount: Amount,
     pub currency: Currency,
+    pub status: TransferStatus,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub posted_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,8 +204,22 @@ pub struct Entry {
     pub transfer_id: TransferId,
     /// Negative for a debit.
     pub amount: i64,
+    /// The account's posted balance right after this entry.
+    pub balance_after: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+impl Entry {
+    /// A transfer's debit leg is entry 2t, its credit leg 2t+1 (`entries` is a view over
+    /// transfers): both ids are derived, never stored.
+    pub fn debit_id(transfer_id: TransferId) -> i64 {
+        transfer_id * 2
+    }
+
+    pub fn credit_id(transfer_id: TransferId) -> i64 {
+        transfer_id * 2 + 1
+    }
 }
 
 /// A committed transfer: durable in PostgreSQL before this value exists.
@@ -197,8 +261,8 @@ pub struct IdempotencyKey {
     pub username: String,
     pub key: String,
     pub request_hash: Vec<u8>,
-    /// The status the caller answers a committed transfer with, stored for replays.
-    pub response_status: i16,
+    /// What kind of request used the key (`transfer`, `deposit`, ...), stored with its outcome.
+    pub operation: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,7 +290,10 @@ pub enum Refusal {
     CurrencyMismatch,
     #[error("the available balance is lower than the amount")]
     InsufficientFunds,
-    #[error("the credit would overflow the account's balance")]
+    /// Only a deposit can be refused so: it would take the currency's total supply past the
+    /// 64-bit range. By conservation no customer balance exceeds the supply, so no other credit
+    /// can overflow, and no refusal depends on a recipient's balance.
+    #[error("the deposit would take the currency's total supply past the 64-bit range")]
     BalanceOverflow,
 }
 

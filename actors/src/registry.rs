@@ -60,6 +60,7 @@ pub struct Registry {
 struct AccountRow {
     info: AccountInfo,
     balance: i64,
+    held: i64,
 }
 
 impl Registry {
@@ -70,7 +71,7 @@ impl Registry {
         arbiters: Vec<ArbiterHandle>,
         committed_batches: Arc<AtomicU64>,
     ) -> Registry {
-        debug_assert!(!arbiters.is_empty());
+        assert!(!arbiters.is_empty(), "the engine needs an arbiter");
         Registry {
             shared: Arc::new(Shared {
                 pool,
@@ -134,7 +135,13 @@ impl Registry {
         let info = Arc::new(row.info);
         let generation = self.shared.generations.fetch_add(1, Ordering::Relaxed);
         let arbiter = &self.shared.arbiters[(info.id as usize) % self.shared.arbiters.len()];
-        let actor = AccountActor::new(info.clone(), row.balance, generation, self.shared.clone());
+        let actor = AccountActor::new(
+            info.clone(),
+            row.balance,
+            row.held,
+            generation,
+            self.shared.clone(),
+        );
         let addr = Supervisor::start_in_arbiter(arbiter, move |_| actor);
         AccountHandle {
             info,
@@ -147,7 +154,7 @@ impl Registry {
 async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, String> {
     let row = crate::db::query_opt(
         pool,
-        "SELECT owner, currency, kind, balance, created_at FROM accounts WHERE id = $1",
+        "SELECT owner, currency, kind, balance, created_at, held FROM accounts WHERE id = $1",
         &[&id],
     )
     .await?;
@@ -165,12 +172,17 @@ async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, 
             created_at: row.get(4),
         },
         balance: row.get(3),
+        held: row.get(5),
     }))
 }
 
-/// The committed balance of an account, for actors reloading their state.
-pub(crate) async fn load_balance(pool: &Pool, id: AccountId) -> Result<Option<i64>, String> {
-    let row =
-        crate::db::query_opt(pool, "SELECT balance FROM accounts WHERE id = $1", &[&id]).await?;
-    Ok(row.map(|row| row.get(0)))
+/// The committed balance and held amount of an account, for actors reloading their state.
+pub(crate) async fn load_balance(pool: &Pool, id: AccountId) -> Result<Option<(i64, i64)>, String> {
+    let row = crate::db::query_opt(
+        pool,
+        "SELECT balance, held FROM accounts WHERE id = $1",
+        &[&id],
+    )
+    .await?;
+    Ok(row.map(|row| (row.get(0), row.get(1))))
 }

@@ -11,13 +11,14 @@ impl IdempotencyKey {
     pub const LENGTH_MAX: usize = 255;
     pub const HEADER: &'static str = "Idempotency-Key";
 
-    /// `request` identifies what was asked (method, path and the parsed body), so the same key
-    /// with another request is told apart; `status` is what a committed request is answered.
+    /// `operation` names the kind of request (`transfer`, `deposit`, ...); `request` identifies
+    /// what was asked (the parsed body and path), so the same key with another request is told
+    /// apart.
     pub fn parse(
         header: &[u8],
         caller: &Username,
+        operation: &str,
         request: &str,
-        status: u16,
     ) -> Result<EngineKey, InvalidInput> {
         let visible = |byte: &u8| (0x21..=0x7e).contains(byte);
         if header.is_empty() || header.len() > Self::LENGTH_MAX || !header.iter().all(visible) {
@@ -31,7 +32,7 @@ impl IdempotencyKey {
             username: caller.as_str().to_owned(),
             key: String::from_utf8_lossy(header).into_owned(),
             request_hash: Sha256::digest(request.as_bytes()).to_vec(),
-            response_status: status as i16,
+            operation: operation.to_owned(),
         })
     }
 }
@@ -46,19 +47,19 @@ mod tests {
 
     #[test]
     fn keys_are_visible_ascii_of_bounded_length() {
-        assert!(IdempotencyKey::parse(b"k", &caller(), "r", 201).is_ok());
-        assert!(IdempotencyKey::parse(&[b'k'; 255], &caller(), "r", 201).is_ok());
-        assert!(IdempotencyKey::parse(&[b'k'; 256], &caller(), "r", 201).is_err());
-        assert!(IdempotencyKey::parse(b"", &caller(), "r", 201).is_err());
-        assert!(IdempotencyKey::parse(b"with space", &caller(), "r", 201).is_err());
-        assert!(IdempotencyKey::parse("clé".as_bytes(), &caller(), "r", 201).is_err());
+        assert!(IdempotencyKey::parse(b"k", &caller(), "transfer", "r").is_ok());
+        assert!(IdempotencyKey::parse(&[b'k'; 255], &caller(), "transfer", "r").is_ok());
+        assert!(IdempotencyKey::parse(&[b'k'; 256], &caller(), "transfer", "r").is_err());
+        assert!(IdempotencyKey::parse(b"", &caller(), "transfer", "r").is_err());
+        assert!(IdempotencyKey::parse(b"with space", &caller(), "transfer", "r").is_err());
+        assert!(IdempotencyKey::parse("clé".as_bytes(), &caller(), "transfer", "r").is_err());
     }
 
     #[test]
     fn the_hash_tells_requests_apart() {
-        let first = IdempotencyKey::parse(b"k", &caller(), "a", 201).expect("a key");
-        let same = IdempotencyKey::parse(b"k", &caller(), "a", 201).expect("a key");
-        let other = IdempotencyKey::parse(b"k", &caller(), "b", 201).expect("a key");
+        let first = IdempotencyKey::parse(b"k", &caller(), "transfer", "a").expect("a key");
+        let same = IdempotencyKey::parse(b"k", &caller(), "transfer", "a").expect("a key");
+        let other = IdempotencyKey::parse(b"k", &caller(), "transfer", "b").expect("a key");
         assert_eq!(first.request_hash, same.request_hash);
         assert_ne!(first.request_hash, other.request_hash);
         assert_eq!(

@@ -50,7 +50,7 @@ impl Page {
     }
 }
 
-/// `limit` 1–100 (default 20) and an optional `before_id` cursor of a statement.
+/// `limit` 1–100 (default 20) and an optional `before_id` cursor of a statement or a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatementPage {
     pub limit: i64,
@@ -78,6 +78,36 @@ impl StatementPage {
             Some(_) => return Err(InvalidInput("before_id must be a positive id".to_owned())),
         };
         Ok(StatementPage { limit, before_id })
+    }
+}
+
+/// An instant given as RFC 3339 text (`2026-11-29T10:00:00Z`), in a query string.
+pub struct Instant;
+
+impl Instant {
+    pub fn parse(field: &str, text: &str) -> Result<time::OffsetDateTime, InvalidInput> {
+        let parsed =
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    InvalidInput(format!(
+                        "{field} must be an RFC 3339 instant such as 2026-11-29T10:00:00Z \
+                     (in a URL, write a `+` offset as %2B)"
+                    ))
+                })?;
+        // PostgreSQL's timestamptz spans years 4713 BC to 294276 AD; keep well inside it.
+        if !(1..=9998).contains(&parsed.year()) {
+            return Err(InvalidInput(format!(
+                "{field} must be between the years 1 and 9998"
+            )));
+        }
+        Ok(parsed.to_offset(time::UtcOffset::UTC))
+    }
+
+    pub fn parse_optional(
+        field: &str,
+        text: Option<&str>,
+    ) -> Result<Option<time::OffsetDateTime>, InvalidInput> {
+        text.map(|text| Instant::parse(field, text)).transpose()
     }
 }
 

@@ -14,7 +14,7 @@ mod username;
 pub use email::Email;
 pub use full_name::FullName;
 pub use idempotency_key::IdempotencyKey;
-pub use ids::{Page, ResourceId, StatementPage};
+pub use ids::{Instant, Page, ResourceId, StatementPage};
 pub use money::{Amount, CurrencyCode};
 pub use new_user::NewUser;
 pub use password::Password;

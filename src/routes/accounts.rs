@@ -2,16 +2,17 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use tally_actors::{AccountSnapshot, Authority, Transferred};
+use tally_actors::{
+    AccountSnapshot, Authority, StatementQuery, TransferStatus, Transferred, TransfersQuery,
+};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{AuthenticatedUser, Banker};
-use crate::domain::{Amount, CurrencyCode, Page, ResourceId, StatementPage};
+use crate::domain::{Amount, CurrencyCode, Instant, Page, ResourceId, StatementPage};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::idempotency::{idempotency_key, respond_created};
-use crate::routes::views::{AccountView, EntryView, MovementResult, TransferView};
+use crate::routes::views::{AccountView, BalanceAtView, EntryView, MovementResult, TransferView};
 use crate::startup::AppState;
-use crate::store::accounts;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,23 +92,31 @@ pub async fn list_accounts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let page = Page::parse(query.page_id, query.page_size)?;
-    let accounts = accounts::list_accounts(&state.pool, user.username.as_str(), page).await?;
-    Ok(HttpResponse::Ok().json(accounts))
+    let accounts = state
+        .engine
+        .accounts_of(user.username.as_str(), page.offset, page.limit)
+        .await?;
+    let views: Vec<AccountView> = accounts.iter().map(AccountView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
 }
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct StatementQuery {
+pub struct StatementParams {
     /// Entries per page, 1–100 (default 20).
     limit: Option<i64>,
     /// Only entries with a smaller id (the last id of the previous page).
     before_id: Option<i64>,
+    /// Only entries created at or after this RFC 3339 instant.
+    since: Option<String>,
+    /// Only entries created before this RFC 3339 instant.
+    until: Option<String>,
 }
 
-/// An account's entries, newest first.
+/// An account's entries, newest first, each with the balance right after it.
 #[utoipa::path(
     get, path = "/accounts/{id}/entries", tag = "accounts", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Account id"), StatementQuery),
+    params(("id" = i64, Path, description = "Account id"), StatementParams),
     responses(
         (status = 200, body = [EntryView]),
         (status = 400, body = ErrorBody),
@@ -119,13 +128,117 @@ pub struct StatementQuery {
 pub async fn list_entries(
     user: AuthenticatedUser,
     path: web::Path<i64>,
-    query: web::Query<StatementQuery>,
+    query: web::Query<StatementParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let page = StatementPage::parse(query.limit, query.before_id)?;
+    let statement = StatementQuery {
+        limit: page.limit,
+        before_id: page.before_id,
+        since: Instant::parse_optional("since", query.since.as_deref())?,
+        until: Instant::parse_optional("until", query.until.as_deref())?,
+    };
     let account = visible_account(&user, &state, path.into_inner()).await?;
-    let entries = accounts::statement(&state.pool, account.id, page).await?;
-    Ok(HttpResponse::Ok().json(entries))
+    let entries = state.engine.statement(account.id, statement).await?;
+    let views: Vec<EntryView> = entries
+        .iter()
+        .map(|entry| EntryView::new(entry, true))
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceParams {
+    /// The RFC 3339 instant (required).
+    at: Option<String>,
+}
+
+/// An account's posted balance at an instant (0 before its first entry).
+#[utoipa::path(
+    get, path = "/accounts/{id}/balance", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Account id"), BalanceParams),
+    responses(
+        (status = 200, body = BalanceAtView),
+        (status = 400, description = "`at` missing or not an RFC 3339 instant", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn balance_at(
+    user: AuthenticatedUser,
+    path: web::Path<i64>,
+    query: web::Query<BalanceParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let text = query
+        .at
+        .as_deref()
+        .ok_or_else(|| ApiError::Validation("at is required: an RFC 3339 instant".to_owned()))?;
+    let at = Instant::parse("at", text)?;
+    let account = visible_account(&user, &state, path.into_inner()).await?;
+    let balance = state.engine.balance_at(account.id, at).await?;
+    Ok(HttpResponse::Ok().json(BalanceAtView {
+        account_id: account.id,
+        currency: account.currency,
+        balance,
+        at,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TransfersParams {
+    /// Only transfers in this status: pending, posted, voided or expired.
+    status: Option<String>,
+    /// Transfers per page, 1–100 (default 20).
+    limit: Option<i64>,
+    /// Only transfers with a smaller id (the last id of the previous page).
+    before_id: Option<i64>,
+}
+
+/// The transfers where the account is either side, newest first.
+#[utoipa::path(
+    get, path = "/accounts/{id}/transfers", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Account id"), TransfersParams),
+    responses(
+        (status = 200, body = [TransferView]),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn list_transfers(
+    user: AuthenticatedUser,
+    path: web::Path<i64>,
+    query: web::Query<TransfersParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let page = StatementPage::parse(query.limit, query.before_id)?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(TransferStatus::parse(text).ok_or_else(|| {
+            ApiError::Validation(
+                "status must be one of pending, posted, voided, expired".to_owned(),
+            )
+        })?),
+    };
+    let account = visible_account(&user, &state, path.into_inner()).await?;
+    let transfers = state
+        .engine
+        .transfers_of(
+            account.id,
+            TransfersQuery {
+                status,
+                limit: page.limit,
+                before_id: page.before_id,
+            },
+        )
+        .await?;
+    let views: Vec<TransferView> = transfers.iter().map(TransferView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -211,7 +324,12 @@ fn movement_request(
 > {
     let account = ResourceId::parse(account)?;
     let amount = Amount::parse(body.amount)?;
-    let key = idempotency_key(request, user, &format!("{kind} {account} {}", amount.get()))?;
+    let key = idempotency_key(
+        request,
+        user,
+        kind,
+        &format!("{kind} {account} {}", amount.get()),
+    )?;
     Ok((account, amount, key))
 }
 
@@ -230,9 +348,7 @@ async fn visible_account(
     id: i64,
 ) -> Result<AccountView, ApiError> {
     let id = ResourceId::parse(id)?;
-    let account = accounts::find_account(&state.pool, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no account {id}")))?;
+    let account = AccountView::from(&state.engine.account(id).await?);
     match (&account.owner, user.is_banker()) {
         (_, true) => Ok(account),
         (Some(owner), false) if owner == user.username.as_str() => Ok(account),

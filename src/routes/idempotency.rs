@@ -11,11 +11,13 @@ use crate::error::ApiError;
 
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 
-/// The caller's key for this request, if it sent one. `request` names what is asked, so the
-/// same key with another request is a conflict.
+/// The caller's key for this request, if it sent one. `operation` names the kind of request
+/// (`transfer`, `deposit`, ...) and `what` the request itself, so the same key with another
+/// request is a conflict.
 pub fn idempotency_key(
     request: &HttpRequest,
     user: &AuthenticatedUser,
+    operation: &str,
     what: &str,
 ) -> Result<Option<EngineKey>, ApiError> {
     let Some(header) = request.headers().get(IdempotencyKey::HEADER) else {
@@ -24,8 +26,8 @@ pub fn idempotency_key(
     Ok(Some(IdempotencyKey::parse(
         header.as_bytes(),
         &user.username,
+        operation,
         what,
-        201,
     )?))
 }
 

@@ -46,6 +46,8 @@ fn register(routes: &mut Routes) {
         .route(GET, "/accounts", accounts::list_accounts)
         .route(GET, "/accounts/{id}", accounts::get_account)
         .route(GET, "/accounts/{id}/entries", accounts::list_entries)
+        .route(GET, "/accounts/{id}/balance", accounts::balance_at)
+        .route(GET, "/accounts/{id}/transfers", accounts::list_transfers)
         .route(POST, "/accounts/{id}/deposits", accounts::deposit)
         .route(POST, "/accounts/{id}/withdrawals", accounts::withdraw)
         .route(POST, "/transfers", transfers::create_transfer)

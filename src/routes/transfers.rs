@@ -11,7 +11,6 @@ use crate::error::{ApiError, ErrorBody};
 use crate::routes::idempotency::{idempotency_key, respond_created};
 use crate::routes::views::{AccountView, EntryView, TransferResult, TransferView};
 use crate::startup::AppState;
-use crate::store::accounts;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -59,7 +58,7 @@ pub async fn create_transfer(
         amount,
         currency,
         authority: Authority::Owner(user.username.as_str().to_owned()),
-        idempotency: idempotency_key(&request, &user, &what)?,
+        idempotency: idempotency_key(&request, &user, "transfer", &what)?,
     };
     let transferred = state.engine.transfer(transfer).await?;
     let caller_owns_recipient =
@@ -67,8 +66,9 @@ pub async fn create_transfer(
     let body = TransferResult {
         transfer: TransferView::from(&transferred.transfer),
         from_account: AccountView::from(&transferred.from_account),
-        from_entry: EntryView::from(&transferred.from_entry),
-        to_entry: EntryView::from(&transferred.to_entry),
+        from_entry: EntryView::new(&transferred.from_entry, true),
+        // privacy_of_state: a recipient's running balance is never shown to the sender.
+        to_entry: EntryView::new(&transferred.to_entry, caller_owns_recipient),
         to_account: caller_owns_recipient.then(|| AccountView::from(&transferred.to_account)),
     };
     Ok(respond_created(transferred.replayed, &body))
@@ -91,7 +91,9 @@ pub async fn get_transfer(
 ) -> Result<HttpResponse, ApiError> {
     let id = ResourceId::parse(path.into_inner())?;
     let not_found = || ApiError::NotFound(format!("no transfer {id}"));
-    let found = accounts::find_transfer(&state.pool, id)
+    let found = state
+        .engine
+        .find_transfer(id)
         .await?
         .ok_or_else(not_found)?;
     let caller = Some(user.username.as_str());
@@ -99,5 +101,5 @@ pub async fn get_transfer(
     if !(involved || user.is_banker()) {
         return Err(not_found());
     }
-    Ok(HttpResponse::Ok().json(found.transfer))
+    Ok(HttpResponse::Ok().json(TransferView::from(&found.transfer)))
 }

@@ -10,8 +10,12 @@ use utoipa::ToSchema;
 pub struct AccountView {
     pub id: i64,
     pub owner: Option<String>,
-    /// Committed balance in minor units.
+    /// Posted balance in minor units.
     pub balance: i64,
+    /// The sum of the account's pending outgoing transfers.
+    pub held: i64,
+    /// `balance - held`: what transfers and withdrawals may spend.
+    pub available: i64,
     #[schema(example = "USD")]
     pub currency: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -25,6 +29,8 @@ impl From<&AccountSnapshot> for AccountView {
             id: account.id,
             owner: account.owner.clone(),
             balance: account.balance,
+            held: account.held,
+            available: account.available(),
             currency: account.currency.as_str().to_owned(),
             created_at: account.created_at,
         }
@@ -40,9 +46,21 @@ pub struct TransferView {
     pub amount: i64,
     #[schema(example = "USD")]
     pub currency: String,
+    /// `posted` for every ordinary transfer, deposit and withdrawal; `pending`, `voided` or
+    /// `expired` for holds.
+    #[schema(value_type = String, example = "posted")]
+    pub status: &'static str,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// Null unless posted.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub posted_at: Option<OffsetDateTime>,
+    /// Null unless the transfer was created pending.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl From<&Transfer> for TransferView {
@@ -53,7 +71,10 @@ impl From<&Transfer> for TransferView {
             to_account_id: transfer.to_account_id,
             amount: transfer.amount.get(),
             currency: transfer.currency.as_str().to_owned(),
+            status: transfer.status.as_str(),
             created_at: transfer.created_at,
+            posted_at: transfer.posted_at,
+            expires_at: transfer.expires_at,
         }
     }
 }
@@ -65,18 +86,24 @@ pub struct EntryView {
     pub account_id: i64,
     pub transfer_id: i64,
     pub amount: i64,
+    /// The account's posted balance right after this entry; only on entries of accounts the
+    /// caller owns (or to a banker).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance_after: Option<i64>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
 
-impl From<&Entry> for EntryView {
-    fn from(entry: &Entry) -> EntryView {
+impl EntryView {
+    /// The entry as the caller may see it: `balance_after` only when `may_read_account`.
+    pub fn new(entry: &Entry, may_read_account: bool) -> EntryView {
         EntryView {
             id: entry.id,
             account_id: entry.account_id,
             transfer_id: entry.transfer_id,
             amount: entry.amount,
+            balance_after: may_read_account.then_some(entry.balance_after),
             created_at: entry.created_at,
         }
     }
@@ -99,4 +126,16 @@ pub struct TransferResult {
 pub struct MovementResult {
     pub transfer: TransferView,
     pub account: AccountView,
+}
+
+/// The posted balance of an account at an instant.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BalanceAtView {
+    pub account_id: i64,
+    #[schema(example = "USD")]
+    pub currency: String,
+    pub balance: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
 }

@@ -28,7 +28,8 @@ async fn two_replicas_behind_nginx_keep_every_invariant() {
     let nginx_directory = std::env::temp_dir().join(format!("tally-nginx-{}", database.name));
     let nginx = Process::nginx(&nginx_directory, free_port(), &replicas).await;
     let client = reqwest::Client::new();
-    let address = nginx.address.clone();
+    // The front door serves the API under /api/ (the web app is at /).
+    let address = format!("{}/api", nginx.address);
 
     let banker = user(&client, &address, &db, "replica_banker", true).await;
     let mut accounts = Vec::new();

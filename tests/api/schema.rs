@@ -94,11 +94,22 @@ async fn a_customer_balance_below_zero_is_refused_by_the_database() {
         )
         .await
         .expect_err("an overdraft is refused");
+    let (state, constraint) = violated_constraint(error);
+    assert_eq!(state, SqlState::CHECK_VIOLATION);
+    assert!(
+        ["accounts_no_overdraft", "accounts_available_nonnegative"].contains(&constraint.as_str()),
+        "{constraint}"
+    );
+    // holds: held money cannot be spent either, whatever the balance.
+    let error = client
+        .execute("UPDATE accounts SET held = 1 WHERE id = $1", &[&account])
+        .await
+        .expect_err("a hold above the balance is refused");
     assert_eq!(
         violated_constraint(error),
         (
             SqlState::CHECK_VIOLATION,
-            "accounts_no_overdraft".to_owned()
+            "accounts_available_nonnegative".to_owned()
         )
     );
     // The reserve is the one account that may go negative.
@@ -185,8 +196,9 @@ async fn a_transfer_in_another_currency_than_its_accounts_is_refused_by_the_data
     let to = customer_account(&client, "bob").await;
     let error = client
         .execute(
-            "INSERT INTO transfers (from_account_id, to_account_id, amount, currency)
-             VALUES ($1, $2, 10, 'EUR')",
+            "INSERT INTO transfers (from_account_id, to_account_id, amount, currency, status,
+                 expires_at)
+             VALUES ($1, $2, 10, 'EUR', 'pending', now())",
             &[&from, &to],
         )
         .await

@@ -123,7 +123,7 @@ async fn a_batch_the_database_refuses_leaves_nothing_in_memory() {
 
     fixture
         .client
-        .batch_execute(&format!("REVOKE INSERT ON entries FROM {role}"))
+        .batch_execute(&format!("REVOKE INSERT ON transfers FROM {role}"))
         .await
         .expect("revoked");
     let refused = join_all((0..8).map(|_| fixture.transfer(alice, bob, 10))).await;
@@ -135,10 +135,10 @@ async fn a_batch_the_database_refuses_leaves_nothing_in_memory() {
     );
     assert_eq!(fixture.balance(alice).await, 500);
     assert_memory_matches_database(&fixture.engine, &fixture.balances().await).await;
-    // Nothing is left reserved: the whole balance can still move.
+    // Nothing is left on hold: the whole balance can still move.
     fixture
         .client
-        .batch_execute(&format!("GRANT INSERT ON entries TO {role}"))
+        .batch_execute(&format!("GRANT INSERT ON transfers TO {role}"))
         .await
         .expect("granted");
     fixture
@@ -190,9 +190,12 @@ async fn a_full_engine_answers_unavailable() {
         .metrics_registry()
         .gather()
         .into_iter()
-        .find(|family| family.get_name() == "tally_mailbox_full_total")
+        .find(|family| family.get_name() == "tally_engine_rejected_total")
         .expect("the counter")
-        .get_metric()[0]
+        .get_metric()
+        .iter()
+        .find(|metric| metric.get_label()[0].get_value() == "in_flight")
+        .expect("the in_flight queue's series")
         .get_counter()
         .get_value();
     assert_eq!(failed, 1.0);

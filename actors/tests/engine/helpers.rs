@@ -168,7 +168,7 @@ pub fn key(username: &str, key: &str, body: &str) -> IdempotencyKey {
         username: username.to_owned(),
         key: key.to_owned(),
         request_hash: body.as_bytes().to_vec(),
-        response_status: 201,
+        operation: "transfer".to_owned(),
     }
 }
 

@@ -47,7 +47,7 @@ async fn deposit(
         username: owner.to_owned(),
         key: FUNDING_KEY.to_owned(),
         request_hash: format!("{account_id}:{}", amount.get()).into_bytes(),
-        response_status: 201,
+        operation: "deposit".to_owned(),
     };
     let mut attempt = 0;
     loop {

@@ -1,0 +1,249 @@
+//! The read side: accounts, statements, balances at an instant, and transfers, straight from
+//! PostgreSQL. Every answer the engine gave was committed before it was given, so these reads
+//! include it. Statements read the transfer rows through their by-account indexes (`entries` is
+//! a view over them).
+
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+use crate::engine::Engine;
+use crate::model::{
+    AccountId, AccountKind, AccountSnapshot, Amount, Currency, Entry, LookupError, Transfer,
+    TransferId, TransferStatus,
+};
+
+/// One page of an account's statement: entries with an id below `before_id`, posted in
+/// `[since, until)`, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementQuery {
+    pub limit: i64,
+    pub before_id: i64,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+/// One page of the transfers touching an account, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransfersQuery {
+    pub status: Option<TransferStatus>,
+    pub limit: i64,
+    pub before_id: TransferId,
+}
+
+/// A transfer with the owners of its two accounts, so the caller can decide who may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferWithOwners {
+    pub transfer: Transfer,
+    pub from_owner: Option<String>,
+    pub to_owner: Option<String>,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, owner, balance, held, currency, kind, created_at";
+
+/// A transfer row's columns; the pending transfers' postings (rows with `pending_id`) are
+/// internal and never listed.
+const TRANSFER_COLUMNS: &str =
+    "id, from_account_id, to_account_id, amount, currency, status, created_at, posted_at, expires_at";
+
+/// The legs of one account, newest first: its debits and its credits are two index scans
+/// (transfers by from and by to account), merged. Entry ids are 2t (debit) and 2t+1 (credit), so
+/// `before_id` becomes a transfer id bound per side ($2 for debits, $3 for credits).
+const STATEMENT: &str = "SELECT * FROM (
+        (SELECT id * 2 AS id, COALESCE(pending_id, id) AS transfer_id, -amount AS amount,
+                from_balance_after AS balance_after, posted_at AS created_at
+         FROM transfers
+         WHERE from_account_id = $1 AND id < $2 AND from_balance_after IS NOT NULL
+           AND posted_at >= $4 AND posted_at < $5
+         ORDER BY id DESC LIMIT $6)
+        UNION ALL
+        (SELECT id * 2 + 1, COALESCE(pending_id, id), amount, to_balance_after, posted_at
+         FROM transfers
+         WHERE to_account_id = $1 AND id < $3 AND to_balance_after IS NOT NULL
+           AND posted_at >= $4 AND posted_at < $5
+         ORDER BY id DESC LIMIT $6)
+    ) AS legs ORDER BY id DESC LIMIT $6";
+
+/// The posted balance right after the newest leg at or before an instant.
+const BALANCE_AT: &str = "SELECT balance_after FROM (
+        (SELECT id, from_balance_after AS balance_after FROM transfers
+         WHERE from_account_id = $1 AND from_balance_after IS NOT NULL AND posted_at <= $2
+         ORDER BY id DESC LIMIT 1)
+        UNION ALL
+        (SELECT id, to_balance_after FROM transfers
+         WHERE to_account_id = $1 AND to_balance_after IS NOT NULL AND posted_at <= $2
+         ORDER BY id DESC LIMIT 1)
+    ) AS legs ORDER BY id DESC LIMIT 1";
+
+impl Engine {
+    /// An owner's accounts by id, one page.
+    pub async fn accounts_of(
+        &self,
+        owner: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<AccountSnapshot>, LookupError> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2 OFFSET $3"
+        );
+        let rows = self.query(&sql, &[&owner, &limit, &offset]).await?;
+        rows.iter().map(account).collect()
+    }
+
+    /// One page of an account's statement (the caller has checked it may read the account).
+    pub async fn statement(
+        &self,
+        account: AccountId,
+        query: StatementQuery,
+    ) -> Result<Vec<Entry>, LookupError> {
+        let debits_before = query.before_id / 2 + (query.before_id & 1);
+        let credits_before = query.before_id / 2;
+        let since = query.since.unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let until = query.until.unwrap_or(far_future());
+        let rows = self
+            .query(
+                STATEMENT,
+                &[
+                    &account,
+                    &debits_before,
+                    &credits_before,
+                    &since,
+                    &until,
+                    &query.limit,
+                ],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Entry {
+                id: row.get(0),
+                account_id: account,
+                transfer_id: row.get(1),
+                amount: row.get(2),
+                balance_after: row.get(3),
+                created_at: row.get(4),
+            })
+            .collect())
+    }
+
+    /// The account's posted balance at an instant: 0 before its first entry.
+    pub async fn balance_at(
+        &self,
+        account: AccountId,
+        at: OffsetDateTime,
+    ) -> Result<i64, LookupError> {
+        let rows = self.query(BALANCE_AT, &[&account, &at]).await?;
+        Ok(rows.first().map_or(0, |row| row.get(0)))
+    }
+
+    /// One page of the transfers where the account is either side, newest first.
+    pub async fn transfers_of(
+        &self,
+        account: AccountId,
+        query: TransfersQuery,
+    ) -> Result<Vec<Transfer>, LookupError> {
+        let status = query.status.map(TransferStatus::as_str);
+        let side = |column: &str| {
+            format!(
+                "(SELECT {TRANSFER_COLUMNS} FROM transfers
+                  WHERE {column} = $1 AND id < $2 AND pending_id IS NULL
+                    AND ($3::text IS NULL OR status = $3)
+                  ORDER BY id DESC LIMIT $4)"
+            )
+        };
+        let sql = format!(
+            "SELECT * FROM ({} UNION ALL {}) AS t ORDER BY id DESC LIMIT $4",
+            side("from_account_id"),
+            side("to_account_id")
+        );
+        let rows = self
+            .query(&sql, &[&account, &query.before_id, &status, &query.limit])
+            .await?;
+        rows.iter().map(transfer).collect()
+    }
+
+    /// A transfer by id with its accounts' owners; `None` when there is none (postings of
+    /// pending transfers are internal rows and are not found either).
+    pub async fn find_transfer(
+        &self,
+        id: TransferId,
+    ) -> Result<Option<TransferWithOwners>, LookupError> {
+        let sql = format!(
+            "SELECT t.{}, f.owner, d.owner
+             FROM transfers t
+             JOIN accounts f ON f.id = t.from_account_id
+             JOIN accounts d ON d.id = t.to_account_id
+             WHERE t.id = $1 AND t.pending_id IS NULL",
+            TRANSFER_COLUMNS.replace(", ", ", t.")
+        );
+        let rows = self.query(&sql, &[&id]).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        Ok(Some(TransferWithOwners {
+            transfer: transfer(row)?,
+            from_owner: row.get(9),
+            to_owner: row.get(10),
+        }))
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, LookupError> {
+        let unavailable = |reason: String| LookupError::Unavailable(reason);
+        let client = self
+            .inner
+            .pool
+            .get()
+            .await
+            .map_err(|error| unavailable(error.to_string()))?;
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|error| unavailable(crate::db::describe(&error)))?;
+        client
+            .query(&statement, parameters)
+            .await
+            .map_err(|error| unavailable(crate::db::describe(&error)))
+    }
+}
+
+/// Later than any instant a row can carry; `until` defaults to it.
+fn far_future() -> OffsetDateTime {
+    time::macros::datetime!(9999-01-01 00:00 UTC)
+}
+
+fn corrupt(what: &str) -> LookupError {
+    LookupError::Unavailable(format!("unexpected {what} in the database"))
+}
+
+fn account(row: &Row) -> Result<AccountSnapshot, LookupError> {
+    let currency: String = row.get("currency");
+    let kind: String = row.get("kind");
+    Ok(AccountSnapshot {
+        id: row.get("id"),
+        owner: row.get("owner"),
+        balance: row.get("balance"),
+        held: row.get("held"),
+        currency: Currency::parse(&currency).ok_or_else(|| corrupt("currency"))?,
+        kind: AccountKind::parse(&kind).ok_or_else(|| corrupt("account kind"))?,
+        created_at: row.get("created_at"),
+    })
+}
+
+fn transfer(row: &Row) -> Result<Transfer, LookupError> {
+    let currency: String = row.get(4);
+    let status: String = row.get(5);
+    Ok(Transfer {
+        id: row.get(0),
+        from_account_id: row.get(1),
+        to_account_id: row.get(2),
+        amount: Amount::new(row.get(3)).map_err(|_| corrupt("amount"))?,
+        currency: Currency::parse(&currency).ok_or_else(|| corrupt("currency"))?,
+        status: TransferStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        created_at: row.get(6),
+        posted_at: row.get(7),
+        expires_at: row.get(8),
+    })
+}

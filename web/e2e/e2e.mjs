@@ -1,0 +1,449 @@
+// The web app end to end, in real headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core; nothing downloads a browser), against the real stack: nginx serving web/dist
+// and proxying /api/ to a Tally on PostgreSQL. scripts/test-web starts that stack and runs this.
+//
+//   E2E_BASE_URL        the front door, e.g. http://127.0.0.1:18080 (loopback only)
+//   E2E_BANKER          username:password of a banker
+//   E2E_ARTIFACTS       where screenshots go (default web/e2e/artifacts)
+//
+// Steps run in order and stop at the first failure. Any console error or uncaught page error
+// fails the step it happens in, except the API refusals a step provokes on purpose. Prints
+// `e2e: N passed, M failed` last and exits non-zero on a failure.
+import { chromium } from 'playwright-core';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BASE = (process.env.E2E_BASE_URL ?? '').replace(/\/+$/, '');
+const [BANKER_USER, BANKER_PASSWORD] = (process.env.E2E_BANKER ?? 'banker:banker-password').split(/:(.*)/s);
+const ARTIFACTS = process.env.E2E_ARTIFACTS ?? join(here, 'artifacts');
+const PASSWORD = 'correct horse battery';
+
+if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(BASE)) {
+  console.error(`e2e: E2E_BASE_URL must be http://127.0.0.1:PORT, got '${BASE}'`);
+  process.exit(2);
+}
+rmSync(ARTIFACTS, { recursive: true, force: true });
+mkdirSync(ARTIFACTS, { recursive: true });
+
+// --- the API from Node, for set-up and for checking what the UI did ----------------------------
+
+async function api(method, path, { token, body, headers } = {}) {
+  const response = await fetch(`${BASE}/api${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  return { status: response.status, json };
+}
+
+async function loginToken(username, password) {
+  const answer = await api('POST', '/users/login', { body: { username, password } });
+  if (answer.status !== 200) throw new Error(`login ${username}: ${answer.status} ${JSON.stringify(answer.json)}`);
+  return answer.json.access_token;
+}
+
+// --- steps -----------------------------------------------------------------------------------
+
+const results = [];
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+let consoleProblems = [];
+let allowedApiStatuses = new Set();
+let renewals = 0;
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+function note(text) {
+  console.log(`         note: ${text}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.E2E_CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-dev-shm-usage',
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1200, height: 860 }, locale: 'en-US', timezoneId: 'UTC' });
+context.setDefaultTimeout(10_000);
+const page = await context.newPage();
+
+page.on('console', (message) => {
+  if (message.type() !== 'error') return;
+  const url = message.location()?.url ?? '';
+  const status = /status of (\d{3})/.exec(message.text())?.[1];
+  if (status && url.startsWith(`${BASE}/api/`) && allowedApiStatuses.has(Number(status))) return;
+  consoleProblems.push(`console error: ${message.text()} (${url})`);
+});
+page.on('pageerror', (error) => consoleProblems.push(`page error: ${error.message}`));
+page.on('response', (response) => {
+  if (response.url().endsWith('/api/tokens/renew_access') && response.status() === 200) renewals += 1;
+});
+
+async function step(name, fn, { allow = [] } = {}) {
+  if (failed) {
+    results.push({ name, status: 'not run' });
+    return;
+  }
+  allowedApiStatuses = new Set(allow);
+  consoleProblems = [];
+  const started = Date.now();
+  try {
+    const outcome = await fn();
+    await page.waitForTimeout(50); // let late console messages arrive
+    check(consoleProblems.length === 0, consoleProblems.join('\n'));
+    if (outcome === 'skipped') {
+      skipped += 1;
+      console.log(`  skip ${name}`);
+      results.push({ name, status: 'skipped' });
+    } else {
+      passed += 1;
+      console.log(`  ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+      results.push({ name, status: 'passed' });
+    }
+  } catch (error) {
+    failed += 1;
+    console.log(`  FAIL ${name}\n         ${String(error?.stack ?? error).split('\n').slice(0, 6).join('\n         ')}`);
+    results.push({ name, status: 'failed' });
+    await page.screenshot({ path: join(ARTIFACTS, 'failure.png'), fullPage: true }).catch(() => {});
+  } finally {
+    allowedApiStatuses = new Set();
+  }
+}
+
+async function shot(name, fullPage = true) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
+}
+
+const label = (text) => page.getByLabel(text, { exact: true });
+const button = (name) => page.getByRole('button', { name, exact: true });
+const alert = () => page.getByRole('alert');
+const nav = (name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+
+async function expectHeading(text) {
+  await page.getByRole('heading', { level: 1, name: text }).waitFor();
+}
+
+async function logIn(username, password) {
+  await page.goto(`${BASE}/login`);
+  await label('Username').fill(username);
+  await label('Password').fill(password);
+  await button('Log in').click();
+  await expectHeading('Accounts');
+}
+
+async function logOut() {
+  await button('Log out').click();
+  await expectHeading('Log in');
+}
+
+async function signUp(username, fullName) {
+  await page.goto(`${BASE}/signup`);
+  await label('Username').fill(username);
+  await label('Full name').fill(fullName);
+  await label('Email').fill(`${username}@example.com`);
+  await label('Password').fill(PASSWORD);
+  await button('Sign up').click();
+  await expectHeading('Accounts');
+}
+
+async function openAccount(currency) {
+  await label('Currency').selectOption(currency);
+  await button('Open account').click();
+  const row = page.locator('table.accounts tbody tr', { hasText: currency });
+  await row.waitFor();
+  return Number(await row.getAttribute('data-account-id'));
+}
+
+function accountRow(id) {
+  return page.locator(`table.accounts tr[data-account-id="${id}"]`);
+}
+
+async function cellText(row, column) {
+  return (await row.locator(`td[data-label="${column}"]`).innerText()).replace(/\s+/g, ' ').trim();
+}
+
+// What this server offers: the optional parts of API.md are in its OpenAPI document once built.
+const openapi = (await api('GET', '/openapi.json')).json ?? { paths: {} };
+const paths = openapi.paths ?? {};
+const holdsSupported = Boolean(paths['/transfers/{id}/post'] && paths['/accounts/{id}/transfers']);
+const entriesParams = (paths['/accounts/{id}/entries']?.get?.parameters ?? []).map((p) => p.name);
+const rangeSupported = entriesParams.includes('since') && entriesParams.includes('until');
+
+const alice = { username: 'alice', name: 'Alice Liddell' };
+const bob = { username: 'bob', name: 'Bob Bobson' };
+const today = new Date().toISOString().slice(0, 10);
+const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+
+await step('the app loads at / and, logged out, shows the login screen', async () => {
+  const response = await page.goto(`${BASE}/`);
+  check(response.status() === 200, `GET / answered ${response.status()}`);
+  await expectHeading('Log in');
+  check(new URL(page.url()).pathname === '/login', `redirected to ${page.url()}`);
+  const deepLink = await fetch(`${BASE}/statement/1`);
+  check(deepLink.status === 200 && (await deepLink.text()).includes('<div id="root">'), 'a client route is served the app');
+  const api404 = await fetch(`${BASE}/api/metrics`);
+  check(api404.status === 404, `/api/metrics is not public: ${api404.status}`);
+  const unprefixed = await fetch(`${BASE}/users/login`, { method: 'POST', body: '{}' });
+  const hint = await unprefixed.json();
+  check(unprefixed.status === 404 && hint.error.message.includes('/api/'), 'an API call without /api/ is told where the API is');
+  await shot('01-login');
+});
+
+await step('wrong password: the refusal is shown in words', async () => {
+  await label('Username').fill('nobody');
+  await label('Password').fill('wrong-password');
+  await button('Log in').click();
+  await alert().filter({ hasText: 'Wrong username or password.' }).waitFor();
+}, { allow: [401] });
+
+await step('sign up Alice and open a USD account', async () => {
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await expectHeading('Sign up');
+  await shot('02-signup');
+  await signUp(alice.username, alice.name);
+  alice.usd = await openAccount('USD');
+  const row = accountRow(alice.usd);
+  check((await cellText(row, 'Balance')).startsWith('0.00'), `new balance: ${await cellText(row, 'Balance')}`);
+  alice.eur = await openAccount('EUR');
+});
+
+await step('a reload keeps the session (refresh token in sessionStorage), log out ends it', async () => {
+  await page.reload();
+  await expectHeading('Accounts');
+  await accountRow(alice.usd).waitFor();
+  const stored = await page.evaluate(() => Object.keys(sessionStorage));
+  check(stored.length === 1, `one sessionStorage key: ${stored}`);
+  const local = await page.evaluate(() => localStorage.length);
+  check(local === 0, 'nothing in localStorage');
+  await logOut();
+  check((await page.evaluate(() => sessionStorage.length)) === 0, 'the refresh token is forgotten on log-out');
+  await page.goto(`${BASE}/`);
+  await expectHeading('Log in');
+});
+
+await step('sign up Bob (keyboard only) and open a USD account', async () => {
+  await page.goto(`${BASE}/signup`);
+  await label('Username').focus();
+  await page.keyboard.type(bob.username);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(bob.name);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(`${bob.username}@example.com`);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press('Enter');
+  await expectHeading('Accounts');
+  bob.usd = await openAccount('USD');
+  await logOut();
+});
+
+await step('banker: deposit to any account; a third decimal in USD is refused', async () => {
+  // Older history first, through the API: 21 deposits of 1.00, so the statement has pages.
+  const token = await loginToken(BANKER_USER, BANKER_PASSWORD);
+  for (let i = 0; i < 21; i++) {
+    const answer = await api('POST', `/accounts/${alice.usd}/deposits`, { token, body: { amount: 100 } });
+    check(answer.status === 201, `seed deposit ${i}: ${answer.status} ${JSON.stringify(answer.json)}`);
+  }
+  await logIn(BANKER_USER, BANKER_PASSWORD);
+  await nav('Banker').click();
+  await expectHeading('Banker');
+  await label('Account').fill(String(alice.usd));
+  await label('Amount').fill('12.345');
+  await button('Deposit').click();
+  await alert().filter({ hasText: 'at most 2 decimal places' }).waitFor();
+  await label('Amount').fill('250.00');
+  await button('Deposit').click();
+  await page.getByRole('status').filter({ hasText: `Deposited USD 250.00 to account #${alice.usd}` }).waitFor();
+  await shot('03-banker-deposit');
+  await logOut();
+});
+
+await step('Alice sends 25.50 to Bob (a double click sends once)', async () => {
+  await logIn(alice.username, PASSWORD);
+  const row = accountRow(alice.usd);
+  check((await cellText(row, 'Balance')).startsWith('271.00'), `balance after deposits: ${await cellText(row, 'Balance')}`);
+  await shot('04-accounts');
+  await nav('Send money').click();
+  await expectHeading('Send money');
+  await label('From account').selectOption(String(alice.usd));
+  await label('To account').fill(String(bob.usd));
+  await label('Amount').fill('25.50');
+  await button('Send').dblclick();
+  await page.getByRole('status').filter({ hasText: `Sent USD 25.50 to account #${bob.usd}` }).waitFor();
+  const token = await loginToken(alice.username, PASSWORD);
+  const entries = (await api('GET', `/accounts/${alice.usd}/entries?limit=100`, { token })).json;
+  const debits = entries.filter((e) => e.amount === -2550);
+  check(debits.length === 1, `exactly one debit of 25.50, found ${debits.length}`);
+  await shot('05-send');
+});
+
+await step('refusals shown in words: insufficient funds, wrong currency, same account', async () => {
+  await label('From account').selectOption(String(alice.usd));
+  await label('To account').fill(String(bob.usd));
+  await label('Amount').fill('100000');
+  await button('Send').click();
+  await alert().filter({ hasText: 'Not enough money available in that account.' }).waitFor();
+  await shot('06-send-refused');
+  await label('From account').selectOption(String(alice.eur));
+  await label('Amount').fill('1.00');
+  await button('Send').click();
+  await alert().filter({ hasText: 'Both accounts must be in the currency of the amount.' }).waitFor();
+  await label('To account').fill(String(alice.eur));
+  await button('Send').click();
+  await alert().filter({ hasText: 'different account' }).waitFor();
+}, { allow: [400, 422] });
+
+await step('statement: newest first, running balance, chart, Load more', async () => {
+  await nav('Accounts').click();
+  await accountRow(alice.usd).getByRole('link', { name: 'Statement', exact: true }).click();
+  await expectHeading(`Statement of account #${alice.usd}`);
+  const rows = page.locator('table.entries tbody tr');
+  await rows.first().waitFor();
+  check((await rows.count()) === 20, `first page: ${await rows.count()} entries`);
+  const first = rows.first();
+  check((await cellText(first, 'Amount')).startsWith('−25.50'), `newest entry: ${await cellText(first, 'Amount')}`);
+  check((await cellText(first, 'Balance after')).startsWith('245.50'), `balance after: ${await cellText(first, 'Balance after')}`);
+  check((await cellText(rows.nth(1), 'Balance after')).startsWith('271.00'), 'the deposit before it');
+  const line = page.locator('.chart svg path.line');
+  await line.waitFor();
+  const d = await line.getAttribute('d');
+  check((d.match(/V/g) ?? []).length >= 19, `the chart draws the balance history: ${d.slice(0, 80)}…`);
+  const chartName = await page.locator('.chart svg').getAttribute('aria-label');
+  check(chartName.includes('USD 245.50'), `the chart's accessible name: ${chartName}`);
+  await shot('07-statement');
+  await button('Load more').click();
+  await page.waitForFunction(() => document.querySelectorAll('table.entries tbody tr').length === 23);
+  check((await cellText(rows.last(), 'Balance after')).startsWith('1.00'), `oldest: ${await cellText(rows.last(), 'Balance after')}`);
+  check((await button('Load more').count()) === 0, 'no Load more after the last page');
+  await shot('08-statement-all');
+});
+
+await step('statement: a date range (since/until)', async () => {
+  if (!rangeSupported) {
+    note('the server has no since/until on entries yet (not in /openapi.json): date range skipped');
+    return 'skipped';
+  }
+  await label('Start date').fill(tomorrow);
+  await label('End date').fill(tomorrow);
+  await button('Show period').click();
+  await page.getByText('No entries in this period.').waitFor();
+  await label('Start date').fill(today);
+  await label('End date').fill(today);
+  await button('Show period').click();
+  await page.locator('table.entries tbody tr').nth(19).waitFor();
+});
+
+await step('a 401 returns to the login screen (the session ended elsewhere)', async () => {
+  const refresh = await page.evaluate(() => JSON.parse(sessionStorage.getItem('tally.session')).refreshToken);
+  const renewed = await api('POST', '/tokens/renew_access', { body: { refresh_token: refresh } });
+  check(renewed.status === 200, `renew: ${renewed.status}`);
+  const out = await api('POST', '/users/logout', { token: renewed.json.access_token });
+  check(out.status === 204, `logout elsewhere: ${out.status}`);
+  // Every replica refuses the session within 1 s; past 5 s the app's cached accounts are stale,
+  // so opening Accounts asks the bank again (and gets the 401).
+  await page.waitForTimeout(5_200);
+  await nav('Accounts').click();
+  await expectHeading('Log in');
+  await page.getByRole('status').filter({ hasText: 'Your session has ended' }).waitFor();
+}, { allow: [401] });
+
+await step('hold: Alice holds 10.00 for Bob, Bob confirms it', async () => {
+  if (!holdsSupported) {
+    note('the server has no pending transfers yet (no /transfers/{id}/post in /openapi.json): hold skipped');
+    await logIn(alice.username, PASSWORD);
+    return 'skipped';
+  }
+  await logIn(alice.username, PASSWORD);
+  await nav('Send money').click();
+  await label('From account').selectOption(String(alice.usd));
+  await label('To account').fill(String(bob.usd));
+  await label('Amount').fill('10.00');
+  await page.getByLabel('Send as a hold', { exact: false }).check();
+  await button('Send').click();
+  await page.getByRole('status').filter({ hasText: `Held USD 10.00 to account #${bob.usd}` }).waitFor();
+  await nav('Accounts').click();
+  const row = accountRow(alice.usd);
+  await row.waitFor();
+  check((await cellText(row, 'Held')).startsWith('10.00'), `held: ${await cellText(row, 'Held')}`);
+  check((await cellText(row, 'Available')).startsWith('235.50'), `available: ${await cellText(row, 'Available')}`);
+  check((await cellText(row, 'Balance')).startsWith('245.50'), `balance: ${await cellText(row, 'Balance')}`);
+  await shot('09-accounts-held');
+  await logOut();
+  await logIn(bob.username, PASSWORD);
+  await nav('Holds').click();
+  await expectHeading('Holds');
+  const hold = page.locator('li.hold', { hasText: `from account #${alice.usd}` });
+  await hold.waitFor();
+  await shot('10-holds');
+  await hold.getByRole('button', { name: 'Confirm', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: 'confirmed: USD 10.00 received' }).waitFor();
+  await nav('Accounts').click();
+  const bobRow = accountRow(bob.usd);
+  await bobRow.waitFor();
+  await page.waitForFunction(
+    (id) => document.querySelector(`tr[data-account-id="${id}"] td[data-label="Balance"]`)?.textContent?.startsWith('35.50'),
+    bob.usd,
+  );
+  await logOut();
+  await logIn(alice.username, PASSWORD);
+});
+
+await step('phone width (390 px): no sideways scrolling, every control reachable', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${BASE}/`);
+  await accountRow(alice.usd).waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `the accounts page scrolls sideways by ${overflow}px`);
+  await shot('11-phone-accounts');
+  await accountRow(alice.usd).getByRole('link', { name: 'Statement', exact: true }).click();
+  await page.locator('table.entries tbody tr').first().waitFor();
+  const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow2 <= 0, `the statement scrolls sideways by ${overflow2}px`);
+  await shot('12-phone-statement', false);
+  await nav('Send money').click();
+  await expectHeading('Send money');
+  await shot('13-phone-send');
+  await page.setViewportSize({ width: 1200, height: 860 });
+});
+
+await step('log out: back to the login screen, the app no longer opens', async () => {
+  await logOut();
+  await page.goto(`${BASE}/statement/${alice.usd}`);
+  await expectHeading('Log in');
+  await shot('14-logged-out');
+});
+
+await step('the access token was renewed in the browser before it expired', async () => {
+  note(`POST /api/tokens/renew_access answered 200 ${renewals} time(s)`);
+  check(renewals > 0, 'no renewal seen (is TALLY_TOKEN__ACCESS_TTL short in this run?)');
+});
+
+await browser.close();
+for (const result of results.filter((r) => r.status === 'not run')) console.log(`  ---- ${result.name} (not run)`);
+const notRun = results.filter((r) => r.status === 'not run').length;
+console.log(`e2e: ${passed} passed, ${failed + notRun} failed, ${skipped} skipped`);
+process.exit(failed || notRun ? 1 : 0);

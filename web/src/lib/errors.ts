@@ -1,0 +1,88 @@
+// The API's errors are {"error": {"code", "message"}} (API.md, "Errors"). ApiError carries the
+// code for the program and `userMessage`, the words shown to a person.
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  /** The server's own sentence, kept for codes whose detail matters (validation). */
+  readonly serverMessage: string;
+  readonly userMessage: string;
+  readonly retryAfterSeconds?: number;
+
+  constructor(status: number, code: string, serverMessage: string, retryAfterSeconds?: number) {
+    const words = userWords(status, code, serverMessage);
+    super(words);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.serverMessage = serverMessage;
+    this.userMessage = words;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  get isUnauthenticated(): boolean {
+    return this.status === 401 && this.code !== 'invalid_credentials';
+  }
+}
+
+const WORDS: Record<string, string> = {
+  invalid_credentials: 'Wrong username or password.',
+  unauthenticated: 'Your session has ended. Please log in again.',
+  token_expired: 'Your session has ended. Please log in again.',
+  forbidden: 'You are not allowed to do that.',
+  not_found: 'No such account or transfer, or it is not yours to see.',
+  same_account: 'The money has to go to a different account.',
+  conflict: 'That already exists.',
+  idempotency_key_reused: 'This request was already sent with different details. Please check and send again.',
+  transfer_not_pending: 'That hold is no longer pending: it was already confirmed, released or has expired.',
+  payload_too_large: 'That request is too large.',
+  insufficient_funds: 'Not enough money available in that account.',
+  currency_mismatch: 'Both accounts must be in the currency of the amount.',
+  balance_overflow: 'That amount is too large for the bank to hold.',
+  rate_limited: 'Too many failed log-ins. Wait a few minutes, then try again.',
+  unavailable: 'The bank is busy or briefly unreachable. Please try again in a moment.',
+  invalid_json: 'The app sent a request the bank could not read. Please reload the page.',
+};
+
+/** The words a person sees for an API error. */
+export function userWords(status: number, code: string, serverMessage: string): string {
+  if (code === 'validation_failed') {
+    // The server's sentence names the field and the rule ("amount must be positive").
+    return serverMessage ? `Please check the form: ${lowerFirst(serverMessage)}` : 'Please check the form.';
+  }
+  if (code === 'conflict' && serverMessage) return serverMessage;
+  const known = WORDS[code];
+  if (known) return known;
+  if (status >= 500) return 'The bank could not answer just now. Please try again in a moment.';
+  return serverMessage || `The bank refused the request (${status}).`;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+export const NETWORK_ERROR_WORDS = 'Cannot reach the bank. Check your connection and try again.';
+
+/** Any thrown value as words for an alert. */
+export function describeError(error: unknown): string {
+  if (error instanceof ApiError) return error.userMessage;
+  if (error instanceof TypeError) return NETWORK_ERROR_WORDS;
+  if (error instanceof Error && error.message) return error.message;
+  return 'Something went wrong. Please try again.';
+}
+
+/** Builds an ApiError from a non-2xx response, whatever its body. */
+export async function errorFromResponse(response: Response): Promise<ApiError> {
+  let code = `http_${response.status}`;
+  let message = '';
+  try {
+    const body: unknown = await response.json();
+    const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    if (error && typeof error.code === 'string') code = error.code;
+    if (error && typeof error.message === 'string') message = error.message;
+  } catch {
+    // Not JSON (a proxy's error page): the status decides.
+  }
+  const retryAfter = Number(response.headers.get('Retry-After'));
+  return new ApiError(response.status, code, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
+}

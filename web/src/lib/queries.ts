@@ -1,0 +1,14 @@
+// The query keys and shared queries of the app (TanStack Query).
+import { useQuery } from '@tanstack/react-query';
+import { api } from './api';
+
+export const keys = {
+  accounts: ['accounts'] as const,
+  account: (id: number) => ['account', id] as const,
+  statement: (id: number, since?: string, until?: string) => ['statement', id, since ?? '', until ?? ''] as const,
+  holds: ['holds'] as const,
+};
+
+export function useAccounts() {
+  return useQuery({ queryKey: keys.accounts, queryFn: () => api.listAccounts() });
+}
