@@ -43,7 +43,7 @@ COUNTERS = {
     "tally_transfers_refused_total",
     "tally_account_activations_total",
     "tally_account_passivations_total",
-    "tally_mailbox_full_total",
+    "tally_engine_rejected_total",
     "tally_idempotent_replays_total",
     "tally_login_failures_total",
     "tally_logins_rate_limited_total",
