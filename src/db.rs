@@ -39,12 +39,21 @@ const MIGRATION_LOCK_KEY: i64 = 0x7a11_3160;
 
 /// Applies pending migrations; returns the versions applied now.
 pub async fn migrate(pool: &Pool) -> anyhow::Result<Vec<i32>> {
+    migrate_to(pool, refinery::Target::Latest).await
+}
+
+/// Applies pending migrations up to `target` (tests of a migration's data conversion start
+/// from the version before it).
+pub async fn migrate_to(pool: &Pool, target: refinery::Target) -> anyhow::Result<Vec<i32>> {
     let mut client = pool.get().await?;
     let client: &mut tokio_postgres::Client = &mut client;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
-    let report = embedded::migrations::runner().run_async(client).await;
+    let report = embedded::migrations::runner()
+        .set_target(target)
+        .run_async(client)
+        .await;
     client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;

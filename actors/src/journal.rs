@@ -34,6 +34,9 @@ use tokio_postgres::Statement;
 use crate::account::{Settle, Settlement, SettlementOutcome};
 use crate::config::EngineConfig;
 use crate::db::describe;
+use crate::journal_sql::{
+    ALLOCATE_IDS, APPLY_DELTAS, INSERT_IDEMPOTENCY_KEYS, INSERT_TRANSFERS, LOCK_ACCOUNTS,
+};
 use crate::metrics::EngineMetrics;
 use crate::model::{
     AccountId, AccountSnapshot, Amount, Currency, Entry, IdempotencyKey, Transfer, TransferStatus,
@@ -336,39 +339,6 @@ impl Statements {
         })
     }
 }
-
-const ALLOCATE_IDS: &str =
-    "SELECT nextval('transfers_id_seq'), now() FROM generate_series(1, $1::bigint)";
-
-/// Locks the touched accounts in ascending id order (the sort sits below the lock), so
-/// concurrent writers, and other replicas' journals, always wait for each other in one order.
-const LOCK_ACCOUNTS: &str =
-    "SELECT id FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE";
-
-/// Relative updates of the net deltas. A customer account the update would take below its held
-/// amount is skipped (not updated, not returned) instead of failing the whole statement, so the
-/// journal learns exactly which accounts were stale. The CHECK constraints (no_overdraft, holds)
-/// stay as the last net.
-const APPLY_DELTAS: &str = "UPDATE accounts AS a SET balance = a.balance + d.delta
-    FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta)
-    WHERE a.id = d.id AND (a.kind = 'reserve' OR a.balance + d.delta - a.held >= 0)
-    RETURNING a.id, a.balance, a.held";
-
-/// One row per transfer: both legs, and each account's balance right after its leg.
-const INSERT_TRANSFERS: &str = "INSERT INTO transfers (id, from_account_id, to_account_id, amount,
-        currency, posted_at, from_balance_after, to_balance_after)
-    SELECT id, from_id, to_id, amount, currency, now(), from_after, to_after
-    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
-                $7::bigint[]) AS t(id, from_id, to_id, amount, currency, from_after, to_after)";
-
-/// A key some other request committed first is skipped, not an error, so only its transfer
-/// leaves the batch.
-const INSERT_IDEMPOTENCY_KEYS: &str = "INSERT INTO idempotency_keys
-        (username, key, request_hash, transfer_id, operation, outcome)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[], $5::text[],
-                         $6::jsonb[])
-    ON CONFLICT DO NOTHING
-    RETURNING username, key";
 
 /// One net change per account, in ascending id order (the order the rows get locked in).
 fn net_deltas(items: &[HeldTransfer]) -> Option<BTreeMap<AccountId, i64>> {

@@ -17,6 +17,7 @@ mod db;
 mod engine;
 mod idempotency;
 mod journal;
+pub mod journal_sql;
 pub mod metrics;
 pub mod model;
 mod queries;

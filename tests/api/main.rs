@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod cancellation;
 mod concurrency;
 mod configuration;
 mod docs;
@@ -16,5 +17,6 @@ mod process;
 mod replicas;
 mod schema;
 mod seed;
+mod statements;
 mod transfers;
 mod users;

@@ -211,3 +211,96 @@ async fn a_transfer_in_another_currency_than_its_accounts_is_refused_by_the_data
         )
     );
 }
+
+/// V4 turns the entries table into a view over one row per transfer: existing transfers keep
+/// their legs, gain running balances, and stored idempotent answers gain the new fields.
+#[tokio::test]
+async fn the_one_row_migration_converts_existing_transfers_and_answers() {
+    let database = fresh_database().await;
+    let admin = database.connect().await;
+    let name = format!("{}_v3", database.name);
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("an empty database");
+    let settings = crate::helpers::test_settings(&format!("{}_v3", database.url()));
+    let pool = tally::db::build_pool(&settings.database).expect("a pool");
+    tally::db::migrate_to(&pool, refinery::Target::Version(3))
+        .await
+        .expect("V1 to V3");
+    let client = pool.get().await.expect("a connection");
+    // The old shape: a deposit of 100 into alice, then alice pays bob 30 (three rows each).
+    client
+        .batch_execute(
+            "INSERT INTO users (username, hashed_password, full_name, email)
+                 VALUES ('alice', 'x', 'A', 'a@example.com'), ('bob', 'x', 'B', 'b@example.com');
+             INSERT INTO accounts (id, owner, currency, balance) VALUES (101, 'alice', 'USD', 70),
+                 (102, 'bob', 'USD', 30);
+             UPDATE accounts SET balance = -100 WHERE kind = 'reserve' AND currency = 'USD';
+             INSERT INTO transfers (id, from_account_id, to_account_id, amount, currency)
+                 SELECT 1, id, 101, 100, 'USD' FROM accounts WHERE kind = 'reserve' AND currency = 'USD';
+             INSERT INTO transfers (id, from_account_id, to_account_id, amount, currency)
+                 VALUES (2, 101, 102, 30, 'USD');
+             INSERT INTO entries (id, account_id, transfer_id, amount)
+                 SELECT 1, id, 1, -100 FROM accounts WHERE kind = 'reserve' AND currency = 'USD';
+             INSERT INTO entries (id, account_id, transfer_id, amount) VALUES
+                 (2, 101, 1, 100), (3, 101, 2, -30), (4, 102, 2, 30);
+             INSERT INTO idempotency_keys (username, key, request_hash, transfer_id, operation, outcome)
+                 VALUES ('alice', 'k', '\\x00', 2, 'transfer', '{
+                   \"transfer\": {\"id\": 2, \"from_account_id\": 101, \"to_account_id\": 102,
+                     \"amount\": 30, \"currency\": \"USD\", \"created_at\": \"2026-01-01T00:00:00Z\"},
+                   \"from_entry\": {\"id\": 3, \"account_id\": 101, \"transfer_id\": 2, \"amount\": -30,
+                     \"created_at\": \"2026-01-01T00:00:00Z\"},
+                   \"to_entry\": {\"id\": 4, \"account_id\": 102, \"transfer_id\": 2, \"amount\": 30,
+                     \"created_at\": \"2026-01-01T00:00:00Z\"},
+                   \"from_account\": {\"id\": 101, \"owner\": \"alice\", \"balance\": 70, \"currency\": \"USD\",
+                     \"kind\": \"customer\", \"created_at\": \"2026-01-01T00:00:00Z\"},
+                   \"to_account\": {\"id\": 102, \"owner\": \"bob\", \"balance\": 30, \"currency\": \"USD\",
+                     \"kind\": \"customer\", \"created_at\": \"2026-01-01T00:00:00Z\"}}');",
+        )
+        .await
+        .expect("old-shape rows");
+    tally::db::migrate(&pool).await.expect("V4 onwards");
+
+    let legs: Vec<(i64, i64, i64, i64, i64)> = client
+        .query(
+            "SELECT id, account_id, transfer_id, amount, balance_after FROM entries
+             WHERE account_id IN (101, 102) ORDER BY id",
+            &[],
+        )
+        .await
+        .expect("the entries view")
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
+        .collect();
+    assert_eq!(
+        legs,
+        [
+            (3, 101, 1, 100, 100),
+            (4, 101, 2, -30, 70),
+            (5, 102, 2, 30, 30)
+        ]
+    );
+    let status: String = client
+        .query_one("SELECT status FROM transfers WHERE id = 2", &[])
+        .await
+        .expect("the transfer")
+        .get(0);
+    assert_eq!(status, "posted");
+    let outcome: serde_json::Value = client
+        .query_one("SELECT outcome FROM idempotency_keys WHERE key = 'k'", &[])
+        .await
+        .expect("the stored answer")
+        .get(0);
+    let replayed: tally_actors::Transferred =
+        serde_json::from_value(outcome).expect("a stored answer the engine reads");
+    assert_eq!(
+        (replayed.from_entry.id, replayed.from_entry.balance_after),
+        (4, 70)
+    );
+    assert_eq!(
+        replayed.transfer.status,
+        tally_actors::TransferStatus::Posted
+    );
+    tally_test_support::check_invariants(&client).await;
+}

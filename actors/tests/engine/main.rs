@@ -9,3 +9,4 @@ mod idempotency;
 mod lifecycle;
 mod property;
 mod replicas;
+mod security;
