@@ -361,7 +361,8 @@ export class ApiClient {
   }
 
   voidTransfer(id: number, idempotencyKey: string): Promise<{ transfer: Transfer }> {
-    return this.request('POST', `/transfers/${id}/void`, { idempotencyKey });
+    // An empty JSON object: accepted whether the server reads a body here or not.
+    return this.request('POST', `/transfers/${id}/void`, { body: {}, idempotencyKey });
   }
 }
 
