@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use config::{Config, Environment as EnvSource, File, FileFormat};
 use serde::{de, Deserialize, Deserializer};
-use tally_actors::config::duration;
+/// The one duration parser of both crates (seconds or humantime: `30s`, `15m`, `24h`). It lives
+/// with `EngineConfig`, which needs it and cannot depend on this crate; re-exported here so the
+/// service's settings and CLI name it through their own configuration module.
+pub use tally_actors::config::duration;
 use tally_actors::EngineConfig;
 
 const DEFAULTS: &str = include_str!("defaults.toml");
@@ -219,7 +222,7 @@ impl Settings {
         let engine = &self.engine;
         if engine.idempotency_retention < Duration::from_secs(24 * 3600) {
             return refuse(
-                "engine.idempotency_retention must be at least 24h (API.md keeps keys a day)",
+                "engine.idempotency_retention must be at least 24h (docs/api.md promises keys a day)",
             );
         }
         if engine.batch_size_max == 0

@@ -1,4 +1,4 @@
-//! The JSON error model of API.md, in one place: every failure a handler can answer is an
+//! The JSON error model of docs/api.md, in one place: every failure a handler can answer is an
 //! [`ApiError`], which knows its status and its snake_case code.
 
 use actix_web::http::{header, StatusCode};
@@ -289,7 +289,7 @@ pub mod extractors {
         ApiError::Validation(format!("the query string is not valid: {error}"))
     }
 
-    /// Unknown routes answer the JSON 404 of API.md, not actix's empty one.
+    /// Unknown routes answer the JSON 404 of docs/api.md, not actix's empty one.
     pub async fn not_found(request: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
         Err(ApiError::NotFound(format!(
             "no route for {} {}",

@@ -2,6 +2,7 @@
 //! `tally-actors` engine.
 
 pub mod auth;
+pub mod cli;
 pub mod configuration;
 pub mod db;
 pub mod domain;
@@ -9,7 +10,6 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
-pub mod seed;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -1,4 +1,4 @@
-//! The OpenAPI 3 document of API.md, generated from the handlers' annotations, and the
+//! The OpenAPI 3 document of docs/api.md, generated from the handlers' annotations, and the
 //! interactive docs that render it (Swagger UI, vendored into the binary: no CDN).
 
 use actix_web::{web, HttpResponse};

@@ -1,7 +1,7 @@
 -- The stronger row-lock baseline: the same transfer, but both balance UPDATEs (ascending id)
 -- come before the inserts. The foreign keys of the inserts then find the account rows already
 -- locked by this transaction, so no KEY SHARE lock (and no MultiXact) is taken on a hot row
--- another transaction is about to update: the DESIGN.md advice, applied to one transfer.
+-- another transaction is about to update: the docs/design.md advice, applied to one transfer.
 \set a random(0, :count - 1)
 \set b (:a + random(1, :count - 1)) % :count
 \set from :first + :a

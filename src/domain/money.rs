@@ -16,7 +16,7 @@ impl Amount {
     }
 }
 
-/// One of the currencies API.md lists.
+/// One of the currencies docs/api.md lists.
 pub struct CurrencyCode;
 
 impl CurrencyCode {

@@ -10,45 +10,70 @@ pub mod transfers;
 pub mod users;
 pub mod views;
 
-use actix_web::web;
+use actix_web::http::Method;
+use actix_web::{web, FromRequest, Handler, Responder};
 
+/// Registers every API route on the app.
 pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/users", web::post().to(users::create_user))
-        .route("/users/login", web::post().to(users::login))
-        .route("/users/logout", web::post().to(users::logout))
-        .route("/users/me", web::get().to(users::me))
-        .route("/tokens/renew_access", web::post().to(tokens::renew_access))
-        .route("/accounts", web::post().to(accounts::create_account))
-        .route("/accounts", web::get().to(accounts::list_accounts))
-        .route("/accounts/{id}", web::get().to(accounts::get_account))
-        .route(
-            "/accounts/{id}/entries",
-            web::get().to(accounts::list_entries),
-        )
-        .route(
-            "/accounts/{id}/balance",
-            web::get().to(accounts::balance_at),
-        )
-        .route(
-            "/accounts/{id}/transfers",
-            web::get().to(accounts::list_transfers),
-        )
-        .route("/accounts/{id}/deposits", web::post().to(accounts::deposit))
-        .route(
-            "/accounts/{id}/withdrawals",
-            web::post().to(accounts::withdraw),
-        )
-        .route("/transfers", web::post().to(transfers::create_transfer))
-        .route("/transfers/{id}", web::get().to(transfers::get_transfer))
-        .route(
-            "/transfers/{id}/post",
-            web::post().to(pending::post_transfer),
-        )
-        .route(
-            "/transfers/{id}/void",
-            web::post().to(pending::void_transfer),
-        );
+    register(&mut Routes {
+        config: Some(config),
+        table: Vec::new(),
+    });
+}
+
+/// The routes [`configure`] registers, as (method, path): the same table, read without an app
+/// (the test that keeps `/openapi.json` in step with the app reads it).
+pub fn table() -> Vec<(Method, &'static str)> {
+    let mut routes = Routes {
+        config: None,
+        table: Vec::new(),
+    };
+    register(&mut routes);
+    routes.table
+}
+
+fn register(routes: &mut Routes) {
+    const GET: Method = Method::GET;
+    const POST: Method = Method::POST;
+    routes
+        .route(GET, "/healthz", health::healthz)
+        .route(GET, "/readyz", health::readyz)
+        .route(POST, "/users", users::create_user)
+        .route(POST, "/users/login", users::login)
+        .route(POST, "/users/logout", users::logout)
+        .route(GET, "/users/me", users::me)
+        .route(POST, "/tokens/renew_access", tokens::renew_access)
+        .route(POST, "/accounts", accounts::create_account)
+        .route(GET, "/accounts", accounts::list_accounts)
+        .route(GET, "/accounts/{id}", accounts::get_account)
+        .route(GET, "/accounts/{id}/entries", accounts::list_entries)
+        .route(GET, "/accounts/{id}/balance", accounts::balance_at)
+        .route(GET, "/accounts/{id}/transfers", accounts::list_transfers)
+        .route(POST, "/accounts/{id}/deposits", accounts::deposit)
+        .route(POST, "/accounts/{id}/withdrawals", accounts::withdraw)
+        .route(POST, "/transfers", transfers::create_transfer)
+        .route(GET, "/transfers/{id}", transfers::get_transfer)
+        .route(POST, "/transfers/{id}/post", pending::post_transfer)
+        .route(POST, "/transfers/{id}/void", pending::void_transfer);
+}
+
+/// Registers a route on the app (when there is one) and records it in the table.
+struct Routes<'a> {
+    config: Option<&'a mut web::ServiceConfig>,
+    table: Vec<(Method, &'static str)>,
+}
+
+impl Routes<'_> {
+    fn route<F, Args>(&mut self, method: Method, path: &'static str, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        if let Some(config) = self.config.as_deref_mut() {
+            config.route(path, web::method(method.clone()).to(handler));
+        }
+        self.table.push((method, path));
+        self
+    }
 }

@@ -1,4 +1,4 @@
-//! The JSON shapes of API.md for accounts, transfers and entries.
+//! The JSON shapes of docs/api.md for accounts, transfers and entries.
 
 use serde::Serialize;
 use tally_actors::{AccountSnapshot, Entry, Transfer};

@@ -1,3 +1,10 @@
+//! The money invariants (docs/design.md), checked in the database by name. Each `check_*`
+//! asserts one invariant and names it when it breaks; [`check_invariants`] runs them all.
+//!
+//! Not checked here, because they are not states of the tables but of behaviour, which the
+//! tests exercise directly: `amounts_in_minor_units` (the column types), `idempotency`,
+//! `acknowledged_is_durable` and `privacy_of_state`.
+
 use tokio_postgres::Client;
 
 /// What [`check_invariants`] saw, for tests that assert more than the rules themselves.
@@ -7,8 +14,30 @@ pub struct Invariants {
     pub entries: i64,
 }
 
-/// Asserts the money invariants (docs/design.md) in the database, with a message naming the broken one.
+/// Asserts every money invariant the tables can show, with a message naming the broken one.
 pub async fn check_invariants(client: &Client) -> Invariants {
+    check_double_entry(client).await;
+    check_conservation(client).await;
+    check_no_overdraft(client).await;
+    check_holds(client).await;
+    check_currency_match(client).await;
+    let counts = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM transfers), (SELECT count(*) FROM entries)",
+            &[],
+        )
+        .await
+        .expect("the count query");
+    Invariants {
+        transfers: counts.get(0),
+        entries: counts.get(1),
+    }
+}
+
+/// `double_entry`: every posted transfer has exactly its debit (−amount, payer) and its credit
+/// (+amount, payee) entry, a transfer not posted has none, and each account's balance is the
+/// sum of its entries.
+pub async fn check_double_entry(client: &Client) {
     let drifted = client
         .query(
             "SELECT a.id, a.balance, COALESCE(SUM(e.amount), 0)::bigint
@@ -25,35 +54,6 @@ pub async fn check_invariants(client: &Client) -> Invariants {
     assert!(
         drifted.is_empty(),
         "double_entry broken: balance != sum(entries) for (id, balance, sum) {drifted:?}"
-    );
-
-    let unbalanced = client
-        .query(
-            "SELECT currency, SUM(balance)::bigint FROM accounts GROUP BY currency HAVING SUM(balance) <> 0",
-            &[],
-        )
-        .await
-        .expect("the conservation query");
-    let unbalanced: Vec<(String, i64)> = unbalanced
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
-    assert!(
-        unbalanced.is_empty(),
-        "conservation broken: a currency's balances do not sum to 0: {unbalanced:?}"
-    );
-
-    let overdrawn: i64 = client
-        .query_one(
-            "SELECT count(*) FROM accounts WHERE kind = 'customer' AND balance < 0",
-            &[],
-        )
-        .await
-        .expect("the overdraft query")
-        .get(0);
-    assert_eq!(
-        overdrawn, 0,
-        "no_overdraft broken: a customer balance is below 0"
     );
 
     // Entries are a view over transfer rows, so a leg without its transfer cannot exist; what
@@ -79,7 +79,47 @@ pub async fn check_invariants(client: &Client) -> Invariants {
         malformed, 0,
         "double_entry broken: a transfer without exactly its debit and credit entries"
     );
+}
 
+/// `conservation`: money enters only from a currency's reserve, so each currency's balances,
+/// reserve included, sum to 0.
+pub async fn check_conservation(client: &Client) {
+    let unbalanced = client
+        .query(
+            "SELECT currency, SUM(balance)::bigint FROM accounts GROUP BY currency HAVING SUM(balance) <> 0",
+            &[],
+        )
+        .await
+        .expect("the conservation query");
+    let unbalanced: Vec<(String, i64)> = unbalanced
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert!(
+        unbalanced.is_empty(),
+        "conservation broken: a currency's balances do not sum to 0: {unbalanced:?}"
+    );
+}
+
+/// `no_overdraft`: no customer account's balance is below 0 (only reserves may be).
+pub async fn check_no_overdraft(client: &Client) {
+    let overdrawn: i64 = client
+        .query_one(
+            "SELECT count(*) FROM accounts WHERE kind = 'customer' AND balance < 0",
+            &[],
+        )
+        .await
+        .expect("the overdraft query")
+        .get(0);
+    assert_eq!(
+        overdrawn, 0,
+        "no_overdraft broken: a customer balance is below 0"
+    );
+}
+
+/// `holds`: each account's `held` is the sum of its pending outgoing transfers, and a customer
+/// account's `available = balance − held` is never below 0.
+pub async fn check_holds(client: &Client) {
     let misheld: Vec<(i64, i64, i64)> = client
         .query(
             "SELECT a.id, a.held, COALESCE(SUM(t.amount), 0)::bigint
@@ -98,7 +138,10 @@ pub async fn check_invariants(client: &Client) -> Invariants {
         misheld.is_empty(),
         "holds broken: held != sum(pending) or available < 0 for (id, held, pending) {misheld:?}"
     );
+}
 
+/// `currency_match`: both accounts of every transfer are in the transfer's currency.
+pub async fn check_currency_match(client: &Client) {
     let mismatched: i64 = client
         .query_one(
             "SELECT count(*) FROM transfers t
@@ -114,16 +157,4 @@ pub async fn check_invariants(client: &Client) -> Invariants {
         mismatched, 0,
         "currency_match broken: a transfer between accounts of another currency"
     );
-
-    let counts = client
-        .query_one(
-            "SELECT (SELECT count(*) FROM transfers), (SELECT count(*) FROM entries)",
-            &[],
-        )
-        .await
-        .expect("the count query");
-    Invariants {
-        transfers: counts.get(0),
-        entries: counts.get(1),
-    }
 }

@@ -4,14 +4,18 @@
 //!   starts from the real schema in milliseconds and tests never see each other's rows.
 //! - [`TcpProxy`]: a TCP relay in front of PostgreSQL that a test can cut and restore, to make the
 //!   database unreachable for one app without stopping the shared server.
-//! - [`check_invariants`]: the money rules of DESIGN.md, checked in the database.
+//! - [`check_invariants`]: the money invariants of docs/design.md, checked in the database, one
+//!   `check_<name>` per invariant (`check_double_entry`, `check_conservation`, ...).
 
 mod database;
 mod invariants;
 mod proxy;
 
 pub use database::{admin_url, fresh_database, pool, TestDatabase};
-pub use invariants::{check_invariants, Invariants};
+pub use invariants::{
+    check_conservation, check_currency_match, check_double_entry, check_holds, check_invariants,
+    check_no_overdraft, Invariants,
+};
 pub use proxy::TcpProxy;
 
 /// Inserts a user directly (engine tests need owners; the HTTP tests sign up through the API).

@@ -351,7 +351,7 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// The money rules of DESIGN.md hold in this app's database.
+    /// The money invariants (docs/design.md) hold in this app's database.
     pub async fn assert_invariants(&self) -> tally_test_support::Invariants {
         let client = self.db().await;
         tally_test_support::check_invariants(&client).await
