@@ -187,7 +187,7 @@ async function cellText(row, column) {
   return (await row.locator(`td[data-label="${column}"]`).innerText()).replace(/\s+/g, ' ').trim();
 }
 
-// What this server offers: the optional parts of API.md are in its OpenAPI document once built.
+// What this server offers: the optional parts of docs/api.md are in its OpenAPI document once built.
 const openapi = (await api('GET', '/openapi.json')).json ?? { paths: {} };
 const paths = openapi.paths ?? {};
 // E2E_HOLDS=off runs the stand-in holds step even against a server that has holds.
@@ -418,7 +418,7 @@ await step('hold: Alice holds 10.00 for Bob, Bob confirms it', async () => {
 
 await step('holds screens on stand-in answers, while the server has no holds', async () => {
   if (holdsSupported) return 'skipped'; // the real thing ran above
-  // The browser's requests for holds are answered here, in API.md's shapes; everything else is real.
+  // The browser's requests for holds are answered here, in docs/api.md's shapes; everything else is real.
   await logOut();
   await logIn(bob.username, PASSWORD);
   const now = Date.now();

@@ -6,7 +6,7 @@ import { keys } from '../lib/queries';
 import type { Account } from '../lib/types';
 import { ErrorAlert, Notice } from './ErrorAlert';
 
-/** Opens an account in a currency the user has none in yet (one per currency, API.md). */
+/** Opens an account in a currency the user has none in yet (one per currency, docs/api.md). */
 export function OpenAccountForm({ accounts }: { accounts: Account[] }) {
   const queryClient = useQueryClient();
   const taken = new Set(accounts.map((a) => a.currency));

@@ -1,4 +1,4 @@
-// The one client of Tally's HTTP API (shared/API.md), at /api behind the front door.
+// The one client of Tally's HTTP API (docs/api.md), at /api behind the front door.
 //
 // Tokens: the access token lives in memory only; the refresh token is also kept in
 // sessionStorage (this origin's, this tab's), so a reload stays logged in while no other site
@@ -347,7 +347,7 @@ export class ApiClient {
     return this.request('POST', `/accounts/${accountId}/withdrawals`, { body: { amount }, idempotencyKey });
   }
 
-  // Holds (pending transfers, API.md "Pending (two-phase) transfers").
+  // Holds (pending transfers, docs/api.md "Pending (two-phase) transfers").
 
   accountTransfers(id: number, status?: TransferStatus): Promise<Transfer[]> {
     return this.request('GET', `/accounts/${id}/transfers`, { query: { status, limit: 100 } });

@@ -1,4 +1,4 @@
-// The API's errors are {"error": {"code", "message"}} (API.md, "Errors"). ApiError carries the
+// The API's errors are {"error": {"code", "message"}} (docs/api.md, "Errors"). ApiError carries the
 // code for the program and `userMessage`, the words shown to a person.
 
 export class ApiError extends Error {

@@ -1,4 +1,4 @@
-// One Idempotency-Key per submission (API.md: 1–255 visible ASCII characters). A retry of the
+// One Idempotency-Key per submission (docs/api.md: 1–255 visible ASCII characters). A retry of the
 // same submission, or a second click while it is in flight, reuses the key, so the bank acts once.
 
 /** A random UUID v4; crypto.randomUUID where the page is a secure context, else the same from

@@ -1,4 +1,4 @@
-// Money is an integer number of minor units everywhere (API.md): 1250 is 12.50 USD, 1250 is
+// Money is an integer number of minor units everywhere (docs/api.md): 1250 is 12.50 USD, 1250 is
 // ¥1250. Parsing and formatting work on the decimal digits as text, never on floating point.
 
 export const CURRENCIES = ['USD', 'EUR', 'CAD', 'GBP', 'JPY', 'KRW'] as const;

@@ -1,4 +1,4 @@
-// A statement's running balance. Entries come newest first; `balance_after` (API.md, new) is
+// A statement's running balance. Entries come newest first; `balance_after` (docs/api.md, new) is
 // the account's posted balance right after each. Where the server does not send it yet, it is
 // derived from a known anchor — the account's balance when the newest entry is the latest one —
 // by integer subtraction back through the entries, which must then be contiguous (no `until`).

@@ -1,4 +1,4 @@
-// The JSON shapes of the HTTP contract (shared/API.md). Fields marked "(new)" there are optional
+// The JSON shapes of the HTTP contract (docs/api.md). Fields marked "(new)" there are optional
 // here: the app works with a server that does not send them yet.
 import type { Currency } from './money';
 

@@ -6,7 +6,7 @@ import { ErrorAlert } from '../components/ErrorAlert';
 import { Field } from '../components/Field';
 import { AuthFrame } from './AuthFrame';
 
-/** The API's rules for a new user (API.md, Auth), checked here first to say what is wrong. */
+/** The API's rules for a new user (docs/api.md, Auth), checked here first to say what is wrong. */
 function problems(fields: { username: string; full_name: string; email: string; password: string }): string | null {
   if (!/^[a-z0-9_]{3,64}$/.test(fields.username)) {
     return 'Username: 3 to 64 characters, lower-case letters, digits and _ only.';

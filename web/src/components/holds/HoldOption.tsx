@@ -1,4 +1,4 @@
-// "Send as a hold": a pending transfer (API.md, "Pending (two-phase) transfers"). The money stays
+// "Send as a hold": a pending transfer (docs/api.md, "Pending (two-phase) transfers"). The money stays
 // in the payer's account, held, until the payee confirms or releases it, or it expires.
 
 export interface HoldChoice {
