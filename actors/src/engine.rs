@@ -111,7 +111,11 @@ impl Engine {
         request: TransferRequest,
         timeout: std::time::Duration,
     ) -> Result<Transferred, TransferError> {
+        // PostgreSQL keeps microseconds: answer with the instant it stores.
         let expires_at = time::OffsetDateTime::now_utc() + timeout;
+        let expires_at = expires_at
+            .replace_nanosecond(expires_at.nanosecond() / 1_000 * 1_000)
+            .expect("a truncated nanosecond is valid");
         self.execute(Job {
             request,
             movement: Some(Movement::Transfer),

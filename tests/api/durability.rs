@@ -98,3 +98,82 @@ async fn transfers_answered_201_survive_a_sigkill_mid_load() {
     assert_eq!(status, 201, "{answer}");
     check_invariants(&db).await;
 }
+
+/// No hold lives only in memory: holds acknowledged before a SIGKILL are still held after the
+/// restart (the restarted actors load them), can still be posted, and still cannot be spent.
+#[actix_web::test]
+async fn holds_answered_201_survive_a_sigkill() {
+    let database = fresh_database().await;
+    let port = free_port();
+    let mut server = Process::tally(&database, port).await;
+    let client = reqwest::Client::new();
+    let db = database.connect().await;
+    let banker = user(&client, &server.address, &db, "hold_banker", true).await;
+    let (payer_token, payer) =
+        funded_account(&client, &server.address, &db, "hold_payer", &banker, 1_000).await;
+    let (payee_token, payee) =
+        funded_account(&client, &server.address, &db, "hold_payee", &banker, 1).await;
+
+    let mut held = Vec::new();
+    for amount in [100, 200, 300] {
+        let body = json!({ "from_account_id": payer, "to_account_id": payee, "amount": amount,
+                           "currency": "USD", "pending": true });
+        let (status, answer) = post(
+            &client,
+            format!("{}/transfers", server.address),
+            body,
+            Some(&payer_token),
+        )
+        .await
+        .expect("a hold");
+        assert_eq!(status, 201, "{answer}");
+        held.push(answer["transfer"]["id"].as_i64().expect("an id"));
+    }
+    server.kill();
+
+    let restarted = Process::tally(&database, port).await;
+    let pending: i64 = db
+        .query_one(
+            "SELECT count(*) FROM transfers WHERE id = ANY($1) AND status = 'pending'",
+            &[&held],
+        )
+        .await
+        .expect("the holds")
+        .get(0);
+    assert_eq!(pending, 3, "every acknowledged hold is still pending");
+    check_invariants(&db).await;
+
+    // Held money stays unspendable after the restart: 1,000 - 600 held = 400 available.
+    let spend = |amount: i64| json!({ "from_account_id": payer, "to_account_id": payee, "amount": amount, "currency": "USD" });
+    let (status, answer) = post(
+        &client,
+        format!("{}/transfers", restarted.address),
+        spend(401),
+        Some(&payer_token),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("insufficient_funds"))
+    );
+    let (status, _) = post(
+        &client,
+        format!("{}/transfers/{}/post", restarted.address, held[1]),
+        json!({}),
+        Some(&payee_token),
+    )
+    .await
+    .expect("a post");
+    assert_eq!(status, 200, "a hold from before the crash can be posted");
+    let (status, answer) = post(
+        &client,
+        format!("{}/transfers", restarted.address),
+        spend(400),
+        Some(&payer_token),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(status, 201, "{answer}");
+    check_invariants(&db).await;
+}

@@ -13,6 +13,7 @@ mod helpers;
 mod metrics;
 mod openapi;
 mod outage;
+mod pending;
 mod process;
 mod replicas;
 mod schema;

@@ -5,6 +5,7 @@ mod basics;
 mod concurrency;
 mod failures;
 mod helpers;
+mod holds;
 mod idempotency;
 mod lifecycle;
 mod property;
