@@ -60,6 +60,9 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// A sentence for a person.
     pub message: String,
+    /// The position of the offending item in a batch request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
 }
 
 impl ApiError {
@@ -84,6 +87,25 @@ impl ApiError {
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
+    }
+
+    /// The error's code and message, as an error object carries them.
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code(),
+            message: self.to_string(),
+            index: None,
+        }
+    }
+
+    /// The error answer for item `index` of a batch request.
+    pub fn indexed_response(&self, index: usize) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: ErrorDetail {
+                index: Some(index),
+                ..self.detail()
+            },
+        })
     }
 
     pub fn unavailable_database(error: impl std::fmt::Display) -> ApiError {
@@ -231,10 +253,7 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(ErrorBody {
-            error: ErrorDetail {
-                code: self.code(),
-                message: self.to_string(),
-            },
+            error: self.detail(),
         })
     }
 }

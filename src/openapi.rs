@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{accounts, health, pending, tokens, transfers, users, views};
+use crate::routes::{accounts, batch, health, pending, tokens, transfers, users, views};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,14 +20,14 @@ use crate::routes::{accounts, health, pending, tokens, transfers, users, views};
         accounts::list_entries, accounts::balance_at, accounts::list_transfers,
         accounts::deposit, accounts::withdraw,
         transfers::create_transfer, transfers::get_transfer,
-        pending::post_transfer, pending::void_transfer,
+        pending::post_transfer, pending::void_transfer, batch::create_batch,
         health::healthz, health::readyz, metrics_doc,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail,
         views::AccountView, views::TransferView, views::EntryView, views::TransferResult,
         views::MovementResult, views::BalanceAtView, views::PendingResult,
-        pending::PostRequest,
+        pending::PostRequest, batch::BatchRequest, batch::BatchResult, batch::BatchItemResult,
     )),
     modifiers(&BearerAuth),
     tags(

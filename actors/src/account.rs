@@ -132,6 +132,40 @@ impl AccountState {
         Ok(())
     }
 
+    /// Holds up to `debit_max` for a batch request, as one hold: what the account can spend of
+    /// it now. Returns what was granted.
+    pub fn lease(&mut self, debit_max: i64) -> i64 {
+        assert!(
+            self.kind == AccountKind::Customer && debit_max >= 0,
+            "only customers' money is leased to batches"
+        );
+        let granted = self.available().clamp(0, debit_max);
+        self.pending_debits += granted;
+        self.holds_in_flight += 1;
+        self.check();
+        granted
+    }
+
+    /// Turns a batch's lease into the holds of the items that use it: `debits` of the lease stay
+    /// held (the rest is released) as `debit_holds` holds, and `credits` are held as
+    /// `credit_holds` holds, exactly as if each item had put its own.
+    pub fn apportion(&mut self, apportion: &Apportion) {
+        // A batch may spend beyond its lease what it pays into the same account first: both
+        // commit in one transaction.
+        assert!(
+            apportion.debits <= apportion.leased + apportion.credits
+                && apportion.leased <= self.pending_debits
+                && apportion.lease_holds <= self.holds_in_flight,
+            "holds: apportioning more than was leased {self:?} {apportion:?}"
+        );
+        self.pending_debits += apportion.debits - apportion.leased;
+        self.pending_credits += i128::from(apportion.credits);
+        self.holds_in_flight = self.holds_in_flight - apportion.lease_holds
+            + apportion.debit_holds
+            + apportion.credit_holds;
+        self.check();
+    }
+
     /// Applies a settlement; returns whether the state must be reloaded from PostgreSQL.
     pub fn settle(&mut self, settlement: &Settlement) -> bool {
         assert!(
@@ -212,6 +246,43 @@ pub enum HoldReply {
 }
 
 impl Message for Hold {
+    type Result = ();
+}
+
+/// Lease up to `debit_max` for a batch request (see `AccountState::lease`). A lease short of
+/// `debit_max` is granted only after checking PostgreSQL, as a refused hold is.
+pub struct Lease {
+    pub debit_max: i64,
+    pub reply: oneshot::Sender<LeaseReply>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseReply {
+    Granted(i64),
+    Retired,
+    Unavailable,
+}
+
+impl Message for Lease {
+    type Result = ();
+}
+
+/// A batch's holds on one account, replacing its lease (if any): see `AccountState::apportion`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Apportion {
+    pub leased: i64,
+    /// 1 when the account has a lease, else 0.
+    pub lease_holds: u32,
+    pub debits: i64,
+    pub debit_holds: u32,
+    pub credits: i64,
+    pub credit_holds: u32,
+}
+
+/// Answers whether the apportion was applied (`false`: the actor was passivated).
+pub struct Apportioned(pub Apportion, pub oneshot::Sender<bool>);
+
+impl Message for Apportioned {
     type Result = ();
 }
 
@@ -386,6 +457,53 @@ impl Handler<Hold> for AccountActor {
             };
             let _ = reply.send(answer);
         });
+    }
+}
+
+impl Handler<Lease> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, message: Lease, ctx: &mut Context<Self>) {
+        self.last_active = Instant::now();
+        let reply = match (self.retired, self.loaded) {
+            (true, _) => LeaseReply::Retired,
+            (false, false) => {
+                ctx.stop();
+                LeaseReply::Unavailable
+            }
+            (false, true) if self.state.available() >= message.debit_max => {
+                LeaseReply::Granted(self.state.lease(message.debit_max))
+            }
+            (false, true) => {
+                // Short: another replica may have credited the account; check PostgreSQL first.
+                self.shared.metrics.funds_rechecks.inc();
+                let Lease { debit_max, reply } = message;
+                self.reload_then(ctx, move |actor| {
+                    let answer = match actor.loaded {
+                        true => LeaseReply::Granted(actor.state.lease(debit_max)),
+                        false => LeaseReply::Unavailable,
+                    };
+                    let _ = reply.send(answer);
+                });
+                return;
+            }
+        };
+        let _ = message.reply.send(reply);
+    }
+}
+
+impl Handler<Apportioned> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, Apportioned(apportion, reply): Apportioned, _: &mut Context<Self>) {
+        self.last_active = Instant::now();
+        // A lease keeps the actor from passivating; an account with credits only may have
+        // retired meanwhile, and the batch then looks it up again.
+        let applied = !self.retired || apportion.lease_holds > 0;
+        if applied {
+            self.state.apportion(&apportion);
+        }
+        let _ = reply.send(applied);
     }
 }
 

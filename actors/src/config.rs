@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// Transfers one batch request carries at most (`POST /transfers/batch`): the journal writes a
+/// batch in one transaction, so it bounds the largest transaction too.
+pub const BATCH_ITEMS_MAX: usize = 1_000;
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {

@@ -250,6 +250,8 @@ impl Engine {
             amount: request.amount,
             currency: request.currency,
             idempotency: request.idempotency.clone(),
+            group: None,
+            group_key: None,
             reply,
         };
         self.hold_in_order(&item).await?;
@@ -265,6 +267,7 @@ impl Engine {
             Ok(JournalOutcome::Stale) => Err(Attempt::Stale),
             Ok(JournalOutcome::DuplicateKey) => Err(Attempt::DuplicateKey),
             Ok(JournalOutcome::NotPending) => Err(Attempt::Failed(TransferError::NotPending)),
+            Ok(JournalOutcome::GroupAborted) => Err(Attempt::Stale),
             Ok(JournalOutcome::Failed(reason)) => {
                 Err(Attempt::Failed(TransferError::Unavailable(reason)))
             }
@@ -352,7 +355,7 @@ impl Engine {
 
     /// Another request committed this key first (here or on another replica): answer with its
     /// stored result, or a conflict when it was another request.
-    async fn replay_committed(
+    pub(crate) async fn replay_committed(
         &self,
         request: &TransferRequest,
     ) -> Result<Transferred, TransferError> {
@@ -393,7 +396,7 @@ impl From<LookupError> for Attempt {
 
 /// The money rules that need no balance: kinds, ownership, currency. Checked on the accounts'
 /// static facts, before any hold.
-fn check(
+pub(crate) fn check(
     request: &TransferRequest,
     movement: Movement,
     from: &AccountInfo,

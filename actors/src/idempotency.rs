@@ -12,7 +12,7 @@ use dashmap::DashMap;
 use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::model::{IdempotencyKey, TransferError, Transferred};
+use crate::model::{BatchOutcome, IdempotencyKey, TransferError, Transferred};
 
 type KeyId = (String, String);
 
@@ -59,16 +59,22 @@ impl Idempotency {
 
     /// Waits for any request in flight with the same key, then looks the key up.
     pub(crate) async fn begin(&self, key: &IdempotencyKey) -> Result<Begin<'_>, TransferError> {
-        let id = (key.username.clone(), key.key.clone());
-        let lock = self.in_flight.entry(id.clone()).or_default().clone();
-        let guard = KeyGuard {
-            idempotency: self,
-            id,
-            guard: Some(lock.lock_owned().await),
-        };
+        let guard = self.lock(key).await;
         match self.replay(key).await? {
             Some(transferred) => Ok(Begin::Replay(transferred)),
             None => Ok(Begin::Fresh(guard)),
+        }
+    }
+
+    /// Waits for any request in flight with the same key in this process; holds it until the
+    /// guard drops.
+    pub(crate) async fn lock(&self, key: &IdempotencyKey) -> KeyGuard<'_> {
+        let id = (key.username.clone(), key.key.clone());
+        let lock = self.in_flight.entry(id.clone()).or_default().clone();
+        KeyGuard {
+            idempotency: self,
+            id,
+            guard: Some(lock.lock_owned().await),
         }
     }
 
@@ -104,6 +110,35 @@ impl Idempotency {
         &self,
         key: &IdempotencyKey,
     ) -> Result<Option<Box<Transferred>>, TransferError> {
+        let Some(body) = self.stored(key).await? else {
+            return Ok(None);
+        };
+        let mut transferred: Transferred = serde_json::from_value(body)
+            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
+        transferred.replayed = true;
+        Ok(Some(Box::new(transferred)))
+    }
+
+    /// The stored answer for a batch's key, as `replay` for a transfer's.
+    pub(crate) async fn replay_batch(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<BatchOutcome>, TransferError> {
+        let Some(body) = self.stored(key).await? else {
+            return Ok(None);
+        };
+        let mut outcome: BatchOutcome = serde_json::from_value(body)
+            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
+        outcome.replayed = true;
+        Ok(Some(outcome))
+    }
+
+    /// The stored outcome of `key`: `None` when never committed, `IdempotencyKeyReused` when
+    /// committed with another request.
+    async fn stored(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<serde_json::Value>, TransferError> {
         let row = crate::db::query_opt(
             &self.pool,
             "SELECT request_hash, outcome FROM idempotency_keys
@@ -119,10 +154,6 @@ impl Idempotency {
         if request_hash != key.request_hash {
             return Err(TransferError::IdempotencyKeyReused);
         }
-        let body: serde_json::Value = row.get(1);
-        let mut transferred: Transferred = serde_json::from_value(body)
-            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
-        transferred.replayed = true;
-        Ok(Some(Box::new(transferred)))
+        Ok(Some(row.get(1)))
     }
 }

@@ -35,6 +35,7 @@ use tokio_postgres::Statement;
 
 use crate::account::{Settle, Settlement, SettlementOutcome, Side};
 use crate::config::EngineConfig;
+use crate::config::BATCH_ITEMS_MAX;
 use crate::db::describe;
 use crate::journal_sql::{
     ALLOCATE_IDS, APPLY_DELTAS, APPLY_HELD_DELTAS, CLAIM_PENDING, INSERT_HOLD_ROWS,
@@ -42,8 +43,8 @@ use crate::journal_sql::{
 };
 use crate::metrics::EngineMetrics;
 use crate::model::{
-    AccountId, AccountSnapshot, Amount, Currency, Entry, IdempotencyKey, Transfer, TransferId,
-    TransferStatus, Transferred,
+    AccountId, AccountSnapshot, Amount, BatchItemOutcome, BatchOutcome, Currency, Entry,
+    IdempotencyKey, Transfer, TransferId, TransferStatus, Transferred,
 };
 use crate::registry::AccountHandle;
 
@@ -104,7 +105,18 @@ pub(crate) struct JournalItem {
     pub amount: Amount,
     pub currency: Currency,
     pub idempotency: Option<IdempotencyKey>,
+    /// Items of one group (a batch request) commit in one transaction or not at all.
+    pub group: Option<u64>,
+    /// A group's idempotency key, on its first item: stored with the group's outcome.
+    pub group_key: Option<Box<GroupKey>>,
     pub reply: oneshot::Sender<JournalOutcome>,
+}
+
+/// The idempotency key of a batch request and its answer, of which the journal fills in the
+/// committed items (the `None`s, in order) before storing it in the batch's own transaction.
+pub(crate) struct GroupKey {
+    pub key: IdempotencyKey,
+    pub outcome: Vec<Option<BatchItemOutcome>>,
 }
 
 impl JournalItem {
@@ -145,6 +157,8 @@ pub(crate) enum JournalOutcome {
     DuplicateKey,
     /// The pending transfer was no longer pending (ended by another request, or expired).
     NotPending,
+    /// Another item of this item's group was refused, so none of the group was written.
+    GroupAborted,
     /// The batch could not be written (database down, unexpected error). The holds are
     /// released and both accounts reload, since a failed commit's outcome is unknown.
     Failed(String),
@@ -152,7 +166,8 @@ pub(crate) enum JournalOutcome {
 
 #[derive(Clone)]
 pub(crate) struct Journal {
-    queue: mpsc::Sender<JournalItem>,
+    /// Submissions: one item, or a group written together.
+    queue: mpsc::Sender<Vec<JournalItem>>,
 }
 
 /// Batch numbering shared by the writers.
@@ -172,6 +187,8 @@ impl Journal {
         arbiter: &actix::ArbiterHandle,
         committed_batches: Arc<AtomicU64>,
     ) -> Journal {
+        // A submission is one item or a group of at most BATCH_ITEMS_MAX; a group counts as
+        // one place here, and is bounded by the engine's in-flight limit besides.
         let (queue, receiver) = mpsc::channel(config.journal_queue_max);
         let numbering = Arc::new(Numbering {
             issued: AtomicU64::new(0),
@@ -188,7 +205,7 @@ impl Journal {
             let writer = Writer {
                 pool: pool.clone(),
                 metrics: metrics.clone(),
-                batch_size_max: config.batch_size_max,
+                batch_size_max: config.batch_size_max.max(BATCH_ITEMS_MAX),
                 numbering: numbering.clone(),
             };
             arbiter.spawn(writer.run(index, batches_receiver, finished.clone()));
@@ -197,7 +214,9 @@ impl Journal {
             receiver,
             closed: false,
             backlog: VecDeque::new(),
-            backlog_max: config.batch_size_max * (writers + 1),
+            backlog_max: config
+                .journal_queue_max
+                .min(config.batch_size_max * (writers + 1)),
             batch_size_max: config.batch_size_max,
             busy_accounts: HashSet::new(),
             busy_pending: HashSet::new(),
@@ -211,9 +230,19 @@ impl Journal {
 
     /// Queues an item; gives it back when the queue is full or the journal is gone.
     pub(crate) fn submit(&self, item: JournalItem) -> Result<(), Box<JournalItem>> {
-        self.queue.try_send(item).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(item) => Box::new(item),
-            mpsc::error::TrySendError::Closed(item) => Box::new(item),
+        self.submit_group(vec![item])
+            .map_err(|mut items| Box::new(items.pop().expect("the item given back")))
+    }
+
+    /// Queues items to be written in one transaction; gives them back when the queue is full.
+    pub(crate) fn submit_group(&self, items: Vec<JournalItem>) -> Result<(), Vec<JournalItem>> {
+        assert!(
+            !items.is_empty() && items.len() <= BATCH_ITEMS_MAX,
+            "a group within its bound"
+        );
+        self.queue.try_send(items).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(items) => items,
+            mpsc::error::TrySendError::Closed(items) => items,
         })
     }
 }
@@ -227,10 +256,10 @@ struct InFlight {
 
 /// Hands waiting items to idle writers in batches that touch nothing a batch in flight touches.
 struct Dispatcher {
-    receiver: mpsc::Receiver<JournalItem>,
+    receiver: mpsc::Receiver<Vec<JournalItem>>,
     closed: bool,
-    /// Items taken from the queue and not yet in a batch (bounded by `backlog_max`).
-    backlog: VecDeque<JournalItem>,
+    /// Submissions taken from the queue and not yet in a batch (bounded by `backlog_max`).
+    backlog: VecDeque<Vec<JournalItem>>,
     backlog_max: usize,
     batch_size_max: usize,
     busy_accounts: HashSet<AccountId>,
@@ -244,7 +273,7 @@ impl Dispatcher {
     async fn run(mut self, mut finished: mpsc::Receiver<usize>) {
         let mut incoming = Vec::with_capacity(self.batch_size_max);
         loop {
-            let room = self.backlog_max - self.backlog.len();
+            let room = self.backlog_max.saturating_sub(self.backlog.len());
             tokio::select! {
                 biased;
                 writer = finished.recv() => match writer {
@@ -305,32 +334,44 @@ impl Dispatcher {
         }
     }
 
-    /// The oldest waiting items, up to `batch_size_max`, that touch no account or pending
-    /// transfer of a batch in flight; a pending transfer appears at most once in a batch.
+    /// The oldest waiting submissions, up to `batch_size_max` items (a larger group goes
+    /// alone), that touch no account or pending transfer of a batch in flight; a pending
+    /// transfer appears at most once in a batch.
     fn take_batch(&mut self) -> Vec<JournalItem> {
-        let mut batch = Vec::new();
+        let mut batch: Vec<JournalItem> = Vec::new();
         let mut deferred = VecDeque::new();
         let mut batch_pending = HashSet::new();
-        while batch.len() < self.batch_size_max {
-            let Some(item) = self.backlog.pop_front() else {
+        while let Some(submission) = self.backlog.pop_front() {
+            let fits = batch.is_empty() || batch.len() + submission.len() <= self.batch_size_max;
+            if !fits {
+                self.backlog.push_front(submission);
                 break;
-            };
-            let busy = item
-                .accounts()
+            }
+            let busy = submission.iter().any(|item| {
+                item.accounts()
+                    .iter()
+                    .any(|account| self.busy_accounts.contains(account))
+            });
+            let pending: Vec<TransferId> = submission
                 .iter()
-                .any(|account| self.busy_accounts.contains(account));
-            let pending_taken = item
-                .operation
-                .pending_id()
-                .is_some_and(|id| self.busy_pending.contains(&id) || !batch_pending.insert(id));
+                .filter_map(|item| item.operation.pending_id())
+                .collect();
+            let pending_taken = pending
+                .iter()
+                .any(|id| self.busy_pending.contains(id) || batch_pending.contains(id))
+                || (1..pending.len()).any(|i| pending[..i].contains(&pending[i]));
             if busy || pending_taken {
-                deferred.push_back(item);
-            } else {
-                batch.push(item);
+                deferred.push_back(submission);
+                continue;
+            }
+            batch_pending.extend(pending);
+            batch.extend(submission);
+            if batch.len() >= self.batch_size_max {
+                break;
             }
         }
-        while let Some(item) = deferred.pop_back() {
-            self.backlog.push_front(item);
+        while let Some(submission) = deferred.pop_back() {
+            self.backlog.push_front(submission);
         }
         batch
     }
@@ -433,17 +474,33 @@ fn reject_items(
         !stale.is_empty() || !duplicate.is_empty() || !not_pending.is_empty(),
         "a rejection names what it rejects"
     );
+    let outcome_of = |index: usize, item: &JournalItem| {
+        if duplicate.contains(&index) {
+            Some(JournalOutcome::DuplicateKey)
+        } else if not_pending.contains(&index) {
+            Some(JournalOutcome::NotPending)
+        } else if stale.contains(&item.from.info.id) {
+            Some(JournalOutcome::Stale)
+        } else {
+            None
+        }
+    };
+    // A group leaves the batch whole when any of its items must.
+    let aborted_groups: HashSet<u64> = items
+        .iter()
+        .enumerate()
+        .filter(|(index, item)| outcome_of(*index, item).is_some())
+        .filter_map(|(_, item)| item.group)
+        .collect();
     let mut kept = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
-        let outcome = if duplicate.contains(&index) {
-            JournalOutcome::DuplicateKey
-        } else if not_pending.contains(&index) {
-            JournalOutcome::NotPending
-        } else if stale.contains(&item.from.info.id) {
-            JournalOutcome::Stale
-        } else {
-            kept.push(item);
-            continue;
+        let outcome = match (outcome_of(index, &item), item.group) {
+            (Some(outcome), _) => outcome,
+            (None, Some(group)) if aborted_groups.contains(&group) => JournalOutcome::GroupAborted,
+            (None, _) => {
+                kept.push(item);
+                continue;
+            }
         };
         let payer_outcome = match outcome {
             JournalOutcome::Stale => SettlementOutcome::ReleasedAndReload,
@@ -536,7 +593,9 @@ async fn write_in_transaction(
     }
 
     let transfers = assemble(items, &ids, &claimed, &balances);
-    let keyed = items.iter().any(|item| item.idempotency.is_some());
+    let keyed = items
+        .iter()
+        .any(|item| item.idempotency.is_some() || item.group_key.is_some());
     let (_, _, inserted_keys, _) = tokio::try_join!(
         insert_transfers(client, statements, items, &transfers),
         insert_hold_rows(client, statements, items, &transfers),
@@ -1009,36 +1068,42 @@ async fn insert_hold_rows(
         .await
 }
 
-/// Inserts the keys of keyed items; returns the (username, key) pairs actually inserted.
+/// Inserts the keys of keyed items and of keyed groups (with the group's whole outcome);
+/// returns the (username, key) pairs actually inserted.
 async fn insert_idempotency_keys(
     client: &impl GenericClient,
     statements: &Statements,
     items: &[JournalItem],
     transfers: &[Transferred],
 ) -> Result<HashSet<(String, String)>, tokio_postgres::Error> {
-    let keyed: Vec<(&IdempotencyKey, &Transferred)> = items
+    let mut keyed: Vec<(&IdempotencyKey, Option<i64>, serde_json::Value)> = items
         .iter()
         .zip(transfers)
-        .filter_map(|(item, transfer)| item.idempotency.as_ref().map(|key| (key, transfer)))
+        .filter_map(|(item, transfer)| {
+            let key = item.idempotency.as_ref()?;
+            let outcome = serde_json::to_value(transfer).expect("a transfer serialises");
+            Some((key, Some(transfer.transfer.id), outcome))
+        })
         .collect();
+    keyed.extend(group_outcomes(items, transfers));
     if keyed.is_empty() {
         return Ok(HashSet::new());
     }
-    let usernames: Vec<&str> = keyed.iter().map(|(key, _)| key.username.as_str()).collect();
-    let keys: Vec<&str> = keyed.iter().map(|(key, _)| key.key.as_str()).collect();
+    let usernames: Vec<&str> = keyed
+        .iter()
+        .map(|(key, ..)| key.username.as_str())
+        .collect();
+    let keys: Vec<&str> = keyed.iter().map(|(key, ..)| key.key.as_str()).collect();
     let hashes: Vec<&[u8]> = keyed
         .iter()
-        .map(|(key, _)| key.request_hash.as_slice())
+        .map(|(key, ..)| key.request_hash.as_slice())
         .collect();
-    let transfer_ids: Vec<i64> = keyed.iter().map(|(_, t)| t.transfer.id).collect();
+    let transfer_ids: Vec<Option<i64>> = keyed.iter().map(|(_, id, _)| *id).collect();
     let operations: Vec<&str> = keyed
         .iter()
-        .map(|(key, _)| key.operation.as_str())
+        .map(|(key, ..)| key.operation.as_str())
         .collect();
-    let outcomes: Vec<serde_json::Value> = keyed
-        .iter()
-        .map(|(_, t)| serde_json::to_value(t).expect("a transfer serialises"))
-        .collect();
+    let outcomes: Vec<&serde_json::Value> = keyed.iter().map(|(.., outcome)| outcome).collect();
     let rows = client
         .query(
             &statements.insert_idempotency_keys,
@@ -1055,15 +1120,62 @@ async fn insert_idempotency_keys(
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
+/// Each keyed group's whole outcome: its refusals where they were, its committed items' answers
+/// in the other places, in order.
+fn group_outcomes<'a>(
+    items: &'a [JournalItem],
+    transfers: &[Transferred],
+) -> Vec<(&'a IdempotencyKey, Option<i64>, serde_json::Value)> {
+    items
+        .iter()
+        .filter_map(|item| Some((item.group?, item.group_key.as_deref()?)))
+        .map(|(group, group_key)| {
+            let mut committed = items
+                .iter()
+                .zip(transfers)
+                .filter(|(member, _)| member.group == Some(group))
+                .map(|(_, transfer)| transfer);
+            let results: Vec<BatchItemOutcome> = group_key
+                .outcome
+                .iter()
+                .map(|slot| match slot {
+                    Some(refused) => refused.clone(),
+                    None => BatchItemOutcome::Committed(Box::new(
+                        committed
+                            .next()
+                            .expect("an answer per committed item")
+                            .clone(),
+                    )),
+                })
+                .collect();
+            let outcome = BatchOutcome {
+                results,
+                replayed: false,
+            };
+            let value = serde_json::to_value(&outcome).expect("an outcome serialises");
+            (&group_key.key, None, value)
+        })
+        .collect()
+}
+
 fn duplicate_keys(items: &[JournalItem], inserted: &HashSet<(String, String)>) -> HashSet<usize> {
+    let taken = |key: &IdempotencyKey| !inserted.contains(&(key.username.clone(), key.key.clone()));
+    let taken_groups: HashSet<u64> = items
+        .iter()
+        .filter_map(|item| Some((item.group?, item.group_key.as_deref()?)))
+        .filter(|(_, group_key)| taken(&group_key.key))
+        .map(|(group, _)| group)
+        .collect();
     items
         .iter()
         .enumerate()
-        .filter_map(|(index, item)| {
-            let key = item.idempotency.as_ref()?;
-            let pair = (key.username.clone(), key.key.clone());
-            (!inserted.contains(&pair)).then_some(index)
+        .filter(|(_, item)| {
+            item.idempotency.as_ref().is_some_and(taken)
+                || item
+                    .group
+                    .is_some_and(|group| taken_groups.contains(&group))
         })
+        .map(|(index, _)| index)
         .collect()
 }
 
@@ -1175,7 +1287,7 @@ fn settle_one(handle: &AccountHandle, settlement: Settlement) {
         Ok(()) | Err(SendError::Closed(_)) => {}
         Err(SendError::Full(message)) => {
             let addr = handle.addr.clone();
-            actix::spawn(async move {
+            tokio::spawn(async move {
                 let _ = addr.send(message).await;
             });
         }

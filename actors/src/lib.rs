@@ -11,6 +11,7 @@
 //! ```
 
 pub mod account;
+mod batch;
 pub mod config;
 mod coordinator;
 mod db;
@@ -26,8 +27,8 @@ pub mod registry;
 pub use config::EngineConfig;
 pub use engine::Engine;
 pub use model::{
-    AccountId, AccountInfo, AccountKind, AccountSnapshot, Amount, Authority, Currency, Entry,
-    IdempotencyKey, LookupError, OpenAccountError, Refusal, Transfer, TransferError, TransferId,
-    TransferRequest, TransferStatus, Transferred,
+    AccountId, AccountInfo, AccountKind, AccountSnapshot, Amount, Authority, BatchError, BatchItem,
+    BatchItemOutcome, BatchOutcome, Currency, Entry, IdempotencyKey, LookupError, OpenAccountError,
+    Refusal, Transfer, TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
 };
 pub use queries::{StatementQuery, TransferWithOwners, TransfersQuery};

@@ -278,7 +278,8 @@ pub struct TransferRequest {
 }
 
 /// Why the money rules refused a transfer. Nothing moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Refusal {
     #[error("the amount must be above zero")]
     InvalidAmount,
@@ -358,4 +359,37 @@ impl From<LookupError> for TransferError {
             LookupError::Unavailable(reason) => TransferError::Unavailable(reason),
         }
     }
+}
+
+/// One item of a batch: a transfer, pending when `pending_timeout` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchItem {
+    pub request: TransferRequest,
+    pub pending_timeout: Option<std::time::Duration>,
+}
+
+/// What one item of a committed batch became.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchItemOutcome {
+    Committed(Box<Transferred>),
+    Refused(Refusal),
+}
+
+/// The answer to a batch, in request order: stored with its idempotency key, replayed as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchOutcome {
+    pub results: Vec<BatchItemOutcome>,
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+/// Why a batch as a whole did not commit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// An all-or-nothing batch whose item `index` was refused; nothing moved.
+    #[error("item {index} was refused: {refusal}")]
+    Refused { index: usize, refusal: Refusal },
+    #[error(transparent)]
+    Failed(#[from] TransferError),
 }

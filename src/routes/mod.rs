@@ -2,6 +2,8 @@
 //! the typed result to JSON; they never compute balances.
 
 pub mod accounts;
+pub mod batch;
+mod body;
 pub mod health;
 mod idempotency;
 pub mod pending;
@@ -52,6 +54,8 @@ fn register(routes: &mut Routes) {
         .route(POST, "/accounts/{id}/deposits", accounts::deposit)
         .route(POST, "/accounts/{id}/withdrawals", accounts::withdraw)
         .route(POST, "/transfers", transfers::create_transfer)
+        // Before /transfers/{id}, which would otherwise take "batch" for an id.
+        .route(POST, "/transfers/batch", batch::create_batch)
         .route(GET, "/transfers/{id}", transfers::get_transfer)
         .route(POST, "/transfers/{id}/post", pending::post_transfer)
         .route(POST, "/transfers/{id}/void", pending::void_transfer);

@@ -2,8 +2,6 @@
 //! pending transfer. The payer cannot: that is what makes a hold a guarantee.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tally_actors::{Authority, Refusal, TransferError, Transferred};
 use utoipa::ToSchema;
@@ -11,6 +9,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthenticatedUser;
 use crate::domain::{Amount, ResourceId};
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::body::optional_json;
 use crate::routes::idempotency::{idempotency_key, REPLAYED_HEADER};
 use crate::routes::views::{AccountView, EntryView, PendingResult, TransferView};
 use crate::startup::AppState;
@@ -138,33 +137,4 @@ fn respond(user: &AuthenticatedUser, ended: &Transferred) -> HttpResponse {
         response.insert_header((REPLAYED_HEADER, "true"));
     }
     response.json(body)
-}
-
-/// An optional JSON body, at most `limit_bytes`: `None` when the body is empty.
-async fn optional_json<T: DeserializeOwned>(
-    mut payload: web::Payload,
-    limit_bytes: usize,
-) -> Result<Option<T>, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|error| {
-            ApiError::InvalidJson(format!("the body could not be read: {error}"))
-        })?;
-        if body.len() + chunk.len() > limit_bytes {
-            return Err(ApiError::PayloadTooLarge { limit_bytes });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    serde_json::from_slice(&body).map(Some).map_err(|error| {
-        if error.is_data() {
-            ApiError::Validation(format!(
-                "the body does not match the expected shape: {error}"
-            ))
-        } else {
-            ApiError::InvalidJson(format!("the body is not valid JSON: {error}"))
-        }
-    })
 }

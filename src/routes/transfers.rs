@@ -29,6 +29,50 @@ pub struct CreateTransferRequest {
     timeout_seconds: Option<i64>,
 }
 
+impl CreateTransferRequest {
+    /// The engine's request (without an idempotency key) and, for a pending transfer, its
+    /// timeout; 400 for any field out of bounds.
+    pub fn parse(
+        &self,
+        user: &AuthenticatedUser,
+    ) -> Result<(TransferRequest, Option<std::time::Duration>), ApiError> {
+        let amount = Amount::parse(self.amount)?;
+        let currency = CurrencyCode::parse(&self.currency)?;
+        let from = ResourceId::parse(self.from_account_id)?;
+        let to = ResourceId::parse(self.to_account_id)?;
+        let timeout = PendingTimeout::parse(self.pending, self.timeout_seconds)?;
+        if from == to {
+            return Err(ApiError::SameAccount);
+        }
+        let request = TransferRequest {
+            from,
+            to,
+            amount,
+            currency,
+            authority: Authority::Owner(user.username.as_str().to_owned()),
+            idempotency: None,
+        };
+        Ok((request, timeout))
+    }
+
+    /// The request as the idempotency hash sees it.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} {} {} {:?} {:?}",
+            self.from_account_id,
+            self.to_account_id,
+            self.amount,
+            self.currency,
+            self.pending,
+            self.timeout_seconds
+        )
+    }
+
+    pub fn from_account_id(&self) -> i64 {
+        self.from_account_id
+    }
+}
+
 /// Move money from one of the caller's accounts to another account in the same currency, or hold
 /// it there as a pending transfer (`pending: true`) for the payee to post or void.
 #[utoipa::path(
@@ -53,23 +97,9 @@ pub async fn create_transfer(
     body: web::Json<CreateTransferRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let amount = Amount::parse(body.amount)?;
-    let currency = CurrencyCode::parse(&body.currency)?;
-    let from = ResourceId::parse(body.from_account_id)?;
-    let to = ResourceId::parse(body.to_account_id)?;
-    let timeout = PendingTimeout::parse(body.pending, body.timeout_seconds)?;
-    let what = format!(
-        "transfer {from} {to} {} {currency} {timeout:?}",
-        amount.get()
-    );
-    let transfer = TransferRequest {
-        from,
-        to,
-        amount,
-        currency,
-        authority: Authority::Owner(user.username.as_str().to_owned()),
-        idempotency: idempotency_key(&request, &user, "transfer", &what)?,
-    };
+    let (mut transfer, timeout) = body.parse(&user)?;
+    let what = format!("transfer {}", body.describe());
+    transfer.idempotency = idempotency_key(&request, &user, "transfer", &what)?;
     let transferred = match timeout {
         None => state.engine.transfer(transfer).await?,
         Some(timeout) => state.engine.transfer_pending(transfer, timeout).await?,

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod batch;
 mod cancellation;
 mod concurrency;
 mod configuration;

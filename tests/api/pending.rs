@@ -138,8 +138,17 @@ async fn a_hold_keeps_the_money_in_the_account_but_not_spendable() {
     assert_eq!(pending.as_array().expect("a list").len(), 1);
     assert_eq!(pending[0]["id"], held["transfer"]["id"]);
 
-    let metrics = s.app.get("/metrics", None).await.text().await.expect("metrics");
-    assert!(metrics.contains("tally_holds_total{event=\"created\"} 1"), "{metrics}");
+    let metrics = s
+        .app
+        .get("/metrics", None)
+        .await
+        .text()
+        .await
+        .expect("metrics");
+    assert!(
+        metrics.contains("tally_holds_total{event=\"created\"} 1"),
+        "{metrics}"
+    );
     s.app.assert_invariants().await;
 }
 

@@ -1,0 +1,504 @@
+//! Batch requests: up to `BATCH_ITEMS_MAX` transfers (pending ones too) from one caller, taking
+//! effect in request order, written in one journal transaction.
+//!
+//! One pass, not one round trip per item: each account that pays in the batch is asked once for
+//! a lease of what it must pay in total (granted up to its available money, after a check against
+//! PostgreSQL when short); the batch is then played in request order against those leases, so
+//! item k sees what items before it moved (a credit earlier in the batch funds a later debit);
+//! each touched account is told once which holds the accepted items keep; and the accepted items
+//! go to the journal as one group, committed together or not at all. Leases hold only what the
+//! batch needs, so single transfers on the same accounts keep being served meanwhile.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::future::join_all;
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+
+use crate::account::{Apportion, Apportioned, Lease, LeaseReply, SettlementOutcome};
+use crate::config::BATCH_ITEMS_MAX;
+use crate::coordinator::check;
+use crate::engine::Engine;
+use crate::journal::{release_item, GroupKey, JournalItem, JournalOutcome, Operation};
+use crate::metrics::Queue;
+use crate::model::{
+    AccountId, BatchError, BatchItem, BatchItemOutcome, BatchOutcome, IdempotencyKey, LookupError,
+    Movement, Refusal, TransferError,
+};
+use crate::registry::AccountHandle;
+
+/// Group numbers, unique within the process (the journal only compares them within a batch).
+static GROUPS: AtomicU64 = AtomicU64::new(1);
+
+/// How one pass over the batch ended when it did not commit.
+enum Pass {
+    /// An account's cache was stale or an actor retired: play the batch again.
+    Again,
+    Failed(BatchError),
+}
+
+impl From<TransferError> for Pass {
+    fn from(error: TransferError) -> Pass {
+        Pass::Failed(error.into())
+    }
+}
+
+/// What playing the batch in order decided for each item.
+struct Play {
+    /// Per item: accepted, or refused and why.
+    decisions: Vec<Result<(), Refusal>>,
+    /// Per account: (debits, debit holds, credits, credit holds) of the accepted items.
+    holds: BTreeMap<AccountId, (i64, u32, i64, u32)>,
+}
+
+impl Engine {
+    /// Runs a batch request to its end in a task of its own (a caller that goes away cannot
+    /// strand its leases). `atomic`: all items commit, or none and the first refusal is the
+    /// answer. Otherwise each item commits or is refused on its own.
+    pub async fn transfer_batch(
+        &self,
+        items: Vec<BatchItem>,
+        atomic: bool,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<BatchOutcome, BatchError> {
+        assert!(
+            !items.is_empty() && items.len() <= BATCH_ITEMS_MAX,
+            "the caller bounds a batch"
+        );
+        let engine = self.clone();
+        let run = async move { engine.batch_to_end(items, atomic, idempotency).await };
+        tokio::spawn(run).await.unwrap_or_else(|error| {
+            Err(TransferError::Unavailable(format!("the batch task ended: {error}")).into())
+        })
+    }
+
+    async fn batch_to_end(
+        &self,
+        items: Vec<BatchItem>,
+        atomic: bool,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<BatchOutcome, BatchError> {
+        let Ok(_permits) = self.inner.in_flight.try_acquire_many(items.len() as u32) else {
+            self.inner.metrics.rejected(Queue::InFlight);
+            return Err(
+                TransferError::Unavailable("too many transfers in flight".to_owned()).into(),
+            );
+        };
+        let _key = match &idempotency {
+            None => None,
+            Some(key) => {
+                let guard = self.inner.idempotency.lock(key).await;
+                if let Some(outcome) = self.inner.idempotency.replay_batch(key).await? {
+                    self.inner.metrics.idempotent_replays.inc();
+                    return Ok(outcome);
+                }
+                Some(guard)
+            }
+        };
+        let mut passes = 0;
+        loop {
+            match self.batch_pass(&items, atomic, idempotency.as_ref()).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(Pass::Again) if passes < self.inner.config.stale_retries_max => {
+                    passes += 1;
+                    self.inner.metrics.stale_retries.inc();
+                }
+                Err(Pass::Again) => {
+                    return Err(TransferError::Unavailable(
+                        "the accounts are contended; retry".to_owned(),
+                    )
+                    .into())
+                }
+                Err(Pass::Failed(error)) => return Err(error),
+            }
+        }
+    }
+
+    /// One pass: look up, lease, play in order, apportion, journal.
+    async fn batch_pass(
+        &self,
+        items: &[BatchItem],
+        atomic: bool,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<BatchOutcome, Pass> {
+        let handles = self.batch_handles(items).await?;
+        let statics: Vec<Result<(), Refusal>> = items
+            .iter()
+            .map(|item| static_check(item, &handles))
+            .collect();
+        let leases = self.lease(items, &statics, &handles).await?;
+        let play = play(items, &statics, &leases);
+        if let (true, Some((index, refusal))) = (atomic, first_refusal(&play.decisions)) {
+            self.release_leases(&leases, &handles);
+            return Err(Pass::Failed(BatchError::Refused { index, refusal }));
+        }
+        self.apportion(&play, &leases, &handles).await?;
+        let accepted = play.decisions.iter().filter(|d| d.is_ok()).count();
+        if accepted == 0 {
+            return Ok(refused_only(&play.decisions));
+        }
+        self.commit_group(items, &play, &handles, idempotency).await
+    }
+
+    /// Every account the batch names, activated; a missing one is refused per item later.
+    async fn batch_handles(
+        &self,
+        items: &[BatchItem],
+    ) -> Result<HashMap<AccountId, AccountHandle>, Pass> {
+        let mut ids: Vec<AccountId> = items
+            .iter()
+            .flat_map(|item| [item.request.from, item.request.to])
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let found = join_all(ids.iter().map(|id| self.inner.registry.get(*id))).await;
+        let mut handles = HashMap::with_capacity(ids.len());
+        for (id, found) in ids.into_iter().zip(found) {
+            match found {
+                Ok(handle) => {
+                    handles.insert(id, handle);
+                }
+                Err(LookupError::NotFound) => {}
+                Err(LookupError::Unavailable(reason)) => {
+                    return Err(TransferError::Unavailable(reason).into())
+                }
+            }
+        }
+        Ok(handles)
+    }
+
+    /// Leases from each paying account (ascending id) what the batch would take from it.
+    async fn lease(
+        &self,
+        items: &[BatchItem],
+        statics: &[Result<(), Refusal>],
+        handles: &HashMap<AccountId, AccountHandle>,
+    ) -> Result<BTreeMap<AccountId, i64>, Pass> {
+        let mut wanted: BTreeMap<AccountId, i64> = BTreeMap::new();
+        for (item, fits) in items.iter().zip(statics) {
+            if fits.is_ok() {
+                let total = wanted.entry(item.request.from).or_insert(0);
+                *total = total.saturating_add(item.request.amount.get());
+            }
+        }
+        let asks = wanted.iter().map(|(id, debit_max)| {
+            let handle = handles[id].clone();
+            let debit_max = *debit_max;
+            async move {
+                let (reply, answer) = oneshot::channel();
+                let sent = handle.addr.send(Lease { debit_max, reply }).await;
+                match (sent, answer.await) {
+                    (Ok(()), Ok(reply)) => (handle, reply),
+                    _ => (handle, LeaseReply::Retired),
+                }
+            }
+        });
+        let answers = join_all(asks).await;
+        let mut leases = BTreeMap::new();
+        let mut failure = None;
+        for (handle, reply) in &answers {
+            match reply {
+                LeaseReply::Granted(granted) => {
+                    leases.insert(handle.info.id, *granted);
+                }
+                LeaseReply::Retired => {
+                    self.inner.registry.evict(handle);
+                    failure.get_or_insert(Pass::Again);
+                }
+                LeaseReply::Unavailable => {
+                    failure = Some(Pass::Failed(
+                        TransferError::Unavailable("an account could not be loaded".to_owned())
+                            .into(),
+                    ));
+                }
+            }
+        }
+        match failure {
+            None => Ok(leases),
+            Some(failure) => {
+                self.release_leases(&leases, handles);
+                Err(failure)
+            }
+        }
+    }
+
+    fn release_leases(
+        &self,
+        leases: &BTreeMap<AccountId, i64>,
+        handles: &HashMap<AccountId, AccountHandle>,
+    ) {
+        for (id, leased) in leases {
+            let apportion = Apportion {
+                leased: *leased,
+                lease_holds: 1,
+                debits: 0,
+                debit_holds: 0,
+                credits: 0,
+                credit_holds: 0,
+            };
+            let (reply, _) = oneshot::channel();
+            let addr = handles[id].addr.clone();
+            tokio::spawn(async move {
+                let _ = addr.send(Apportioned(apportion, reply)).await;
+            });
+        }
+    }
+
+    /// Tells each touched account which holds the accepted items keep (its lease becomes
+    /// them). Awaited before the journal is asked, so these come before any settlement.
+    async fn apportion(
+        &self,
+        play: &Play,
+        leases: &BTreeMap<AccountId, i64>,
+        handles: &HashMap<AccountId, AccountHandle>,
+    ) -> Result<(), Pass> {
+        let mut touched: BTreeMap<AccountId, Apportion> = BTreeMap::new();
+        for (id, leased) in leases {
+            touched.insert(
+                *id,
+                Apportion {
+                    leased: *leased,
+                    lease_holds: 1,
+                    debits: 0,
+                    debit_holds: 0,
+                    credits: 0,
+                    credit_holds: 0,
+                },
+            );
+        }
+        for (id, (debits, debit_holds, credits, credit_holds)) in &play.holds {
+            let apportion = touched.entry(*id).or_insert(Apportion {
+                leased: 0,
+                lease_holds: 0,
+                debits: 0,
+                debit_holds: 0,
+                credits: 0,
+                credit_holds: 0,
+            });
+            apportion.debits = *debits;
+            apportion.debit_holds = *debit_holds;
+            apportion.credits = *credits;
+            apportion.credit_holds = *credit_holds;
+        }
+        let sends = touched.into_iter().map(|(id, apportion)| {
+            let addr = handles[&id].addr.clone();
+            async move {
+                let (reply, answer) = oneshot::channel();
+                let sent = addr.send(Apportioned(apportion.clone(), reply)).await;
+                let applied = sent.is_ok() && answer.await.unwrap_or(false);
+                (id, apportion, applied)
+            }
+        });
+        let outcomes = join_all(sends).await;
+        if outcomes.iter().all(|(_, _, applied)| *applied) {
+            return Ok(());
+        }
+        // An account that only receives retired meanwhile: undo what was applied, play again.
+        for (id, apportion, applied) in outcomes {
+            if applied {
+                self.undo_apportion(&handles[&id], &apportion);
+            } else {
+                self.inner.registry.evict(&handles[&id]);
+            }
+        }
+        Err(Pass::Again)
+    }
+
+    /// Releases the holds an apportion put on an account.
+    fn undo_apportion(&self, handle: &AccountHandle, apportion: &Apportion) {
+        let settlement = crate::account::Settlement {
+            debits: apportion.debits,
+            credits: apportion.credits,
+            holds: apportion.debit_holds + apportion.credit_holds,
+            outcome: SettlementOutcome::Released,
+        };
+        let addr = handle.addr.clone();
+        tokio::spawn(async move {
+            let _ = addr.send(crate::account::Settle(settlement)).await;
+        });
+    }
+
+    /// Hands the accepted items to the journal as one group and waits for its answer.
+    async fn commit_group(
+        &self,
+        items: &[BatchItem],
+        play: &Play,
+        handles: &HashMap<AccountId, AccountHandle>,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<BatchOutcome, Pass> {
+        let group = GROUPS.fetch_add(1, Ordering::Relaxed);
+        let now = OffsetDateTime::now_utc();
+        let mut group_key = idempotency.map(|key| {
+            Box::new(GroupKey {
+                key: key.clone(),
+                outcome: play
+                    .decisions
+                    .iter()
+                    .map(|decision| decision.err().map(BatchItemOutcome::Refused))
+                    .collect(),
+            })
+        });
+        let mut answers = Vec::new();
+        let mut journal_items = Vec::new();
+        for (item, decision) in items.iter().zip(&play.decisions) {
+            if decision.is_err() {
+                continue;
+            }
+            let (reply, answer) = oneshot::channel();
+            answers.push(answer);
+            journal_items.push(JournalItem {
+                operation: operation(item, now),
+                from: handles[&item.request.from].clone(),
+                to: handles[&item.request.to].clone(),
+                amount: item.request.amount,
+                currency: item.request.currency,
+                idempotency: None,
+                group: Some(group),
+                group_key: group_key.take(),
+                reply,
+            });
+        }
+        if let Err(items) = self.inner.journal.submit_group(journal_items) {
+            self.inner.metrics.rejected(Queue::Journal);
+            for item in &items {
+                release_item(item, SettlementOutcome::Released);
+            }
+            return Err(TransferError::Unavailable("the journal queue is full".to_owned()).into());
+        }
+        let outcomes = join_all(answers).await;
+        let mut committed = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            match outcome {
+                Ok(JournalOutcome::Committed(transferred)) => committed.push(transferred),
+                Ok(JournalOutcome::Stale | JournalOutcome::GroupAborted) => {
+                    return Err(Pass::Again)
+                }
+                Ok(JournalOutcome::DuplicateKey) => {
+                    let key = idempotency.expect("only a keyed batch collides on a key");
+                    return match self.inner.idempotency.replay_batch(key).await? {
+                        Some(outcome) => Ok(outcome),
+                        None => Err(TransferError::Unavailable(
+                            "the idempotency key is being used by another request".to_owned(),
+                        )
+                        .into()),
+                    };
+                }
+                Ok(JournalOutcome::NotPending) | Ok(JournalOutcome::Failed(_)) | Err(_) => {
+                    let reason = match outcome {
+                        Ok(JournalOutcome::Failed(reason)) => reason,
+                        _ => "the journal stopped".to_owned(),
+                    };
+                    return Err(TransferError::Unavailable(reason).into());
+                }
+            }
+        }
+        let mut committed = committed.into_iter();
+        let results = play
+            .decisions
+            .iter()
+            .map(|decision| match decision {
+                Ok(()) => BatchItemOutcome::Committed(committed.next().expect("an answer")),
+                Err(refusal) => BatchItemOutcome::Refused(*refusal),
+            })
+            .collect();
+        Ok(BatchOutcome {
+            results,
+            replayed: false,
+        })
+    }
+}
+
+fn operation(item: &BatchItem, now: OffsetDateTime) -> Operation {
+    match item.pending_timeout {
+        None => Operation::Transfer,
+        Some(timeout) => {
+            let expires_at = now + timeout;
+            Operation::CreatePending {
+                // PostgreSQL keeps microseconds: answer with the instant it stores.
+                expires_at: expires_at
+                    .replace_nanosecond(expires_at.nanosecond() / 1_000 * 1_000)
+                    .expect("a truncated nanosecond is valid"),
+            }
+        }
+    }
+}
+
+/// The rules that need no balance, on the accounts' static facts.
+fn static_check(
+    item: &BatchItem,
+    handles: &HashMap<AccountId, AccountHandle>,
+) -> Result<(), Refusal> {
+    let request = &item.request;
+    if request.from == request.to {
+        return Err(Refusal::SameAccount);
+    }
+    let from = handles.get(&request.from).ok_or(Refusal::NotFound)?;
+    let to = handles.get(&request.to).ok_or(Refusal::NotFound)?;
+    check(request, Movement::Transfer, &from.info, &to.info)
+}
+
+/// Plays the batch in request order against the leases: an item is accepted when its payer's
+/// lease, plus what earlier accepted items paid into the payer, covers it.
+fn play(
+    items: &[BatchItem],
+    statics: &[Result<(), Refusal>],
+    leases: &BTreeMap<AccountId, i64>,
+) -> Play {
+    let mut budgets: HashMap<AccountId, i64> =
+        leases.iter().map(|(id, leased)| (*id, *leased)).collect();
+    let mut holds: BTreeMap<AccountId, (i64, u32, i64, u32)> = BTreeMap::new();
+    let mut decisions = Vec::with_capacity(items.len());
+    for (item, fits) in items.iter().zip(statics) {
+        let request = &item.request;
+        let amount = request.amount.get();
+        let decision = fits.and_then(|()| {
+            let budget = budgets.entry(request.from).or_insert(0);
+            if *budget < amount {
+                return Err(Refusal::InsufficientFunds);
+            }
+            *budget -= amount;
+            Ok(())
+        });
+        if decision.is_ok() {
+            let payer = holds.entry(request.from).or_default();
+            payer.0 += amount;
+            payer.1 += 1;
+            if item.pending_timeout.is_none() {
+                // Only money that moves now can fund a later item; a hold moves nothing yet.
+                *budgets.entry(request.to).or_insert(0) += amount;
+                let payee = holds.entry(request.to).or_default();
+                payee.2 += amount;
+                payee.3 += 1;
+            }
+        }
+        decisions.push(decision);
+    }
+    // In-batch credits funded some debits beyond the leases, but a payer never gives more than
+    // its lease plus what the batch paid into it.
+    for (id, (debits, ..)) in &holds {
+        let credited = holds.get(id).map_or(0, |hold| hold.2);
+        assert!(
+            *debits <= leases.get(id).copied().unwrap_or(0) + credited,
+            "holds: a batch spends beyond its lease and its own credits"
+        );
+    }
+    Play { decisions, holds }
+}
+
+fn first_refusal(decisions: &[Result<(), Refusal>]) -> Option<(usize, Refusal)> {
+    decisions
+        .iter()
+        .enumerate()
+        .find_map(|(index, decision)| decision.err().map(|refusal| (index, refusal)))
+}
+
+fn refused_only(decisions: &[Result<(), Refusal>]) -> BatchOutcome {
+    BatchOutcome {
+        results: decisions
+            .iter()
+            .map(|decision| BatchItemOutcome::Refused(decision.expect_err("all refused")))
+            .collect(),
+        replayed: false,
+    }
+}

@@ -1,0 +1,193 @@
+//! `POST /transfers/batch`: up to 1,000 transfers in one request, each item or all of them.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tally_actors::config::BATCH_ITEMS_MAX;
+use tally_actors::{BatchError, BatchItem, BatchItemOutcome, BatchOutcome};
+use utoipa::ToSchema;
+
+use crate::auth::AuthenticatedUser;
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::routes::body::optional_json;
+use crate::routes::idempotency::{idempotency_key, REPLAYED_HEADER};
+use crate::routes::transfers::CreateTransferRequest;
+use crate::routes::views::{AccountView, TransferView};
+use crate::startup::AppState;
+
+/// The body limit of this route only: 1,000 items of a few hundred bytes each, with room.
+pub const BATCH_BODY_LIMIT_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// 1–1,000 items, each the body of `POST /transfers`; they take effect in this order.
+    #[schema(value_type = Vec<CreateTransferRequest>)]
+    transfers: Vec<Value>,
+    /// All or nothing (default false: each item on its own).
+    atomic: Option<bool>,
+}
+
+/// One item's result: its transfer, or why it was refused.
+#[derive(Serialize, ToSchema)]
+pub struct BatchItemResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transfer: Option<TransferView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorDetail>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchResult {
+    /// In request order.
+    results: Vec<BatchItemResult>,
+    /// The caller's accounts the batch changed, after it.
+    accounts: Vec<AccountView>,
+}
+
+/// Many transfers in one request, taking effect in request order.
+#[utoipa::path(
+    post, path = "/transfers/batch", tag = "transfers", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "For the whole batch: 1–255 visible ASCII characters")),
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "`atomic: false`: each item's result in order; `Idempotent-Replayed: true` on a replay", body = BatchResult),
+        (status = 201, description = "`atomic: true`: every item committed", body = BatchResult),
+        (status = 400, description = "An invalid item (`validation_failed`, `same_account`, with `index`), no items or more than 1,000, `invalid_json`", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "An item's `from_account_id` is not the caller's (with `index`)", body = ErrorBody),
+        (status = 404, description = "`atomic: true`: the first refused item's account is missing (with `index`)", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_reused`", body = ErrorBody),
+        (status = 413, description = "Body over 4 MiB", body = ErrorBody),
+        (status = 422, description = "`atomic: true`: the first refused item (`insufficient_funds`, `currency_mismatch`, with `index`)", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn create_batch(
+    user: AuthenticatedUser,
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body: BatchRequest = optional_json(payload, BATCH_BODY_LIMIT_BYTES)
+        .await?
+        .ok_or_else(|| ApiError::Validation("a batch needs a body".to_owned()))?;
+    if !(1..=BATCH_ITEMS_MAX).contains(&body.transfers.len()) {
+        return Err(ApiError::Validation(format!(
+            "transfers must hold 1 to {BATCH_ITEMS_MAX} items"
+        )));
+    }
+    let atomic = body.atomic.unwrap_or(false);
+    let (items, described) = match parse_items(&body.transfers, &user) {
+        Ok(parsed) => parsed,
+        Err((index, error)) => return Ok(error.indexed_response(index)),
+    };
+    if let Some((index, error)) = foreign_payer(&items, &user, &state).await? {
+        return Ok(error.indexed_response(index));
+    }
+    let what = format!("batch {atomic} {}", described.join(";"));
+    let key = idempotency_key(&request, &user, "batch", &what)?;
+    match state.engine.transfer_batch(items, atomic, key).await {
+        Ok(outcome) => Ok(respond(&user, &outcome, atomic)),
+        Err(BatchError::Refused { index, refusal }) => Ok(ApiError::from(
+            tally_actors::TransferError::Refused(refusal),
+        )
+        .indexed_response(index)),
+        Err(BatchError::Failed(error)) => Err(error.into()),
+    }
+}
+
+/// Every item parsed, or the first invalid one's index and error.
+fn parse_items(
+    transfers: &[Value],
+    user: &AuthenticatedUser,
+) -> Result<(Vec<BatchItem>, Vec<String>), (usize, ApiError)> {
+    let mut items = Vec::with_capacity(transfers.len());
+    let mut described = Vec::with_capacity(transfers.len());
+    for (index, value) in transfers.iter().enumerate() {
+        let parsed: CreateTransferRequest =
+            CreateTransferRequest::deserialize(value).map_err(|error| {
+                let error =
+                    ApiError::Validation(format!("the item does not match a transfer: {error}"));
+                (index, error)
+            })?;
+        let (request, pending_timeout) = parsed.parse(user).map_err(|error| (index, error))?;
+        described.push(parsed.describe());
+        items.push(BatchItem {
+            request,
+            pending_timeout,
+        });
+    }
+    Ok((items, described))
+}
+
+/// The first item whose payer is not the caller's account, refused before anything moves. A
+/// payer that does not exist is left to the item's own 404.
+async fn foreign_payer(
+    items: &[BatchItem],
+    user: &AuthenticatedUser,
+    state: &AppState,
+) -> Result<Option<(usize, ApiError)>, ApiError> {
+    let mut owners: BTreeMap<i64, Option<String>> = BTreeMap::new();
+    for item in items {
+        owners.entry(item.request.from).or_default();
+    }
+    for (id, owner) in owners.iter_mut() {
+        *owner = match state.engine.account(*id).await {
+            Ok(account) => account.owner,
+            Err(tally_actors::LookupError::NotFound) => Some(user.username.as_str().to_owned()),
+            Err(error) => return Err(error.into()),
+        };
+    }
+    let caller = Some(user.username.as_str());
+    Ok(items
+        .iter()
+        .position(|item| owners[&item.request.from].as_deref() != caller)
+        .map(|index| {
+            let error =
+                ApiError::Forbidden("only the account's owner may move money out of it".to_owned());
+            (index, error)
+        }))
+}
+
+fn respond(user: &AuthenticatedUser, outcome: &BatchOutcome, atomic: bool) -> HttpResponse {
+    let caller = Some(user.username.as_str());
+    let mut accounts: BTreeMap<i64, AccountView> = BTreeMap::new();
+    let results = outcome
+        .results
+        .iter()
+        .map(|result| match result {
+            BatchItemOutcome::Committed(transferred) => {
+                for account in [&transferred.from_account, &transferred.to_account] {
+                    if account.owner.as_deref() == caller {
+                        accounts.insert(account.id, AccountView::from(account));
+                    }
+                }
+                BatchItemResult {
+                    transfer: Some(TransferView::from(&transferred.transfer)),
+                    error: None,
+                }
+            }
+            BatchItemOutcome::Refused(refusal) => {
+                let error = ApiError::from(tally_actors::TransferError::Refused(*refusal));
+                BatchItemResult {
+                    transfer: None,
+                    error: Some(error.detail()),
+                }
+            }
+        })
+        .collect();
+    let mut response = match atomic {
+        true => HttpResponse::Created(),
+        false => HttpResponse::Ok(),
+    };
+    if outcome.replayed {
+        response.insert_header((REPLAYED_HEADER, "true"));
+    }
+    response.json(BatchResult {
+        results,
+        accounts: accounts.into_values().collect(),
+    })
+}
