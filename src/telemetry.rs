@@ -5,13 +5,15 @@ use tracing_subscriber::EnvFilter;
 
 use crate::configuration::{LogFormat, LogSettings};
 
+/// Crates that log each SQL statement with its parameters at debug level (password hashes,
+/// idempotency bodies, tokens' session ids): never more verbose than info, whatever the
+/// filter asks. Targets match by prefix, so `deadpool` covers `deadpool_postgres`.
+const SQL_TARGETS: [&str; 3] = ["tokio_postgres", "postgres_protocol", "deadpool"];
+
 /// Installs the global subscriber once; later calls (tests spawning many apps) do nothing.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter(settings))
         // One line per finished request span: its route, status and latency.
         .with_span_events(FmtSpan::CLOSE)
         .with_writer(std::io::stderr);
@@ -19,4 +21,88 @@ pub fn init(settings: &LogSettings) {
         LogFormat::Pretty => builder.compact().try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// `RUST_LOG` when set, else the configured level; either way with the SQL targets at info.
+fn filter(settings: &LogSettings) -> EnvFilter {
+    let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.level.clone());
+    clamped_filter(&wanted)
+}
+
+/// `directives` without any of its own for the SQL targets, plus those targets at info.
+fn clamped_filter(directives: &str) -> EnvFilter {
+    let kept: Vec<&str> = directives
+        .split(',')
+        .filter(|directive| {
+            let target = directive
+                .trim()
+                .split(['=', '['])
+                .next()
+                .unwrap_or_default();
+            !SQL_TARGETS.iter().any(|sql| target.starts_with(sql))
+        })
+        .collect();
+    let mut filter = EnvFilter::try_new(kept.join(",")).unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in SQL_TARGETS {
+        filter = filter.add_directive(format!("{target}=info").parse().expect("a valid directive"));
+    }
+    filter
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::clamped_filter;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn logged_under(directives: &str) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(clamped_filter(directives))
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: "tokio_postgres::query", "executing statement with parameters: [\"$2b$12$hash\"]");
+            tracing::debug!(target: "deadpool_postgres", "recycling with parameters: secret-body");
+            tracing::info!(target: "tokio_postgres::connection", "connection info stays");
+            tracing::debug!(target: "tally::routes", "our own debug line");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    #[test]
+    fn debug_logging_never_prints_sql_parameters() {
+        for directives in [
+            "debug",
+            "trace",
+            "debug,tokio_postgres=trace",
+            "tokio_postgres::query=debug,debug",
+            "deadpool_postgres=debug,tally=debug",
+        ] {
+            let text = logged_under(directives);
+            assert!(!text.contains("$2b$12$hash"), "{directives}: {text}");
+            assert!(!text.contains("secret-body"), "{directives}: {text}");
+            assert!(
+                text.contains("connection info stays"),
+                "{directives}: {text}"
+            );
+            assert!(text.contains("our own debug line"), "{directives}: {text}");
+        }
+    }
 }

@@ -9,12 +9,64 @@ use uuid::Uuid;
 use crate::auth::{AuthenticatedUser, TokenPurpose};
 use crate::domain::{NewUser, Password, Role, Username};
 use crate::error::{ApiError, ErrorBody};
+use crate::net::client_address_of;
 use crate::startup::AppState;
-use crate::store::sessions::{self, NewSession};
-use crate::store::users::{self, User};
+use crate::store::sessions::{self, NewSession, SessionStoreError};
+use crate::store::users::{self, UserRow, UserStoreError};
 
 /// Longer user agents are cut: the header is the client's to fill, the row is ours to bound.
 const USER_AGENT_CHARS_MAX: usize = 512;
+
+/// A user as API.md shows it: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct User {
+    pub username: String,
+    pub full_name: String,
+    pub email: String,
+    pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub password_changed_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> User {
+        User {
+            username: row.username,
+            full_name: row.full_name,
+            email: row.email,
+            role: row.role,
+            password_changed_at: row.password_changed_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
+impl From<UserStoreError> for ApiError {
+    fn from(error: UserStoreError) -> ApiError {
+        match error {
+            UserStoreError::UsernameTaken | UserStoreError::EmailTaken => {
+                ApiError::Conflict(error.to_string())
+            }
+            UserStoreError::Pool(error) => error.into(),
+            UserStoreError::Database(error) => error.into(),
+            UserStoreError::Malformed(_) => ApiError::internal(error),
+        }
+    }
+}
+
+impl From<SessionStoreError> for ApiError {
+    fn from(error: SessionStoreError) -> ApiError {
+        match error {
+            SessionStoreError::Pool(error) => error.into(),
+            SessionStoreError::Database(error) => error.into(),
+            SessionStoreError::Malformed(_) => ApiError::internal(error),
+        }
+    }
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -49,7 +101,7 @@ pub async fn create_user(
     let hashed_password = state.passwords.hash(new_user.password.clone()).await?;
     let user =
         users::insert_user(&state.pool, &new_user, &hashed_password, Role::Depositor).await?;
-    Ok(HttpResponse::Created().json(user))
+    Ok(HttpResponse::Created().json(User::from(user)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -120,7 +172,7 @@ async fn check_credentials(
     match user {
         Some(user) if matches => {
             attempt.succeeded();
-            Ok(user)
+            Ok(user.into())
         }
         _ => {
             attempt.failed();
@@ -143,11 +195,7 @@ async fn open_session(
     let access = state
         .tokens
         .issue(TokenPurpose::Access, username, user.role, session_id)?;
-    let client_ip = request
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_owned();
+    let client_ip = client_address_of(request, &state.settings.http.trusted_proxies).to_string();
     let user_agent: String = request
         .headers()
         .get(USER_AGENT)
@@ -175,8 +223,8 @@ async fn open_session(
     })
 }
 
-/// 204; blocks the caller's session so its refresh token stops working. Access tokens already
-/// issued lapse at their (short) expiry.
+/// 204; blocks the caller's session: its refresh token and every access token issued for it
+/// are refused, here at once and by every replica within a second (`auth::revocation`).
 #[utoipa::path(
     post, path = "/users/logout", tag = "users", security(("bearer" = [])),
     responses((status = 204, description = "The session is blocked"), (status = 401, body = ErrorBody))
@@ -186,6 +234,7 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     sessions::block_session(&state.pool, user.session_id, &user.username).await?;
+    state.revoked.revoke(user.session_id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -201,5 +250,5 @@ pub async fn me(
     let found = users::find_user(&state.pool, &user.username)
         .await?
         .ok_or_else(|| ApiError::Unauthenticated("the token's user no longer exists".to_owned()))?;
-    Ok(HttpResponse::Ok().json(found))
+    Ok(HttpResponse::Ok().json(User::from(found)))
 }

@@ -57,6 +57,18 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     launch(database, settings, None).await
 }
 
+/// A second app (another replica) on the same database as `app`, with the same settings
+/// otherwise: both share the token key, so each accepts the other's tokens.
+pub async fn spawn_replica(app: &TestApp) -> TestApp {
+    spawn_replica_with(app, |_| {}).await
+}
+
+pub async fn spawn_replica_with(app: &TestApp, customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(&app.database.url());
+    customize(&mut settings);
+    launch(app.database.clone(), settings, None).await
+}
+
 /// Spawns the app reaching PostgreSQL through a proxy the test can cut and restore.
 pub async fn spawn_app_behind_proxy() -> TestApp {
     let database = fresh_database().await;
