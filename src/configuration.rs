@@ -171,6 +171,10 @@ pub struct AuthSettings {
     pub login_failures_max: u32,
     #[serde(deserialize_with = "duration::deserialize")]
     pub login_failure_window: Duration,
+    /// Sign-ups and logins per client address within `address_window`.
+    pub address_attempts_max: u32,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub address_window: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +250,11 @@ impl Settings {
         }
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return refuse("auth.bcrypt_cost must be between 4 and 31");
+        }
+        if self.auth.login_failures_max == 0 || self.auth.address_attempts_max == 0 {
+            return refuse(
+                "auth.login_failures_max and auth.address_attempts_max must be at least 1",
+            );
         }
         if self.database.pool_size == 0 {
             return refuse("database.pool_size must be at least 1");

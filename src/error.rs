@@ -38,8 +38,11 @@ pub enum ApiError {
     CurrencyMismatch(String),
     #[error("the credit would overflow the recipient's balance")]
     BalanceOverflow,
-    #[error("too many failed logins for this username; try again later")]
-    RateLimited { retry_after_seconds: u64 },
+    #[error("{reason}; try again later")]
+    RateLimited {
+        reason: &'static str,
+        retry_after_seconds: u64,
+    },
     #[error("{0}")]
     Unavailable(String),
     /// A bug or an unexpected failure; never the answer to bad input.
@@ -205,6 +208,7 @@ impl ResponseError for ApiError {
             }
             ApiError::RateLimited {
                 retry_after_seconds,
+                ..
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
             }

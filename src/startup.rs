@@ -11,7 +11,9 @@ use deadpool_postgres::Pool;
 use tally_actors::Engine;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::{revocation, LoginLimiter, PasswordHasher, RevokedSessions, TokenMaker};
+use crate::auth::{
+    revocation, AddressLimiter, LoginLimiter, PasswordHasher, RevokedSessions, TokenMaker,
+};
 use crate::configuration::Settings;
 use crate::error::extractors;
 use crate::metrics::{Metrics, RecordRequests};
@@ -26,8 +28,10 @@ pub struct AppState {
     pub tokens: TokenMaker,
     /// bcrypt at the configured cost, off the async workers.
     pub passwords: PasswordHasher,
-    /// Failed logins per username; one per process, so all workers count together.
+    /// Failed logins per username, counted in PostgreSQL across replicas.
     pub login_limiter: LoginLimiter,
+    /// Sign-ups and logins per client address; one per process, so all workers count together.
+    pub address_limiter: AddressLimiter,
     /// Logged-out sessions, whose access tokens every worker refuses.
     pub revoked: Arc<RevokedSessions>,
     /// The engine: one per process, started before the server.
@@ -44,8 +48,13 @@ impl AppState {
             tokens: TokenMaker::new(&settings.token)?,
             passwords: PasswordHasher::new(settings.auth.bcrypt_cost).await?,
             login_limiter: LoginLimiter::new(
+                pool.clone(),
                 settings.auth.login_failures_max,
                 settings.auth.login_failure_window,
+            ),
+            address_limiter: AddressLimiter::new(
+                settings.auth.address_attempts_max,
+                settings.auth.address_window,
             ),
             revoked: Arc::new(RevokedSessions::new(settings.token.access_ttl)),
             settings,

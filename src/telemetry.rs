@@ -1,5 +1,6 @@
 //! Logging and tracing: pretty lines for people, JSON lines for machines.
 
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::EnvFilter;
 
@@ -29,7 +30,8 @@ fn filter(settings: &LogSettings) -> EnvFilter {
     clamped_filter(&wanted)
 }
 
-/// `directives` without any of its own for the SQL targets, plus those targets at info.
+/// `directives` without any of its own for the SQL targets, plus those targets at the global
+/// level but never above info.
 fn clamped_filter(directives: &str) -> EnvFilter {
     let kept: Vec<&str> = directives
         .split(',')
@@ -42,11 +44,35 @@ fn clamped_filter(directives: &str) -> EnvFilter {
             !SQL_TARGETS.iter().any(|sql| target.starts_with(sql))
         })
         .collect();
+    let global = kept
+        .iter()
+        .filter_map(|directive| directive.trim().parse::<LevelFilter>().ok())
+        .next_back()
+        .unwrap_or(LevelFilter::OFF);
+    let level = if verbosity(global) > verbosity(LevelFilter::INFO) {
+        LevelFilter::INFO
+    } else {
+        global
+    };
     let mut filter = EnvFilter::try_new(kept.join(",")).unwrap_or_else(|_| EnvFilter::new("info"));
     for target in SQL_TARGETS {
-        filter = filter.add_directive(format!("{target}=info").parse().expect("a valid directive"));
+        let directive = format!("{target}={level}");
+        filter = filter.add_directive(directive.parse().expect("a valid directive"));
     }
     filter
+}
+
+/// 0 for off up to 5 for trace.
+fn verbosity(level: LevelFilter) -> u8 {
+    use tracing::Level;
+    match level.into_level() {
+        None => 0,
+        Some(level) if level == Level::ERROR => 1,
+        Some(level) if level == Level::WARN => 2,
+        Some(level) if level == Level::INFO => 3,
+        Some(level) if level == Level::DEBUG => 4,
+        Some(_) => 5,
+    }
 }
 
 #[cfg(test)]
@@ -93,7 +119,7 @@ mod tests {
             "trace",
             "debug,tokio_postgres=trace",
             "tokio_postgres::query=debug,debug",
-            "deadpool_postgres=debug,tally=debug",
+            "info,deadpool_postgres=debug,tally=debug",
         ] {
             let text = logged_under(directives);
             assert!(!text.contains("$2b$12$hash"), "{directives}: {text}");
@@ -104,5 +130,8 @@ mod tests {
             );
             assert!(text.contains("our own debug line"), "{directives}: {text}");
         }
+        // Never louder than asked either.
+        let text = logged_under("warn");
+        assert!(!text.contains("connection info stays"), "{text}");
     }
 }

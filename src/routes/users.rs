@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::{AuthenticatedUser, TokenPurpose};
+use crate::auth::{AuthenticatedUser, LoginRefused, TokenPurpose};
 use crate::domain::{NewUser, Password, Role, Username};
 use crate::error::{ApiError, ErrorBody};
 use crate::net::client_address_of;
@@ -85,9 +85,12 @@ pub struct CreateUserRequest {
         (status = 201, body = User),
         (status = 400, description = "An invalid field (`validation_failed`)", body = ErrorBody),
         (status = 409, description = "Username or email taken (`conflict`)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many sign-ups and logins from this address", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the database or the password checks are saturated", body = ErrorBody),
     )
 )]
 pub async fn create_user(
+    request: HttpRequest,
     body: web::Json<CreateUserRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -98,6 +101,7 @@ pub async fn create_user(
         email,
     } = body.into_inner();
     let new_user = NewUser::parse(username, password, full_name, email)?;
+    admit_address(&state, &request)?;
     let hashed_password = state.passwords.hash(new_user.password.clone()).await?;
     let user =
         users::insert_user(&state.pool, &new_user, &hashed_password, Role::Depositor).await?;
@@ -134,7 +138,8 @@ pub struct LoginResponse {
         (status = 200, body = LoginResponse),
         (status = 400, body = ErrorBody),
         (status = 401, description = "`invalid_credentials`, alike for an unknown user and a wrong password", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: 10 failures in 5 minutes for this username", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: 10 failures in 5 minutes for this username, or too many logins from this address", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the database or the password checks are saturated", body = ErrorBody),
     )
 )]
 pub async fn login(
@@ -145,6 +150,7 @@ pub async fn login(
     let LoginRequest { username, password } = body.into_inner();
     let username = Username::parse(username)?;
     let password = Password::parse(password)?;
+    admit_address(&state, &request)?;
     let user = check_credentials(&state, &username, password).await?;
     let session = open_session(&state, &request, &username, user).await?;
     Ok(HttpResponse::Ok().json(session))
@@ -158,11 +164,17 @@ async fn check_credentials(
     let attempt = state
         .login_limiter
         .begin(username.as_str())
-        .map_err(|wait| {
-            state.metrics.logins_rate_limited.inc();
-            ApiError::RateLimited {
-                retry_after_seconds: wait.as_secs() + 1,
+        .await
+        .map_err(|refused| match refused {
+            LoginRefused::RateLimited { retry_after } => {
+                state.metrics.logins_rate_limited.inc();
+                ApiError::RateLimited {
+                    reason: "too many failed logins for this username",
+                    retry_after_seconds: retry_after.as_secs() + 1,
+                }
             }
+            // Never fail open: an attempt that cannot be counted is not made.
+            LoginRefused::Uncounted(error) => ApiError::unavailable_database(error),
         })?;
     let (user, hashed_password) = users::find_user_with_hash(&state.pool, username)
         .await?
@@ -171,7 +183,7 @@ async fn check_credentials(
     let matches = state.passwords.verify(password, hashed_password).await?;
     match user {
         Some(user) if matches => {
-            attempt.succeeded();
+            attempt.succeeded().await;
             Ok(user.into())
         }
         _ => {
@@ -180,6 +192,18 @@ async fn check_credentials(
             Err(ApiError::InvalidCredentials)
         }
     }
+}
+
+/// Counts a password check (sign-up or login) against the client address's limit.
+fn admit_address(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
+    let address = client_address_of(request, &state.settings.http.trusted_proxies);
+    state.address_limiter.admit(address).map_err(|wait| {
+        state.metrics.logins_rate_limited.inc();
+        ApiError::RateLimited {
+            reason: "too many sign-ups and logins from this address",
+            retry_after_seconds: wait.as_secs() + 1,
+        }
+    })
 }
 
 async fn open_session(

@@ -3,5 +3,6 @@
 //! its own statement only, so no connection is held across a bcrypt hash.
 
 pub mod accounts;
+pub mod login_failures;
 pub mod sessions;
 pub mod users;

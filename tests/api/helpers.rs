@@ -31,6 +31,11 @@ pub fn test_settings(database_url: &str) -> Settings {
     environment.insert("TALLY_HTTP__ADDR".to_owned(), "127.0.0.1:0".to_owned());
     environment.insert("TALLY_HTTP__WORKERS".to_owned(), "2".to_owned());
     environment.insert("TALLY_AUTH__BCRYPT_COST".to_owned(), "4".to_owned());
+    // Every test client is 127.0.0.1: the per-address limit is tested on its own (limits.rs).
+    environment.insert(
+        "TALLY_AUTH__ADDRESS_ATTEMPTS_MAX".to_owned(),
+        "1000000".to_owned(),
+    );
     environment.insert(
         "TALLY_DATABASE__CONNECT_TIMEOUT".to_owned(),
         "1s".to_owned(),

@@ -8,6 +8,7 @@ mod configuration;
 mod durability;
 mod health;
 mod helpers;
+mod limits;
 mod logout;
 mod metrics;
 mod openapi;
