@@ -6,6 +6,7 @@ mod auth;
 mod concurrency;
 mod configuration;
 mod durability;
+mod faults;
 mod health;
 mod helpers;
 mod limits;
