@@ -71,8 +71,13 @@ impl From<SessionStoreError> for ApiError {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(pattern = "^[a-z0-9_]{3,64}$", min_length = 3, max_length = 64)]
     username: String,
+    /// 8 to 72 bytes (JSON Schema counts characters, so only the upper bound is stated).
+    #[schema(max_length = 72)]
     password: String,
+    /// 1 to 100 characters once trimmed.
+    #[schema(min_length = 1)]
     full_name: String,
     email: String,
 }
@@ -111,7 +116,9 @@ pub async fn create_user(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(pattern = "^[a-z0-9_]{3,64}$", min_length = 3, max_length = 64)]
     username: String,
+    #[schema(max_length = 72)]
     password: String,
 }
 
