@@ -17,6 +17,7 @@ use crate::auth::{
 use crate::configuration::Settings;
 use crate::error::extractors;
 use crate::metrics::{Metrics, RecordRequests};
+use crate::telemetry::RequestSpan;
 use crate::{db, housekeeping, metrics, openapi, routes};
 
 /// What every handler can reach. One per process: built before the server and shared with
@@ -137,7 +138,7 @@ fn api_server(
         let app = App::new()
             .wrap(security_headers())
             .wrap(RecordRequests(state.metrics.clone()))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(state.clone())
             .app_data(extractors::json_config(body_limit_bytes))
             .app_data(extractors::path_config())

@@ -1,10 +1,17 @@
 //! Logging and tracing: pretty lines for people, JSON lines for machines.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{web, Error, HttpMessage};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::EnvFilter;
 
 use crate::configuration::{LogFormat, LogSettings};
+use crate::net::client_address_of;
+use crate::startup::AppState;
 
 /// Crates that log each SQL statement with its parameters at debug level (password hashes,
 /// idempotency bodies, tokens' session ids): never more verbose than info, whatever the
@@ -75,6 +82,52 @@ fn verbosity(level: LevelFilter) -> u8 {
     }
 }
 
+/// The span of each request, as tracing-actix-web's default but with the client address
+/// `net::client_address_of` gives (`X-Forwarded-For` only from a trusted proxy): the default
+/// believes that header from anyone, so a client could write any address into the logs.
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let trusted = request
+            .app_data::<web::Data<AppState>>()
+            .map(|state| state.settings.http.trusted_proxies.as_slice())
+            .unwrap_or_default();
+        let client_ip = client_address_of(request.request(), trusted);
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let user_agent = request
+            .headers()
+            .get("user-agent")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.client_ip = %client_ip,
+            http.user_agent = %user_agent,
+            http.target = %request.path(),
+            http.status_code = tracing::field::Empty,
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -110,6 +163,36 @@ mod tests {
         });
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         text
+    }
+
+    #[actix_web::test]
+    async fn request_logs_name_the_peer_not_a_forwarded_for_it_sent() {
+        use actix_web::{test, web, App, HttpResponse};
+        use tracing_actix_web::TracingLogger;
+
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(TracingLogger::<super::RequestSpan>::new())
+                .route("/", web::get().to(HttpResponse::Ok)),
+        )
+        .await;
+        let request = test::TestRequest::get()
+            .uri("/")
+            .peer_addr("192.0.2.10:4000".parse().unwrap())
+            .insert_header(("x-forwarded-for", "6.6.6.6"))
+            .to_request();
+        assert_eq!(test::call_service(&app, request).await.status(), 200);
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("192.0.2.10"), "{text}");
+        assert!(!text.contains("6.6.6.6"), "{text}");
     }
 
     #[test]
