@@ -83,11 +83,7 @@ impl Application {
         };
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState::build(settings.clone(), pool.clone()).await?);
-        revocation::follow(
-            &state.revoked,
-            pool.clone(),
-            settings.database.url.config().clone(),
-        );
+        revocation::follow(&state.revoked, pool.clone(), &settings.database);
         housekeeping::start(pool, &settings);
         let server = api_server(state.clone(), &settings, listener, metrics_port.is_none())?;
         let metrics_server = metrics_listener

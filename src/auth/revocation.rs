@@ -24,6 +24,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use uuid::Uuid;
 
 use super::token::CLOCK_SKEW;
+use crate::configuration::DatabaseSettings;
 use crate::store::sessions::{self, BLOCKED_CHANNEL};
 
 /// Revoked sessions remembered at most (about 80 bytes each). Each one needs a login, which
@@ -145,7 +146,11 @@ impl RevokedSessions {
 }
 
 /// Starts the listener and the catch-up for `revoked`; both end when it is dropped.
-pub fn follow(revoked: &Arc<RevokedSessions>, pool: Pool, database: tokio_postgres::Config) {
+pub fn follow(revoked: &Arc<RevokedSessions>, pool: Pool, settings: &DatabaseSettings) {
+    let mut database = settings.url.config().clone();
+    database
+        .connect_timeout(settings.connect_timeout)
+        .application_name("tally-logouts");
     tokio::spawn(listen(Arc::downgrade(revoked), database));
     tokio::spawn(catch_up(Arc::downgrade(revoked), pool));
 }

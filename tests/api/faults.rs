@@ -327,6 +327,8 @@ async fn transfers_survive_a_postgres_restart_under_load() {
     let cluster = Cluster::start();
     let database = cluster.database().await;
     let server = Process::tally(&database, free_port()).await;
+    // A second replica, to log out on after the restart.
+    let other = Process::tally(&database, free_port()).await;
     let client = reqwest::Client::new();
     let accounts = Arc::new(accounts(&client, &server.address, &database, "restart").await);
 
@@ -362,6 +364,37 @@ async fn transfers_survive_a_postgres_restart_under_load() {
     // The same process serves again, by itself.
     serves_again(&client, &server.address, &accounts, Duration::from_secs(10)).await;
     assert_durable(&database, &outcome.acknowledged).await;
+
+    // Logouts still reach the replica: its listener and catch-up survived the restart.
+    let (token, _) = &accounts[2];
+    let (status, _) = post(
+        &client,
+        format!("{}/users/logout", other.address),
+        json!({}),
+        Some(token),
+    )
+    .await
+    .expect("a logout");
+    assert_eq!(status, 204);
+    let started = Instant::now();
+    loop {
+        let status = client
+            .get(format!("{}/users/me", server.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("an answer")
+            .status()
+            .as_u16();
+        if status == 401 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a logout on the other replica is not applied within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[actix_web::test]
