@@ -91,7 +91,7 @@ impl Metrics {
             ),
             logins_rate_limited: counter(
                 "tally_logins_rate_limited_total",
-                "Logins answered 429 rate_limited.",
+                "Logins and sign-ups answered 429 rate_limited (per username or per client address).",
             ),
             db_pool_size: gauge(
                 "tally_db_pool_size",
