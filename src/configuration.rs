@@ -16,11 +16,28 @@ use serde::{de, Deserialize, Deserializer};
 pub use tally_actors::config::duration;
 use tally_actors::EngineConfig;
 
+use crate::net::IpNetwork;
+
 const DEFAULTS: &str = include_str!("defaults.toml");
 
 /// The development token key from `defaults.toml`; production refuses to start with it.
 const DEVELOPMENT_TOKEN_KEY: &str =
     "746170792d646576656c6f706d656e742d6b65792d6e6f742d7365637265742e";
+
+/// Keys published in this repository (defaults.toml, docker-compose.yml's demo key): anyone can
+/// forge tokens with them, so production refuses them all.
+const PUBLISHED_TOKEN_KEYS: [&str; 2] = [
+    DEVELOPMENT_TOKEN_KEY,
+    "de30de30de30de30de30de30de30de30de30de30de30de30de30de30de30de30",
+];
+
+/// A key of 32 bytes with fewer distinct byte values than this was typed, not drawn at random
+/// (32 random bytes have about 30 distinct values; fewer than 12 happens with odds below 1e-15).
+const TOKEN_KEY_DISTINCT_BYTES_MIN: usize = 12;
+
+/// Access tokens are checked without a database query, so their lifetime bounds how long a
+/// revocation must be remembered; an hour keeps that memory small.
+pub const ACCESS_TTL_MAX: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -51,6 +68,9 @@ pub struct HttpSettings {
     /// When set, `/metrics` is served here only, not on `addr`.
     #[serde(default)]
     pub metrics_addr: Option<SocketAddr>,
+    /// Peers whose `X-Forwarded-For` is believed (the reverse proxies); empty: nobody's.
+    #[serde(default, deserialize_with = "crate::net::deserialize_networks")]
+    pub trusted_proxies: Vec<IpNetwork>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +135,20 @@ impl TokenKey {
     pub fn is_development_default(&self) -> bool {
         hex::encode(self.0) == DEVELOPMENT_TOKEN_KEY
     }
+
+    /// Whether the key is printed somewhere in this repository.
+    pub fn is_published(&self) -> bool {
+        PUBLISHED_TOKEN_KEYS.contains(&hex::encode(self.0).as_str())
+    }
+
+    /// Whether the key has too few distinct bytes to have come from a random source.
+    pub fn is_low_entropy(&self) -> bool {
+        let mut seen = [false; 256];
+        for byte in self.0 {
+            seen[usize::from(byte)] = true;
+        }
+        seen.iter().filter(|seen| **seen).count() < TOKEN_KEY_DISTINCT_BYTES_MIN
+    }
 }
 
 impl fmt::Debug for TokenKey {
@@ -140,6 +174,10 @@ pub struct AuthSettings {
     pub login_failures_max: u32,
     #[serde(deserialize_with = "duration::deserialize")]
     pub login_failure_window: Duration,
+    /// Sign-ups and logins per client address within `address_window`.
+    pub address_attempts_max: u32,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub address_window: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -207,17 +245,30 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigurationError> {
         let refuse = |message: &str| Err(ConfigurationError(message.to_owned()));
-        if self.env == RunMode::Production && self.token.key.is_development_default() {
-            return refuse("token.key is the public development key; set TALLY_TOKEN__KEY (64 hex characters) in production");
+        if self.env == RunMode::Production && self.token.key.is_published() {
+            return refuse("token.key is a key published in the repository; set TALLY_TOKEN__KEY to `openssl rand -hex 32` in production");
+        }
+        if self.env == RunMode::Production && self.token.key.is_low_entropy() {
+            return refuse("token.key has too few distinct bytes to be random; set TALLY_TOKEN__KEY to `openssl rand -hex 32` in production");
         }
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return refuse("auth.bcrypt_cost must be between 4 and 31");
+        }
+        if self.auth.login_failures_max == 0 || self.auth.address_attempts_max == 0 {
+            return refuse(
+                "auth.login_failures_max and auth.address_attempts_max must be at least 1",
+            );
         }
         if self.database.pool_size == 0 {
             return refuse("database.pool_size must be at least 1");
         }
         if self.token.access_ttl.is_zero() || self.token.refresh_ttl.is_zero() {
             return refuse("token.access_ttl and token.refresh_ttl must be above zero");
+        }
+        if self.token.access_ttl > ACCESS_TTL_MAX {
+            return refuse(
+                "token.access_ttl must be at most 1h (logouts are remembered that long)",
+            );
         }
         let engine = &self.engine;
         if engine.idempotency_retention < Duration::from_secs(24 * 3600) {

@@ -40,8 +40,11 @@ pub enum ApiError {
     BalanceOverflow,
     #[error("the transfer is not pending any more (posted, voided or expired)")]
     TransferNotPending,
-    #[error("too many failed logins for this username; try again later")]
-    RateLimited { retry_after_seconds: u64 },
+    #[error("{reason}; try again later")]
+    RateLimited {
+        reason: &'static str,
+        retry_after_seconds: u64,
+    },
     #[error("{0}")]
     Unavailable(String),
     /// A bug or an unexpected failure; never the answer to bad input.
@@ -247,6 +250,7 @@ impl ResponseError for ApiError {
             }
             ApiError::RateLimited {
                 retry_after_seconds,
+                ..
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
             }

@@ -20,6 +20,25 @@ use crate::startup::AppState;
 
 /// The label of requests that matched no route, so unknown paths cannot grow the series.
 const UNMATCHED_ROUTE: &str = "unmatched";
+/// The label of any method outside the standard set, so invented methods cannot grow it either.
+const OTHER_METHOD: &str = "other";
+
+/// A fixed label for `method`: the standard methods by name, anything else `other`.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => OTHER_METHOD,
+    }
+}
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -72,7 +91,7 @@ impl Metrics {
             ),
             logins_rate_limited: counter(
                 "tally_logins_rate_limited_total",
-                "Logins answered 429 rate_limited.",
+                "Logins and sign-ups answered 429 rate_limited (per username or per client address).",
             ),
             db_pool_size: gauge(
                 "tally_db_pool_size",
@@ -195,10 +214,12 @@ where
         let metrics = self.metrics.clone();
         Box::pin(async move {
             let response = service.call(request).await?;
-            // The route template is known once the router has run.
+            // The route template is known once the router has run. The default service (the
+            // JSON 404) has no pattern, and neither method nor path of such a request is
+            // trusted as a label: both come from the client.
             let route = response.request().match_pattern();
             metrics.observe_request(
-                response.request().method().as_str(),
+                method_label(response.request().method()),
                 route.as_deref().unwrap_or(UNMATCHED_ROUTE),
                 response.status().as_u16(),
                 started.elapsed().as_secs_f64(),

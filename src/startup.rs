@@ -5,16 +5,20 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
 use deadpool_postgres::Pool;
 use tally_actors::Engine;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::{LoginLimiter, PasswordHasher, TokenMaker};
+use crate::auth::{
+    revocation, AddressLimiter, LoginLimiter, PasswordHasher, RevokedSessions, TokenMaker,
+};
 use crate::configuration::Settings;
 use crate::error::extractors;
 use crate::metrics::{Metrics, RecordRequests};
-use crate::{db, metrics, openapi, routes};
+use crate::telemetry::RequestSpan;
+use crate::{db, housekeeping, metrics, openapi, routes};
 
 /// What every handler can reach. One per process: built before the server and shared with
 /// every worker, never rebuilt per worker.
@@ -25,8 +29,12 @@ pub struct AppState {
     pub tokens: TokenMaker,
     /// bcrypt at the configured cost, off the async workers.
     pub passwords: PasswordHasher,
-    /// Failed logins per username; one per process, so all workers count together.
+    /// Failed logins per username, counted in PostgreSQL across replicas.
     pub login_limiter: LoginLimiter,
+    /// Sign-ups and logins per client address; one per process, so all workers count together.
+    pub address_limiter: AddressLimiter,
+    /// Logged-out sessions, whose access tokens every worker refuses.
+    pub revoked: Arc<RevokedSessions>,
     /// The engine: one per process, started before the server.
     pub engine: Engine,
     pub metrics: Metrics,
@@ -41,9 +49,15 @@ impl AppState {
             tokens: TokenMaker::new(&settings.token)?,
             passwords: PasswordHasher::new(settings.auth.bcrypt_cost).await?,
             login_limiter: LoginLimiter::new(
+                pool.clone(),
                 settings.auth.login_failures_max,
                 settings.auth.login_failure_window,
             ),
+            address_limiter: AddressLimiter::new(
+                settings.auth.address_attempts_max,
+                settings.auth.address_window,
+            ),
+            revoked: Arc::new(RevokedSessions::new(settings.token.access_ttl)),
             settings,
             pool,
         })
@@ -68,7 +82,9 @@ impl Application {
             None => None,
         };
         let settings = Arc::new(settings);
-        let state = web::Data::new(AppState::build(settings.clone(), pool).await?);
+        let state = web::Data::new(AppState::build(settings.clone(), pool.clone()).await?);
+        revocation::follow(&state.revoked, pool.clone(), &settings.database);
+        housekeeping::start(pool, &settings);
         let server = api_server(state.clone(), &settings, listener, metrics_port.is_none())?;
         let metrics_server = metrics_listener
             .map(|listener| metrics_server(state, listener))
@@ -116,8 +132,9 @@ fn api_server(
     let body_limit_bytes = settings.http.body_limit_bytes;
     let mut server = HttpServer::new(move || {
         let app = App::new()
+            .wrap(security_headers())
             .wrap(RecordRequests(state.metrics.clone()))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(state.clone())
             .app_data(extractors::json_config(body_limit_bytes))
             .app_data(extractors::path_config())
@@ -138,10 +155,19 @@ fn api_server(
     Ok(server.run())
 }
 
+/// On every answer, errors and 404s included: no MIME sniffing of JSON into something
+/// executable, and no URL (which may carry ids) leaked to another site in `Referer`.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+}
+
 /// `/metrics` alone on its own address (one worker: scrapes are rare).
 fn metrics_server(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result<Server> {
     Ok(HttpServer::new(move || {
         App::new()
+            .wrap(security_headers())
             .app_data(state.clone())
             .route("/metrics", web::get().to(metrics::metrics))
             .default_service(web::to(extractors::not_found))

@@ -1,17 +1,27 @@
 //! Logging and tracing: pretty lines for people, JSON lines for machines.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{web, Error, HttpMessage};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::EnvFilter;
 
 use crate::configuration::{LogFormat, LogSettings};
+use crate::net::client_address_of;
+use crate::startup::AppState;
+
+/// Crates that log each SQL statement with its parameters at debug level (password hashes,
+/// idempotency bodies, tokens' session ids): never more verbose than info, whatever the
+/// filter asks. Targets match by prefix, so `deadpool` covers `deadpool_postgres`.
+const SQL_TARGETS: [&str; 3] = ["tokio_postgres", "postgres_protocol", "deadpool"];
 
 /// Installs the global subscriber once; later calls (tests spawning many apps) do nothing.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter(settings))
         // One line per finished request span: its route, status and latency.
         .with_span_events(FmtSpan::CLOSE)
         .with_writer(std::io::stderr);
@@ -19,4 +29,192 @@ pub fn init(settings: &LogSettings) {
         LogFormat::Pretty => builder.compact().try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// `RUST_LOG` when set, else the configured level; either way with the SQL targets at info.
+fn filter(settings: &LogSettings) -> EnvFilter {
+    let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.level.clone());
+    clamped_filter(&wanted)
+}
+
+/// `directives` without any of its own for the SQL targets, plus those targets at the global
+/// level but never above info.
+fn clamped_filter(directives: &str) -> EnvFilter {
+    let kept: Vec<&str> = directives
+        .split(',')
+        .filter(|directive| {
+            let target = directive
+                .trim()
+                .split(['=', '['])
+                .next()
+                .unwrap_or_default();
+            !SQL_TARGETS.iter().any(|sql| target.starts_with(sql))
+        })
+        .collect();
+    let global = kept
+        .iter()
+        .filter_map(|directive| directive.trim().parse::<LevelFilter>().ok())
+        .next_back()
+        .unwrap_or(LevelFilter::OFF);
+    let level = if verbosity(global) > verbosity(LevelFilter::INFO) {
+        LevelFilter::INFO
+    } else {
+        global
+    };
+    let mut filter = EnvFilter::try_new(kept.join(",")).unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in SQL_TARGETS {
+        let directive = format!("{target}={level}");
+        filter = filter.add_directive(directive.parse().expect("a valid directive"));
+    }
+    filter
+}
+
+/// 0 for off up to 5 for trace.
+fn verbosity(level: LevelFilter) -> u8 {
+    use tracing::Level;
+    match level.into_level() {
+        None => 0,
+        Some(level) if level == Level::ERROR => 1,
+        Some(level) if level == Level::WARN => 2,
+        Some(level) if level == Level::INFO => 3,
+        Some(level) if level == Level::DEBUG => 4,
+        Some(_) => 5,
+    }
+}
+
+/// The span of each request, as tracing-actix-web's default but with the client address
+/// `net::client_address_of` gives (`X-Forwarded-For` only from a trusted proxy): the default
+/// believes that header from anyone, so a client could write any address into the logs.
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let trusted = request
+            .app_data::<web::Data<AppState>>()
+            .map(|state| state.settings.http.trusted_proxies.as_slice())
+            .unwrap_or_default();
+        let client_ip = client_address_of(request.request(), trusted);
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let user_agent = request
+            .headers()
+            .get("user-agent")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.client_ip = %client_ip,
+            http.user_agent = %user_agent,
+            http.target = %request.path(),
+            http.status_code = tracing::field::Empty,
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::clamped_filter;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn logged_under(directives: &str) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(clamped_filter(directives))
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: "tokio_postgres::query", "executing statement with parameters: [\"$2b$12$hash\"]");
+            tracing::debug!(target: "deadpool_postgres", "recycling with parameters: secret-body");
+            tracing::info!(target: "tokio_postgres::connection", "connection info stays");
+            tracing::debug!(target: "tally::routes", "our own debug line");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    #[actix_web::test]
+    async fn request_logs_name_the_peer_not_a_forwarded_for_it_sent() {
+        use actix_web::{test, web, App, HttpResponse};
+        use tracing_actix_web::TracingLogger;
+
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(TracingLogger::<super::RequestSpan>::new())
+                .route("/", web::get().to(HttpResponse::Ok)),
+        )
+        .await;
+        let request = test::TestRequest::get()
+            .uri("/")
+            .peer_addr("192.0.2.10:4000".parse().unwrap())
+            .insert_header(("x-forwarded-for", "6.6.6.6"))
+            .to_request();
+        assert_eq!(test::call_service(&app, request).await.status(), 200);
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("192.0.2.10"), "{text}");
+        assert!(!text.contains("6.6.6.6"), "{text}");
+    }
+
+    #[test]
+    fn debug_logging_never_prints_sql_parameters() {
+        for directives in [
+            "debug",
+            "trace",
+            "debug,tokio_postgres=trace",
+            "tokio_postgres::query=debug,debug",
+            "info,deadpool_postgres=debug,tally=debug",
+        ] {
+            let text = logged_under(directives);
+            assert!(!text.contains("$2b$12$hash"), "{directives}: {text}");
+            assert!(!text.contains("secret-body"), "{directives}: {text}");
+            assert!(
+                text.contains("connection info stays"),
+                "{directives}: {text}"
+            );
+            assert!(text.contains("our own debug line"), "{directives}: {text}");
+        }
+        // Never louder than asked either.
+        let text = logged_under("warn");
+        assert!(!text.contains("connection info stays"), "{text}");
+    }
 }

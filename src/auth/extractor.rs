@@ -5,8 +5,8 @@
 //! async fn deposit(Banker(user): Banker) -> Result<HttpResponse, ApiError> { ... }
 //! ```
 //!
-//! Access tokens are checked by key and expiry only, without a database round trip; logout
-//! blocks the session's refresh token, and access tokens lapse within their short TTL.
+//! Access tokens are checked by key, expiry and the process's set of logged-out sessions
+//! (`auth::revocation`), without a database round trip.
 
 use std::future::{ready, Ready};
 
@@ -85,6 +85,14 @@ fn authenticate(request: &HttpRequest) -> Result<AuthenticatedUser, ApiError> {
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState is not registered")))?;
     let token = bearer_token(request)?;
     let payload = state.tokens.verify(TokenPurpose::Access, token)?;
+    if state
+        .revoked
+        .is_revoked(payload.session_id, payload.issued_at)
+    {
+        return Err(ApiError::Unauthenticated(
+            "the session has ended (logged out)".to_owned(),
+        ));
+    }
     Ok(AuthenticatedUser {
         username: payload.username,
         role: payload.role,

@@ -4,9 +4,11 @@
 pub mod extractor;
 pub mod limiter;
 pub mod password;
+pub mod revocation;
 pub mod token;
 
 pub use extractor::{AuthenticatedUser, Banker};
-pub use limiter::{LoginAttempt, LoginLimiter};
+pub use limiter::{AddressLimiter, LoginAttempt, LoginLimiter, LoginRefused};
 pub use password::PasswordHasher;
+pub use revocation::RevokedSessions;
 pub use token::{IssuedToken, TokenError, TokenMaker, TokenPayload, TokenPurpose};

@@ -20,6 +20,10 @@ use crate::configuration::TokenSettings;
 use crate::domain::{Role, Username};
 use crate::error::ApiError;
 
+/// How far a token's `iat`/`nbf` may lie in our future: replicas' clocks disagree a little, and
+/// a token issued by a replica that runs ahead must still work on the others at once.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenPurpose {
     /// Presented as `Authorization: Bearer` on every protected route; short-lived.
@@ -98,12 +102,29 @@ impl TokenMaker {
         role: Role,
         session_id: Uuid,
     ) -> Result<IssuedToken, ApiError> {
+        self.issue_at(
+            purpose,
+            username,
+            role,
+            session_id,
+            OffsetDateTime::now_utc(),
+        )
+    }
+
+    /// [`TokenMaker::issue`] as if the clock read `now`.
+    fn issue_at(
+        &self,
+        purpose: TokenPurpose,
+        username: &Username,
+        role: Role,
+        session_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, ApiError> {
         let ttl = match purpose {
             TokenPurpose::Access => self.access_ttl,
             TokenPurpose::Refresh => self.refresh_ttl,
         };
         // Microseconds, as PostgreSQL keeps them: a refresh token's expiry equals its session's.
-        let now = OffsetDateTime::now_utc();
         let issued_at = now
             .replace_microsecond(now.microsecond())
             .map_err(ApiError::internal)?;
@@ -149,21 +170,21 @@ impl TokenMaker {
     pub fn verify(&self, purpose: TokenPurpose, token: &str) -> Result<TokenPayload, TokenError> {
         let untrusted =
             UntrustedToken::<Local, V4>::try_from(token).map_err(|_| TokenError::Invalid)?;
-        let trusted = local::decrypt(
-            &self.key,
-            &untrusted,
-            &ClaimsValidationRules::new(),
-            None,
-            None,
-        )
-        .map_err(|error| match error {
-            PasetoError::ClaimValidation(ClaimValidationError::Exp) => TokenError::Expired,
-            _ => TokenError::Invalid,
-        })?;
+        // pasetors checks iat/nbf with no tolerance; they are checked below instead (it still
+        // checks exp, which needs none).
+        let mut rules = ClaimsValidationRules::new();
+        rules.disable_valid_at();
+        let trusted = local::decrypt(&self.key, &untrusted, &rules, None, None).map_err(
+            |error| match error {
+                PasetoError::ClaimValidation(ClaimValidationError::Exp) => TokenError::Expired,
+                _ => TokenError::Invalid,
+            },
+        )?;
         let claims = trusted.payload_claims().ok_or(TokenError::Invalid)?;
         if text_claim(claims, "purpose")? != purpose.as_str() {
             return Err(TokenError::Invalid);
         }
+        check_times(claims, OffsetDateTime::now_utc())?;
         Ok(TokenPayload {
             token_id: uuid_claim(claims, "jti")?,
             username: Username::parse(text_claim(claims, "sub")?.to_owned())
@@ -176,6 +197,19 @@ impl TokenMaker {
             expires_at: time_claim(claims, "exp")?,
         })
     }
+}
+
+/// Expired once `exp` has passed (no tolerance: our own clock decides); not valid yet while
+/// `iat` or `nbf` is more than [`CLOCK_SKEW`] ahead of our clock.
+fn check_times(claims: &Claims, now: OffsetDateTime) -> Result<(), TokenError> {
+    let latest_start = now + CLOCK_SKEW;
+    if time_claim(claims, "iat")? > latest_start || time_claim(claims, "nbf")? > latest_start {
+        return Err(TokenError::Invalid);
+    }
+    if time_claim(claims, "exp")? <= now {
+        return Err(TokenError::Expired);
+    }
+    Ok(())
 }
 
 fn text_claim<'a>(claims: &'a Claims, name: &str) -> Result<&'a str, TokenError> {
@@ -258,6 +292,35 @@ mod tests {
         assert_eq!(
             maker.verify(TokenPurpose::Refresh, &access.token),
             Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn a_few_seconds_of_clock_skew_are_accepted_more_are_not() {
+        let maker = maker(None, Duration::from_secs(60));
+        let issue_in = |seconds: i64| {
+            let at = OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
+            maker
+                .issue_at(
+                    TokenPurpose::Access,
+                    &alice(),
+                    Role::Depositor,
+                    Uuid::new_v4(),
+                    at,
+                )
+                .unwrap()
+                .token
+        };
+        // A replica whose clock runs 3 s ahead issued it: valid here at once.
+        assert!(maker.verify(TokenPurpose::Access, &issue_in(3)).is_ok());
+        assert_eq!(
+            maker.verify(TokenPurpose::Access, &issue_in(30)),
+            Err(TokenError::Invalid),
+            "half a minute ahead is not skew"
+        );
+        assert_eq!(
+            maker.verify(TokenPurpose::Access, &issue_in(-61)),
+            Err(TokenError::Expired)
         );
     }
 

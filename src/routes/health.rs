@@ -23,8 +23,12 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     match db::readiness(&state.pool).await {
         Ok(()) => Ok(HttpResponse::Ok().json(json!({ "status": "ready" }))),
         Err(reason) => {
+            // The reason (pool and PostgreSQL messages, migration versions) is for the logs:
+            // an unauthenticated caller learns only that the service is not ready.
             tracing::warn!(%reason, "not ready");
-            Err(ApiError::Unavailable(format!("not ready: {reason}")))
+            Err(ApiError::Unavailable(
+                "the service is not ready; retry shortly".to_owned(),
+            ))
         }
     }
 }

@@ -6,21 +6,78 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::{AuthenticatedUser, TokenPurpose};
+use crate::auth::{AuthenticatedUser, LoginRefused, TokenPurpose};
 use crate::domain::{NewUser, Password, Role, Username};
 use crate::error::{ApiError, ErrorBody};
+use crate::net::client_address_of;
 use crate::startup::AppState;
-use crate::store::sessions::{self, NewSession};
-use crate::store::users::{self, User};
+use crate::store::sessions::{self, NewSession, SessionStoreError};
+use crate::store::users::{self, UserRow, UserStoreError};
 
 /// Longer user agents are cut: the header is the client's to fill, the row is ours to bound.
 const USER_AGENT_CHARS_MAX: usize = 512;
 
+/// A user as API.md shows it: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct User {
+    pub username: String,
+    pub full_name: String,
+    pub email: String,
+    pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub password_changed_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> User {
+        User {
+            username: row.username,
+            full_name: row.full_name,
+            email: row.email,
+            role: row.role,
+            password_changed_at: row.password_changed_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
+impl From<UserStoreError> for ApiError {
+    fn from(error: UserStoreError) -> ApiError {
+        match error {
+            UserStoreError::UsernameTaken | UserStoreError::EmailTaken => {
+                ApiError::Conflict(error.to_string())
+            }
+            UserStoreError::Pool(error) => error.into(),
+            UserStoreError::Database(error) => error.into(),
+            UserStoreError::Malformed(_) => ApiError::internal(error),
+        }
+    }
+}
+
+impl From<SessionStoreError> for ApiError {
+    fn from(error: SessionStoreError) -> ApiError {
+        match error {
+            SessionStoreError::Pool(error) => error.into(),
+            SessionStoreError::Database(error) => error.into(),
+            SessionStoreError::Malformed(_) => ApiError::internal(error),
+        }
+    }
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(pattern = "^[a-z0-9_]{3,64}$", min_length = 3, max_length = 64)]
     username: String,
+    /// 8 to 72 bytes (JSON Schema counts characters, so only the upper bound is stated).
+    #[schema(max_length = 72)]
     password: String,
+    /// 1 to 100 characters once trimmed.
+    #[schema(min_length = 1)]
     full_name: String,
     email: String,
 }
@@ -33,9 +90,12 @@ pub struct CreateUserRequest {
         (status = 201, body = User),
         (status = 400, description = "An invalid field (`validation_failed`)", body = ErrorBody),
         (status = 409, description = "Username or email taken (`conflict`)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many sign-ups and logins from this address", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the database or the password checks are saturated", body = ErrorBody),
     )
 )]
 pub async fn create_user(
+    request: HttpRequest,
     body: web::Json<CreateUserRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -46,16 +106,19 @@ pub async fn create_user(
         email,
     } = body.into_inner();
     let new_user = NewUser::parse(username, password, full_name, email)?;
+    admit_address(&state, &request)?;
     let hashed_password = state.passwords.hash(new_user.password.clone()).await?;
     let user =
         users::insert_user(&state.pool, &new_user, &hashed_password, Role::Depositor).await?;
-    Ok(HttpResponse::Created().json(user))
+    Ok(HttpResponse::Created().json(User::from(user)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(pattern = "^[a-z0-9_]{3,64}$", min_length = 3, max_length = 64)]
     username: String,
+    #[schema(max_length = 72)]
     password: String,
 }
 
@@ -82,7 +145,8 @@ pub struct LoginResponse {
         (status = 200, body = LoginResponse),
         (status = 400, body = ErrorBody),
         (status = 401, description = "`invalid_credentials`, alike for an unknown user and a wrong password", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: 10 failures in 5 minutes for this username", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: 10 failures in 5 minutes for this username, or too many logins from this address", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the database or the password checks are saturated", body = ErrorBody),
     )
 )]
 pub async fn login(
@@ -93,6 +157,7 @@ pub async fn login(
     let LoginRequest { username, password } = body.into_inner();
     let username = Username::parse(username)?;
     let password = Password::parse(password)?;
+    admit_address(&state, &request)?;
     let user = check_credentials(&state, &username, password).await?;
     let session = open_session(&state, &request, &username, user).await?;
     Ok(HttpResponse::Ok().json(session))
@@ -106,11 +171,17 @@ async fn check_credentials(
     let attempt = state
         .login_limiter
         .begin(username.as_str())
-        .map_err(|wait| {
-            state.metrics.logins_rate_limited.inc();
-            ApiError::RateLimited {
-                retry_after_seconds: wait.as_secs() + 1,
+        .await
+        .map_err(|refused| match refused {
+            LoginRefused::RateLimited { retry_after } => {
+                state.metrics.logins_rate_limited.inc();
+                ApiError::RateLimited {
+                    reason: "too many failed logins for this username",
+                    retry_after_seconds: retry_after.as_secs() + 1,
+                }
             }
+            // Never fail open: an attempt that cannot be counted is not made.
+            LoginRefused::Uncounted(error) => ApiError::unavailable_database(error),
         })?;
     let (user, hashed_password) = users::find_user_with_hash(&state.pool, username)
         .await?
@@ -119,8 +190,8 @@ async fn check_credentials(
     let matches = state.passwords.verify(password, hashed_password).await?;
     match user {
         Some(user) if matches => {
-            attempt.succeeded();
-            Ok(user)
+            attempt.succeeded().await;
+            Ok(user.into())
         }
         _ => {
             attempt.failed();
@@ -128,6 +199,18 @@ async fn check_credentials(
             Err(ApiError::InvalidCredentials)
         }
     }
+}
+
+/// Counts a password check (sign-up or login) against the client address's limit.
+fn admit_address(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
+    let address = client_address_of(request, &state.settings.http.trusted_proxies);
+    state.address_limiter.admit(address).map_err(|wait| {
+        state.metrics.logins_rate_limited.inc();
+        ApiError::RateLimited {
+            reason: "too many sign-ups and logins from this address",
+            retry_after_seconds: wait.as_secs() + 1,
+        }
+    })
 }
 
 async fn open_session(
@@ -143,11 +226,7 @@ async fn open_session(
     let access = state
         .tokens
         .issue(TokenPurpose::Access, username, user.role, session_id)?;
-    let client_ip = request
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_owned();
+    let client_ip = client_address_of(request, &state.settings.http.trusted_proxies).to_string();
     let user_agent: String = request
         .headers()
         .get(USER_AGENT)
@@ -175,8 +254,8 @@ async fn open_session(
     })
 }
 
-/// 204; blocks the caller's session so its refresh token stops working. Access tokens already
-/// issued lapse at their (short) expiry.
+/// 204; blocks the caller's session: its refresh token and every access token issued for it
+/// are refused, here at once and by every replica within a second (`auth::revocation`).
 #[utoipa::path(
     post, path = "/users/logout", tag = "users", security(("bearer" = [])),
     responses((status = 204, description = "The session is blocked"), (status = 401, body = ErrorBody))
@@ -186,6 +265,7 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     sessions::block_session(&state.pool, user.session_id, &user.username).await?;
+    state.revoked.revoke(user.session_id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -201,5 +281,5 @@ pub async fn me(
     let found = users::find_user(&state.pool, &user.username)
         .await?
         .ok_or_else(|| ApiError::Unauthenticated("the token's user no longer exists".to_owned()))?;
-    Ok(HttpResponse::Ok().json(found))
+    Ok(HttpResponse::Ok().json(User::from(found)))
 }

@@ -1,54 +1,63 @@
+//! The `users` table. Returns its own row type and error; routes decide what a caller sees.
+
 use deadpool_postgres::Pool;
-use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
 use crate::domain::{NewUser, Role, Username};
-use crate::error::ApiError;
 
-/// A user as API.md shows it: never the password hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct User {
+/// A stored user, without the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
     pub username: String,
     pub full_name: String,
     pub email: String,
     pub role: Role,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub password_changed_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserStoreError {
+    #[error("this username is already taken")]
+    UsernameTaken,
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    #[error("no database connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database: {0}")]
+    Database(#[from] tokio_postgres::Error),
+    /// A row the schema should have made impossible (e.g. an unknown role).
+    #[error("a malformed users row: {0}")]
+    Malformed(String),
 }
 
 const USER_COLUMNS: &str = "username, full_name, email, role, password_changed_at, created_at";
 
-impl TryFrom<&Row> for User {
-    type Error = ApiError;
+impl TryFrom<&Row> for UserRow {
+    type Error = UserStoreError;
 
-    fn try_from(row: &Row) -> Result<User, ApiError> {
+    fn try_from(row: &Row) -> Result<UserRow, UserStoreError> {
         let role: String = row.try_get("role")?;
-        Ok(User {
+        Ok(UserRow {
             username: row.try_get("username")?,
             full_name: row.try_get("full_name")?,
             email: row.try_get("email")?,
-            role: role
-                .parse()
-                .map_err(|error: String| ApiError::internal(anyhow::anyhow!(error)))?,
+            role: role.parse().map_err(UserStoreError::Malformed)?,
             password_changed_at: row.try_get("password_changed_at")?,
             created_at: row.try_get("created_at")?,
         })
     }
 }
 
-/// Inserts a user; 409 `conflict` when the username or the email is taken.
+/// Inserts a user; `UsernameTaken` or `EmailTaken` when either is in use.
 pub async fn insert_user(
     pool: &Pool,
     new_user: &NewUser,
     hashed_password: &str,
     role: Role,
-) -> Result<User, ApiError> {
+) -> Result<UserRow, UserStoreError> {
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(&format!(
@@ -68,26 +77,25 @@ pub async fn insert_user(
             ],
         )
         .await
-        .map_err(conflict_or_other)?;
-    User::try_from(&row)
+        .map_err(taken_or_other)?;
+    UserRow::try_from(&row)
 }
 
-fn conflict_or_other(error: tokio_postgres::Error) -> ApiError {
-    let Some(database_error) = error.as_db_error() else {
-        return error.into();
-    };
-    if database_error.code() != &SqlState::UNIQUE_VIOLATION {
-        return error.into();
-    }
-    match database_error.constraint() {
-        Some("users_email_key") => {
-            ApiError::Conflict("a user with this email already exists".to_owned())
-        }
-        _ => ApiError::Conflict("this username is already taken".to_owned()),
+fn taken_or_other(error: tokio_postgres::Error) -> UserStoreError {
+    let unique_violation = error
+        .as_db_error()
+        .filter(|database_error| database_error.code() == &SqlState::UNIQUE_VIOLATION);
+    match unique_violation.map(|database_error| database_error.constraint()) {
+        None => error.into(),
+        Some(Some("users_email_key")) => UserStoreError::EmailTaken,
+        Some(_) => UserStoreError::UsernameTaken,
     }
 }
 
-pub async fn find_user(pool: &Pool, username: &Username) -> Result<Option<User>, ApiError> {
+pub async fn find_user(
+    pool: &Pool,
+    username: &Username,
+) -> Result<Option<UserRow>, UserStoreError> {
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(&format!(
@@ -98,7 +106,7 @@ pub async fn find_user(pool: &Pool, username: &Username) -> Result<Option<User>,
         .query_opt(&statement, &[&username.as_str()])
         .await?
         .as_ref()
-        .map(User::try_from)
+        .map(UserRow::try_from)
         .transpose()
 }
 
@@ -106,7 +114,7 @@ pub async fn find_user(pool: &Pool, username: &Username) -> Result<Option<User>,
 pub async fn find_user_with_hash(
     pool: &Pool,
     username: &Username,
-) -> Result<Option<(User, String)>, ApiError> {
+) -> Result<Option<(UserRow, String)>, UserStoreError> {
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(&format!(
@@ -117,7 +125,7 @@ pub async fn find_user_with_hash(
         return Ok(None);
     };
     Ok(Some((
-        User::try_from(&row)?,
+        UserRow::try_from(&row)?,
         row.try_get("hashed_password")?,
     )))
 }

@@ -136,10 +136,10 @@ fn production_refuses_the_development_token_key() {
     let message = load_error(&[("TALLY_ENV", "production")]);
     assert!(message.contains("token.key"), "{message}");
 
-    let key = "11".repeat(32);
+    let key = &random_key();
     let settings = Settings::load_with(
         None,
-        &environment(&[("TALLY_ENV", "production"), ("TALLY_TOKEN__KEY", &key)]),
+        &environment(&[("TALLY_ENV", "production"), ("TALLY_TOKEN__KEY", key)]),
     )
     .expect("a real key is accepted in production");
     assert_eq!(settings.env, RunMode::Production);
@@ -162,4 +162,13 @@ fn idempotency_keys_are_kept_at_least_a_day() {
         settings.engine.idempotency_retention,
         Duration::from_secs(30 * 24 * 3600)
     );
+}
+
+/// A fresh random key (never one written in the repository, which production refuses).
+fn random_key() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }

@@ -31,6 +31,11 @@ pub fn test_settings(database_url: &str) -> Settings {
     environment.insert("TALLY_HTTP__ADDR".to_owned(), "127.0.0.1:0".to_owned());
     environment.insert("TALLY_HTTP__WORKERS".to_owned(), "2".to_owned());
     environment.insert("TALLY_AUTH__BCRYPT_COST".to_owned(), "4".to_owned());
+    // Every test client is 127.0.0.1: the per-address limit is tested on its own (limits.rs).
+    environment.insert(
+        "TALLY_AUTH__ADDRESS_ATTEMPTS_MAX".to_owned(),
+        "1000000".to_owned(),
+    );
     environment.insert(
         "TALLY_DATABASE__CONNECT_TIMEOUT".to_owned(),
         "1s".to_owned(),
@@ -55,6 +60,18 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(&database.url());
     customize(&mut settings);
     launch(database, settings, None).await
+}
+
+/// A second app (another replica) on the same database as `app`, with the same settings
+/// otherwise: both share the token key, so each accepts the other's tokens.
+pub async fn spawn_replica(app: &TestApp) -> TestApp {
+    spawn_replica_with(app, |_| {}).await
+}
+
+pub async fn spawn_replica_with(app: &TestApp, customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(&app.database.url());
+    customize(&mut settings);
+    launch(app.database.clone(), settings, None).await
 }
 
 /// Spawns the app reaching PostgreSQL through a proxy the test can cut and restore.

@@ -269,3 +269,29 @@ async fn metrics_can_be_served_on_a_separate_address_only() {
         .expect("a body")
         .contains("tally_build_info"));
 }
+
+/// Issue 15, defect 3: made-up methods and unmatched paths must not grow the label sets.
+#[actix_web::test]
+async fn invented_methods_and_paths_add_no_label_values() {
+    let app = spawn_app().await;
+    // Warm up the fixed label values once, so the baseline already has them.
+    let warm_up = reqwest::Method::from_bytes(b"WARMUP").expect("a method");
+    app.request(warm_up, "/nowhere/warm", None, None).await;
+    app.get("/nowhere/warm", None).await;
+    scrape(&app).await; // a scrape is counted after it answers: the baseline includes one
+    let (before, _) = scrape(&app).await;
+    let series_before = before.lines().filter(|line| !line.starts_with('#')).count();
+    for index in 0..40 {
+        let method =
+            reqwest::Method::from_bytes(format!("INVENTED{index}").as_bytes()).expect("a method");
+        app.request(method, &format!("/nowhere/{index}"), None, None)
+            .await;
+        app.get(&format!("/made-up-{index}"), None).await;
+    }
+    let (after, _) = scrape(&app).await;
+    let series_after = after.lines().filter(|line| !line.starts_with('#')).count();
+    assert_eq!(series_after, series_before, "new series:\n{after}");
+    assert!(after.contains(r#"method="other""#), "{after}");
+    assert!(!after.contains("INVENTED"), "{after}");
+    assert!(!after.contains("made-up"), "{after}");
+}

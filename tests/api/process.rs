@@ -36,6 +36,7 @@ impl Process {
             .env("TALLY_HTTP__ADDR", format!("127.0.0.1:{port}"))
             .env("TALLY_HTTP__WORKERS", "2")
             .env("TALLY_AUTH__BCRYPT_COST", "4")
+            .env("TALLY_AUTH__ADDRESS_ATTEMPTS_MAX", "1000000")
             .env("TALLY_LOG__LEVEL", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -145,7 +145,13 @@ pub(crate) mod tests {
     fn production_is_refused() {
         let mut environment = HashMap::new();
         environment.insert("TALLY_ENV".to_owned(), "production".to_owned());
-        environment.insert("TALLY_TOKEN__KEY".to_owned(), "ab".repeat(32));
+        // A random key: production refuses low-entropy and published ones at load already.
+        let key = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        environment.insert("TALLY_TOKEN__KEY".to_owned(), key);
         let settings = Settings::load_with(None, &environment).unwrap();
         let error = ensure_not_production(&settings).unwrap_err().to_string();
         assert!(error.contains("production"), "{error}");
