@@ -177,3 +177,74 @@ async fn holds_answered_201_survive_a_sigkill() {
     assert_eq!(status, 201, "{answer}");
     check_invariants(&db).await;
 }
+
+/// A batch answered 201 is wholly durable; an atomic batch not yet answered when the process is
+/// SIGKILLed is wholly absent: never a part of one.
+#[actix_web::test]
+async fn an_atomic_batch_is_wholly_there_or_wholly_absent_after_a_sigkill() {
+    const ITEMS: usize = 500;
+    let database = fresh_database().await;
+    let port = free_port();
+    let mut server = Process::tally(&database, port).await;
+    let client = reqwest::Client::new();
+    let db = database.connect().await;
+    let banker = user(&client, &server.address, &db, "batch_banker", true).await;
+    let mut accounts = Vec::new();
+    for index in 0..6 {
+        let name = format!("batch_user_{index}");
+        accounts
+            .push(funded_account(&client, &server.address, &db, &name, &banker, 10_000_000).await);
+    }
+    let accounts = Arc::new(accounts);
+    // Batch b moves amount 1000 + b in every item, so its rows can be counted afterwards.
+    let senders = (0..12usize).map(|batch| {
+        let (client, accounts, address) = (client.clone(), accounts.clone(), server.address.clone());
+        actix_web::rt::spawn(async move {
+            let (token, from) = &accounts[batch % 6];
+            let items: Vec<_> = (0..ITEMS)
+                .map(|n| json!({"from_account_id": from, "to_account_id": accounts[(batch + 1 + n % 5) % 6].1,
+                                "amount": 1_000 + batch, "currency": "USD"}))
+                .collect();
+            tokio::time::sleep(Duration::from_millis(20 * batch as u64)).await;
+            let body = json!({"transfers": items, "atomic": true});
+            match post(&client, format!("{address}/transfers/batch"), body, Some(token)).await {
+                Ok((201, _)) => Some(batch),
+                _ => None,
+            }
+        })
+    });
+    let senders = actix_web::rt::spawn(join_all(senders));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    server.kill();
+    let acknowledged: Vec<usize> = senders
+        .await
+        .expect("joined")
+        .into_iter()
+        .filter_map(|sender| sender.expect("a sender"))
+        .collect();
+
+    let _restarted = Process::tally(&database, port).await;
+    let mut whole = 0;
+    for batch in 0..12usize {
+        let rows: i64 = db
+            .query_one(
+                "SELECT count(*) FROM transfers WHERE amount = $1",
+                &[&(1_000 + batch as i64)],
+            )
+            .await
+            .expect("a count")
+            .get(0);
+        let answered = acknowledged.contains(&batch);
+        assert!(
+            rows == ITEMS as i64 || (rows == 0 && !answered),
+            "batch {batch} (answered: {answered}) left {rows} of {ITEMS} rows"
+        );
+        whole += usize::from(rows > 0);
+    }
+    assert!(
+        whole >= acknowledged.len() && whole < 12,
+        "the kill came mid-load: {whole} whole batches, {} answered",
+        acknowledged.len()
+    );
+    check_invariants(&db).await;
+}

@@ -2,6 +2,7 @@
 //! template.
 
 mod basics;
+mod batches;
 mod concurrency;
 mod failures;
 mod helpers;
