@@ -9,7 +9,9 @@
   cstime), so backends that exit during a run (pgbench's connections) are still counted;
 - "machine": {"busy": s, "total": s, "irq": s} summed over all cores from /proc/stat;
 - "processes": {pid: [command, s]} of every live process (its reaped children included), so
-  the report can name whoever else used the CPU during a run.
+  the report can name whoever else used the CPU during a run and add up the CPU of all
+  processes (the machine's busy share: that sum / (cores x wall time));
+- "cores": the number of CPUs.
 
 Linux only (reads /proc); no third-party modules.
 """
@@ -97,7 +99,12 @@ def main():
     for pid in args.pid:
         fields = stat_fields(pid)
         pids[str(pid)] = own_seconds(fields) if fields else 0.0
-    snapshot = {"pids": pids, "machine": machine_seconds(), "processes": all_processes()}
+    snapshot = {
+        "pids": pids,
+        "cores": os.cpu_count(),
+        "machine": machine_seconds(),
+        "processes": all_processes(),
+    }
     if args.postmaster:
         snapshot["postgres"] = postgres_seconds(args.postmaster)
     print(json.dumps(snapshot))
