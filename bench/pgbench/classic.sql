@@ -3,6 +3,8 @@
 -- Run by scripts/bench as:
 --   pgbench -n -M prepared -c N -j 2 -T 20 -D first=ID -D count=N -f bench/pgbench/classic.sql DB
 -- Accounts are first .. first+count-1 (the seeded ones); sender and recipient differ.
+-- It runs on the baselines' own simple-bank tables (bench/pgbench/baseline-schema.sql: a real
+-- entries table with foreign keys), not on Tally's one row per transfer and its entries view.
 \set a random(0, :count - 1)
 \set b (:a + random(1, :count - 1)) % :count
 \set from :first + :a

@@ -2,6 +2,8 @@
 -- come before the inserts. The foreign keys of the inserts then find the account rows already
 -- locked by this transaction, so no KEY SHARE lock (and no MultiXact) is taken on a hot row
 -- another transaction is about to update: the docs/design.md advice, applied to one transfer.
+-- It runs on the baselines' own simple-bank tables (bench/pgbench/baseline-schema.sql: a real
+-- entries table with foreign keys), not on Tally's one row per transfer and its entries view.
 \set a random(0, :count - 1)
 \set b (:a + random(1, :count - 1)) % :count
 \set from :first + :a
