@@ -220,6 +220,7 @@ impl Journal {
             batch_size_max: config.batch_size_max,
             busy_accounts: HashSet::new(),
             busy_pending: HashSet::new(),
+            blocked_prefix: 0,
             in_flight: vec![None; writers],
             idle: (0..writers).rev().collect(),
             batch_senders,
@@ -264,6 +265,10 @@ struct Dispatcher {
     batch_size_max: usize,
     busy_accounts: HashSet<AccountId>,
     busy_pending: HashSet<TransferId>,
+    /// The first submissions of the backlog, known to touch a busy account since the last
+    /// batch finished: not looked at again until one does (hot accounts would make every
+    /// arrival rescan the whole backlog).
+    blocked_prefix: usize,
     in_flight: Vec<Option<InFlight>>,
     idle: Vec<usize>,
     batch_senders: Vec<mpsc::Sender<Vec<JournalItem>>>,
@@ -303,19 +308,23 @@ impl Dispatcher {
         for pending in done.pending {
             self.busy_pending.remove(&pending);
         }
+        self.blocked_prefix = 0;
         self.idle.push(writer);
     }
 
     fn dispatch(&mut self) {
-        while !self.backlog.is_empty() {
+        while self.backlog.len() > self.blocked_prefix {
             let Some(writer) = self.idle.pop() else {
                 return;
             };
             let batch = self.take_batch();
             if batch.is_empty() {
+                self.blocked_prefix = self.backlog.len();
                 self.idle.push(writer);
                 return;
             }
+            // The batch took items from anywhere in the backlog: look at all of it next time.
+            self.blocked_prefix = 0;
             let mut in_flight = InFlight {
                 accounts: Vec::new(),
                 pending: Vec::new(),
@@ -339,7 +348,8 @@ impl Dispatcher {
     /// transfer appears at most once in a batch.
     fn take_batch(&mut self) -> Vec<JournalItem> {
         let mut batch: Vec<JournalItem> = Vec::new();
-        let mut deferred = VecDeque::new();
+        let mut deferred: VecDeque<Vec<JournalItem>> =
+            self.backlog.drain(..self.blocked_prefix).collect();
         let mut batch_pending = HashSet::new();
         while let Some(submission) = self.backlog.pop_front() {
             let fits = batch.is_empty() || batch.len() + submission.len() <= self.batch_size_max;
