@@ -1,8 +1,9 @@
 // Runs load-tests/k6/transfers.js under Node with stand-ins for k6's modules (k6 itself is not
 // installable here), to check what k6 would send: each VU logs in once, then posts transfers from
 // its own account to an account of the same currency (among the first 10 users for SCENARIO=hot),
-// with its Bearer token and a unique Idempotency-Key; the options bound VUs and duration; bad
-// settings are refused. No network: the stand-in `http` answers from memory.
+// with its Bearer token and a unique Idempotency-Key; SCENARIO=batch posts batches of BATCH_SIZE
+// such items to /transfers/batch and counts the committed ones; the options bound VUs, duration
+// and batch size; bad settings are refused. No network: the stand-in `http` answers from memory.
 //
 //   node scripts/check-k6.mjs [path/to/transfers.js]      (scripts/check-deploy runs it)
 import assert from 'node:assert/strict';
@@ -97,10 +98,14 @@ function response(status, payload) {
   };
 }
 
+// The fake refuses every 7th batch item it sees (insufficient_funds), to exercise the counting.
+const REFUSE_EVERY = 7;
+
 let loadCount = 0;
 async function load(env) {
   globalThis.__k6 = {
     checks: [], metrics: {}, requests: [], responseCallback: null, expired: new Set(),
+    batchItems: 0, batchCommitted: 0,
     server(method, url, body, params) {
       const request = { method, url, body: body === null ? null : JSON.parse(body), params, vu: globalThis.__VU };
       this.requests.push(request);
@@ -114,6 +119,23 @@ async function load(env) {
         const auth = params.headers && params.headers.Authorization;
         if (this.expired.has(auth)) return response(401, { error: { code: 'token_expired' } });
         return response(201, { transfer: { id: this.requests.length, ...request.body } });
+      }
+      if (method === 'POST' && url === `${base}/transfers/batch`) {
+        const auth = params.headers && params.headers.Authorization;
+        if (this.expired.has(auth)) return response(401, { error: { code: 'token_expired' } });
+        const items = request.body.transfers;
+        if (!Array.isArray(items) || items.length < 1 || items.length > 1000) {
+          return response(400, { error: { code: 'validation_failed' } });
+        }
+        const results = items.map((item) => {
+          this.batchItems += 1;
+          if (this.batchItems % REFUSE_EVERY === 0) {
+            return { error: { code: 'insufficient_funds', message: 'not enough' } };
+          }
+          this.batchCommitted += 1;
+          return { transfer: { id: this.batchItems, status: 'posted', ...item } };
+        });
+        return response(200, { results, accounts: [] });
       }
       return response(404, { error: { code: 'not_found' } });
     },
@@ -178,6 +200,50 @@ function checkTraffic(state, { vus, iterations, hot, base }) {
   assert.deepEqual(state.responseCallback, { statuses: [200, 201, 422] });
 }
 
+function checkBatches(state, { vus, iterations, size, base }) {
+  const logins = state.requests.filter((r) => r.url === `${base}/users/login`);
+  const batches = state.requests.filter((r) => r.url === `${base}/transfers/batch`);
+  assert.equal(logins.length, vus, 'one login per VU');
+  assert.equal(batches.length, vus * iterations, 'one batch per iteration');
+  assert.equal(state.requests.filter((r) => r.url === `${base}/transfers`).length, 0, 'no single transfers');
+  const keys = new Set();
+  for (let vu = 1; vu <= vus; vu++) {
+    const login = logins.find((r) => r.vu === vu);
+    assert.ok(login, `VU ${vu} logged in`);
+    const user = seeded.find((u) => u.username === login.body.username);
+    for (const request of batches.filter((r) => r.vu === vu)) {
+      assert.deepEqual(Object.keys(request.body).sort(), ['atomic', 'transfers']);
+      assert.equal(request.body.atomic, false, 'each item on its own');
+      assert.equal(request.body.transfers.length, size, 'BATCH_SIZE items');
+      for (const b of request.body.transfers) {
+        assert.deepEqual(Object.keys(b).sort(), ['amount', 'currency', 'from_account_id', 'to_account_id']);
+        assert.equal(b.from_account_id, user.account_id, 'every item from its own account');
+        assert.notEqual(b.to_account_id, b.from_account_id, 'never to the same account');
+        const to = byAccount.get(b.to_account_id);
+        assert.ok(to, 'to a seeded account');
+        assert.equal(b.currency, user.currency);
+        assert.equal(to.currency, user.currency, 'to an account of the same currency');
+        assert.ok(Number.isInteger(b.amount) && b.amount >= 1, 'a positive integer amount');
+      }
+      assert.match(request.params.headers.Authorization, /^Bearer token-/);
+      assert.equal(request.params.headers['Content-Type'], 'application/json');
+      assert.equal(request.params.tags.endpoint, 'batch');
+      const key = request.params.headers['Idempotency-Key'];
+      assert.ok(key && key.length <= 255 && /^[\x21-\x7e]+$/.test(key), 'a valid Idempotency-Key');
+      assert.ok(!keys.has(key), 'Idempotency-Keys are unique');
+      keys.add(key);
+    }
+  }
+  assert.ok(state.checks.length > 0 && state.checks.every((c) => c.ok), 'every check passed');
+  assert.ok(state.checks.some((c) => c.name === 'batch: 200'), 'the status is checked');
+  assert.equal(state.batchItems, vus * iterations * size);
+  if (state.batchItems >= REFUSE_EVERY) assert.ok(state.batchCommitted < state.batchItems, 'the fake refused some items');
+  assert.equal(state.metrics.tally_batch_items_committed, state.batchCommitted, 'committed items counted');
+  assert.equal(state.metrics.tally_batch_items_refused, state.batchItems - state.batchCommitted, 'refused items counted');
+  assert.equal(state.metrics.tally_transfers_committed, 0);
+  assert.deepEqual(state.responseCallback, { statuses: [200, 201, 422] });
+}
+
 let passed = 0;
 let failed = 0;
 async function test(name, body) {
@@ -199,6 +265,48 @@ await test('uniform: login once per VU, transfers within a currency', async () =
   assert.equal(scenario.duration, '120s');
   checkTraffic(state, { vus: 7, iterations: 6, hot: false, base: 'http://127.0.0.1:8080' });
   assert.equal(state.metrics.tally_transfers_committed, 42);
+  assert.equal(scenario.exec, 'transfers');
+  assert.deepEqual(Object.keys(modules[0].options.thresholds).sort(),
+    ['checks', 'http_req_duration{endpoint:transfers}', 'http_req_failed']);
+  assert.equal(modules[0].default, modules[0].transfers, 'the default function posts transfers');
+});
+
+await test('batch: login once per VU, BATCH_SIZE items within a currency, committed items counted', async () => {
+  const base = 'http://nginx/api';
+  const env = { SCENARIO: 'batch', VUS: '5', BATCH_SIZE: '40', BASE_URL: base };
+  const { modules, state } = await runVus(env, 5, 3);
+  const scenario = modules[0].options.scenarios.batch;
+  assert.ok(scenario, 'scenario named batch');
+  assert.equal(scenario.executor, 'constant-vus');
+  assert.equal(scenario.exec, 'batches');
+  assert.equal(scenario.vus, 5);
+  assert.ok(modules[0].options.thresholds['http_req_duration{endpoint:batch}'], 'a latency threshold on batches');
+  checkBatches(state, { vus: 5, iterations: 3, size: 40, base });
+});
+
+await test('batch defaults: 100 items; BATCH_SIZE 1 and 1000 accepted', async () => {
+  for (const [size, expected] of [[undefined, 100], ['1', 1], ['1000', 1000]]) {
+    const env = size === undefined ? { SCENARIO: 'batch' } : { SCENARIO: 'batch', BATCH_SIZE: size };
+    const { modules, state } = await runVus(env, 2, 2);
+    assert.equal(modules[0].default, modules[0].batches, 'the default function posts batches');
+    checkBatches(state, { vus: 2, iterations: 2, size: expected, base: 'http://127.0.0.1:8080' });
+  }
+});
+
+await test('batch: an expired token: log in again on the next iteration', async () => {
+  const module = await load({ SCENARIO: 'batch', BATCH_SIZE: '3' });
+  globalThis.__VU = 1;
+  await module.batches();
+  const state = globalThis.__k6;
+  state.expired.add(state.requests[1].params.headers.Authorization);
+  await module.batches(); // 401
+  await module.batches(); // logs in again
+  const logins = state.requests.filter((r) => r.url.endsWith('/users/login'));
+  assert.equal(logins.length, 2);
+  assert.equal(state.metrics.tally_batch_items_committed + state.metrics.tally_batch_items_refused, 6,
+    'the 401 counts no items');
+  assert.deepEqual(state.checks.filter((c) => !c.ok).map((c) => c.name),
+    ['batch: 200', 'batch: one result per item'], 'only the 401 fails its checks');
 });
 
 await test('hot: both accounts among the first 10 users', async () => {
@@ -233,6 +341,9 @@ for (const [env, pattern] of [
   [{ VUS: '0' }, /VUS/],
   [{ VUS: '100000' }, /VUS/],
   [{ VUS: 'many' }, /VUS/],
+  [{ SCENARIO: 'batch', BATCH_SIZE: '0' }, /BATCH_SIZE/],
+  [{ SCENARIO: 'batch', BATCH_SIZE: '1001' }, /BATCH_SIZE/],
+  [{ SCENARIO: 'batch', BATCH_SIZE: 'ten' }, /BATCH_SIZE/],
   [{ DURATION: '2d' }, /DURATION/],
   [{ DURATION: '3h' }, /DURATION/],
   [{ USERS_FILE: '/nonexistent/users.json' }, /ENOENT|no such file/],

@@ -1,7 +1,9 @@
-// k6 load test of Tally's write path: every VU logs in once, then posts transfers in a loop.
+// k6 load test of Tally's write path: every VU logs in once, then posts transfers (or batches of
+// them) in a loop.
 //
 //   k6 run load-tests/k6/transfers.js                          # against http://127.0.0.1:8080
 //   SCENARIO=hot VUS=50 DURATION=2m k6 run load-tests/k6/transfers.js
+//   SCENARIO=batch BATCH_SIZE=500 k6 run load-tests/k6/transfers.js
 //   docker compose --profile load run --rm k6                  # the demo stack, through nginx
 //
 // Environment:
@@ -12,13 +14,19 @@
 //   SCENARIO    uniform (default): each VU sends from its own user's account to a random account
 //               of the same currency among all users;
 //               hot: VUs log in only as the first 10 users and send among those 10 accounts, so
-//               the traffic concentrates on a few accounts
+//               the traffic concentrates on a few accounts;
+//               batch: like uniform, but each iteration is one POST /transfers/batch
+//               ("atomic": false) of BATCH_SIZE items from the VU's own account to random accounts
+//               of the same currency among all users
 //   VUS         virtual users (default 20, at most 1000)
 //   DURATION    how long the loop runs (default 30s, at most 1h)
 //   AMOUNT_MAX  largest transfer in minor units (default 100; each transfer is 1..AMOUNT_MAX)
+//   BATCH_SIZE  items per batch for SCENARIO=batch (default 100, 1..1000, Tally's own bound)
 //
 // 201 is a committed transfer, 422 (insufficient_funds, currency_mismatch) a refused one: both are
-// expected answers. Anything else counts as a failure (thresholds below).
+// expected answers. Anything else counts as a failure (thresholds below). A batch answers 200 with
+// one result per item, {"transfer": {...}} (committed, counted in tally_batch_items_committed) or
+// {"error": {...}} (refused, counted in tally_batch_items_refused).
 
 import http from 'k6/http';
 import { check, fail } from 'k6';
@@ -28,6 +36,7 @@ import { Counter } from 'k6/metrics';
 const HOT_USERS = 10;
 const MAX_VUS = 1000;
 const MAX_DURATION_SECONDS = 3600;
+const MAX_BATCH_SIZE = 1000;
 
 function intFromEnv(name, fallback, min, max) {
   const raw = __ENV[name];
@@ -51,15 +60,17 @@ function durationFromEnv(name, fallback) {
   return `${seconds}s`;
 }
 
+const SCENARIOS = ['uniform', 'hot', 'batch'];
 const SCENARIO = (__ENV.SCENARIO || 'uniform').trim().toLowerCase();
-if (SCENARIO !== 'uniform' && SCENARIO !== 'hot') {
-  throw new Error(`SCENARIO must be "uniform" or "hot", got "${__ENV.SCENARIO}"`);
+if (!SCENARIOS.includes(SCENARIO)) {
+  throw new Error(`SCENARIO must be "uniform", "hot" or "batch", got "${__ENV.SCENARIO}"`);
 }
 const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const USERS_FILE = __ENV.USERS_FILE || '/seed/users.json';
 const VUS = intFromEnv('VUS', 20, 1, MAX_VUS);
 const DURATION = durationFromEnv('DURATION', '30s');
 const AMOUNT_MAX = intFromEnv('AMOUNT_MAX', 100, 1, 1000000000);
+const BATCH_SIZE = intFromEnv('BATCH_SIZE', 100, 1, MAX_BATCH_SIZE);
 
 // Read once, shared read-only by all VUs.
 const users = new SharedArray('users', () => {
@@ -100,11 +111,13 @@ if (senders.length === 0) {
   throw new Error(`${USERS_FILE}: no two ${SCENARIO === 'hot' ? 'of the first 10 ' : ''}users share a currency`);
 }
 
+const BATCH = SCENARIO === 'batch';
+
 export const options = {
   scenarios: {
     [SCENARIO]: {
       executor: 'constant-vus',
-      exec: 'transfers',
+      exec: BATCH ? 'batches' : 'transfers',
       vus: VUS,
       duration: DURATION,
       gracefulStop: '10s',
@@ -113,7 +126,9 @@ export const options = {
   thresholds: {
     // Refusals by the money rules (422) are answers, not failures: see the response callback.
     http_req_failed: ['rate<0.01'],
-    'http_req_duration{endpoint:transfers}': ['p(99)<1000'],
+    // A batch of up to 1,000 items is one request: its latency is bounded per request too, looser.
+    [BATCH ? 'http_req_duration{endpoint:batch}' : 'http_req_duration{endpoint:transfers}']:
+      [BATCH ? 'p(99)<5000' : 'p(99)<1000'],
     checks: ['rate>0.99'],
   },
   summaryTrendStats: ['avg', 'med', 'p(95)', 'p(99)', 'max'],
@@ -123,6 +138,8 @@ http.setResponseCallback(http.expectedStatuses(200, 201, 422));
 
 const committed = new Counter('tally_transfers_committed');
 const refused = new Counter('tally_transfers_refused');
+const batchCommitted = new Counter('tally_batch_items_committed');
+const batchRefused = new Counter('tally_batch_items_refused');
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 // Idempotency keys are scoped to the user and kept for a day: make them unique per run.
@@ -184,4 +201,64 @@ export function transfers() {
   });
 }
 
-export default transfers;
+function randomPeer() {
+  const candidates = peers[me];
+  return users[candidates[Math.floor(Math.random() * candidates.length)]];
+}
+
+// One POST /transfers/batch, "atomic": false: BATCH_SIZE items from the VU's own account to random
+// accounts of its currency. 200 answers each item on its own; the committed ones are counted.
+export function batches() {
+  if (me < 0) me = pickUser();
+  if (token === null) login();
+
+  const from = users[me];
+  const items = [];
+  for (let i = 0; i < BATCH_SIZE; i++) {
+    items.push({
+      from_account_id: from.account_id,
+      to_account_id: randomPeer().account_id,
+      amount: 1 + Math.floor(Math.random() * AMOUNT_MAX),
+      currency: from.currency,
+    });
+  }
+  const response = http.post(
+    `${BASE_URL}/transfers/batch`,
+    JSON.stringify({ transfers: items, atomic: false }),
+    {
+      headers: Object.assign({}, JSON_HEADERS, {
+        Authorization: `Bearer ${token}`,
+        'Idempotency-Key': `k6-batch-${RUN}-${__VU}-${__ITER}`,
+      }),
+      tags: { name: 'POST /transfers/batch', endpoint: 'batch' },
+    },
+  );
+
+  if (response.status === 401) {
+    // The access token expired (15 minutes by default): log in again on the next iteration.
+    token = null;
+  }
+  let results = null;
+  if (response.status === 200) {
+    try {
+      const parsed = response.json('results');
+      if (Array.isArray(parsed)) results = parsed;
+    } catch (error) {
+      // Not JSON: the check below fails.
+    }
+  }
+  if (results !== null) {
+    let done = 0;
+    for (const result of results) {
+      if (result && result.transfer) done += 1;
+    }
+    batchCommitted.add(done);
+    batchRefused.add(results.length - done);
+  }
+  check(response, {
+    'batch: 200': (r) => r.status === 200,
+    'batch: one result per item': () => results !== null && results.length === items.length,
+  });
+}
+
+export default BATCH ? batches : transfers;
