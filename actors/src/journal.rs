@@ -172,10 +172,55 @@ pub(crate) struct Journal {
 
 /// Batch numbering shared by the writers.
 struct Numbering {
+    state: std::sync::Mutex<NumberingState>,
+    /// Every batch numbered up to this one has committed or failed: an actor that reads it and
+    /// then its row from PostgreSQL has every such batch in what it read, and ignores their
+    /// settlements. (With several writers, batches end out of order: the highest committed
+    /// number says nothing about the lower ones.)
+    watermark: Arc<AtomicU64>,
+}
+
+struct NumberingState {
     /// The last number handed out (in row-lock order).
-    issued: AtomicU64,
-    /// The highest number committed so far.
-    committed: Arc<AtomicU64>,
+    issued: u64,
+    /// Numbers handed out whose batch has not ended yet.
+    in_flight: std::collections::BTreeSet<u64>,
+}
+
+impl Numbering {
+    /// A number for a batch that holds its row locks now; the batch ends when it drops.
+    fn issue(self: &Arc<Numbering>) -> BatchNumber {
+        let mut state = self.state.lock().expect("the numbering lock");
+        state.issued += 1;
+        let number = state.issued;
+        state.in_flight.insert(number);
+        BatchNumber {
+            number,
+            numbering: self.clone(),
+        }
+    }
+
+    fn end(&self, number: u64) {
+        let mut state = self.state.lock().expect("the numbering lock");
+        assert!(state.in_flight.remove(&number), "a batch ends once");
+        let watermark = match state.in_flight.first() {
+            Some(first) => first - 1,
+            None => state.issued,
+        };
+        self.watermark.store(watermark, Ordering::Release);
+    }
+}
+
+/// A batch's number while it is being written; dropping it ends the batch for the watermark.
+struct BatchNumber {
+    number: u64,
+    numbering: Arc<Numbering>,
+}
+
+impl Drop for BatchNumber {
+    fn drop(&mut self) {
+        self.numbering.end(self.number);
+    }
 }
 
 impl Journal {
@@ -191,8 +236,11 @@ impl Journal {
         // one place here, and is bounded by the engine's in-flight limit besides.
         let (queue, receiver) = mpsc::channel(config.journal_queue_max);
         let numbering = Arc::new(Numbering {
-            issued: AtomicU64::new(0),
-            committed: committed_batches,
+            state: std::sync::Mutex::new(NumberingState {
+                issued: 0,
+                in_flight: std::collections::BTreeSet::new(),
+            }),
+            watermark: committed_batches,
         });
         let writers = config.journal_writers.max(1);
         // Each writer reports one finished batch per batch it was given, and is given one at a
@@ -427,8 +475,7 @@ impl Writer {
             let started = Instant::now();
             match write(&self.pool, &items, &self.numbering).await {
                 Ok(committed) => {
-                    let batch = committed.batch;
-                    self.numbering.committed.fetch_max(batch, Ordering::AcqRel);
+                    let batch = committed.batch.number;
                     self.metrics
                         .journal_commit_duration_seconds
                         .observe(started.elapsed().as_secs_f64());
@@ -525,7 +572,7 @@ fn reject_items(
 /// What a committed batch produced, item by item.
 struct Committed {
     /// Numbered in row-lock order: see the module's comment.
-    batch: u64,
+    batch: BatchNumber,
     transfers: Vec<Transferred>,
     balances: HashMap<AccountId, AccountAfter>,
 }
@@ -533,7 +580,7 @@ struct Committed {
 async fn write(
     pool: &Pool,
     items: &[JournalItem],
-    numbering: &Numbering,
+    numbering: &Arc<Numbering>,
 ) -> Result<Committed, Rejection> {
     let deltas = net_deltas(items)
         .ok_or_else(|| Rejection::Failed("a batch's net balance overflows".to_owned()))?;
@@ -563,7 +610,7 @@ async fn write_in_transaction(
     statements: &Statements,
     items: &[JournalItem],
     deltas: &Deltas,
-    numbering: &Numbering,
+    numbering: &Arc<Numbering>,
 ) -> Result<Committed, Rejection> {
     let database = |error: tokio_postgres::Error| Rejection::Failed(describe(&error));
     let rows = items
@@ -578,7 +625,7 @@ async fn write_in_transaction(
     )
     .map_err(database)?;
     // Every touched row is locked now, until the commit.
-    let batch = numbering.issued.fetch_add(1, Ordering::AcqRel) + 1;
+    let batch = numbering.issue();
     let not_pending: HashSet<usize> = items
         .iter()
         .enumerate()
@@ -1314,5 +1361,37 @@ fn answer_committed(items: Vec<JournalItem>, committed: Committed) {
         let _ = item
             .reply
             .send(JournalOutcome::Committed(Box::new(transferred)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbering() -> Arc<Numbering> {
+        Arc::new(Numbering {
+            state: std::sync::Mutex::new(NumberingState {
+                issued: 0,
+                in_flight: std::collections::BTreeSet::new(),
+            }),
+            watermark: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    #[test]
+    fn the_watermark_waits_for_the_oldest_batch_in_flight() {
+        let numbering = numbering();
+        let first = numbering.issue();
+        let second = numbering.issue();
+        drop(second);
+        // Batch 2 committed before batch 1: a reload must not take 2 as the mark, or it
+        // would ignore batch 1's settlement while reading a row without it.
+        assert_eq!(numbering.watermark.load(Ordering::Acquire), 0);
+        drop(first);
+        assert_eq!(numbering.watermark.load(Ordering::Acquire), 2);
+        let third = numbering.issue();
+        assert_eq!(third.number, 3);
+        drop(third);
+        assert_eq!(numbering.watermark.load(Ordering::Acquire), 3);
     }
 }
