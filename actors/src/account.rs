@@ -1,8 +1,8 @@
 //! One actor per account: it owns the account's balance state and serialises every change to it.
 //!
-//! State follows the pending/posted model of DESIGN.md: a debit reservation raises
-//! `pending_debits` (available = posted − pending_debits), and the journal's commit moves it to
-//! `posted`; credits count only once committed. Every handler is synchronous (no await inside),
+//! State follows the pending/posted model of docs/design.md: a debit hold raises
+//! `pending_debits` (available = posted − held − pending_debits), and the journal's commit moves
+//! it to `posted` (or, for a pending transfer, to `held`); credits count only once committed. Every handler is synchronous (no await inside),
 //! so two changes can never interleave on a stale balance.
 
 use std::sync::Arc;
@@ -277,6 +277,21 @@ pub struct Apportion {
     pub debit_holds: u32,
     pub credits: i64,
     pub credit_holds: u32,
+}
+
+impl Apportion {
+    /// A lease of `leased` (possibly 0) given back whole, to which a batch's holds may be
+    /// added.
+    pub fn lease_only(leased: i64) -> Apportion {
+        Apportion {
+            leased,
+            lease_holds: 1,
+            debits: 0,
+            debit_holds: 0,
+            credits: 0,
+            credit_holds: 0,
+        }
+    }
 }
 
 /// Answers whether the apportion was applied (`false`: the actor was passivated).
@@ -572,7 +587,7 @@ mod tests {
     }
 
     #[test]
-    fn a_debit_reservation_lowers_available_but_not_posted() {
+    fn a_debit_hold_lowers_available_but_not_posted() {
         let mut state = AccountState::new(AccountKind::Customer, 100, 0);
         state.hold(Side::Debit, amount(30)).expect("held");
         assert_eq!(state.available(), 70);
@@ -595,7 +610,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_reservation_changes_nothing() {
+    fn a_refused_hold_changes_nothing() {
         let mut state = AccountState::new(AccountKind::Customer, 10, 0);
         let before = state.clone();
         assert_eq!(
@@ -629,7 +644,7 @@ mod tests {
     }
 
     #[test]
-    fn posting_moves_a_reservation_to_posted() {
+    fn posting_moves_a_hold_to_posted() {
         let mut state = AccountState::new(AccountKind::Customer, 100, 0);
         state.hold(Side::Debit, amount(30)).expect("held");
         state.hold(Side::Debit, amount(20)).expect("held");

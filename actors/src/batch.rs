@@ -229,14 +229,7 @@ impl Engine {
         handles: &HashMap<AccountId, AccountHandle>,
     ) {
         for (id, leased) in leases {
-            let apportion = Apportion {
-                leased: *leased,
-                lease_holds: 1,
-                debits: 0,
-                debit_holds: 0,
-                credits: 0,
-                credit_holds: 0,
-            };
+            let apportion = Apportion::lease_only(*leased);
             let (reply, _) = oneshot::channel();
             let addr = handles[id].addr.clone();
             tokio::spawn(async move {
@@ -255,27 +248,11 @@ impl Engine {
     ) -> Result<(), Pass> {
         let mut touched: BTreeMap<AccountId, Apportion> = BTreeMap::new();
         for (id, leased) in leases {
-            touched.insert(
-                *id,
-                Apportion {
-                    leased: *leased,
-                    lease_holds: 1,
-                    debits: 0,
-                    debit_holds: 0,
-                    credits: 0,
-                    credit_holds: 0,
-                },
-            );
+            touched.insert(*id, Apportion::lease_only(*leased));
         }
         for (id, (debits, debit_holds, credits, credit_holds)) in &play.holds {
-            let apportion = touched.entry(*id).or_insert(Apportion {
-                leased: 0,
-                lease_holds: 0,
-                debits: 0,
-                debit_holds: 0,
-                credits: 0,
-                credit_holds: 0,
-            });
+            let apportion = touched.entry(*id).or_insert(Apportion::lease_only(0));
+            apportion.lease_holds = u32::from(leases.contains_key(id));
             apportion.debits = *debits;
             apportion.debit_holds = *debit_holds;
             apportion.credits = *credits;

@@ -33,11 +33,11 @@ pub struct EngineConfig {
     /// Retries of a transfer whose cached account state proved stale (another replica moved
     /// money on the account); each retry reloads the account from PostgreSQL first.
     pub stale_retries_max: u32,
-    /// How long an idempotency key is kept (API.md promises at least 24 hours); older keys
+    /// How long an idempotency key is kept (the API promises at least 24 hours); older keys
     /// are purged hourly, so the table stays bounded.
     #[serde(deserialize_with = "duration::deserialize")]
     pub idempotency_retention: Duration,
-    /// How often each replica looks for holds past their `expires_at` (API.md promises they
+    /// How often each replica looks for holds past their `expires_at` (the API promises they
     /// end within 5 s).
     #[serde(deserialize_with = "duration::deserialize")]
     pub expiry_sweep_interval: Duration,

@@ -1,12 +1,12 @@
 //! Tally's engine: one actor per account serialises its balance in memory, a coordinator takes
-//! account reservations in ascending id order, and a journal persists transfers to PostgreSQL in
+//! holds on the accounts in ascending id order, and a journal persists transfers to PostgreSQL in
 //! group commits. Nothing here knows HTTP.
 //!
 //! ```text
-//! caller ─▶ Engine::transfer (coordinator, in the caller's task)
+//! caller ─▶ Engine::transfer (coordinator, in a task of its own)
 //!             ├─ Registry: find or activate the two account actors
-//!             ├─ Reserve on the lower id, then the higher (account actors, bounded mailboxes)
-//!             └─ Journal: one transaction per batch ─▶ PostgreSQL
+//!             ├─ Hold on the lower id, then the higher (account actors, bounded mailboxes)
+//!             └─ Journal: dispatcher ─▶ writers, one transaction per batch ─▶ PostgreSQL
 //!                   └─ on commit: settle each actor once, then answer the callers
 //! ```
 

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthenticatedUser;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::routes::body::optional_json;
-use crate::routes::idempotency::{idempotency_key, REPLAYED_HEADER};
+use crate::routes::idempotency::{idempotency_key, respond};
 use crate::routes::transfers::CreateTransferRequest;
 use crate::routes::views::{AccountView, TransferView};
 use crate::startup::AppState;
@@ -90,7 +90,7 @@ pub async fn create_batch(
     let what = format!("batch {atomic} {}", described.join(";"));
     let key = idempotency_key(&request, &user, "batch", &what)?;
     match state.engine.transfer_batch(items, atomic, key).await {
-        Ok(outcome) => Ok(respond(&user, &outcome, atomic)),
+        Ok(outcome) => Ok(respond_batch(&user, &outcome, atomic)),
         Err(BatchError::Refused { index, refusal }) => Ok(ApiError::from(
             tally_actors::TransferError::Refused(refusal),
         )
@@ -152,7 +152,7 @@ async fn foreign_payer(
         }))
 }
 
-fn respond(user: &AuthenticatedUser, outcome: &BatchOutcome, atomic: bool) -> HttpResponse {
+fn respond_batch(user: &AuthenticatedUser, outcome: &BatchOutcome, atomic: bool) -> HttpResponse {
     let caller = Some(user.username.as_str());
     let mut accounts: BTreeMap<i64, AccountView> = BTreeMap::new();
     let results = outcome
@@ -179,15 +179,13 @@ fn respond(user: &AuthenticatedUser, outcome: &BatchOutcome, atomic: bool) -> Ht
             }
         })
         .collect();
-    let mut response = match atomic {
+    let status = match atomic {
         true => HttpResponse::Created(),
         false => HttpResponse::Ok(),
     };
-    if outcome.replayed {
-        response.insert_header((REPLAYED_HEADER, "true"));
-    }
-    response.json(BatchResult {
+    let body = BatchResult {
         results,
         accounts: accounts.into_values().collect(),
-    })
+    };
+    respond(status, outcome.replayed, &body)
 }

@@ -33,9 +33,17 @@ pub fn idempotency_key(
 
 /// 201 with `body`; a replay says so in a header and carries the first answer.
 pub fn respond_created(replayed: bool, body: &impl Serialize) -> HttpResponse {
-    let mut response = HttpResponse::Created();
+    respond(HttpResponse::Created(), replayed, body)
+}
+
+/// `status` with `body`; a replay says so in a header and carries the first answer.
+pub fn respond(
+    mut status: actix_web::HttpResponseBuilder,
+    replayed: bool,
+    body: &impl Serialize,
+) -> HttpResponse {
     if replayed {
-        response.insert_header((REPLAYED_HEADER, "true"));
+        status.insert_header((REPLAYED_HEADER, "true"));
     }
-    response.json(body)
+    status.json(body)
 }

@@ -10,7 +10,7 @@ use crate::auth::AuthenticatedUser;
 use crate::domain::{Amount, ResourceId};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::body::optional_json;
-use crate::routes::idempotency::{idempotency_key, REPLAYED_HEADER};
+use crate::routes::idempotency::{idempotency_key, respond};
 use crate::routes::views::{AccountView, EntryView, PendingResult, TransferView};
 use crate::startup::AppState;
 
@@ -60,7 +60,7 @@ pub async fn post_transfer(
         .post(id, amount, authority(&user), key)
         .await
         .map_err(|error| pending_error(error, id))?;
-    Ok(respond(&user, &posted))
+    Ok(respond_ended(&user, &posted))
 }
 
 /// Void a pending transfer: its hold is released and nothing moves.
@@ -90,7 +90,7 @@ pub async fn void_transfer(
         .void(id, authority(&user), key)
         .await
         .map_err(|error| pending_error(error, id))?;
-    Ok(respond(&user, &voided))
+    Ok(respond_ended(&user, &voided))
 }
 
 fn authority(user: &AuthenticatedUser) -> Authority {
@@ -114,7 +114,7 @@ fn pending_error(error: TransferError, id: i64) -> ApiError {
 }
 
 /// 200 with the transfer, its entries, and the accounts the caller may read.
-fn respond(user: &AuthenticatedUser, ended: &Transferred) -> HttpResponse {
+fn respond_ended(user: &AuthenticatedUser, ended: &Transferred) -> HttpResponse {
     let caller = Some(user.username.as_str());
     let reads = |owner: &Option<String>| user.is_banker() || owner.as_deref() == caller;
     let reads_from = reads(&ended.from_account.owner);
@@ -132,9 +132,5 @@ fn respond(user: &AuthenticatedUser, ended: &Transferred) -> HttpResponse {
         from_account: reads_from.then(|| AccountView::from(&ended.from_account)),
         to_account: reads_to.then(|| AccountView::from(&ended.to_account)),
     };
-    let mut response = HttpResponse::Ok();
-    if ended.replayed {
-        response.insert_header((REPLAYED_HEADER, "true"));
-    }
-    response.json(body)
+    respond(HttpResponse::Ok(), ended.replayed, &body)
 }

@@ -17,7 +17,7 @@ use crate::store::users::{self, UserRow, UserStoreError};
 /// Longer user agents are cut: the header is the client's to fill, the row is ours to bound.
 const USER_AGENT_CHARS_MAX: usize = 512;
 
-/// A user as API.md shows it: never the password hash.
+/// A user as the API shows it (docs/api.md): never the password hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub username: String,
