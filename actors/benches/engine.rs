@@ -12,7 +12,7 @@
 //!   TALLY_BENCH_ACCOUNTS  accounts in the uniform set (default 10000, at most 1000000)
 //!   TALLY_BENCH_SCENARIOS comma-separated, of uniform, hot (default "uniform,hot")
 //!   TALLY_BENCH_KEEP_DATABASE=1 keeps the database (named in the output); dropped otherwise
-//!   TALLY_ENGINE__JOURNAL_WRITERS, TALLY_ENGINE__BATCH_SIZE_MAX: as for `tally serve`, so the
+//!   TALLY_ENGINE__JOURNAL_WRITERS, TALLY_ENGINE__BATCH_SIZE_MAX, TALLY_ENGINE__ARBITERS: as for `tally serve`, so the
 //!                         engine measured here is configured like the server's
 //!
 //! For each scenario it prints transfers/s, the mean journal batch size (from the engine's own
@@ -46,6 +46,7 @@ struct Options {
     scenarios: Vec<String>,
     writers: Option<usize>,
     batch_size_max: Option<usize>,
+    arbiters: Option<usize>,
     keep_database: bool,
 }
 
@@ -108,6 +109,7 @@ fn options() -> Result<Options, String> {
         scenarios,
         writers: optional("TALLY_ENGINE__JOURNAL_WRITERS", 64)?,
         batch_size_max: optional("TALLY_ENGINE__BATCH_SIZE_MAX", 65_536)?,
+        arbiters: optional("TALLY_ENGINE__ARBITERS", 64)?,
         keep_database: std::env::var("TALLY_BENCH_KEEP_DATABASE").as_deref() == Ok("1"),
     })
 }
@@ -128,6 +130,9 @@ async fn run(options: Options) {
     }
     if let Some(batch_size_max) = options.batch_size_max {
         config.batch_size_max = batch_size_max;
+    }
+    if let Some(arbiters) = options.arbiters {
+        config.arbiters = arbiters;
     }
     let writers = config.journal_writers.max(1);
     // As many connections as the service's default pool: the journal uses one at a time, the
