@@ -14,11 +14,16 @@ pub struct Process {
 }
 
 impl Process {
-    /// Waits until `address/healthz` answers, or panics naming what did not start.
-    async fn wait_until_serving(child: Child, address: String, what: &str) -> Process {
+    /// Waits until `address` + `health_path` answers, or panics naming what did not start.
+    async fn wait_until_serving(
+        child: Child,
+        address: String,
+        health_path: &str,
+        what: &str,
+    ) -> Process {
         let client = reqwest::Client::new();
         for _ in 0..200 {
-            if let Ok(response) = client.get(format!("{address}/healthz")).send().await {
+            if let Ok(response) = client.get(format!("{address}{health_path}")).send().await {
                 if response.status().is_success() {
                     return Process { child, address };
                 }
@@ -42,7 +47,13 @@ impl Process {
             .stderr(Stdio::null())
             .spawn()
             .expect("the tally binary starts");
-        Process::wait_until_serving(child, format!("http://127.0.0.1:{port}"), "tally").await
+        Process::wait_until_serving(
+            child,
+            format!("http://127.0.0.1:{port}"),
+            "/healthz",
+            "tally",
+        )
+        .await
     }
 
     /// The repository's nginx.conf on `port`, in front of `upstreams`, through
@@ -62,7 +73,9 @@ impl Process {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         let child = command.spawn().expect("scripts/nginx-local starts");
-        Process::wait_until_serving(child, format!("http://127.0.0.1:{port}"), "nginx").await
+        // The API through the front door: it needs no built web app.
+        let address = format!("http://127.0.0.1:{port}");
+        Process::wait_until_serving(child, address, "/api/healthz", "nginx").await
     }
 
     pub fn kill(&mut self) {
