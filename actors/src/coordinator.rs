@@ -62,13 +62,7 @@ impl Engine {
     /// hold is always settled or released.
     pub(crate) async fn execute(&self, job: Job) -> Result<Transferred, TransferError> {
         let engine = self.clone();
-        tokio::spawn(async move { engine.execute_to_end(job).await })
-            .await
-            .unwrap_or_else(|error| {
-                Err(TransferError::Unavailable(format!(
-                    "the transfer task ended: {error}"
-                )))
-            })
+        run_detached(async move { engine.execute_to_end(job).await }).await
     }
 
     /// Runs a request to end a pending transfer, in a task of its own like `execute`.
@@ -95,11 +89,7 @@ impl Engine {
             };
             engine.execute_admitted(&job).await
         };
-        let outcome = tokio::spawn(run).await.unwrap_or_else(|error| {
-            Err(TransferError::Unavailable(format!(
-                "the transfer task ended: {error}"
-            )))
-        });
+        let outcome = run_detached(run).await;
         self.count_outcome(&outcome);
         outcome
     }
@@ -370,6 +360,20 @@ impl Engine {
             )),
         }
     }
+}
+
+/// Runs `work` in a task of its own, so that dropping the caller's future (a client that went
+/// away) cannot stop it between a hold and its release.
+pub(crate) async fn run_detached<T, E>(
+    work: impl std::future::Future<Output = Result<T, E>> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<TransferError> + Send + 'static,
+{
+    tokio::spawn(work).await.unwrap_or_else(|error| {
+        Err(TransferError::Unavailable(format!("the engine's task ended: {error}")).into())
+    })
 }
 
 /// How an idempotency key lets a request start.

@@ -649,13 +649,14 @@ async fn write_in_transaction(
         });
     }
 
-    let transfers = assemble(items, &ids, &claimed, &balances);
+    let row_ids = row_ids(items, &ids);
+    let transfers = assemble(items, &row_ids, ids.created_at, &claimed, &balances);
     let keyed = items
         .iter()
         .any(|item| item.idempotency.is_some() || item.group_key.is_some());
     let (_, _, inserted_keys, _) = tokio::try_join!(
         insert_transfers(client, statements, items, &transfers),
-        insert_hold_rows(client, statements, items, &transfers),
+        insert_hold_rows(client, statements, items, &row_ids, &transfers),
         insert_idempotency_keys(client, statements, items, &transfers),
         // Nothing but a key can refuse an item past this point, so without keys the commit
         // travels with the inserts; should an insert fail, PostgreSQL turns it into a ROLLBACK.
@@ -902,9 +903,25 @@ fn balances_after_legs(
 }
 
 /// Every item's answer. Rows get the allocated ids in item order.
+/// Each item's new row id, in item order: every operation but a release writes a row.
+fn row_ids(items: &[JournalItem], ids: &Ids) -> Vec<Option<TransferId>> {
+    let mut allocated = ids.transfers.iter().copied();
+    let row_ids = items
+        .iter()
+        .map(|item| {
+            item.operation
+                .writes_row()
+                .then(|| allocated.next().expect("an id per row"))
+        })
+        .collect();
+    assert!(allocated.next().is_none(), "every id allocated is used");
+    row_ids
+}
+
 fn assemble(
     items: &[JournalItem],
-    ids: &Ids,
+    row_ids: &[Option<TransferId>],
+    created_at: OffsetDateTime,
     claimed: &HashMap<TransferId, Claimed>,
     balances: &HashMap<AccountId, AccountAfter>,
 ) -> Vec<Transferred> {
@@ -921,16 +938,12 @@ fn assemble(
         }
     };
     let legs = balances_after_legs(items, balances);
-    let mut row_ids = ids.transfers.iter().copied();
     items
         .iter()
+        .zip(row_ids)
         .zip(legs)
-        .map(|(item, legs)| {
-            let row_id = item
-                .operation
-                .writes_row()
-                .then(|| row_ids.next().expect("an id per row"));
-            let transfer = transfer_after(item, row_id, ids.created_at, claimed);
+        .map(|((item, row_id), legs)| {
+            let transfer = transfer_after(item, *row_id, created_at, claimed);
             let entry = |row_id: i64, side: Side, amount: i64, balance_after: i64| Entry {
                 id: match side {
                     Side::Debit => Entry::debit_id(row_id),
@@ -943,10 +956,10 @@ fn assemble(
                 transfer_id: transfer.id,
                 amount,
                 balance_after,
-                created_at: transfer.posted_at.unwrap_or(ids.created_at),
+                created_at: transfer.posted_at.unwrap_or(created_at),
             };
             let moved = item.amount.get();
-            let (from_entry, to_entry) = match (row_id, legs) {
+            let (from_entry, to_entry) = match (*row_id, legs) {
                 (Some(row_id), Some((from_after, to_after))) => (
                     Some(entry(row_id, Side::Debit, -moved, from_after)),
                     Some(entry(row_id, Side::Credit, moved, to_after)),
@@ -1052,27 +1065,22 @@ async fn insert_hold_rows(
     client: &impl GenericClient,
     statements: &Statements,
     items: &[JournalItem],
+    row_ids: &[Option<TransferId>],
     transfers: &[Transferred],
 ) -> Result<u64, tokio_postgres::Error> {
-    let rows: Vec<(&JournalItem, &Transferred)> = items
-        .iter()
-        .zip(transfers)
-        .filter(|(item, _)| {
-            matches!(
-                item.operation,
-                Operation::CreatePending { .. } | Operation::Post { .. }
-            )
-        })
-        .collect();
+    let mut ids: Vec<i64> = Vec::new();
+    let mut rows: Vec<(&JournalItem, &Transferred)> = Vec::new();
+    for ((item, row_id), transferred) in items.iter().zip(row_ids).zip(transfers) {
+        if let (Operation::CreatePending { .. } | Operation::Post { .. }, Some(row_id)) =
+            (item.operation, row_id)
+        {
+            ids.push(*row_id);
+            rows.push((item, transferred));
+        }
+    }
     if rows.is_empty() {
         return Ok(0);
     }
-    // A posting's row id is its debit leg's id halved; a new pending transfer's is its own.
-    let row_id = |(item, transferred): &(&JournalItem, &Transferred)| match item.operation {
-        Operation::Post { .. } => transferred.from_entry.as_ref().expect("a leg").id / 2,
-        _ => transferred.transfer.id,
-    };
-    let ids: Vec<i64> = rows.iter().map(row_id).collect();
     let from: Vec<i64> = rows.iter().map(|(item, _)| item.from.info.id).collect();
     let to: Vec<i64> = rows.iter().map(|(item, _)| item.to.info.id).collect();
     let amounts: Vec<i64> = rows.iter().map(|(item, _)| item.amount.get()).collect();

@@ -38,12 +38,34 @@ pub struct TransferWithOwners {
     pub to_owner: Option<String>,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, owner, balance, held, currency, kind, created_at";
+const ACCOUNTS_OF: &str = "SELECT id, owner, balance, held, currency, kind, created_at
+    FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2 OFFSET $3";
 
-/// A transfer row's columns; the pending transfers' postings (rows with `pending_id`) are
-/// internal and never listed.
-const TRANSFER_COLUMNS: &str =
-    "id, from_account_id, to_account_id, amount, currency, status, created_at, posted_at, expires_at";
+/// The transfers on either side of an account, newest first: two index scans, merged. The
+/// pending transfers' postings (rows with `pending_id`) are internal and never listed.
+const TRANSFERS_OF: &str = "SELECT * FROM (
+        (SELECT id, from_account_id, to_account_id, amount, currency, status, created_at,
+                posted_at, expires_at
+         FROM transfers
+         WHERE from_account_id = $1 AND id < $2 AND pending_id IS NULL
+           AND ($3::text IS NULL OR status = $3)
+         ORDER BY id DESC LIMIT $4)
+        UNION ALL
+        (SELECT id, from_account_id, to_account_id, amount, currency, status, created_at,
+                posted_at, expires_at
+         FROM transfers
+         WHERE to_account_id = $1 AND id < $2 AND pending_id IS NULL
+           AND ($3::text IS NULL OR status = $3)
+         ORDER BY id DESC LIMIT $4)
+    ) AS t ORDER BY id DESC LIMIT $4";
+
+/// A transfer (not a posting) with its accounts' owners.
+const FIND_TRANSFER: &str = "SELECT t.id, t.from_account_id, t.to_account_id, t.amount,
+        t.currency, t.status, t.created_at, t.posted_at, t.expires_at, f.owner, d.owner
+    FROM transfers t
+    JOIN accounts f ON f.id = t.from_account_id
+    JOIN accounts d ON d.id = t.to_account_id
+    WHERE t.id = $1 AND t.pending_id IS NULL";
 
 /// The legs of one account, newest first: its debits and its credits are two index scans
 /// (transfers by from and by to account), merged. Entry ids are 2t (debit) and 2t+1 (credit), so
@@ -82,10 +104,7 @@ impl Engine {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<AccountSnapshot>, LookupError> {
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2 OFFSET $3"
-        );
-        let rows = self.query(&sql, &[&owner, &limit, &offset]).await?;
+        let rows = self.query(ACCOUNTS_OF, &[&owner, &limit, &offset]).await?;
         rows.iter().map(account).collect()
     }
 
@@ -142,21 +161,11 @@ impl Engine {
         query: TransfersQuery,
     ) -> Result<Vec<Transfer>, LookupError> {
         let status = query.status.map(TransferStatus::as_str);
-        let side = |column: &str| {
-            format!(
-                "(SELECT {TRANSFER_COLUMNS} FROM transfers
-                  WHERE {column} = $1 AND id < $2 AND pending_id IS NULL
-                    AND ($3::text IS NULL OR status = $3)
-                  ORDER BY id DESC LIMIT $4)"
-            )
-        };
-        let sql = format!(
-            "SELECT * FROM ({} UNION ALL {}) AS t ORDER BY id DESC LIMIT $4",
-            side("from_account_id"),
-            side("to_account_id")
-        );
         let rows = self
-            .query(&sql, &[&account, &query.before_id, &status, &query.limit])
+            .query(
+                TRANSFERS_OF,
+                &[&account, &query.before_id, &status, &query.limit],
+            )
             .await?;
         rows.iter().map(transfer).collect()
     }
@@ -167,15 +176,7 @@ impl Engine {
         &self,
         id: TransferId,
     ) -> Result<Option<TransferWithOwners>, LookupError> {
-        let sql = format!(
-            "SELECT t.{}, f.owner, d.owner
-             FROM transfers t
-             JOIN accounts f ON f.id = t.from_account_id
-             JOIN accounts d ON d.id = t.to_account_id
-             WHERE t.id = $1 AND t.pending_id IS NULL",
-            TRANSFER_COLUMNS.replace(", ", ", t.")
-        );
-        let rows = self.query(&sql, &[&id]).await?;
+        let rows = self.query(FIND_TRANSFER, &[&id]).await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };

@@ -124,32 +124,35 @@ fn parse_items(
 }
 
 /// The first item whose payer is not the caller's account, refused before anything moves. A
-/// payer that does not exist is left to the item's own 404.
+/// payer that does not exist is left to the item's own 404. Each payer is looked up once, in
+/// request order, and no further than the first foreign one.
 async fn foreign_payer(
     items: &[BatchItem],
     user: &AuthenticatedUser,
     state: &AppState,
 ) -> Result<Option<(usize, ApiError)>, ApiError> {
-    let mut owners: BTreeMap<i64, Option<String>> = BTreeMap::new();
-    for item in items {
-        owners.entry(item.request.from).or_default();
-    }
-    for (id, owner) in owners.iter_mut() {
-        *owner = match state.engine.account(*id).await {
-            Ok(account) => account.owner,
-            Err(tally_actors::LookupError::NotFound) => Some(user.username.as_str().to_owned()),
-            Err(error) => return Err(error.into()),
+    let caller = user.username.as_str();
+    let mut owned: BTreeMap<i64, bool> = BTreeMap::new();
+    for (index, item) in items.iter().enumerate() {
+        let from = item.request.from;
+        let is_callers = match owned.get(&from) {
+            Some(is_callers) => *is_callers,
+            None => {
+                let is_callers = match state.engine.account(from).await {
+                    Ok(account) => account.owner.as_deref() == Some(caller),
+                    Err(tally_actors::LookupError::NotFound) => true,
+                    Err(error) => return Err(error.into()),
+                };
+                *owned.entry(from).or_insert(is_callers)
+            }
         };
-    }
-    let caller = Some(user.username.as_str());
-    Ok(items
-        .iter()
-        .position(|item| owners[&item.request.from].as_deref() != caller)
-        .map(|index| {
+        if !is_callers {
             let error =
                 ApiError::Forbidden("only the account's owner may move money out of it".to_owned());
-            (index, error)
-        }))
+            return Ok(Some((index, error)));
+        }
+    }
+    Ok(None)
 }
 
 fn respond_batch(user: &AuthenticatedUser, outcome: &BatchOutcome, atomic: bool) -> HttpResponse {
