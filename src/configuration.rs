@@ -39,6 +39,14 @@ const TOKEN_KEY_DISTINCT_BYTES_MIN: usize = 12;
 /// revocation must be remembered; an hour keeps that memory small.
 pub const ACCESS_TTL_MAX: Duration = Duration::from_secs(3600);
 
+/// Bounds of settings whose zero or huge value is a typo, refused at start.
+const POOL_SIZE_MAX: usize = 1024;
+const HTTP_WORKERS_MAX: usize = 1024;
+const HTTP_BODY_LIMIT_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// The levels a `log.level` directive may name.
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub env: RunMode,
@@ -243,24 +251,25 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Refuses settings that would stop or endanger the service, naming the key.
     fn validate(&self) -> Result<(), ConfigurationError> {
-        let refuse = |message: &str| Err(ConfigurationError(message.to_owned()));
-        if self.env == RunMode::Production && self.token.key.is_published() {
+        self.check_token()
+            .and_then(|()| self.check_auth())
+            .and_then(|()| self.check_service_bounds())
+            .and_then(|()| check_log_level(&self.log.level))
+            .map_err(ConfigurationError)?;
+        self.engine
+            .validate()
+            .map_err(|error| ConfigurationError(error.to_string()))
+    }
+
+    fn check_token(&self) -> Result<(), String> {
+        let production = self.env == RunMode::Production;
+        if production && self.token.key.is_published() {
             return refuse("token.key is a key published in the repository; set TALLY_TOKEN__KEY to `openssl rand -hex 32` in production");
         }
-        if self.env == RunMode::Production && self.token.key.is_low_entropy() {
+        if production && self.token.key.is_low_entropy() {
             return refuse("token.key has too few distinct bytes to be random; set TALLY_TOKEN__KEY to `openssl rand -hex 32` in production");
-        }
-        if !(4..=31).contains(&self.auth.bcrypt_cost) {
-            return refuse("auth.bcrypt_cost must be between 4 and 31");
-        }
-        if self.auth.login_failures_max == 0 || self.auth.address_attempts_max == 0 {
-            return refuse(
-                "auth.login_failures_max and auth.address_attempts_max must be at least 1",
-            );
-        }
-        if self.database.pool_size == 0 {
-            return refuse("database.pool_size must be at least 1");
         }
         if self.token.access_ttl.is_zero() || self.token.refresh_ttl.is_zero() {
             return refuse("token.access_ttl and token.refresh_ttl must be above zero");
@@ -270,19 +279,69 @@ impl Settings {
                 "token.access_ttl must be at most 1h (logouts are remembered that long)",
             );
         }
-        let engine = &self.engine;
-        if engine.idempotency_retention < Duration::from_secs(24 * 3600) {
+        Ok(())
+    }
+
+    fn check_auth(&self) -> Result<(), String> {
+        let auth = &self.auth;
+        if !(4..=31).contains(&auth.bcrypt_cost) {
+            return refuse("auth.bcrypt_cost must be between 4 and 31");
+        }
+        if auth.login_failures_max == 0 || auth.address_attempts_max == 0 {
             return refuse(
-                "engine.idempotency_retention must be at least 24h (docs/api.md promises keys a day)",
+                "auth.login_failures_max and auth.address_attempts_max must be at least 1",
             );
         }
-        if engine.batch_size_max == 0
-            || engine.mailbox_capacity == 0
-            || engine.journal_queue_max == 0
-            || engine.transfers_in_flight_max == 0
-        {
-            return refuse("engine limits (batch_size_max, mailbox_capacity, journal_queue_max, transfers_in_flight_max) must be at least 1");
+        if auth.login_failure_window.is_zero() || auth.address_window.is_zero() {
+            return refuse("auth.login_failure_window and auth.address_window must be above zero");
         }
         Ok(())
     }
+
+    fn check_service_bounds(&self) -> Result<(), String> {
+        if !(1..=POOL_SIZE_MAX).contains(&self.database.pool_size) {
+            return refuse(&format!("database.pool_size must be 1 to {POOL_SIZE_MAX}"));
+        }
+        if self.database.connect_timeout.is_zero() {
+            return refuse("database.connect_timeout must be above zero");
+        }
+        if self.http.workers > HTTP_WORKERS_MAX {
+            return refuse(&format!(
+                "http.workers must be at most {HTTP_WORKERS_MAX} (0 means one per core)"
+            ));
+        }
+        if !(1..=HTTP_BODY_LIMIT_BYTES_MAX).contains(&self.http.body_limit_bytes) {
+            return refuse(&format!(
+                "http.body_limit_bytes must be 1 to {HTTP_BODY_LIMIT_BYTES_MAX}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn refuse(message: &str) -> Result<(), String> {
+    Err(message.to_owned())
+}
+
+/// `log.level` is a tracing filter: comma-separated directives, each a level (`info`) or
+/// `target=level` (`tally=debug`). tracing reads a bare unknown word (`verbose`) as a target,
+/// which would silently log almost nothing, so every directive must name a known level.
+fn check_log_level(filter: &str) -> Result<(), String> {
+    let levels = LOG_LEVELS.join(", ");
+    if filter.trim().is_empty() {
+        return Err(format!("log.level must name a level ({levels})"));
+    }
+    for directive in filter.split(',').map(str::trim) {
+        let level = directive
+            .rsplit_once('=')
+            .map_or(directive, |(_, level)| level);
+        if !LOG_LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "log.level: `{directive}` names no level ({levels}, or target=level)"
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(drop)
+        .map_err(|error| format!("log.level: `{filter}` is not a tracing filter ({error})"))
 }

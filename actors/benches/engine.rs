@@ -44,9 +44,8 @@ struct Options {
     clients: Vec<usize>,
     accounts: usize,
     scenarios: Vec<String>,
-    writers: Option<usize>,
-    batch_size_max: Option<usize>,
-    arbiters: Option<usize>,
+    /// The defaults with the `TALLY_ENGINE__*` overrides, validated as `tally serve` does.
+    engine: EngineConfig,
     keep_database: bool,
 }
 
@@ -96,20 +95,29 @@ fn options() -> Result<Options, String> {
     if scenarios.is_empty() || scenarios.iter().any(|s| s != "uniform" && s != "hot") {
         return Err("TALLY_BENCH_SCENARIOS must list uniform and/or hot".to_owned());
     }
-    let optional = |name: &str, max: u64| -> Result<Option<usize>, String> {
+    let optional = |name: &str| -> Result<Option<usize>, String> {
         if std::env::var(name).is_err() {
             return Ok(None);
         }
-        number(name, 1, max).map(|value| Some(value as usize))
+        number(name, 1, u64::MAX).map(|value| Some(value as usize))
     };
+    let mut engine = EngineConfig::default();
+    if let Some(writers) = optional("TALLY_ENGINE__JOURNAL_WRITERS")? {
+        engine.journal_writers = writers;
+    }
+    if let Some(batch_size_max) = optional("TALLY_ENGINE__BATCH_SIZE_MAX")? {
+        engine.batch_size_max = batch_size_max;
+    }
+    if let Some(arbiters) = optional("TALLY_ENGINE__ARBITERS")? {
+        engine.arbiters = arbiters;
+    }
+    engine.validate().map_err(|error| error.to_string())?;
     Ok(Options {
         seconds: number("TALLY_BENCH_SECONDS", 10, 600)?,
         clients,
         accounts: number("TALLY_BENCH_ACCOUNTS", 10_000, 1_000_000)? as usize,
         scenarios,
-        writers: optional("TALLY_ENGINE__JOURNAL_WRITERS", 64)?,
-        batch_size_max: optional("TALLY_ENGINE__BATCH_SIZE_MAX", 65_536)?,
-        arbiters: optional("TALLY_ENGINE__ARBITERS", 64)?,
+        engine,
         keep_database: std::env::var("TALLY_BENCH_KEEP_DATABASE").as_deref() == Ok("1"),
     })
 }
@@ -124,17 +132,8 @@ struct Account {
 async fn run(options: Options) {
     let database = fresh_database().await;
     let client = database.connect().await;
-    let mut config = EngineConfig::default();
-    if let Some(writers) = options.writers {
-        config.journal_writers = writers;
-    }
-    if let Some(batch_size_max) = options.batch_size_max {
-        config.batch_size_max = batch_size_max;
-    }
-    if let Some(arbiters) = options.arbiters {
-        config.arbiters = arbiters;
-    }
-    let writers = config.journal_writers.max(1);
+    let config = options.engine.clone();
+    let writers = config.journal_writers;
     // As many connections as the service's default pool: the journal uses one at a time, the
     // rest serve account activations.
     let pool = database.pool(32);

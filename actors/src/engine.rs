@@ -53,6 +53,11 @@ impl Engine {
     /// Starts the engine: arbiters for the account actors (one per core unless configured) and
     /// one for the journal. Must run inside an actix system; touches no database until used.
     pub fn start(config: EngineConfig, pool: Pool) -> Engine {
+        assert_eq!(
+            config.validate(),
+            Ok(()),
+            "callers validate EngineConfig first"
+        );
         let metrics = EngineMetrics::new();
         let account_arbiters: Vec<Arbiter> = (0..config.arbiters_effective())
             .map(|_| Arbiter::new())

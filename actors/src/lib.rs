@@ -24,7 +24,7 @@ pub mod model;
 mod queries;
 pub mod registry;
 
-pub use config::EngineConfig;
+pub use config::{EngineConfig, InvalidEngineConfig};
 pub use engine::Engine;
 pub use model::{
     AccountId, AccountInfo, AccountKind, AccountSnapshot, Amount, Authority, BatchError, BatchItem,
