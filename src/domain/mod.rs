@@ -13,7 +13,7 @@ mod username;
 
 pub use email::Email;
 pub use full_name::FullName;
-pub use idempotency_key::IdempotencyKey;
+pub use idempotency_key::{fingerprint, IdempotencyKey};
 pub use ids::{Instant, Page, PendingTimeout, ResourceId, StatementPage};
 pub use money::{Amount, CurrencyCode};
 pub use new_user::NewUser;

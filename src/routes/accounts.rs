@@ -1,7 +1,7 @@
 //! Accounts, statements, deposits and withdrawals.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tally_actors::{
     AccountSnapshot, Authority, StatementQuery, TransferStatus, Transferred, TransfersQuery,
 };
@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{AuthenticatedUser, Banker};
 use crate::domain::{Amount, CurrencyCode, Instant, Page, ResourceId, StatementPage};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::idempotency::{idempotency_key, respond_created};
+use crate::routes::idempotency::{idempotency_key, respond_created, Asked};
 use crate::routes::views::{AccountView, BalanceAtView, EntryView, MovementResult, TransferView};
 use crate::startup::AppState;
 
@@ -241,7 +241,8 @@ pub async fn list_transfers(
     Ok(HttpResponse::Ok().json(views))
 }
 
-#[derive(Deserialize, ToSchema)]
+/// Serialised, it is part of the request's idempotency fingerprint.
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AmountRequest {
     /// Minor units, > 0.
@@ -269,7 +270,7 @@ pub async fn deposit(
     body: web::Json<AmountRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, amount, key) = movement_request("deposit", &request, &user, *path, &body)?;
+    let (account, amount, key) = movement_request(Kind::Deposit, &request, &user, *path, &body)?;
     let transferred = state.engine.deposit(account, amount, key).await?;
     Ok(movement(&transferred, &transferred.to_account))
 }
@@ -295,7 +296,7 @@ pub async fn withdraw(
     body: web::Json<AmountRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, amount, key) = movement_request("withdrawal", &request, &user, *path, &body)?;
+    let (account, amount, key) = movement_request(Kind::Withdrawal, &request, &user, *path, &body)?;
     let authority = match user.is_banker() {
         true => Authority::Privileged,
         false => Authority::Owner(user.username.as_str().to_owned()),
@@ -307,9 +308,14 @@ pub async fn withdraw(
     Ok(movement(&transferred, &transferred.from_account))
 }
 
+enum Kind {
+    Deposit,
+    Withdrawal,
+}
+
 /// The account, amount and idempotency key of a deposit or a withdrawal.
 fn movement_request(
-    kind: &str,
+    kind: Kind,
     request: &HttpRequest,
     user: &AuthenticatedUser,
     account: i64,
@@ -324,12 +330,17 @@ fn movement_request(
 > {
     let account = ResourceId::parse(account)?;
     let amount = Amount::parse(body.amount)?;
-    let key = idempotency_key(
-        request,
-        user,
-        kind,
-        &format!("{kind} {account} {}", amount.get()),
-    )?;
+    let asked = match kind {
+        Kind::Deposit => Asked::Deposit {
+            account_id: account,
+            body,
+        },
+        Kind::Withdrawal => Asked::Withdrawal {
+            account_id: account,
+            body,
+        },
+    };
+    let key = idempotency_key(request, user, &asked)?;
     Ok((account, amount, key))
 }
 

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthenticatedUser;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::routes::body::optional_json;
-use crate::routes::idempotency::{idempotency_key, respond};
+use crate::routes::idempotency::{idempotency_key, respond, Asked};
 use crate::routes::transfers::CreateTransferRequest;
 use crate::routes::views::{AccountView, TransferView};
 use crate::startup::AppState;
@@ -74,21 +74,26 @@ pub async fn create_batch(
     let body: BatchRequest = optional_json(payload, BATCH_BODY_LIMIT_BYTES)
         .await?
         .ok_or_else(|| ApiError::Validation("a batch needs a body".to_owned()))?;
-    if !(1..=BATCH_ITEMS_MAX).contains(&body.transfers.len()) {
+    // Every field by name: a field added to the body cannot miss the fingerprint below.
+    let BatchRequest { transfers, atomic } = body;
+    if !(1..=BATCH_ITEMS_MAX).contains(&transfers.len()) {
         return Err(ApiError::Validation(format!(
             "transfers must hold 1 to {BATCH_ITEMS_MAX} items"
         )));
     }
-    let atomic = body.atomic.unwrap_or(false);
-    let (items, described) = match parse_items(&body.transfers, &user) {
+    let (items, parsed) = match parse_items(&transfers, &user) {
         Ok(parsed) => parsed,
         Err((index, error)) => return Ok(error.indexed_response(index)),
     };
     if let Some((index, error)) = foreign_payer(&items, &user, &state).await? {
         return Ok(error.indexed_response(index));
     }
-    let what = format!("batch {atomic} {}", described.join(";"));
-    let key = idempotency_key(&request, &user, "batch", &what)?;
+    let asked = Asked::Batch {
+        transfers: &parsed,
+        atomic,
+    };
+    let key = idempotency_key(&request, &user, &asked)?;
+    let atomic = atomic.unwrap_or(false);
     match state.engine.transfer_batch(items, atomic, key).await {
         Ok(outcome) => Ok(respond_batch(&user, &outcome, atomic)),
         Err(BatchError::Refused { index, refusal }) => Ok(ApiError::from(
@@ -99,13 +104,14 @@ pub async fn create_batch(
     }
 }
 
-/// Every item parsed, or the first invalid one's index and error.
+/// Every item parsed (for the engine, and as sent for the fingerprint), or the first invalid
+/// one's index and error.
 fn parse_items(
     transfers: &[Value],
     user: &AuthenticatedUser,
-) -> Result<(Vec<BatchItem>, Vec<String>), (usize, ApiError)> {
+) -> Result<(Vec<BatchItem>, Vec<CreateTransferRequest>), (usize, ApiError)> {
     let mut items = Vec::with_capacity(transfers.len());
-    let mut described = Vec::with_capacity(transfers.len());
+    let mut parsed_all = Vec::with_capacity(transfers.len());
     for (index, value) in transfers.iter().enumerate() {
         let parsed: CreateTransferRequest =
             CreateTransferRequest::deserialize(value).map_err(|error| {
@@ -114,13 +120,13 @@ fn parse_items(
                 (index, error)
             })?;
         let (request, pending_timeout) = parsed.parse(user).map_err(|error| (index, error))?;
-        described.push(parsed.describe());
         items.push(BatchItem {
             request,
             pending_timeout,
         });
+        parsed_all.push(parsed);
     }
-    Ok((items, described))
+    Ok((items, parsed_all))
 }
 
 /// The first item whose payer is not the caller's account, refused before anything moves. A

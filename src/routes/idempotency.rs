@@ -8,17 +8,62 @@ use tally_actors::IdempotencyKey as EngineKey;
 use crate::auth::AuthenticatedUser;
 use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
+use crate::routes::accounts::AmountRequest;
+use crate::routes::pending::PostRequest;
+use crate::routes::transfers::CreateTransferRequest;
 
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 
-/// The caller's key for this request, if it sent one. `operation` names the kind of request
-/// (`transfer`, `deposit`, ...) and `what` the request itself, so the same key with another
-/// request is a conflict.
+/// What a keyed request asked, as parsed: its route, its path id and its whole body. Its JSON
+/// form is the key's fingerprint (`domain::fingerprint`), so the same key with
+/// another request is a conflict, and a field added to a body is compared on replay without
+/// anyone having to remember it.
+#[derive(Serialize)]
+#[serde(tag = "operation", rename_all = "snake_case")]
+pub enum Asked<'a> {
+    Transfer {
+        body: &'a CreateTransferRequest,
+    },
+    Batch {
+        transfers: &'a [CreateTransferRequest],
+        atomic: Option<bool>,
+    },
+    Post {
+        transfer_id: i64,
+        body: &'a PostRequest,
+    },
+    Void {
+        transfer_id: i64,
+    },
+    Deposit {
+        account_id: i64,
+        body: &'a AmountRequest,
+    },
+    Withdrawal {
+        account_id: i64,
+        body: &'a AmountRequest,
+    },
+}
+
+impl Asked<'_> {
+    /// The kind of request, stored with the key's outcome.
+    fn operation(&self) -> &'static str {
+        match self {
+            Asked::Transfer { .. } => "transfer",
+            Asked::Batch { .. } => "batch",
+            Asked::Post { .. } => "post",
+            Asked::Void { .. } => "void",
+            Asked::Deposit { .. } => "deposit",
+            Asked::Withdrawal { .. } => "withdrawal",
+        }
+    }
+}
+
+/// The caller's key for this request, if it sent one, with the fingerprint of what it `asked`.
 pub fn idempotency_key(
     request: &HttpRequest,
     user: &AuthenticatedUser,
-    operation: &str,
-    what: &str,
+    asked: &Asked<'_>,
 ) -> Result<Option<EngineKey>, ApiError> {
     let Some(header) = request.headers().get(IdempotencyKey::HEADER) else {
         return Ok(None);
@@ -26,8 +71,8 @@ pub fn idempotency_key(
     Ok(Some(IdempotencyKey::parse(
         header.as_bytes(),
         &user.username,
-        operation,
-        what,
+        asked.operation(),
+        asked,
     )?))
 }
 
@@ -46,4 +91,58 @@ pub fn respond(
         status.insert_header((REPLAYED_HEADER, "true"));
     }
     status.json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::fingerprint;
+
+    fn transfer(body: serde_json::Value) -> CreateTransferRequest {
+        serde_json::from_value(body).expect("a transfer body")
+    }
+
+    /// Keys stored by one build are compared by the next: an unchanged request must keep its
+    /// fingerprint (reordering or renaming a body field changes it; see docs/operations.md).
+    #[test]
+    fn an_unchanged_request_keeps_its_fingerprint_across_builds() {
+        let body = transfer(json!({"currency": "USD", "amount": 1250,
+                                   "from_account_id": 1, "to_account_id": 2}));
+        let asked = Asked::Transfer { body: &body };
+        assert_eq!(
+            serde_json::to_string(&asked).expect("JSON"),
+            r#"{"operation":"transfer","body":{"from_account_id":1,"to_account_id":2,"amount":1250,"currency":"USD","pending":null,"timeout_seconds":null}}"#
+        );
+        assert_eq!(
+            hex::encode(fingerprint(&asked)),
+            "dbeedf0fb0253809920b837b3390d1a826aee919bb2cd2b3388636eea5038541"
+        );
+    }
+
+    #[test]
+    fn the_same_body_on_another_route_or_path_has_another_fingerprint() {
+        let amount: AmountRequest = serde_json::from_value(json!({"amount": 5})).expect("a body");
+        let fingerprints = [
+            Asked::Deposit {
+                account_id: 1,
+                body: &amount,
+            },
+            Asked::Withdrawal {
+                account_id: 1,
+                body: &amount,
+            },
+            Asked::Deposit {
+                account_id: 2,
+                body: &amount,
+            },
+            Asked::Void { transfer_id: 1 },
+            Asked::Void { transfer_id: 2 },
+        ]
+        .map(|asked| fingerprint(&asked));
+        for (index, one) in fingerprints.iter().enumerate() {
+            assert!(!fingerprints[index + 1..].contains(one), "{index} collides");
+        }
+    }
 }

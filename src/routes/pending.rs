@@ -2,7 +2,7 @@
 //! pending transfer. The payer cannot: that is what makes a hold a guarantee.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tally_actors::{Authority, Refusal, TransferError, Transferred};
 use utoipa::ToSchema;
 
@@ -10,11 +10,12 @@ use crate::auth::AuthenticatedUser;
 use crate::domain::{Amount, ResourceId};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::body::optional_json;
-use crate::routes::idempotency::{idempotency_key, respond};
+use crate::routes::idempotency::{idempotency_key, respond, Asked};
 use crate::routes::views::{AccountView, EntryView, PendingResult, TransferView};
 use crate::startup::AppState;
 
-#[derive(Deserialize, ToSchema)]
+/// No body is the default body: both move the whole pending amount, and fingerprint alike.
+#[derive(Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostRequest {
     /// Minor units to move, 0 < amount ≤ the pending amount (default: all of it); the rest of
@@ -48,13 +49,16 @@ pub async fn post_transfer(
 ) -> Result<HttpResponse, ApiError> {
     let id = ResourceId::parse(path.into_inner())?;
     let limit = state.settings.http.body_limit_bytes;
-    let body: Option<PostRequest> = optional_json(payload, limit).await?;
-    let amount = match body.and_then(|body| body.amount) {
+    let body: PostRequest = optional_json(payload, limit).await?.unwrap_or_default();
+    let amount = match body.amount {
         None => None,
         Some(amount) => Some(Amount::parse(amount)?),
     };
-    let what = format!("post {id} {:?}", amount.map(|amount| amount.get()));
-    let key = idempotency_key(&request, &user, "post", &what)?;
+    let asked = Asked::Post {
+        transfer_id: id,
+        body: &body,
+    };
+    let key = idempotency_key(&request, &user, &asked)?;
     let posted = state
         .engine
         .post(id, amount, authority(&user), key)
@@ -84,7 +88,7 @@ pub async fn void_transfer(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = ResourceId::parse(path.into_inner())?;
-    let key = idempotency_key(&request, &user, "void", &format!("void {id}"))?;
+    let key = idempotency_key(&request, &user, &Asked::Void { transfer_id: id })?;
     let voided = state
         .engine
         .void(id, authority(&user), key)

@@ -1,18 +1,19 @@
 //! `POST /transfers` and `GET /transfers/{id}`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tally_actors::{Authority, TransferRequest};
 use utoipa::ToSchema;
 
 use crate::auth::AuthenticatedUser;
 use crate::domain::{Amount, CurrencyCode, PendingTimeout, ResourceId};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::idempotency::{idempotency_key, respond_created};
+use crate::routes::idempotency::{idempotency_key, respond_created, Asked};
 use crate::routes::views::{AccountView, EntryView, TransferResult, TransferView};
 use crate::startup::AppState;
 
-#[derive(Deserialize, ToSchema)]
+/// Serialised, it is the request's idempotency fingerprint (`routes::idempotency::Asked`).
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTransferRequest {
     from_account_id: i64,
@@ -55,19 +56,6 @@ impl CreateTransferRequest {
         Ok((request, timeout))
     }
 
-    /// The request as the idempotency hash sees it.
-    pub fn describe(&self) -> String {
-        format!(
-            "{} {} {} {} {:?} {:?}",
-            self.from_account_id,
-            self.to_account_id,
-            self.amount,
-            self.currency,
-            self.pending,
-            self.timeout_seconds
-        )
-    }
-
     pub fn from_account_id(&self) -> i64 {
         self.from_account_id
     }
@@ -98,8 +86,8 @@ pub async fn create_transfer(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (mut transfer, timeout) = body.parse(&user)?;
-    let what = format!("transfer {}", body.describe());
-    transfer.idempotency = idempotency_key(&request, &user, "transfer", &what)?;
+    let asked = Asked::Transfer { body: &body };
+    transfer.idempotency = idempotency_key(&request, &user, &asked)?;
     let transferred = match timeout {
         None => state.engine.transfer(transfer).await?,
         Some(timeout) => state.engine.transfer_pending(transfer, timeout).await?,
