@@ -12,7 +12,7 @@ use tally_actors::Engine;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{
-    revocation, AddressLimiter, LoginLimiter, PasswordHasher, RevokedSessions, TokenMaker,
+    revocation, AddressLimiter, Clock, LoginLimiter, PasswordHasher, RevokedSessions, TokenMaker,
 };
 use crate::configuration::Settings;
 use crate::error::extractors;
@@ -42,11 +42,16 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state and starts the engine; must run inside the actix system.
-    pub async fn build(settings: Arc<Settings>, pool: Pool) -> anyhow::Result<AppState> {
+    /// `clock` is the one tokens are issued and checked by (`Clock::system()` but in tests).
+    pub async fn build(
+        settings: Arc<Settings>,
+        pool: Pool,
+        clock: Clock,
+    ) -> anyhow::Result<AppState> {
         Ok(AppState {
             engine: Engine::start(settings.engine.clone(), pool.clone()),
             metrics: Metrics::new(),
-            tokens: TokenMaker::new(&settings.token)?,
+            tokens: TokenMaker::with_clock(&settings.token, clock)?,
             passwords: PasswordHasher::new(settings.auth.bcrypt_cost).await?,
             login_limiter: LoginLimiter::new(
                 pool.clone(),
@@ -73,6 +78,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// As `build`, with tokens issued and checked by `clock`, which tests advance.
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
         let pool = db::build_pool(&settings.database)?;
         let listener = bind(settings.http.addr)?;
         let port = listener.local_addr()?.port();
@@ -82,7 +92,7 @@ impl Application {
             None => None,
         };
         let settings = Arc::new(settings);
-        let state = web::Data::new(AppState::build(settings.clone(), pool.clone()).await?);
+        let state = web::Data::new(AppState::build(settings.clone(), pool.clone(), clock).await?);
         revocation::follow(&state.revoked, pool.clone(), &settings.database);
         housekeeping::start(pool, &settings);
         let server = api_server(state.clone(), &settings, listener, metrics_port.is_none())?;

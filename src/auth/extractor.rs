@@ -148,7 +148,12 @@ mod tests {
         let mut settings = Settings::load_with(None, &HashMap::new()).unwrap();
         settings.auth.bcrypt_cost = 4;
         let pool = crate::db::build_pool(&settings.database).unwrap();
-        web::Data::new(AppState::build(Arc::new(settings), pool).await.unwrap())
+        let clock = crate::auth::Clock::system();
+        web::Data::new(
+            AppState::build(Arc::new(settings), pool, clock)
+                .await
+                .unwrap(),
+        )
     }
 
     fn token(state: &AppState, role: Role) -> String {

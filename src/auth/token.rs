@@ -16,6 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::auth::Clock;
 use crate::configuration::TokenSettings;
 use crate::domain::{Role, Username};
 use crate::error::ApiError;
@@ -82,11 +83,19 @@ pub struct TokenMaker {
     key: SymmetricKey<V4>,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    clock: Clock,
 }
 
 impl TokenMaker {
+    /// Issues and checks by the system's clock.
     pub fn new(settings: &TokenSettings) -> anyhow::Result<TokenMaker> {
+        TokenMaker::with_clock(settings, Clock::system())
+    }
+
+    /// Issues and checks by `clock` (a test's, to step past a lifetime).
+    pub fn with_clock(settings: &TokenSettings, clock: Clock) -> anyhow::Result<TokenMaker> {
         Ok(TokenMaker {
+            clock,
             key: SymmetricKey::<V4>::from(settings.key.bytes())
                 .map_err(|error| anyhow::anyhow!("token.key: {error}"))?,
             access_ttl: settings.access_ttl,
@@ -102,13 +111,12 @@ impl TokenMaker {
         role: Role,
         session_id: Uuid,
     ) -> Result<IssuedToken, ApiError> {
-        self.issue_at(
-            purpose,
-            username,
-            role,
-            session_id,
-            OffsetDateTime::now_utc(),
-        )
+        self.issue_at(purpose, username, role, session_id, self.clock.now())
+    }
+
+    /// What the clock tokens are checked by reads now.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     /// [`TokenMaker::issue`] as if the clock read `now`.
@@ -184,7 +192,7 @@ impl TokenMaker {
         if text_claim(claims, "purpose")? != purpose.as_str() {
             return Err(TokenError::Invalid);
         }
-        check_times(claims, OffsetDateTime::now_utc())?;
+        check_times(claims, self.clock.now())?;
         Ok(TokenPayload {
             token_id: uuid_claim(claims, "jti")?,
             username: Username::parse(text_claim(claims, "sub")?.to_owned())

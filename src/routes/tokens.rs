@@ -55,7 +55,7 @@ pub async fn renew_access(
             "the refresh token does not belong to this session".to_owned(),
         ));
     }
-    if session.expires_at <= OffsetDateTime::now_utc() {
+    if session.expires_at <= state.tokens.now() {
         return Err(ApiError::TokenExpired);
     }
     // The role is read again: a user promoted or demoted since login gets the current one.

@@ -252,9 +252,9 @@ async fn a_token_made_with_another_key_is_unauthenticated() {
 
 #[actix_web::test]
 async fn an_expired_access_token_is_token_expired() {
-    let app = spawn_app_with(|settings| settings.token.access_ttl = Duration::from_secs(1)).await;
+    let app = spawn_app_with(|settings| settings.token.access_ttl = Duration::from_secs(60)).await;
     let user = app.create_depositor().await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.clock.advance(Duration::from_secs(61));
     assert_error(
         app.get("/users/me", Some(&user.token)).await,
         401,
@@ -387,9 +387,9 @@ async fn renew_with_a_token_the_session_does_not_hold_is_unauthenticated() {
 
 #[actix_web::test]
 async fn renew_with_an_expired_refresh_token_is_token_expired() {
-    let app = spawn_app_with(|settings| settings.token.refresh_ttl = Duration::from_secs(1)).await;
+    let app = spawn_app_with(|settings| settings.token.refresh_ttl = Duration::from_secs(60)).await;
     let user = app.create_depositor().await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.clock.advance(Duration::from_secs(61));
     assert_error(
         app.renew_access(&user.refresh_token).await,
         401,

@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use deadpool_postgres::Pool;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
+use tally::auth::Clock;
 use tally::configuration::Settings;
 pub use tally::domain::Role;
 use tally::startup::Application;
@@ -22,6 +23,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Present when the app reaches PostgreSQL through a cuttable proxy.
     pub proxy: Option<TcpProxy>,
+    /// The clock the app issues and checks tokens by: a test advances it past a lifetime.
+    #[allow(dead_code)] // for the tests of expiry
+    pub clock: Clock,
 }
 
 /// Settings for a test app: port 0, a cheap bcrypt cost, quiet logs unless TEST_LOG is set.
@@ -83,7 +87,10 @@ pub async fn spawn_app_behind_proxy() -> TestApp {
 }
 
 async fn launch(database: TestDatabase, settings: Settings, proxy: Option<TcpProxy>) -> TestApp {
-    let application = Application::build(settings).await.expect("the app builds");
+    let clock = Clock::system();
+    let application = Application::build_with_clock(settings, clock.clone())
+        .await
+        .expect("the app builds");
     let port = application.port();
     let metrics_port = application.metrics_port();
     actix_web::rt::spawn(application.run_until_stopped());
@@ -98,6 +105,7 @@ async fn launch(database: TestDatabase, settings: Settings, proxy: Option<TcpPro
             .build()
             .expect("an HTTP client"),
         proxy,
+        clock,
     }
 }
 
