@@ -71,6 +71,7 @@ impl AppState {
 
 pub struct Application {
     port: u16,
+    engine: Engine,
     metrics_port: Option<u16>,
     server: Server,
     metrics_server: Option<Server>,
@@ -95,12 +96,14 @@ impl Application {
         let state = web::Data::new(AppState::build(settings.clone(), pool.clone(), clock).await?);
         revocation::follow(&state.revoked, pool.clone(), &settings.database);
         housekeeping::start(pool, &settings);
+        let engine = state.engine.clone();
         let server = api_server(state.clone(), &settings, listener, metrics_port.is_none())?;
         let metrics_server = metrics_listener
             .map(|listener| metrics_server(state, listener))
             .transpose()?;
         Ok(Application {
             port,
+            engine,
             metrics_port,
             server,
             metrics_server,
@@ -112,6 +115,11 @@ impl Application {
     }
 
     /// The port of the separate metrics server, when `http.metrics_addr` is set.
+    /// The engine the app serves from (tests wait on its in-flight transfers).
+    pub fn engine(&self) -> Engine {
+        self.engine.clone()
+    }
+
     pub fn metrics_port(&self) -> Option<u16> {
         self.metrics_port
     }

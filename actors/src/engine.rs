@@ -299,6 +299,11 @@ impl Engine {
         &self.inner.metrics.registry
     }
 
+    /// Transfers inside the engine now (in-flight permits taken): 0 once abandoned work ended.
+    pub fn transfers_in_flight(&self) -> usize {
+        self.inner.config.transfers_in_flight_max - self.inner.in_flight.available_permits()
+    }
+
     /// Account actors in memory now.
     pub fn active_accounts(&self) -> usize {
         self.inner.registry.active_count()

@@ -43,7 +43,13 @@ async fn connections_reset_mid_transfer_leave_every_balance_spendable() {
         stream.set_linger(Some(Duration::ZERO)).expect("linger 0");
         drop(stream);
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Requests whose connection reset may still be arriving: wait until their work has ended
+    // (no in-flight permit taken) and stays ended.
+    for _ in 0..3 {
+        app.wait_until_no_transfer_in_flight(Duration::from_secs(10))
+            .await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let balance = app.balance(from).await;
     assert_eq!((10_000 - balance) % 7, 0, "only whole transfers moved");

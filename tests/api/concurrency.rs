@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::helpers::{spawn_app, TestUser};
 
@@ -99,5 +99,4 @@ async fn two_thousand_concurrent_transfers_keep_every_invariant() {
         .await
         .expect("an account");
     assert_eq!(shown["balance"].as_i64(), Some(app.balance(*account).await));
-    let _ = json!(null);
 }

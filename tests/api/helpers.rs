@@ -26,6 +26,9 @@ pub struct TestApp {
     /// The clock the app issues and checks tokens by: a test advances it past a lifetime.
     #[allow(dead_code)] // for the tests of expiry
     pub clock: Clock,
+    /// The app's engine, to wait on its in-flight transfers.
+    #[allow(dead_code)] // for the tests of abandoned work
+    pub engine: tally_actors::Engine,
 }
 
 /// Settings for a test app: port 0, a cheap bcrypt cost, quiet logs unless TEST_LOG is set.
@@ -92,6 +95,7 @@ async fn launch(database: TestDatabase, settings: Settings, proxy: Option<TcpPro
         .await
         .expect("the app builds");
     let port = application.port();
+    let engine = application.engine();
     let metrics_port = application.metrics_port();
     actix_web::rt::spawn(application.run_until_stopped());
     TestApp {
@@ -106,6 +110,7 @@ async fn launch(database: TestDatabase, settings: Settings, proxy: Option<TcpPro
             .expect("an HTTP client"),
         proxy,
         clock,
+        engine,
     }
 }
 
@@ -384,6 +389,21 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Waits until the engine holds no transfer in flight (abandoned work has run to its end);
+    /// panics past `limit`.
+    #[allow(dead_code)] // for the tests of abandoned work
+    pub async fn wait_until_no_transfer_in_flight(&self, limit: std::time::Duration) {
+        let started = std::time::Instant::now();
+        while self.engine.transfers_in_flight() > 0 {
+            assert!(
+                started.elapsed() < limit,
+                "{} transfers still in flight after {limit:?}",
+                self.engine.transfers_in_flight()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// POSTs `body` with an `Idempotency-Key` header.
     pub async fn post_keyed(&self, path: &str, body: &Value, token: &str, key: &str) -> Response {
         self.client

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
 
 use crate::helpers::{assert_error, spawn_app, TestApp, TestUser};
 
@@ -299,8 +300,16 @@ async fn a_hold_expires_by_itself_within_five_seconds() {
     let s = scene().await;
     let held = s.hold(400, Some(1)).await;
     let id = held["transfer"]["id"].clone();
-    // Past expires_at a post is refused at once, whether or not the sweeper has run.
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // Past expires_at a post is refused at once, whether or not the sweeper has run: wait
+    // until the clock (the engine's judge of expiry) has passed it.
+    let expires_at = held["transfer"]["expires_at"].as_str().expect("an expiry");
+    let expires_at = time::OffsetDateTime::parse(expires_at, &Rfc3339).expect("RFC 3339");
+    let wait = expires_at - time::OffsetDateTime::now_utc() + time::Duration::milliseconds(1);
+    assert!(
+        wait < time::Duration::seconds(2),
+        "a one-second hold: {wait}"
+    );
+    tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
     assert_error(
         s.end(&id, "post", None, &s.payee).await,
         409,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use tally_actors::{
     Authority, BatchError, BatchItem, BatchItemOutcome, Currency, EngineConfig, Refusal,
-    TransferRequest,
+    TransferError, TransferRequest,
 };
 
 use crate::helpers::{amount, fixture, fixture_with, Lcg};
@@ -112,11 +112,14 @@ async fn an_atomic_batch_that_fails_moves_and_holds_nothing() {
 async fn batches_racing_single_transfers_on_hot_accounts_keep_every_invariant() {
     let fixture = fixture().await;
     let accounts = Arc::new(fixture.accounts(10, 1_000).await);
+    let transfers_before = fixture.transfer_count().await;
+    // Each task counts (committed, refused for insufficient funds); anything else fails it.
     let batches = (0..4u64).map(|task| {
         let engine = fixture.engine.clone();
         let accounts = accounts.clone();
         actix_rt::spawn(async move {
             let mut random = Lcg(task + 50);
+            let (mut committed, mut refused) = (0, 0);
             for _ in 0..10 {
                 let items: Vec<BatchItem> = (0..100)
                     .map(|_| {
@@ -126,8 +129,28 @@ async fn batches_racing_single_transfers_on_hot_accounts_keep_every_invariant() 
                     })
                     .collect();
                 let atomic = random.below(2) == 0;
-                let _ = engine.transfer_batch(items, atomic, None).await;
+                match engine.transfer_batch(items, atomic, None).await {
+                    Ok(outcome) => {
+                        assert_eq!(outcome.results.len(), 100, "an outcome per item");
+                        for result in &outcome.results {
+                            match result {
+                                BatchItemOutcome::Committed(_) => committed += 1,
+                                BatchItemOutcome::Refused(Refusal::InsufficientFunds) => {
+                                    assert!(!atomic, "an atomic batch commits every item");
+                                    refused += 1;
+                                }
+                                other => panic!("a batch item: unexpected {other:?}"),
+                            }
+                        }
+                    }
+                    Err(BatchError::Refused {
+                        refusal: Refusal::InsufficientFunds,
+                        ..
+                    }) if atomic => refused += 1,
+                    Err(other) => panic!("a batch (atomic {atomic}): unexpected {other:?}"),
+                }
             }
+            (committed, refused)
         })
     });
     let singles = (0..16u64).map(|task| {
@@ -135,18 +158,38 @@ async fn batches_racing_single_transfers_on_hot_accounts_keep_every_invariant() 
         let accounts = accounts.clone();
         actix_rt::spawn(async move {
             let mut random = Lcg(task + 900);
+            let (mut committed, mut refused) = (0, 0);
             for _ in 0..60 {
                 let from = random.below(10) as usize;
                 let to = (from + 1 + random.below(9) as usize) % 10;
                 let request = item(accounts[from], accounts[to], 1 + random.below(80) as i64);
-                let _ = engine.transfer(request.request).await;
+                match engine.transfer(request.request).await {
+                    Ok(_) => committed += 1,
+                    Err(TransferError::Refused(Refusal::InsufficientFunds)) => refused += 1,
+                    Err(other) => panic!("a single transfer: unexpected {other:?}"),
+                }
             }
+            (committed, refused)
         })
     });
     let batches = join_all(batches);
     let singles = join_all(singles);
     let (batches, singles) = tokio::join!(batches, singles);
-    assert!(batches.into_iter().chain(singles).all(|task| task.is_ok()));
+    let (mut committed, mut refused) = (0i64, 0i64);
+    for task in batches.into_iter().chain(singles) {
+        let (task_committed, task_refused) = task.expect("a task finished");
+        committed += task_committed;
+        refused += task_refused;
+    }
+    assert!(
+        committed > 0 && refused > 0,
+        "{committed} committed, {refused} refused"
+    );
+    assert_eq!(
+        fixture.transfer_count().await - transfers_before,
+        committed,
+        "every committed answer is one transfer row, and no refusal wrote one"
+    );
     fixture.assert_consistent().await;
 }
 

@@ -163,6 +163,19 @@ pub async fn assert_memory_matches_database(engine: &Engine, database: &HashMap<
     panic!("memory differs from PostgreSQL for (id, memory, database): {mismatched:?}");
 }
 
+/// Waits until `engine` holds no transfer in flight: abandoned work has run to its end.
+pub async fn wait_until_no_transfer_in_flight(engine: &Engine) {
+    let started = std::time::Instant::now();
+    while engine.transfers_in_flight() > 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{} transfers still in flight after 10 s",
+            engine.transfers_in_flight()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 pub fn key(username: &str, key: &str, body: &str) -> IdempotencyKey {
     IdempotencyKey {
         username: username.to_owned(),

@@ -113,8 +113,29 @@ async fn holds_racing_posts_voids_and_expiry_on_two_engines_end_exactly_once() {
         .into_iter()
         .flat_map(|task| task.expect("an ending task"))
         .collect();
-    // The one-second holds expire, released by either engine's sweeper.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // The one-second holds expire, released by either engine's sweeper: wait until none of them
+    // is pending (the others live an hour).
+    let started = std::time::Instant::now();
+    loop {
+        let short_lived_pending: i64 = fixture
+            .client
+            .query_one(
+                "SELECT count(*) FROM transfers
+                 WHERE status = 'pending' AND expires_at < now() + interval '10 minutes'",
+                &[],
+            )
+            .await
+            .expect("a count")
+            .get(0);
+        if short_lived_pending == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{short_lived_pending} one-second holds still pending after 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let mut ended: HashMap<i64, usize> = HashMap::new();
     for (id, _) in &successes {

@@ -75,8 +75,8 @@ async fn callers_that_go_away_mid_transfer_strand_no_hold() {
         });
         join_all(attempts).await;
     }
-    // Whatever committed has committed; give the abandoned transfers time to end.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Whatever committed has committed; the abandoned transfers run to their end.
+    crate::helpers::wait_until_no_transfer_in_flight(&fixture.engine).await;
     let balances = fixture.balances().await;
     for account in &accounts {
         let whole = balances[account];
