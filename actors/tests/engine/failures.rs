@@ -1,3 +1,5 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -5,6 +7,18 @@ use tally_actors::{Currency, Engine, EngineConfig, Refusal, TransferError};
 use tally_test_support::{check_invariants, fresh_database, insert_user, TcpProxy};
 
 use crate::helpers::{amount, assert_memory_matches_database, fixture_with, Fixture, Lcg};
+
+/// Polls `condition` until it holds; panics naming `what` after 10 s.
+async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "not within 10 s: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
 
 /// The engine reaches PostgreSQL through a proxy the test cuts mid-run: the callers caught by
 /// the outage get `Unavailable`, nothing half-written remains, memory matches the database, and
@@ -21,9 +35,14 @@ async fn a_database_outage_mid_run_fails_only_the_affected_transfers_and_heals()
     };
     let accounts = fixture.accounts(10, 10_000).await;
 
+    // The fault: PostgreSQL unreachable this long, once transfers flow.
+    const OUTAGE: Duration = Duration::from_millis(400);
+    // Transfers committed so far.
+    let committed = Arc::new(AtomicUsize::new(0));
     let senders = (0..16u64).map(|task| {
         let engine = fixture.engine.clone();
         let accounts = accounts.clone();
+        let committed = committed.clone();
         actix_rt::spawn(async move {
             let mut random = Lcg(task + 7);
             let mut outcomes = Vec::new();
@@ -41,16 +60,23 @@ async fn a_database_outage_mid_run_fails_only_the_affected_transfers_and_heals()
                     authority: tally_actors::Authority::Privileged,
                     idempotency: None,
                 };
-                outcomes.push(engine.transfer(request).await);
+                let outcome = engine.transfer(request).await;
+                if outcome.is_ok() {
+                    committed.fetch_add(1, Ordering::Relaxed);
+                }
+                outcomes.push(outcome);
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             outcomes
         })
     });
     let senders = actix_rt::spawn(join_all(senders));
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    wait_until("20 transfers committed", || {
+        committed.load(Ordering::Relaxed) >= 20
+    })
+    .await;
     proxy.cut();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(OUTAGE).await;
     proxy.restore();
     let outcomes: Vec<_> = senders
         .await
