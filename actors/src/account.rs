@@ -108,10 +108,14 @@ impl AccountState {
         let amount = amount.get();
         match side {
             Side::Debit => {
+                // Past i64 only the reserve can go (a customer's available is never below 0).
                 let remaining = self
                     .available()
                     .checked_sub(amount)
-                    .ok_or(Refusal::InsufficientFunds)?;
+                    .ok_or(match self.kind {
+                        AccountKind::Customer => Refusal::InsufficientFunds,
+                        AccountKind::Reserve => Refusal::BalanceOverflow,
+                    })?;
                 match self.kind {
                     AccountKind::Customer if remaining < 0 => {
                         return Err(Refusal::InsufficientFunds)
@@ -729,6 +733,16 @@ mod tests {
         assert_eq!(
             customer.hold(Side::Debit, amount(i64::MAX)),
             Err(Refusal::InsufficientFunds)
+        );
+    }
+
+    #[test]
+    fn a_deposit_past_i64_on_the_reserve_is_an_overflow_not_a_shortage() {
+        // The debit's own subtraction leaves i64: still the supply bound that refuses it.
+        let mut reserve = AccountState::new(AccountKind::Reserve, -(SUPPLY_MAX - 10), 0);
+        assert_eq!(
+            reserve.hold(Side::Debit, amount(100)),
+            Err(Refusal::BalanceOverflow)
         );
     }
 

@@ -134,7 +134,15 @@ impl Engine {
         self.apportion(&play, &leases, &handles).await?;
         let accepted = play.decisions.iter().filter(|d| d.is_ok()).count();
         if accepted == 0 {
-            return Ok(refused_only(&play.decisions));
+            let outcome = refused_only(&play.decisions);
+            return match idempotency {
+                None => Ok(outcome),
+                Some(key) => Ok(self
+                    .inner
+                    .idempotency
+                    .store_refused_batch(key, outcome)
+                    .await?),
+            };
         }
         self.commit_group(items, &play, &handles, idempotency).await
     }

@@ -12,9 +12,16 @@ use dashmap::DashMap;
 use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::journal::stored::{StoredBatch, StoredError, StoredTransfer};
 use crate::model::{BatchOutcome, IdempotencyKey, TransferError, Transferred};
 
 type KeyId = (String, String);
+
+/// A stored outcome this engine cannot read is logged as what it is: a corrupt row.
+fn corrupt(error: StoredError) -> TransferError {
+    tracing::error!(%error, "a corrupt idempotency row");
+    TransferError::Unavailable(error.to_string())
+}
 
 /// Rows one purge statement deletes at most.
 const PURGE_CHUNK_ROWS: i64 = 10_000;
@@ -113,9 +120,7 @@ impl Idempotency {
         let Some(body) = self.stored(key).await? else {
             return Ok(None);
         };
-        let mut transferred: Transferred = serde_json::from_value(body)
-            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
-        transferred.replayed = true;
+        let transferred = StoredTransfer::decode(body).map_err(corrupt)?;
         Ok(Some(Box::new(transferred)))
     }
 
@@ -127,10 +132,42 @@ impl Idempotency {
         let Some(body) = self.stored(key).await? else {
             return Ok(None);
         };
-        let mut outcome: BatchOutcome = serde_json::from_value(body)
-            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
-        outcome.replayed = true;
-        Ok(Some(outcome))
+        StoredBatch::decode(body).map(Some).map_err(corrupt)
+    }
+
+    /// Stores the answer of a batch that wrote nothing (every item refused), so the same key
+    /// answers the same again even after the accounts change. When another request committed
+    /// the key first, its stored answer (or `IdempotencyKeyReused`) is the answer instead.
+    pub(crate) async fn store_refused_batch(
+        &self,
+        key: &IdempotencyKey,
+        outcome: BatchOutcome,
+    ) -> Result<BatchOutcome, TransferError> {
+        let stored = StoredBatch::encode(&outcome);
+        let inserted = crate::db::query_opt(
+            &self.pool,
+            "INSERT INTO idempotency_keys (username, key, request_hash, operation, outcome)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING
+             RETURNING key",
+            &[
+                &key.username,
+                &key.key,
+                &key.request_hash,
+                &key.operation,
+                &stored,
+            ],
+        )
+        .await
+        .map_err(TransferError::Unavailable)?;
+        if inserted.is_some() {
+            return Ok(outcome);
+        }
+        self.replay_batch(key).await?.ok_or_else(|| {
+            TransferError::Unavailable(
+                "the idempotency key is being used by another request".to_owned(),
+            )
+        })
     }
 
     /// The stored outcome of `key`: `None` when never committed, `IdempotencyKeyReused` when

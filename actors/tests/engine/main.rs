@@ -8,6 +8,7 @@ mod failures;
 mod helpers;
 mod holds;
 mod idempotency;
+mod isolation;
 mod lifecycle;
 mod property;
 mod replicas;
