@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Statement;
@@ -32,20 +31,20 @@ pub(crate) struct Statements {
 
 impl Statements {
     pub(crate) async fn prepare(
-        client: &impl GenericClient,
+        client: &tokio_postgres::Client,
     ) -> Result<Statements, tokio_postgres::Error> {
         let (allocate_ids, lock_accounts, apply_deltas, apply_held_deltas, lock_pending) = tokio::try_join!(
-            client.prepare_cached(ALLOCATE_IDS),
-            client.prepare_cached(LOCK_ACCOUNTS),
-            client.prepare_cached(APPLY_DELTAS),
-            client.prepare_cached(APPLY_HELD_DELTAS),
-            client.prepare_cached(LOCK_PENDING),
+            client.prepare(ALLOCATE_IDS),
+            client.prepare(LOCK_ACCOUNTS),
+            client.prepare(APPLY_DELTAS),
+            client.prepare(APPLY_HELD_DELTAS),
+            client.prepare(LOCK_PENDING),
         )?;
         let (claim_pending, insert_transfers, insert_hold_rows, insert_idempotency_keys) = tokio::try_join!(
-            client.prepare_cached(CLAIM_PENDING),
-            client.prepare_cached(INSERT_TRANSFERS),
-            client.prepare_cached(INSERT_HOLD_ROWS),
-            client.prepare_cached(INSERT_IDEMPOTENCY_KEYS),
+            client.prepare(CLAIM_PENDING),
+            client.prepare(INSERT_TRANSFERS),
+            client.prepare(INSERT_HOLD_ROWS),
+            client.prepare(INSERT_IDEMPOTENCY_KEYS),
         )?;
         Ok(Statements {
             allocate_ids,
@@ -67,7 +66,7 @@ pub(crate) struct Ids {
 }
 
 pub(crate) async fn allocate_ids(
-    client: &impl GenericClient,
+    client: &tokio_postgres::Client,
     statements: &Statements,
     count: usize,
 ) -> Result<Ids, tokio_postgres::Error> {
@@ -88,7 +87,7 @@ pub(crate) async fn allocate_ids(
 /// Locks the batch's pending transfers in id order and ends those still pending; returns the
 /// ones it ended. Sends nothing when the batch ends none.
 pub(crate) async fn claim_pending(
-    client: &impl GenericClient,
+    client: &tokio_postgres::Client,
     statements: &Statements,
     claims: &[(TransferId, &'static str, i64)],
 ) -> Result<HashMap<TransferId, Claimed>, tokio_postgres::Error> {
@@ -121,7 +120,7 @@ pub(crate) async fn claim_pending(
 /// pipelined before the update, so it runs first. Batches of plain transfers use the leaner
 /// statement that leaves `held` alone.
 pub(crate) async fn apply_deltas(
-    client: &impl GenericClient,
+    client: &tokio_postgres::Client,
     statements: &Statements,
     deltas: &Deltas,
 ) -> Result<HashMap<AccountId, AccountAfter>, tokio_postgres::Error> {
@@ -158,7 +157,7 @@ pub(crate) async fn apply_deltas(
 
 /// Inserts the plain transfers' rows (the fast path: both legs, nothing else).
 pub(crate) async fn insert_transfers(
-    client: &impl GenericClient,
+    client: &tokio_postgres::Client,
     statements: &Statements,
     items: &[JournalItem],
     transfers: &[Transferred],
@@ -200,7 +199,7 @@ pub(crate) async fn insert_transfers(
 
 /// Inserts new pending transfers and the postings of posted ones.
 pub(crate) async fn insert_hold_rows(
-    client: &impl GenericClient,
+    client: &tokio_postgres::Client,
     statements: &Statements,
     items: &[JournalItem],
     row_ids: &[Option<TransferId>],
@@ -274,7 +273,7 @@ pub(crate) async fn insert_hold_rows(
 /// Inserts the keys of keyed items and of keyed groups (with the group's whole outcome);
 /// returns the (username, key) pairs actually inserted.
 pub(crate) async fn insert_idempotency_keys(
-    client: &impl GenericClient,
+    client: &tokio_postgres::Client,
     statements: &Statements,
     keyed: &[KeyRow<'_>],
 ) -> Result<HashSet<(String, String)>, tokio_postgres::Error> {

@@ -5,8 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use deadpool_postgres::{Client, Pool};
+use std::time::Duration;
+
+use deadpool_postgres::{ClientWrapper, Manager, Pool};
 use tokio::sync::mpsc;
+use tokio_postgres::Client;
 
 use super::answers::{assemble, duplicate_keys, key_rows, keyed, row_ids};
 use super::numbering::{BatchNumber, Numbering};
@@ -22,8 +25,15 @@ use crate::db::describe;
 use crate::metrics::EngineMetrics;
 use crate::model::{AccountId, Transferred};
 
+/// How long opening the writer's connection may take when the pool sets no create timeout.
+const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
+
 pub(crate) struct Writer {
+    /// Only for its connection settings: the writer never borrows the request pool's
+    /// connections, so a pool exhausted by reads cannot hold up a commit.
     pool: Pool,
+    /// Its own connection, opened on first use and again after it broke.
+    connection: Option<Connection>,
     metrics: EngineMetrics,
     batch_size_max: usize,
     numbering: Arc<Numbering>,
@@ -54,6 +64,37 @@ impl Rejection {
     }
 }
 
+/// A writer's own connection and its statements, prepared once.
+struct Connection {
+    client: ClientWrapper,
+    statements: Statements,
+}
+
+impl Connection {
+    /// Opens a connection with the pool's settings (outside the pool), within the pool's
+    /// create timeout.
+    async fn open(pool: &Pool) -> Result<Connection, Rejection> {
+        let unavailable = |reason: String| Rejection::Failed {
+            reason,
+            items_at_fault: false,
+        };
+        let timeouts = pool.timeouts();
+        let limit = timeouts
+            .create
+            .or(timeouts.wait)
+            .unwrap_or(CONNECT_TIMEOUT_DEFAULT);
+        let manager: &Manager = pool.manager();
+        let created = tokio::time::timeout(limit, deadpool::managed::Manager::create(manager))
+            .await
+            .map_err(|_| unavailable("the journal's connection timed out".to_owned()))?;
+        let client = created.map_err(|error| unavailable(describe(&error)))?;
+        let statements = Statements::prepare(&client)
+            .await
+            .map_err(Rejection::database)?;
+        Ok(Connection { client, statements })
+    }
+}
+
 /// What a committed batch produced, item by item.
 struct Committed {
     /// Numbered in row-lock order: see the module's comment.
@@ -71,6 +112,7 @@ impl Writer {
     ) -> Writer {
         Writer {
             pool,
+            connection: None,
             metrics,
             batch_size_max,
             numbering,
@@ -78,7 +120,7 @@ impl Writer {
     }
 
     pub(crate) async fn run(
-        self,
+        mut self,
         index: usize,
         mut batches: mpsc::Receiver<Vec<JournalItem>>,
         finished: mpsc::Sender<usize>,
@@ -94,13 +136,13 @@ impl Writer {
     /// Writes `items`, retrying without the ones PostgreSQL refused, until all are answered.
     /// When PostgreSQL refuses the data of a batch of several submissions, each is written on
     /// its own: one caller's item never fails another caller's.
-    async fn commit(&self, items: Vec<JournalItem>) {
+    async fn commit(&mut self, items: Vec<JournalItem>) {
         let mut work: Vec<Vec<JournalItem>> = vec![items];
         while let Some(mut items) = work.pop() {
             while !items.is_empty() {
                 assert!(items.len() <= self.batch_size_max, "a batch over its bound");
                 let started = Instant::now();
-                match write(&self.pool, &items, &self.numbering).await {
+                match self.write(&items).await {
                     Ok(committed) => {
                         self.metrics
                             .journal_commit_duration_seconds
@@ -129,6 +171,34 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// One attempt at `items` on the writer's own connection, opened (again) when needed.
+    async fn write(&mut self, items: &[JournalItem]) -> Result<Committed, Rejection> {
+        let deltas = plan::net_deltas(items).ok_or_else(|| Rejection::Failed {
+            reason: "a batch's net balance overflows".to_owned(),
+            items_at_fault: true,
+        })?;
+        let connection = match self.connection.take() {
+            Some(connection) if !connection.client.is_closed() => connection,
+            _ => Connection::open(&self.pool).await?,
+        };
+        let outcome = write_in_transaction(
+            &connection.client,
+            &connection.statements,
+            items,
+            &deltas,
+            &self.numbering,
+        )
+        .await;
+        if outcome.is_err() {
+            // Ends what is left of the transaction (a harmless warning when it already ended).
+            let _ = connection.client.batch_execute("ROLLBACK").await;
+        }
+        if !connection.client.is_closed() {
+            self.connection = Some(connection);
+        }
+        outcome
     }
 
     fn committed(&self, items: Vec<JournalItem>, committed: Committed) {
@@ -185,32 +255,6 @@ fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem
         let _ = item.reply.send(outcome);
     }
     kept
-}
-
-async fn write(
-    pool: &Pool,
-    items: &[JournalItem],
-    numbering: &Arc<Numbering>,
-) -> Result<Committed, Rejection> {
-    let deltas = plan::net_deltas(items).ok_or_else(|| Rejection::Failed {
-        reason: "a batch's net balance overflows".to_owned(),
-        items_at_fault: true,
-    })?;
-    let client = pool.get().await.map_err(|error| Rejection::Failed {
-        reason: error.to_string(),
-        items_at_fault: false,
-    })?;
-    let client = &client;
-    let statements = Statements::prepare(client)
-        .await
-        .map_err(Rejection::database)?;
-    let outcome = write_in_transaction(client, &statements, items, &deltas, numbering).await;
-    if outcome.is_err() {
-        // Ends what is left of the transaction before the connection goes back to the pool (a
-        // harmless warning when it already ended; a broken connection is dropped on recycle).
-        let _ = client.batch_execute("ROLLBACK").await;
-    }
-    outcome
 }
 
 /// Two round trips for a batch: BEGIN, the claims, the row locks, the balance updates and the

@@ -11,7 +11,7 @@ use tally_actors::{
     TransferRequest,
 };
 
-use crate::helpers::{amount, fixture, key, Lcg};
+use crate::helpers::{amount, fixture, key, Fixture, Lcg};
 
 const HOLDS: usize = 5;
 const POSTS_PER_HOLD: usize = 20;
@@ -213,5 +213,51 @@ async fn a_batch_whose_every_item_was_refused_keeps_its_key() {
     assert_eq!(again.results, first.results);
     assert_eq!(fixture.balance(payer).await, 1_000, "nothing moved");
     assert_eq!(fixture.balance(payee).await, 0);
+    fixture.assert_consistent().await;
+}
+
+#[actix_rt::test]
+async fn a_commit_needs_no_connection_from_the_request_pool() {
+    // A request pool of two that gives up after 300 ms, as a loaded replica's would.
+    let database = tally_test_support::fresh_database().await;
+    let config: tokio_postgres::Config = database.url().parse().expect("a database URL");
+    let pool = deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(
+        config,
+        tokio_postgres::NoTls,
+    ))
+    .max_size(2)
+    .wait_timeout(Some(Duration::from_millis(300)))
+    .runtime(deadpool_postgres::Runtime::Tokio1)
+    .build()
+    .expect("a pool");
+    let fixture = Fixture {
+        engine: Engine::start(Default::default(), pool.clone()),
+        pool: pool.clone(),
+        client: database.connect().await,
+    };
+    let alice = fixture.account("alice", Currency::USD, 100).await;
+    let bob = fixture.account("bob", Currency::USD, 0).await;
+    // Both actors active: the transfer below needs no read.
+    fixture
+        .engine
+        .transfer(privileged(alice, bob, 1))
+        .await
+        .expect("a first transfer");
+
+    // Reads have taken every connection of the pool (and keep them).
+    let taken = [
+        pool.get().await.expect("a connection"),
+        pool.get().await.expect("a connection"),
+    ];
+    assert!(pool.get().await.is_err(), "the request pool is exhausted");
+
+    let moved = fixture
+        .engine
+        .transfer(privileged(alice, bob, 30))
+        .await
+        .expect("a commit on the journal's own connection");
+    assert_eq!(moved.to_account.balance, 31);
+    drop(taken);
+    assert_eq!(fixture.balance(bob).await, 31);
     fixture.assert_consistent().await;
 }
