@@ -25,6 +25,10 @@ pub struct EngineConfig {
     /// use both cores of a small machine on spread-out traffic (measured: +34 % on uniform
     /// traffic at 64 callers), and keep a lone transfer from waiting behind a large batch.
     pub journal_writers: usize,
+    /// Account actors in memory at most. At the bound, activating another passivates the least
+    /// recently used actors with nothing in flight first; when none can go, the activation is
+    /// answered `Unavailable`.
+    pub accounts_active_max: usize,
     /// An account actor idle this long is passivated (stopped, its memory freed).
     #[serde(deserialize_with = "duration::deserialize")]
     pub idle_passivation: Duration,
@@ -56,6 +60,7 @@ impl Default for EngineConfig {
             journal_queue_max: 8192,
             transfers_in_flight_max: 16384,
             journal_writers: 2,
+            accounts_active_max: 100_000,
             idle_passivation: Duration::from_secs(60),
             arbiters: 0,
             stale_retries_max: 3,

@@ -299,6 +299,11 @@ impl Engine {
         self.inner.registry.active_count()
     }
 
+    /// Account actors not yet dropped: the active ones and passivated ones still draining.
+    pub fn account_actors_alive(&self) -> usize {
+        self.inner.registry.alive_count()
+    }
+
     /// The committed balance every active account actor holds (tests compare it with
     /// PostgreSQL).
     pub async fn cached_balances(&self) -> Vec<(AccountId, i64)> {

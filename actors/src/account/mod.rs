@@ -119,6 +119,16 @@ impl Message for Snapshot {
     type Result = ();
 }
 
+/// Passivates the actor now if nothing is in flight on it (the registry's eviction at its
+/// bound); answers whether it is passivated.
+pub struct Passivate {
+    pub reply: oneshot::Sender<bool>,
+}
+
+impl Message for Passivate {
+    type Result = ();
+}
+
 /// Stops the actor as a failure would; its supervisor restarts it with state reloaded from
 /// PostgreSQL. Used when the cached state is suspect, and by tests of supervision.
 pub struct Restart;
@@ -139,6 +149,14 @@ pub struct AccountActor {
     shared: Arc<Shared>,
 }
 
+impl Drop for AccountActor {
+    fn drop(&mut self) {
+        self.shared
+            .actors_alive
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 impl AccountActor {
     pub(crate) fn new(
         info: Arc<AccountInfo>,
@@ -147,6 +165,9 @@ impl AccountActor {
         generation: u64,
         shared: Arc<Shared>,
     ) -> AccountActor {
+        shared
+            .actors_alive
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         AccountActor {
             state: AccountState::new(info.kind, balance, held),
             info,
@@ -165,15 +186,25 @@ impl AccountActor {
     }
 
     fn passivate_if_idle(&mut self, ctx: &mut Context<Self>) {
-        let idle = self.shared.config.idle_passivation;
-        if self.retired || !self.state.is_idle() || self.last_active.elapsed() < idle {
-            return;
+        if self.last_active.elapsed() >= self.shared.config.idle_passivation {
+            self.passivate(ctx);
+        }
+    }
+
+    /// Retires the actor unless something is in flight on it; returns whether it is retired.
+    fn passivate(&mut self, ctx: &mut Context<Self>) -> bool {
+        if self.retired {
+            return true;
+        }
+        if !self.state.is_idle() {
+            return false;
         }
         self.retired = true;
         self.shared.forget(self.info.id, self.generation);
         // With no address left the supervisor lets it end; callers still holding one get
         // `Retired` and look the account up again.
         ctx.stop();
+        true
     }
 
     /// Reloads the committed state before handling anything else, then runs `then`.
@@ -218,7 +249,12 @@ impl Actor for AccountActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(self.shared.config.mailbox_capacity);
-        self.arm_passivation(ctx);
+        // The supervisor restarts a stopped actor while someone still holds its address (the
+        // sender of the message that passivated it, say), and a restart starts it again. A
+        // retired actor must arm nothing: with no timer it ends once the last address drops.
+        if !self.retired {
+            self.arm_passivation(ctx);
+        }
     }
 }
 
@@ -228,8 +264,8 @@ impl Supervised for AccountActor {
         if self.retired {
             return;
         }
+        // `started` runs again after this and arms the passivation timer.
         self.shared.metrics.account_restarts.inc();
-        self.arm_passivation(ctx);
         self.reload_then(ctx, |_| {});
     }
 }
@@ -356,5 +392,13 @@ impl Handler<Restart> for AccountActor {
         if !self.retired {
             ctx.stop();
         }
+    }
+}
+
+impl Handler<Passivate> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, message: Passivate, ctx: &mut Context<Self>) {
+        let _ = message.reply.send(self.passivate(ctx));
     }
 }

@@ -3,6 +3,7 @@
 
 mod basics;
 mod batches;
+mod bounds;
 mod concurrency;
 mod failures;
 mod helpers;
