@@ -261,3 +261,48 @@ async fn a_commit_needs_no_connection_from_the_request_pool() {
     assert_eq!(fixture.balance(bob).await, 31);
     fixture.assert_consistent().await;
 }
+
+#[actix_rt::test]
+async fn an_item_postgres_refuses_fails_only_its_own_caller() {
+    let fixture = fixture().await;
+    let accounts = fixture.accounts(10, 10_000).await;
+    // A rule the engine does not know: PostgreSQL refuses the batch holding such a row.
+    fixture
+        .client
+        .batch_execute("ALTER TABLE transfers ADD CONSTRAINT no_13 CHECK (amount <> 13)")
+        .await
+        .expect("a constraint");
+    let sends = (0..60).map(|n| {
+        let engine = fixture.engine.clone();
+        let from = accounts[n % 10];
+        let to = accounts[(n + 1 + n / 10) % 10];
+        let minor_units = if n % 12 == 5 { 13 } else { 1 };
+        actix_rt::spawn(async move {
+            let outcome = engine.transfer(privileged(from, to, minor_units)).await;
+            (minor_units, outcome)
+        })
+    });
+    let mut innocent = 0;
+    for task in join_all(sends).await {
+        let (minor_units, outcome) = task.expect("a task");
+        match minor_units {
+            13 => assert!(
+                matches!(outcome, Err(TransferError::Unavailable(_))),
+                "the refused row fails its own caller: {outcome:?}"
+            ),
+            _ => {
+                outcome.expect("an innocent transfer commits");
+                innocent += 1;
+            }
+        }
+    }
+    assert_eq!(innocent, 55);
+    let moved: i64 = fixture
+        .client
+        .query_one("SELECT count(*) FROM transfers WHERE amount = 1", &[])
+        .await
+        .expect("a count")
+        .get(0);
+    assert_eq!(moved, 55);
+    fixture.assert_consistent().await;
+}
