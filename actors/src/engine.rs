@@ -79,7 +79,7 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new(Inner {
                 in_flight: Semaphore::new(config.transfers_in_flight_max),
-                idempotency: Idempotency::new(pool.clone()),
+                idempotency: Idempotency::new(pool.clone(), metrics.clone()),
                 reserves: DashMap::new(),
                 config,
                 pool,

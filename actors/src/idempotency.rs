@@ -13,21 +13,17 @@ use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::journal::stored::{StoredBatch, StoredError, StoredTransfer};
+use crate::metrics::EngineMetrics;
 use crate::model::{BatchOutcome, IdempotencyKey, TransferError, Transferred};
 
 type KeyId = (String, String);
-
-/// A stored outcome this engine cannot read is logged as what it is: a corrupt row.
-fn corrupt(error: StoredError) -> TransferError {
-    tracing::error!(%error, "a corrupt idempotency row");
-    TransferError::Unavailable(error.to_string())
-}
 
 /// Rows one purge statement deletes at most.
 const PURGE_CHUNK_ROWS: i64 = 10_000;
 
 pub(crate) struct Idempotency {
     pool: Pool,
+    metrics: EngineMetrics,
     /// One entry per key being processed now: bounded by the engine's in-flight transfers, since
     /// a caller holds an in-flight permit before it takes a key.
     in_flight: DashMap<KeyId, Arc<Mutex<()>>>,
@@ -57,9 +53,10 @@ pub(crate) enum Begin<'a> {
 }
 
 impl Idempotency {
-    pub(crate) fn new(pool: Pool) -> Idempotency {
+    pub(crate) fn new(pool: Pool, metrics: EngineMetrics) -> Idempotency {
         Idempotency {
             pool,
+            metrics,
             in_flight: DashMap::new(),
         }
     }
@@ -120,7 +117,7 @@ impl Idempotency {
         let Some(body) = self.stored(key).await? else {
             return Ok(None);
         };
-        let transferred = StoredTransfer::decode(body).map_err(corrupt)?;
+        let transferred = StoredTransfer::decode(body).map_err(|error| self.corrupt(error))?;
         Ok(Some(Box::new(transferred)))
     }
 
@@ -132,7 +129,16 @@ impl Idempotency {
         let Some(body) = self.stored(key).await? else {
             return Ok(None);
         };
-        StoredBatch::decode(body).map(Some).map_err(corrupt)
+        StoredBatch::decode(body)
+            .map(Some)
+            .map_err(|error| self.corrupt(error))
+    }
+
+    /// A stored outcome this engine cannot read is logged and counted as what it is, a corrupt
+    /// row; the caller cannot be answered (503), but no outage is reported.
+    fn corrupt(&self, error: StoredError) -> TransferError {
+        self.metrics.corrupt("idempotency_outcome", &error);
+        TransferError::Unavailable(error.to_string())
     }
 
     /// Stores the answer of a batch that wrote nothing (every item refused), so the same key

@@ -148,7 +148,13 @@ impl Registry {
     async fn activate(&self, id: AccountId) -> Result<AccountHandle, LookupError> {
         let row = load_account(&self.shared.pool, id)
             .await
-            .map_err(LookupError::Unavailable)?
+            .map_err(|failure| match failure {
+                LoadFailure::Unavailable(reason) => LookupError::Unavailable(reason),
+                LoadFailure::Corrupt(what) => {
+                    self.shared.metrics.corrupt("account_row", &what);
+                    LookupError::Unavailable(format!("account {id}: {what}"))
+                }
+            })?
             .ok_or(LookupError::NotFound)?;
         self.take_slot().await?;
         match self.shared.actors.entry(id) {
@@ -241,13 +247,20 @@ impl Registry {
     }
 }
 
-async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, String> {
+/// Why an account could not be loaded: PostgreSQL did not answer, or its row does not decode.
+enum LoadFailure {
+    Unavailable(String),
+    Corrupt(&'static str),
+}
+
+async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, LoadFailure> {
     let row = crate::db::query_opt(
         pool,
         "SELECT owner, currency, kind, balance, created_at, held FROM accounts WHERE id = $1",
         &[&id],
     )
-    .await?;
+    .await
+    .map_err(LoadFailure::Unavailable)?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -257,8 +270,10 @@ async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, 
         info: AccountInfo {
             id,
             owner: row.get(0),
-            currency: Currency::parse(&currency).ok_or("unknown currency in accounts")?,
-            kind: AccountKind::parse(&kind).ok_or("unknown kind in accounts")?,
+            currency: Currency::parse(&currency)
+                .ok_or(LoadFailure::Corrupt("unknown currency in accounts"))?,
+            kind: AccountKind::parse(&kind)
+                .ok_or(LoadFailure::Corrupt("unknown kind in accounts"))?,
             created_at: row.get(4),
         },
         balance: row.get(3),

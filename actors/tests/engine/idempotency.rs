@@ -234,3 +234,48 @@ async fn a_flood_of_one_key_is_admitted_before_it_waits_on_the_key() {
     assert_eq!(fixture.balance(bob).await, 30);
     fixture.assert_consistent().await;
 }
+
+#[actix_rt::test]
+async fn a_corrupt_stored_outcome_is_counted_as_corruption() {
+    let fixture = fixture().await;
+    let alice = fixture.account("alice", Currency::USD, 100).await;
+    let bob = fixture.account("bob", Currency::USD, 0).await;
+    let mut request = fixture.request(alice, bob, 30).await;
+    request.idempotency = Some(key("alice", "k-corrupt", "alice->bob 30"));
+    fixture
+        .engine
+        .transfer(request.clone())
+        .await
+        .expect("committed");
+    fixture
+        .client
+        .execute(
+            "UPDATE idempotency_keys SET outcome = '{\"transfer\": 7}' WHERE key = 'k-corrupt'",
+            &[],
+        )
+        .await
+        .expect("a corrupted row");
+
+    let replay = fixture.engine.transfer(request).await;
+    assert!(
+        matches!(&replay, Err(TransferError::Unavailable(reason)) if reason.contains("does not decode")),
+        "{replay:?}"
+    );
+    let counted: f64 = fixture
+        .engine
+        .metrics_registry()
+        .gather()
+        .iter()
+        .filter(|family| family.get_name() == "tally_corrupt_rows_total")
+        .flat_map(|family| family.get_metric().iter())
+        .filter(|metric| {
+            metric
+                .get_label()
+                .iter()
+                .any(|label| label.get_value() == "idempotency_outcome")
+        })
+        .map(|metric| metric.get_counter().get_value())
+        .sum();
+    assert_eq!(counted, 1.0, "the corrupt row is counted");
+    assert_eq!(fixture.balance(alice).await, 70, "nothing moved again");
+}
