@@ -8,7 +8,7 @@
 //! TALLY_TEST_DATABASE_URL=$(scripts/postgres url) cargo bench -p tally-actors --bench replay
 //! ```
 //!
-//! A batch is two round trips, as in `journal.rs`: BEGIN, LOCK_ACCOUNTS, APPLY_DELTAS and
+//! A batch is two round trips, as in `journal/writer.rs`: BEGIN, LOCK_ACCOUNTS, APPLY_DELTAS and
 //! ALLOCATE_IDS pipelined in the first; INSERT_TRANSFERS and COMMIT pipelined in the second. Every
 //! statement is prepared once per connection. Each writer has its own connection; with several
 //! writers the accounts are split between them (account k goes to writer k mod W), so their

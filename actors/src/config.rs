@@ -25,6 +25,10 @@ pub struct EngineConfig {
     /// use both cores of a small machine on spread-out traffic (measured: +34 % on uniform
     /// traffic at 64 callers), and keep a lone transfer from waiting behind a large batch.
     pub journal_writers: usize,
+    /// Account actors in memory at most. At the bound, activating another passivates the least
+    /// recently used actors with nothing in flight first; when none can go, the activation is
+    /// answered `Unavailable`.
+    pub accounts_active_max: usize,
     /// An account actor idle this long is passivated (stopped, its memory freed).
     #[serde(deserialize_with = "duration::deserialize")]
     pub idle_passivation: Duration,
@@ -56,6 +60,7 @@ impl Default for EngineConfig {
             journal_queue_max: 8192,
             transfers_in_flight_max: 16384,
             journal_writers: 2,
+            accounts_active_max: 100_000,
             idle_passivation: Duration::from_secs(60),
             arbiters: 0,
             stale_retries_max: 3,
@@ -79,6 +84,9 @@ pub mod bounds {
     /// Each writer holds a PostgreSQL connection of its own.
     pub const JOURNAL_WRITERS_MAX: usize = 64;
     pub const ARBITERS_MAX: usize = 256;
+    /// A transfer holds two actors at once, so fewer could never move money.
+    pub const ACCOUNTS_ACTIVE_MIN: usize = 2;
+    pub const ACCOUNTS_ACTIVE_MAX: usize = 10_000_000;
     pub const STALE_RETRIES_MAX: u32 = 100;
     pub const EXPIRY_SWEEP_BATCH_MAX: usize = 65_536;
     pub const IDLE_PASSIVATION_MAX: Duration = Duration::from_secs(24 * 3600);
@@ -104,7 +112,7 @@ impl EngineConfig {
     /// checks as production.
     pub fn validate(&self) -> Result<(), InvalidEngineConfig> {
         use bounds::*;
-        let counts: [(&'static str, usize, usize, usize); 7] = [
+        let counts: [(&'static str, usize, usize, usize); 8] = [
             ("batch_size_max", self.batch_size_max, 1, BATCH_SIZE_MAX),
             (
                 "mailbox_capacity",
@@ -131,6 +139,12 @@ impl EngineConfig {
                 JOURNAL_WRITERS_MAX,
             ),
             ("arbiters", self.arbiters, 0, ARBITERS_MAX),
+            (
+                "accounts_active_max",
+                self.accounts_active_max,
+                ACCOUNTS_ACTIVE_MIN,
+                ACCOUNTS_ACTIVE_MAX,
+            ),
             (
                 "expiry_sweep_batch_max",
                 self.expiry_sweep_batch_max,

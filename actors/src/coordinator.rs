@@ -75,6 +75,8 @@ impl Engine {
     ) -> Result<Transferred, TransferError> {
         let engine = self.clone();
         let run = async move {
+            // Admission first: a flood of one key waits on nothing and reads nothing.
+            let _permit = engine.admit()?;
             let _key = match engine.begin_key(idempotency.as_ref()).await? {
                 KeyStart::Replay(transferred) => return Ok(*transferred),
                 KeyStart::Fresh(guard) => guard,
@@ -99,6 +101,9 @@ impl Engine {
             if job.request.from == job.request.to {
                 return Err(Refusal::SameAccount.into());
             }
+            // Admission first, as for batches: a permit before the key's lock and its SELECT,
+            // so the waiters on one key are bounded by the permits.
+            let _permit = self.admit()?;
             let _key = match self.begin_key(job.request.idempotency.as_ref()).await? {
                 KeyStart::Replay(transferred) => return Ok(*transferred),
                 KeyStart::Fresh(guard) => guard,
@@ -191,13 +196,16 @@ impl Engine {
         })
     }
 
-    async fn execute_admitted(&self, job: &Job) -> Result<Transferred, TransferError> {
-        let Ok(_permit) = self.inner.in_flight.try_acquire() else {
+    /// An in-flight permit, or `Unavailable` at once when all are taken.
+    fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, TransferError> {
+        self.inner.in_flight.try_acquire().map_err(|_| {
             self.inner.metrics.rejected(Queue::InFlight);
-            return Err(TransferError::Unavailable(
-                "too many transfers in flight".to_owned(),
-            ));
-        };
+            TransferError::Unavailable("too many transfers in flight".to_owned())
+        })
+    }
+
+    /// Runs an admitted job (its caller holds an in-flight permit) through its retries.
+    async fn execute_admitted(&self, job: &Job) -> Result<Transferred, TransferError> {
         let mut stale_retries = 0;
         let mut retired_retries = 0;
         loop {

@@ -84,7 +84,7 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new(Inner {
                 in_flight: Semaphore::new(config.transfers_in_flight_max),
-                idempotency: Idempotency::new(pool.clone()),
+                idempotency: Idempotency::new(pool.clone(), metrics.clone()),
                 reserves: DashMap::new(),
                 config,
                 pool,
@@ -307,6 +307,11 @@ impl Engine {
     /// Account actors in memory now.
     pub fn active_accounts(&self) -> usize {
         self.inner.registry.active_count()
+    }
+
+    /// Account actors not yet dropped: the active ones and passivated ones still draining.
+    pub fn account_actors_alive(&self) -> usize {
+        self.inner.registry.alive_count()
     }
 
     /// The committed balance every active account actor holds (tests compare it with

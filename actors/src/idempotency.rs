@@ -12,6 +12,8 @@ use dashmap::DashMap;
 use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::journal::stored::{StoredBatch, StoredError, StoredTransfer};
+use crate::metrics::EngineMetrics;
 use crate::model::{BatchOutcome, IdempotencyKey, TransferError, Transferred};
 
 type KeyId = (String, String);
@@ -21,6 +23,7 @@ const PURGE_CHUNK_ROWS: i64 = 10_000;
 
 pub(crate) struct Idempotency {
     pool: Pool,
+    metrics: EngineMetrics,
     /// One entry per key being processed now: bounded by the engine's in-flight transfers, since
     /// a caller holds an in-flight permit before it takes a key.
     in_flight: DashMap<KeyId, Arc<Mutex<()>>>,
@@ -50,9 +53,10 @@ pub(crate) enum Begin<'a> {
 }
 
 impl Idempotency {
-    pub(crate) fn new(pool: Pool) -> Idempotency {
+    pub(crate) fn new(pool: Pool, metrics: EngineMetrics) -> Idempotency {
         Idempotency {
             pool,
+            metrics,
             in_flight: DashMap::new(),
         }
     }
@@ -113,9 +117,7 @@ impl Idempotency {
         let Some(body) = self.stored(key).await? else {
             return Ok(None);
         };
-        let mut transferred: Transferred = serde_json::from_value(body)
-            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
-        transferred.replayed = true;
+        let transferred = StoredTransfer::decode(body).map_err(|error| self.corrupt(error))?;
         Ok(Some(Box::new(transferred)))
     }
 
@@ -127,10 +129,51 @@ impl Idempotency {
         let Some(body) = self.stored(key).await? else {
             return Ok(None);
         };
-        let mut outcome: BatchOutcome = serde_json::from_value(body)
-            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
-        outcome.replayed = true;
-        Ok(Some(outcome))
+        StoredBatch::decode(body)
+            .map(Some)
+            .map_err(|error| self.corrupt(error))
+    }
+
+    /// A stored outcome this engine cannot read is logged and counted as what it is, a corrupt
+    /// row; the caller cannot be answered (503), but no outage is reported.
+    fn corrupt(&self, error: StoredError) -> TransferError {
+        self.metrics.corrupt("idempotency_outcome", &error);
+        TransferError::Unavailable(error.to_string())
+    }
+
+    /// Stores the answer of a batch that wrote nothing (every item refused), so the same key
+    /// answers the same again even after the accounts change. When another request committed
+    /// the key first, its stored answer (or `IdempotencyKeyReused`) is the answer instead.
+    pub(crate) async fn store_refused_batch(
+        &self,
+        key: &IdempotencyKey,
+        outcome: BatchOutcome,
+    ) -> Result<BatchOutcome, TransferError> {
+        let stored = StoredBatch::encode(&outcome);
+        let inserted = crate::db::query_opt(
+            &self.pool,
+            "INSERT INTO idempotency_keys (username, key, request_hash, operation, outcome)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING
+             RETURNING key",
+            &[
+                &key.username,
+                &key.key,
+                &key.request_hash,
+                &key.operation,
+                &stored,
+            ],
+        )
+        .await
+        .map_err(TransferError::Unavailable)?;
+        if inserted.is_some() {
+            return Ok(outcome);
+        }
+        self.replay_batch(key).await?.ok_or_else(|| {
+            TransferError::Unavailable(
+                "the idempotency key is being used by another request".to_owned(),
+            )
+        })
     }
 
     /// The stored outcome of `key`: `None` when never committed, `IdempotencyKeyReused` when

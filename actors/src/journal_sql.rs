@@ -12,13 +12,17 @@ pub const ALLOCATE_IDS: &str =
 pub const LOCK_ACCOUNTS: &str =
     "SELECT id FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE";
 
-/// Relative updates of the net deltas. A customer account the update would take below its held
-/// amount is skipped (not updated, not returned) instead of failing the whole statement, so the
-/// journal learns exactly which accounts were stale. The CHECK constraints (no_overdraft, holds)
-/// stay as the last net.
+/// Relative updates of the net deltas. An account the update would take out of bounds is
+/// skipped (not updated, not returned) instead of failing the whole statement, so the journal
+/// learns exactly which accounts were stale and refuses only their items: a customer account
+/// below its held amount, a reserve past the supply (its balance stays within ±(2^63 − 1); the
+/// sum is taken in numeric, so it cannot raise `bigint out of range`). The CHECK constraints
+/// (no_overdraft, holds, the reserve's supply) stay as the last net.
 pub const APPLY_DELTAS: &str = "UPDATE accounts AS a SET balance = a.balance + d.delta
     FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta)
-    WHERE a.id = d.id AND (a.kind = 'reserve' OR a.balance + d.delta - a.held >= 0)
+    WHERE a.id = d.id
+      AND a.balance::numeric + d.delta BETWEEN -9223372036854775807 AND 9223372036854775807
+      AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - a.held >= 0)
     RETURNING a.id, a.balance, a.held";
 
 /// One row per transfer: both legs, and each account's balance right after its leg.
@@ -54,12 +58,17 @@ pub const CLAIM_PENDING: &str = "UPDATE transfers AS t
       AND CASE WHEN c.status = 'expired' THEN t.expires_at <= now() ELSE t.expires_at > now() END
     RETURNING t.id, t.created_at, t.expires_at, t.posted_at";
 
-/// APPLY_DELTAS with held amounts too, for batches that create, post or release holds.
+/// APPLY_DELTAS with held amounts too, for batches that create, post or release holds. An
+/// account whose held amount would go below zero is skipped too: that is a post or release
+/// whose claim CLAIM_PENDING refused (a hold another request ended), and its item leaves the
+/// batch alone, instead of a constraint failing the whole transaction.
 pub const APPLY_HELD_DELTAS: &str = "UPDATE accounts AS a
     SET balance = a.balance + d.delta, held = a.held + d.held_delta
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d(id, delta, held_delta)
     WHERE a.id = d.id
-      AND (a.kind = 'reserve' OR a.balance + d.delta - (a.held + d.held_delta) >= 0)
+      AND a.balance::numeric + d.delta BETWEEN -9223372036854775807 AND 9223372036854775807
+      AND a.held::numeric + d.held_delta BETWEEN 0 AND 9223372036854775807
+      AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - (a.held + d.held_delta) >= 0)
     RETURNING a.id, a.balance, a.held";
 
 /// Pending transfers (no legs, an expiry) and the postings of pending transfers (legs, and the

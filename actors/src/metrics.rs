@@ -53,6 +53,8 @@ pub struct EngineMetrics {
     pub held_amount: prometheus::IntGaugeVec,
     pub idempotent_replays: IntCounter,
     pub stale_retries: IntCounter,
+    /// Rows PostgreSQL returned that the engine cannot read, by what they were.
+    corrupt_rows: IntCounterVec,
 }
 
 impl EngineMetrics {
@@ -149,6 +151,14 @@ impl EngineMetrics {
                 "Transfers retried after an account's cached state proved stale.",
             )
             .expect("a valid metric"),
+            corrupt_rows: IntCounterVec::new(
+                Opts::new(
+                    "tally_corrupt_rows_total",
+                    "Rows read from PostgreSQL that the engine cannot decode, by what they were.",
+                ),
+                &["what"],
+            )
+            .expect("a valid metric"),
             registry,
         };
         metrics.register();
@@ -187,6 +197,12 @@ impl EngineMetrics {
         self.rejected.with_label_values(&[queue.label()]).inc();
     }
 
+    /// A row that does not decode: logged and counted as corruption, not as an outage.
+    pub fn corrupt(&self, what: &'static str, error: &dyn std::fmt::Display) {
+        tracing::error!(what, %error, "a corrupt row in PostgreSQL");
+        self.corrupt_rows.with_label_values(&[what]).inc();
+    }
+
     pub fn refused(&self, refusal: Refusal) {
         self.transfers_refused
             .with_label_values(&[refusal.reason()])
@@ -194,7 +210,7 @@ impl EngineMetrics {
     }
 
     fn register(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
             Box::new(self.transfers_committed.clone()),
             Box::new(self.transfers_refused.clone()),
             Box::new(self.journal_batch_size.clone()),
@@ -209,6 +225,7 @@ impl EngineMetrics {
             Box::new(self.held_amount.clone()),
             Box::new(self.idempotent_replays.clone()),
             Box::new(self.stale_retries.clone()),
+            Box::new(self.corrupt_rows.clone()),
         ];
         for collector in collectors {
             self.registry

@@ -1,18 +1,25 @@
 //! Finds an account's actor, activating it (state loaded from PostgreSQL) on first use. Actors
 //! are spread over several arbiters (threads) by account id.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::{Addr, ArbiterHandle, Supervisor};
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use deadpool_postgres::Pool;
+use futures_util::future::join_all;
+use tokio::sync::oneshot;
 
-use crate::account::AccountActor;
+use crate::account::{AccountActor, Passivate};
 use crate::config::EngineConfig;
 use crate::metrics::EngineMetrics;
 use crate::model::{AccountId, AccountInfo, AccountKind, Currency, LookupError};
+
+/// Rounds of eviction an activation at the bound tries before it answers `Unavailable`.
+const EVICTION_ROUNDS_MAX: usize = 3;
+/// Actors one eviction round asks to passivate at most.
+const EVICTION_BATCH_MAX: usize = 1_024;
 
 /// An active account: its static facts (checked without a hop to the actor) and its address.
 #[derive(Clone)]
@@ -20,6 +27,8 @@ pub struct AccountHandle {
     pub info: Arc<AccountInfo>,
     pub addr: Addr<AccountActor>,
     generation: u64,
+    /// When it was last looked up (the registry's clock): least recently used goes first.
+    last_used: Arc<AtomicU64>,
 }
 
 /// What the registry and its actors share.
@@ -30,6 +39,12 @@ pub(crate) struct Shared {
     actors: DashMap<AccountId, AccountHandle>,
     arbiters: Vec<ArbiterHandle>,
     generations: AtomicU64,
+    /// Actors in `actors` plus activations under way: never above `accounts_active_max`.
+    slots: AtomicUsize,
+    /// Ticks once per lookup, for least-recently-used eviction.
+    clock: AtomicU64,
+    /// Actors in memory, registered or retired and not yet dropped.
+    pub(crate) actors_alive: AtomicUsize,
     /// The newest batch the journal has committed (it alone writes it).
     pub(crate) committed_batches: Arc<AtomicU64>,
 }
@@ -41,14 +56,22 @@ impl Shared {
 
     /// Removes a passivated actor, unless a newer activation already replaced it.
     pub(crate) fn forget(&self, id: AccountId, generation: u64) {
-        if self
+        if self.remove(id, generation) {
+            self.metrics.account_passivations.inc();
+        }
+    }
+
+    /// Removes an actor's entry (if still this generation's) and gives its slot back.
+    fn remove(&self, id: AccountId, generation: u64) -> bool {
+        let removed = self
             .actors
             .remove_if(&id, |_, handle| handle.generation == generation)
-            .is_some()
-        {
-            self.metrics.account_passivations.inc();
+            .is_some();
+        if removed {
+            self.slots.fetch_sub(1, Ordering::AcqRel);
             self.metrics.account_actors_active.dec();
         }
+        removed
     }
 }
 
@@ -72,6 +95,7 @@ impl Registry {
         committed_batches: Arc<AtomicU64>,
     ) -> Registry {
         assert!(!arbiters.is_empty(), "the engine needs an arbiter");
+        assert!(config.accounts_active_max > 0, "room for an active account");
         Registry {
             shared: Arc::new(Shared {
                 pool,
@@ -80,6 +104,9 @@ impl Registry {
                 actors: DashMap::new(),
                 arbiters,
                 generations: AtomicU64::new(1),
+                slots: AtomicUsize::new(0),
+                clock: AtomicU64::new(0),
+                actors_alive: AtomicUsize::new(0),
                 committed_batches,
             }),
         }
@@ -88,6 +115,8 @@ impl Registry {
     /// The active actor of an account, activated when needed.
     pub async fn get(&self, id: AccountId) -> Result<AccountHandle, LookupError> {
         if let Some(handle) = self.shared.actors.get(&id) {
+            let now = self.shared.clock.fetch_add(1, Ordering::Relaxed);
+            handle.last_used.store(now, Ordering::Relaxed);
             return Ok(handle.clone());
         }
         self.activate(id).await
@@ -95,13 +124,16 @@ impl Registry {
 
     /// Drops the cached handle if it is still this one (its actor answered `Retired`).
     pub fn evict(&self, handle: &AccountHandle) {
-        self.shared.actors.remove_if(&handle.info.id, |_, current| {
-            current.generation == handle.generation
-        });
+        self.shared.remove(handle.info.id, handle.generation);
     }
 
     pub fn active_count(&self) -> usize {
         self.shared.actors.len()
+    }
+
+    /// Actors still in memory: the registered ones and retired ones not yet dropped.
+    pub fn alive_count(&self) -> usize {
+        self.shared.actors_alive.load(Ordering::Acquire)
     }
 
     /// Every active account's address (tests compare memory with the database).
@@ -116,11 +148,21 @@ impl Registry {
     async fn activate(&self, id: AccountId) -> Result<AccountHandle, LookupError> {
         let row = load_account(&self.shared.pool, id)
             .await
-            .map_err(LookupError::Unavailable)?
+            .map_err(|failure| match failure {
+                LoadFailure::Unavailable(reason) => LookupError::Unavailable(reason),
+                LoadFailure::Corrupt(what) => {
+                    self.shared.metrics.corrupt("account_row", &what);
+                    LookupError::Unavailable(format!("account {id}: {what}"))
+                }
+            })?
             .ok_or(LookupError::NotFound)?;
+        self.take_slot().await?;
         match self.shared.actors.entry(id) {
             // Another caller activated it while we were loading: use theirs.
-            Entry::Occupied(existing) => Ok(existing.get().clone()),
+            Entry::Occupied(existing) => {
+                self.shared.slots.fetch_sub(1, Ordering::AcqRel);
+                Ok(existing.get().clone())
+            }
             Entry::Vacant(vacant) => {
                 let handle = self.start_actor(row);
                 vacant.insert(handle.clone());
@@ -129,6 +171,57 @@ impl Registry {
                 Ok(handle)
             }
         }
+    }
+
+    /// A slot for one more actor: at the bound, the least recently used actors with nothing in
+    /// flight are passivated first.
+    async fn take_slot(&self) -> Result<(), LookupError> {
+        let max = self.shared.config.accounts_active_max;
+        for _ in 0..EVICTION_ROUNDS_MAX {
+            let taken =
+                self.shared
+                    .slots
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                        (taken < max).then_some(taken + 1)
+                    });
+            if taken.is_ok() {
+                return Ok(());
+            }
+            self.evict_least_recent(max).await;
+        }
+        Err(LookupError::Unavailable(
+            "too many active accounts; retry".to_owned(),
+        ))
+    }
+
+    /// Asks the least recently used eighth of the actors (at most `EVICTION_BATCH_MAX`) to
+    /// passivate; those with something in flight stay.
+    async fn evict_least_recent(&self, max: usize) {
+        let batch = (max / 8).clamp(1, EVICTION_BATCH_MAX);
+        let mut candidates: Vec<(u64, Addr<AccountActor>)> = self
+            .shared
+            .actors
+            .iter()
+            .map(|entry| {
+                let handle = entry.value();
+                (
+                    handle.last_used.load(Ordering::Relaxed),
+                    handle.addr.clone(),
+                )
+            })
+            .collect();
+        if candidates.len() > batch {
+            candidates.select_nth_unstable_by_key(batch - 1, |candidate| candidate.0);
+            candidates.truncate(batch);
+        }
+        let asks = candidates.into_iter().map(|(_, addr)| async move {
+            let (reply, answer) = oneshot::channel();
+            match addr.try_send(Passivate { reply }) {
+                Ok(()) => answer.await.unwrap_or(true),
+                Err(_) => false,
+            }
+        });
+        join_all(asks).await;
     }
 
     fn start_actor(&self, row: AccountRow) -> AccountHandle {
@@ -147,17 +240,27 @@ impl Registry {
             info,
             addr,
             generation,
+            last_used: Arc::new(AtomicU64::new(
+                self.shared.clock.fetch_add(1, Ordering::Relaxed),
+            )),
         }
     }
 }
 
-async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, String> {
+/// Why an account could not be loaded: PostgreSQL did not answer, or its row does not decode.
+enum LoadFailure {
+    Unavailable(String),
+    Corrupt(&'static str),
+}
+
+async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, LoadFailure> {
     let row = crate::db::query_opt(
         pool,
         "SELECT owner, currency, kind, balance, created_at, held FROM accounts WHERE id = $1",
         &[&id],
     )
-    .await?;
+    .await
+    .map_err(LoadFailure::Unavailable)?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -167,8 +270,10 @@ async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, 
         info: AccountInfo {
             id,
             owner: row.get(0),
-            currency: Currency::parse(&currency).ok_or("unknown currency in accounts")?,
-            kind: AccountKind::parse(&kind).ok_or("unknown kind in accounts")?,
+            currency: Currency::parse(&currency)
+                .ok_or(LoadFailure::Corrupt("unknown currency in accounts"))?,
+            kind: AccountKind::parse(&kind)
+                .ok_or(LoadFailure::Corrupt("unknown kind in accounts"))?,
             created_at: row.get(4),
         },
         balance: row.get(3),

@@ -184,3 +184,98 @@ async fn keys_older_than_the_retention_are_purged_and_newer_ones_kept() {
     assert_eq!(fixture.transfer_count().await, 3);
     assert_eq!(fixture.engine.purge_idempotency_keys().await, Ok(0));
 }
+
+#[actix_rt::test]
+async fn a_flood_of_one_key_is_admitted_before_it_waits_on_the_key() {
+    // Four permits: the requests beyond them are refused at once instead of queueing on the
+    // key's lock (each would then read PostgreSQL). Money moves once whatever happens.
+    let fixture = crate::helpers::fixture_with(tally_actors::EngineConfig {
+        transfers_in_flight_max: 4,
+        ..tally_actors::EngineConfig::default()
+    })
+    .await;
+    let alice = fixture.account("alice", Currency::USD, 100).await;
+    let bob = fixture.account("bob", Currency::USD, 0).await;
+    let mut request = fixture.request(alice, bob, 30).await;
+    request.idempotency = Some(key("alice", "flood", "alice->bob 30"));
+    let sends = (0..64).map(|_| {
+        let engine = fixture.engine.clone();
+        let request = request.clone();
+        actix_rt::spawn(async move { engine.transfer(request).await })
+    });
+    let outcomes: Vec<_> = join_all(sends)
+        .await
+        .into_iter()
+        .map(|task| task.expect("a task"))
+        .collect();
+    let refused_at_admission = outcomes
+        .iter()
+        .filter(|outcome| {
+            matches!(outcome, Err(TransferError::Unavailable(reason))
+                if reason == "too many transfers in flight")
+        })
+        .count();
+    let committed = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(transferred) if !transferred.replayed))
+        .count();
+    assert!(
+        refused_at_admission > 0,
+        "the flood beyond the permits is refused: {outcomes:?}"
+    );
+    assert_eq!(committed, 1, "one request moved the money");
+    let answered = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    assert_eq!(
+        answered + refused_at_admission,
+        outcomes.len(),
+        "every request committed, replayed or was refused at admission"
+    );
+    assert_eq!(fixture.balance(alice).await, 70);
+    assert_eq!(fixture.balance(bob).await, 30);
+    fixture.assert_consistent().await;
+}
+
+#[actix_rt::test]
+async fn a_corrupt_stored_outcome_is_counted_as_corruption() {
+    let fixture = fixture().await;
+    let alice = fixture.account("alice", Currency::USD, 100).await;
+    let bob = fixture.account("bob", Currency::USD, 0).await;
+    let mut request = fixture.request(alice, bob, 30).await;
+    request.idempotency = Some(key("alice", "k-corrupt", "alice->bob 30"));
+    fixture
+        .engine
+        .transfer(request.clone())
+        .await
+        .expect("committed");
+    fixture
+        .client
+        .execute(
+            "UPDATE idempotency_keys SET outcome = '{\"transfer\": 7}' WHERE key = 'k-corrupt'",
+            &[],
+        )
+        .await
+        .expect("a corrupted row");
+
+    let replay = fixture.engine.transfer(request).await;
+    assert!(
+        matches!(&replay, Err(TransferError::Unavailable(reason)) if reason.contains("does not decode")),
+        "{replay:?}"
+    );
+    let counted: f64 = fixture
+        .engine
+        .metrics_registry()
+        .gather()
+        .iter()
+        .filter(|family| family.get_name() == "tally_corrupt_rows_total")
+        .flat_map(|family| family.get_metric().iter())
+        .filter(|metric| {
+            metric
+                .get_label()
+                .iter()
+                .any(|label| label.get_value() == "idempotency_outcome")
+        })
+        .map(|metric| metric.get_counter().get_value())
+        .sum();
+    assert_eq!(counted, 1.0, "the corrupt row is counted");
+    assert_eq!(fixture.balance(alice).await, 70, "nothing moved again");
+}

@@ -3,11 +3,13 @@
 
 mod basics;
 mod batches;
+mod bounds;
 mod concurrency;
 mod failures;
 mod helpers;
 mod holds;
 mod idempotency;
+mod isolation;
 mod lifecycle;
 mod property;
 mod replicas;

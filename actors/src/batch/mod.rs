@@ -28,6 +28,10 @@ use crate::model::{
 };
 use crate::registry::AccountHandle;
 
+mod play;
+
+use play::{first_refusal, play, refused_only, Play};
+
 /// Group numbers, unique within the process (the journal only compares them within a batch).
 static GROUPS: AtomicU64 = AtomicU64::new(1);
 
@@ -42,14 +46,6 @@ impl From<TransferError> for Pass {
     fn from(error: TransferError) -> Pass {
         Pass::Failed(error.into())
     }
-}
-
-/// What playing the batch in order decided for each item.
-struct Play {
-    /// Per item: accepted, or refused and why.
-    decisions: Vec<Result<(), Refusal>>,
-    /// Per account: (debits, debit holds, credits, credit holds) of the accepted items.
-    holds: BTreeMap<AccountId, (i64, u32, i64, u32)>,
 }
 
 impl Engine {
@@ -134,7 +130,15 @@ impl Engine {
         self.apportion(&play, &leases, &handles).await?;
         let accepted = play.decisions.iter().filter(|d| d.is_ok()).count();
         if accepted == 0 {
-            return Ok(refused_only(&play.decisions));
+            let outcome = refused_only(&play.decisions);
+            return match idempotency {
+                None => Ok(outcome),
+                Some(key) => Ok(self
+                    .inner
+                    .idempotency
+                    .store_refused_batch(key, outcome)
+                    .await?),
+            };
         }
         self.commit_group(items, &play, &handles, idempotency).await
     }
@@ -411,60 +415,4 @@ fn static_check(
     let from = handles.get(&request.from).ok_or(Refusal::NotFound)?;
     let to = handles.get(&request.to).ok_or(Refusal::NotFound)?;
     check(request, Movement::Transfer, &from.info, &to.info)
-}
-
-/// Plays the batch in request order against the leases: an item is accepted when its payer's
-/// lease, plus what earlier accepted items paid into the payer, covers it.
-fn play(
-    items: &[BatchItem],
-    statics: &[Result<(), Refusal>],
-    leases: &BTreeMap<AccountId, i64>,
-) -> Play {
-    let mut budgets: HashMap<AccountId, i64> =
-        leases.iter().map(|(id, leased)| (*id, *leased)).collect();
-    let mut holds: BTreeMap<AccountId, (i64, u32, i64, u32)> = BTreeMap::new();
-    let mut decisions = Vec::with_capacity(items.len());
-    for (item, fits) in items.iter().zip(statics) {
-        let request = &item.request;
-        let amount = request.amount.get();
-        let decision = fits.and_then(|()| {
-            let budget = budgets.entry(request.from).or_insert(0);
-            if *budget < amount {
-                return Err(Refusal::InsufficientFunds);
-            }
-            *budget -= amount;
-            Ok(())
-        });
-        if decision.is_ok() {
-            let payer = holds.entry(request.from).or_default();
-            payer.0 += amount;
-            payer.1 += 1;
-            if item.pending_timeout.is_none() {
-                // Only money that moves now can fund a later item; a hold moves nothing yet.
-                *budgets.entry(request.to).or_insert(0) += amount;
-                let payee = holds.entry(request.to).or_default();
-                payee.2 += amount;
-                payee.3 += 1;
-            }
-        }
-        decisions.push(decision);
-    }
-    Play { decisions, holds }
-}
-
-fn first_refusal(decisions: &[Result<(), Refusal>]) -> Option<(usize, Refusal)> {
-    decisions
-        .iter()
-        .enumerate()
-        .find_map(|(index, decision)| decision.err().map(|refusal| (index, refusal)))
-}
-
-fn refused_only(decisions: &[Result<(), Refusal>]) -> BatchOutcome {
-    BatchOutcome {
-        results: decisions
-            .iter()
-            .map(|decision| BatchItemOutcome::Refused(decision.expect_err("all refused")))
-            .collect(),
-        replayed: false,
-    }
 }

@@ -1,0 +1,253 @@
+//! Stored idempotency outcomes: what an `idempotency_keys.outcome` holds, as a type of its own
+//! with a version, apart from the engine's public model. The public model may rename or add
+//! fields; these names are what rows already in PostgreSQL say, so a replay keeps decoding them.
+//!
+//! Forms in tables: version 0 (no `version` field) is what the engine wrote up to this type
+//! (and what migration V4 rewrote older rows into); version 1 adds the field. Both decode here.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::model::{
+    AccountKind, AccountSnapshot, Amount, BatchItemOutcome, BatchOutcome, Currency, Entry, Refusal,
+    Transfer, TransferStatus, Transferred,
+};
+
+/// The version this engine writes.
+pub(crate) const STORED_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoredError {
+    #[error("a stored outcome that does not decode: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("a stored outcome of version {0}, newer than this engine's")]
+    Newer(u32),
+}
+
+/// A single request's stored outcome (a transfer, a hold, a post, a void, a deposit...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredTransfer {
+    /// Absent (0) in rows written before versioning.
+    #[serde(default)]
+    version: u32,
+    transfer: StoredTransferRow,
+    from_entry: Option<StoredEntry>,
+    to_entry: Option<StoredEntry>,
+    from_account: StoredAccount,
+    to_account: StoredAccount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredTransferRow {
+    id: i64,
+    from_account_id: i64,
+    to_account_id: i64,
+    amount: Amount,
+    currency: Currency,
+    status: TransferStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    posted_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredEntry {
+    id: i64,
+    account_id: i64,
+    transfer_id: i64,
+    amount: i64,
+    balance_after: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredAccount {
+    id: i64,
+    owner: Option<String>,
+    balance: i64,
+    /// Absent in rows written before holds existed (migration V4 added it to most).
+    #[serde(default)]
+    held: i64,
+    currency: Currency,
+    kind: AccountKind,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+/// A batch request's stored outcome: each item committed or refused, in request order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredBatch {
+    #[serde(default)]
+    version: u32,
+    results: Vec<StoredItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StoredItem {
+    Committed(Box<StoredTransfer>),
+    Refused(Refusal),
+}
+
+fn checked(version: u32) -> Result<(), StoredError> {
+    match version <= STORED_VERSION {
+        true => Ok(()),
+        false => Err(StoredError::Newer(version)),
+    }
+}
+
+impl StoredTransfer {
+    fn from_model(transferred: &Transferred) -> StoredTransfer {
+        let transfer = &transferred.transfer;
+        StoredTransfer {
+            version: STORED_VERSION,
+            transfer: StoredTransferRow {
+                id: transfer.id,
+                from_account_id: transfer.from_account_id,
+                to_account_id: transfer.to_account_id,
+                amount: transfer.amount,
+                currency: transfer.currency,
+                status: transfer.status,
+                created_at: transfer.created_at,
+                posted_at: transfer.posted_at,
+                expires_at: transfer.expires_at,
+            },
+            from_entry: transferred.from_entry.as_ref().map(StoredEntry::from_model),
+            to_entry: transferred.to_entry.as_ref().map(StoredEntry::from_model),
+            from_account: StoredAccount::from_model(&transferred.from_account),
+            to_account: StoredAccount::from_model(&transferred.to_account),
+        }
+    }
+
+    fn into_model(self) -> Result<Transferred, StoredError> {
+        checked(self.version)?;
+        let row = self.transfer;
+        Ok(Transferred {
+            transfer: Transfer {
+                id: row.id,
+                from_account_id: row.from_account_id,
+                to_account_id: row.to_account_id,
+                amount: row.amount,
+                currency: row.currency,
+                status: row.status,
+                created_at: row.created_at,
+                posted_at: row.posted_at,
+                expires_at: row.expires_at,
+            },
+            from_entry: self.from_entry.map(StoredEntry::into_model),
+            to_entry: self.to_entry.map(StoredEntry::into_model),
+            from_account: self.from_account.into_model(),
+            to_account: self.to_account.into_model(),
+            replayed: true,
+        })
+    }
+
+    /// The JSON stored for a committed request.
+    pub(crate) fn encode(transferred: &Transferred) -> serde_json::Value {
+        serde_json::to_value(StoredTransfer::from_model(transferred)).expect("a stored outcome")
+    }
+
+    /// A stored outcome as the answer to a replay (`replayed` set).
+    pub(crate) fn decode(value: serde_json::Value) -> Result<Transferred, StoredError> {
+        serde_json::from_value::<StoredTransfer>(value)?.into_model()
+    }
+}
+
+impl StoredEntry {
+    fn from_model(entry: &Entry) -> StoredEntry {
+        StoredEntry {
+            id: entry.id,
+            account_id: entry.account_id,
+            transfer_id: entry.transfer_id,
+            amount: entry.amount,
+            balance_after: entry.balance_after,
+            created_at: entry.created_at,
+        }
+    }
+
+    fn into_model(self) -> Entry {
+        Entry {
+            id: self.id,
+            account_id: self.account_id,
+            transfer_id: self.transfer_id,
+            amount: self.amount,
+            balance_after: self.balance_after,
+            created_at: self.created_at,
+        }
+    }
+}
+
+impl StoredAccount {
+    fn from_model(account: &AccountSnapshot) -> StoredAccount {
+        StoredAccount {
+            id: account.id,
+            owner: account.owner.clone(),
+            balance: account.balance,
+            held: account.held,
+            currency: account.currency,
+            kind: account.kind,
+            created_at: account.created_at,
+        }
+    }
+
+    fn into_model(self) -> AccountSnapshot {
+        AccountSnapshot {
+            id: self.id,
+            owner: self.owner,
+            balance: self.balance,
+            held: self.held,
+            currency: self.currency,
+            kind: self.kind,
+            created_at: self.created_at,
+        }
+    }
+}
+
+impl StoredBatch {
+    /// The JSON stored for an answered batch.
+    pub(crate) fn encode(outcome: &BatchOutcome) -> serde_json::Value {
+        let results = outcome
+            .results
+            .iter()
+            .map(|result| match result {
+                BatchItemOutcome::Committed(transferred) => {
+                    StoredItem::Committed(Box::new(StoredTransfer::from_model(transferred)))
+                }
+                BatchItemOutcome::Refused(refusal) => StoredItem::Refused(*refusal),
+            })
+            .collect();
+        let stored = StoredBatch {
+            version: STORED_VERSION,
+            results,
+        };
+        serde_json::to_value(stored).expect("a stored outcome")
+    }
+
+    /// A stored batch outcome as the answer to a replay (`replayed` set).
+    pub(crate) fn decode(value: serde_json::Value) -> Result<BatchOutcome, StoredError> {
+        let stored: StoredBatch = serde_json::from_value(value)?;
+        checked(stored.version)?;
+        let results = stored
+            .results
+            .into_iter()
+            .map(|result| match result {
+                StoredItem::Committed(transferred) => Ok(BatchItemOutcome::Committed(Box::new(
+                    transferred.into_model()?,
+                ))),
+                StoredItem::Refused(refusal) => Ok(BatchItemOutcome::Refused(refusal)),
+            })
+            .collect::<Result<Vec<_>, StoredError>>()?;
+        Ok(BatchOutcome {
+            results,
+            replayed: true,
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "stored_tests.rs"]
+mod tests;

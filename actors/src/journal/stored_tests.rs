@@ -1,0 +1,201 @@
+use serde_json::json;
+
+use super::*;
+
+/// A transfer's outcome as migration V4 rewrote the rows stored before it (V3's shape plus the
+/// fields V4 added; no `replayed`, no `version`).
+fn v3_row_after_v4() -> serde_json::Value {
+    json!({
+        "transfer": {
+            "id": 7, "from_account_id": 1, "to_account_id": 2, "amount": 250,
+            "currency": "USD", "created_at": "2025-03-01T10:00:00Z",
+            "status": "posted", "posted_at": "2025-03-01T10:00:00Z", "expires_at": null
+        },
+        "from_entry": {
+            "id": 14, "account_id": 1, "transfer_id": 7, "amount": -250,
+            "created_at": "2025-03-01T10:00:00Z", "balance_after": 750
+        },
+        "to_entry": {
+            "id": 15, "account_id": 2, "transfer_id": 7, "amount": 250,
+            "created_at": "2025-03-01T10:00:00Z", "balance_after": 250
+        },
+        "from_account": {
+            "id": 1, "owner": "alice", "balance": 750, "currency": "USD", "kind": "customer",
+            "created_at": "2025-01-01T00:00:00Z", "held": 0
+        },
+        "to_account": {
+            "id": 2, "owner": "bob", "balance": 250, "currency": "USD", "kind": "customer",
+            "created_at": "2025-01-01T00:00:00Z", "held": 0
+        }
+    })
+}
+
+/// A transfer's outcome as the engine wrote it after V4, before versioning: the public model
+/// serialised, `replayed: false` included.
+fn unversioned_hold() -> serde_json::Value {
+    json!({
+        "transfer": {
+            "id": 9, "from_account_id": 3, "to_account_id": 4, "amount": 40,
+            "currency": "EUR", "status": "pending", "created_at": "2026-02-03T04:05:06.123456Z",
+            "posted_at": null, "expires_at": "2026-02-03T05:05:06.123456Z"
+        },
+        "from_entry": null,
+        "to_entry": null,
+        "from_account": {
+            "id": 3, "owner": "carol", "balance": 100, "held": 40, "currency": "EUR",
+            "kind": "customer", "created_at": "2026-01-01T00:00:00Z"
+        },
+        "to_account": {
+            "id": 4, "owner": null, "balance": -100, "held": 0, "currency": "EUR",
+            "kind": "reserve", "created_at": "2026-01-01T00:00:00Z"
+        },
+        "replayed": false
+    })
+}
+
+/// A batch's outcome as the engine wrote it before versioning.
+fn unversioned_batch() -> serde_json::Value {
+    json!({
+        "results": [
+            {"committed": v3_row_after_v4()},
+            {"refused": "insufficient_funds"},
+            {"committed": unversioned_hold()}
+        ],
+        "replayed": false
+    })
+}
+
+#[test]
+fn a_v3_row_as_v4_rewrote_it_decodes() {
+    let transferred = StoredTransfer::decode(v3_row_after_v4()).expect("it decodes");
+    assert_eq!(transferred.transfer.id, 7);
+    assert_eq!(transferred.transfer.amount.get(), 250);
+    assert_eq!(transferred.transfer.status, TransferStatus::Posted);
+    let debit = transferred.from_entry.expect("a debit");
+    assert_eq!((debit.id, debit.balance_after), (14, 750));
+    assert_eq!(transferred.to_account.owner.as_deref(), Some("bob"));
+    assert!(transferred.replayed, "a decoded outcome is a replay");
+}
+
+#[test]
+fn an_account_stored_before_holds_decodes_with_nothing_held() {
+    let mut row = v3_row_after_v4();
+    row["from_account"]
+        .as_object_mut()
+        .expect("an object")
+        .remove("held");
+    let transferred = StoredTransfer::decode(row).expect("it decodes");
+    assert_eq!(transferred.from_account.held, 0);
+}
+
+#[test]
+fn an_unversioned_hold_decodes() {
+    let transferred = StoredTransfer::decode(unversioned_hold()).expect("it decodes");
+    assert_eq!(transferred.transfer.status, TransferStatus::Pending);
+    assert_eq!(transferred.transfer.currency, Currency::EUR);
+    assert!(transferred.transfer.expires_at.is_some());
+    assert!(transferred.from_entry.is_none());
+    assert_eq!(transferred.from_account.held, 40);
+    assert_eq!(transferred.to_account.kind, AccountKind::Reserve);
+    assert_eq!(transferred.to_account.owner, None);
+}
+
+#[test]
+fn an_unversioned_batch_decodes() {
+    let outcome = StoredBatch::decode(unversioned_batch()).expect("it decodes");
+    assert!(outcome.replayed);
+    assert_eq!(outcome.results.len(), 3);
+    assert_eq!(
+        outcome.results[1],
+        BatchItemOutcome::Refused(Refusal::InsufficientFunds)
+    );
+    match &outcome.results[2] {
+        BatchItemOutcome::Committed(transferred) => assert_eq!(transferred.transfer.id, 9),
+        other => panic!("a committed item, not {other:?}"),
+    }
+}
+
+#[test]
+fn a_transfer_round_trips_at_the_current_version() {
+    let original = StoredTransfer::decode(unversioned_hold()).expect("it decodes");
+    let stored = StoredTransfer::encode(&original);
+    assert_eq!(stored["version"], json!(STORED_VERSION));
+    let again = StoredTransfer::decode(stored).expect("it decodes");
+    assert_eq!(again, original);
+}
+
+#[test]
+fn a_batch_round_trips_at_the_current_version() {
+    let original = StoredBatch::decode(unversioned_batch()).expect("it decodes");
+    let stored = StoredBatch::encode(&original);
+    assert_eq!(stored["version"], json!(STORED_VERSION));
+    assert!(stored.get("replayed").is_none(), "replayed is not stored");
+    assert_eq!(StoredBatch::decode(stored).expect("it decodes"), original);
+}
+
+#[test]
+fn the_stored_names_are_the_ones_rows_already_hold() {
+    // These names are in tables: renaming a public field must not change them.
+    let original = StoredTransfer::decode(v3_row_after_v4()).expect("it decodes");
+    let stored = StoredTransfer::encode(&original);
+    let mut keys: Vec<&str> = stored
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        vec![
+            "from_account",
+            "from_entry",
+            "to_account",
+            "to_entry",
+            "transfer",
+            "version"
+        ]
+    );
+    let mut row = v3_row_after_v4();
+    row["version"] = json!(STORED_VERSION);
+    assert_eq!(
+        stored, row,
+        "the same JSON as the old rows, plus the version"
+    );
+}
+
+#[test]
+fn a_newer_version_is_refused_not_misread() {
+    let mut row = v3_row_after_v4();
+    row["version"] = json!(STORED_VERSION + 1);
+    assert!(matches!(
+        StoredTransfer::decode(row),
+        Err(StoredError::Newer(version)) if version == STORED_VERSION + 1
+    ));
+    let mut batch = unversioned_batch();
+    batch["version"] = json!(STORED_VERSION + 1);
+    assert!(matches!(
+        StoredBatch::decode(batch),
+        Err(StoredError::Newer(_))
+    ));
+}
+
+#[test]
+fn a_malformed_row_is_an_error() {
+    assert!(matches!(
+        StoredTransfer::decode(json!({"transfer": 7})),
+        Err(StoredError::Malformed(_))
+    ));
+    assert!(matches!(
+        StoredBatch::decode(json!({"results": [{"lost": 1}]})),
+        Err(StoredError::Malformed(_))
+    ));
+}
+
+#[test]
+fn a_nested_newer_transfer_fails_its_batch() {
+    let mut row = v3_row_after_v4();
+    row["version"] = json!(STORED_VERSION + 1);
+    let batch = json!({"results": [{"committed": row}]});
+    assert!(StoredBatch::decode(batch).is_err());
+}

@@ -1,0 +1,323 @@
+//! A writer: takes a batch from the dispatcher, runs its round trips, and carries out what the
+//! plan decided: commits and answers, or removes the refused items and tries again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use std::time::Duration;
+
+use deadpool_postgres::{ClientWrapper, Manager, Pool};
+use tokio::sync::mpsc;
+use tokio_postgres::Client;
+
+use super::answers::{assemble, duplicate_keys, key_rows, keyed, row_ids};
+use super::numbering::{BatchNumber, Numbering};
+use super::plan::{self, AccountAfter, Deltas, Refusals, Refused};
+use super::round_trips::{
+    allocate_ids, apply_deltas, claim_pending, insert_hold_rows, insert_idempotency_keys,
+    insert_transfers, Statements,
+};
+use super::settle::{answer_committed, release_item, settle_accounts};
+use super::{JournalItem, JournalOutcome, Operation};
+use crate::account::SettlementOutcome;
+use crate::db::describe;
+use crate::metrics::EngineMetrics;
+use crate::model::{AccountId, Transferred};
+
+/// How long opening the writer's connection may take when the pool sets no create timeout.
+const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
+
+pub(crate) struct Writer {
+    /// Only for its connection settings: the writer never borrows the request pool's
+    /// connections, so a pool exhausted by reads cannot hold up a commit.
+    pool: Pool,
+    /// Its own connection, opened on first use and again after it broke.
+    connection: Option<Connection>,
+    metrics: EngineMetrics,
+    batch_size_max: usize,
+    numbering: Arc<Numbering>,
+}
+
+/// Why a batch was not committed.
+enum Rejection {
+    /// These items must leave the batch; the rest are retried at once.
+    Items(Refusals),
+    /// Nothing was written. `items_at_fault`: PostgreSQL refused the data itself (a constraint,
+    /// a value out of range), so some item caused it, not the database's state.
+    Failed {
+        reason: String,
+        items_at_fault: bool,
+    },
+}
+
+impl Rejection {
+    fn database(error: tokio_postgres::Error) -> Rejection {
+        // Classes 22 (data exception) and 23 (integrity constraint violation).
+        let items_at_fault = error
+            .as_db_error()
+            .is_some_and(|db| matches!(&db.code().code()[..2], "22" | "23"));
+        Rejection::Failed {
+            reason: describe(&error),
+            items_at_fault,
+        }
+    }
+}
+
+/// A writer's own connection and its statements, prepared once.
+struct Connection {
+    client: ClientWrapper,
+    statements: Statements,
+}
+
+impl Connection {
+    /// Opens a connection with the pool's settings (outside the pool), within the pool's
+    /// create timeout.
+    async fn open(pool: &Pool) -> Result<Connection, Rejection> {
+        let unavailable = |reason: String| Rejection::Failed {
+            reason,
+            items_at_fault: false,
+        };
+        let timeouts = pool.timeouts();
+        let limit = timeouts
+            .create
+            .or(timeouts.wait)
+            .unwrap_or(CONNECT_TIMEOUT_DEFAULT);
+        let manager: &Manager = pool.manager();
+        let created = tokio::time::timeout(limit, deadpool::managed::Manager::create(manager))
+            .await
+            .map_err(|_| unavailable("the journal's connection timed out".to_owned()))?;
+        let client = created.map_err(|error| unavailable(describe(&error)))?;
+        let statements = Statements::prepare(&client)
+            .await
+            .map_err(Rejection::database)?;
+        Ok(Connection { client, statements })
+    }
+}
+
+/// What a committed batch produced, item by item.
+struct Committed {
+    /// Numbered in row-lock order: see the module's comment.
+    batch: BatchNumber,
+    transfers: Vec<Transferred>,
+    balances: HashMap<AccountId, AccountAfter>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        pool: Pool,
+        metrics: EngineMetrics,
+        batch_size_max: usize,
+        numbering: Arc<Numbering>,
+    ) -> Writer {
+        Writer {
+            pool,
+            connection: None,
+            metrics,
+            batch_size_max,
+            numbering,
+        }
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        index: usize,
+        mut batches: mpsc::Receiver<Vec<JournalItem>>,
+        finished: mpsc::Sender<usize>,
+    ) {
+        while let Some(batch) = batches.recv().await {
+            self.commit(batch).await;
+            if finished.send(index).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Writes `items`, retrying without the ones PostgreSQL refused, until all are answered.
+    /// When PostgreSQL refuses the data of a batch of several submissions, each is written on
+    /// its own: one caller's item never fails another caller's.
+    async fn commit(&mut self, items: Vec<JournalItem>) {
+        let mut work: Vec<Vec<JournalItem>> = vec![items];
+        while let Some(mut items) = work.pop() {
+            while !items.is_empty() {
+                assert!(items.len() <= self.batch_size_max, "a batch over its bound");
+                let started = Instant::now();
+                match self.write(&items).await {
+                    Ok(committed) => {
+                        self.metrics
+                            .journal_commit_duration_seconds
+                            .observe(started.elapsed().as_secs_f64());
+                        self.committed(items, committed);
+                        break;
+                    }
+                    Err(Rejection::Items(refusals)) => {
+                        let before = items.len();
+                        items = reject_items(items, &refusals);
+                        assert!(items.len() < before, "each retry removes at least one item");
+                    }
+                    Err(Rejection::Failed {
+                        reason,
+                        items_at_fault,
+                    }) => {
+                        let split = plan::submissions(items);
+                        if items_at_fault && split.len() > 1 {
+                            tracing::info!(%reason, submissions = split.len(), "journal batch split");
+                            work.extend(split.into_iter().rev());
+                        } else {
+                            fail(split.into_iter().flatten().collect(), &reason);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One attempt at `items` on the writer's own connection, opened (again) when needed.
+    async fn write(&mut self, items: &[JournalItem]) -> Result<Committed, Rejection> {
+        let deltas = plan::net_deltas(items).ok_or_else(|| Rejection::Failed {
+            reason: "a batch's net balance overflows".to_owned(),
+            items_at_fault: true,
+        })?;
+        let connection = match self.connection.take() {
+            Some(connection) if !connection.client.is_closed() => connection,
+            _ => Connection::open(&self.pool).await?,
+        };
+        let outcome = write_in_transaction(
+            &connection.client,
+            &connection.statements,
+            items,
+            &deltas,
+            &self.numbering,
+        )
+        .await;
+        if outcome.is_err() {
+            // Ends what is left of the transaction (a harmless warning when it already ended).
+            let _ = connection.client.batch_execute("ROLLBACK").await;
+        }
+        if !connection.client.is_closed() {
+            self.connection = Some(connection);
+        }
+        outcome
+    }
+
+    fn committed(&self, items: Vec<JournalItem>, committed: Committed) {
+        self.metrics.journal_batch_size.observe(items.len() as f64);
+        self.count(&items);
+        let batch = committed.batch.number;
+        let settlements = plan::settlements(&items, Some((batch, &committed.balances)));
+        settle_accounts(&items, settlements);
+        answer_committed(items, committed.transfers);
+    }
+
+    fn count(&self, items: &[JournalItem]) {
+        for item in items {
+            match item.operation {
+                Operation::Transfer => self.metrics.transfers_committed.inc(),
+                Operation::CreatePending { .. } => self.metrics.hold_event("created"),
+                Operation::Post { .. } => {
+                    self.metrics.transfers_committed.inc();
+                    self.metrics.hold_event("posted");
+                }
+                Operation::Release { expired: true, .. } => self.metrics.hold_event("expired"),
+                Operation::Release { expired: false, .. } => self.metrics.hold_event("voided"),
+            }
+        }
+    }
+}
+
+/// Releases every hold of a failed batch and answers its callers; the accounts reload, since a
+/// commit that failed in flight may have landed after all.
+fn fail(items: Vec<JournalItem>, reason: &str) {
+    tracing::warn!(%reason, transfers = items.len(), "journal batch failed");
+    settle_accounts(&items, plan::settlements(&items, None));
+    for item in items {
+        let _ = item.reply.send(JournalOutcome::Failed(reason.to_owned()));
+    }
+}
+
+/// Answers the refused items, releasing their holds, and returns the others.
+fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem> {
+    let fates = plan::refuse(&items, refusals);
+    let mut kept = Vec::with_capacity(items.len());
+    for (item, fate) in items.into_iter().zip(fates) {
+        let Some(fate) = fate else {
+            kept.push(item);
+            continue;
+        };
+        let (outcome, payer_outcome) = match fate {
+            Refused::Stale => (JournalOutcome::Stale, SettlementOutcome::ReleasedAndReload),
+            Refused::DuplicateKey => (JournalOutcome::DuplicateKey, SettlementOutcome::Released),
+            Refused::NotPending => (JournalOutcome::NotPending, SettlementOutcome::Released),
+            Refused::GroupAborted => (JournalOutcome::GroupAborted, SettlementOutcome::Released),
+        };
+        release_item(&item, payer_outcome);
+        let _ = item.reply.send(outcome);
+    }
+    kept
+}
+
+/// Two round trips for a batch: BEGIN, the claims, the row locks, the balance updates and the
+/// id allocation travel together; the inserts and the COMMIT in the second. Every statement is
+/// prepared, so each future below sends its request on its first poll, and try_join! polls in
+/// order, so they reach PostgreSQL in order, pipelined.
+async fn write_in_transaction(
+    client: &Client,
+    statements: &Statements,
+    items: &[JournalItem],
+    deltas: &Deltas,
+    numbering: &Arc<Numbering>,
+) -> Result<Committed, Rejection> {
+    let claims = plan::claims(items);
+    let (_, claimed, balances, ids) = tokio::try_join!(
+        client.batch_execute("BEGIN"),
+        claim_pending(client, statements, &claims),
+        apply_deltas(client, statements, deltas),
+        allocate_ids(client, statements, plan::rows_needed(items)),
+    )
+    .map_err(Rejection::database)?;
+    // Every touched row is locked now, until the commit.
+    let batch = numbering.issue();
+    if let Some(refusals) = plan::refusals_after_claims(items, deltas, &claimed, &balances) {
+        return Err(Rejection::Items(refusals));
+    }
+
+    let row_ids = row_ids(items, &ids.transfers);
+    let transfers = assemble(items, &row_ids, ids.created_at, &claimed, &balances);
+    let keyed = keyed(items);
+    let key_rows = key_rows(items, &transfers);
+    let (_, _, inserted_keys, _) = tokio::try_join!(
+        insert_transfers(client, statements, items, &transfers),
+        insert_hold_rows(client, statements, items, &row_ids, &transfers),
+        insert_idempotency_keys(client, statements, &key_rows),
+        // Nothing but a key can refuse an item past this point, so without keys the commit
+        // travels with the inserts; should an insert fail, PostgreSQL turns it into a ROLLBACK.
+        commit_unless(client, keyed),
+    )
+    .map_err(Rejection::database)?;
+    if keyed {
+        let duplicate = duplicate_keys(items, &inserted_keys);
+        if !duplicate.is_empty() {
+            return Err(Rejection::Items(Refusals {
+                duplicate,
+                ..Refusals::default()
+            }));
+        }
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(Rejection::database)?;
+    }
+    Ok(Committed {
+        batch,
+        transfers,
+        balances,
+    })
+}
+
+async fn commit_unless(client: &Client, keyed: bool) -> Result<(), tokio_postgres::Error> {
+    match keyed {
+        true => Ok(()),
+        false => client.batch_execute("COMMIT").await,
+    }
+}
