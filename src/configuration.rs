@@ -63,6 +63,13 @@ pub struct HttpSettings {
     pub addr: SocketAddr,
     pub workers: usize,
     pub body_limit_bytes: usize,
+    /// A body not fully received this long after its headers is answered 408 and its
+    /// connection closed (slow clients hold no connection for ever).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub body_read_timeout: Duration,
+    /// Open connections one client address may hold; past it, new ones are answered 429 and
+    /// closed.
+    pub connections_per_address_max: usize,
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_timeout: Duration,
     /// When set, `/metrics` is served here only, not on `addr`.

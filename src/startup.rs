@@ -129,14 +129,12 @@ fn api_server(
     listener: TcpListener,
     with_metrics: bool,
 ) -> anyhow::Result<Server> {
-    let body_limit_bytes = settings.http.body_limit_bytes;
     let mut server = HttpServer::new(move || {
         let app = App::new()
             .wrap(security_headers())
             .wrap(RecordRequests(state.metrics.clone()))
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(state.clone())
-            .app_data(extractors::json_config(body_limit_bytes))
             .app_data(extractors::path_config())
             .app_data(extractors::query_config())
             .configure(routes::configure)

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{AuthenticatedUser, Banker};
 use crate::domain::{Amount, CurrencyCode, Instant, Page, ResourceId, StatementPage};
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::body::Json;
 use crate::routes::idempotency::{idempotency_key, respond_created};
 use crate::routes::views::{AccountView, BalanceAtView, EntryView, MovementResult, TransferView};
 use crate::startup::AppState;
@@ -35,7 +36,7 @@ pub struct CreateAccountRequest {
 )]
 pub async fn create_account(
     user: AuthenticatedUser,
-    body: web::Json<CreateAccountRequest>,
+    body: Json<CreateAccountRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let currency = CurrencyCode::parse(&body.currency)?;
@@ -266,7 +267,7 @@ pub async fn deposit(
     Banker(user): Banker,
     request: HttpRequest,
     path: web::Path<i64>,
-    body: web::Json<AmountRequest>,
+    body: Json<AmountRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, amount, key) = movement_request("deposit", &request, &user, *path, &body)?;
@@ -292,7 +293,7 @@ pub async fn withdraw(
     user: AuthenticatedUser,
     request: HttpRequest,
     path: web::Path<i64>,
-    body: web::Json<AmountRequest>,
+    body: Json<AmountRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, amount, key) = movement_request("withdrawal", &request, &user, *path, &body)?;

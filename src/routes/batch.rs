@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthenticatedUser;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
-use crate::routes::body::optional_json;
+use crate::routes::body::{optional_json, BodyLimits};
 use crate::routes::idempotency::{idempotency_key, respond};
 use crate::routes::transfers::CreateTransferRequest;
 use crate::routes::views::{AccountView, TransferView};
@@ -71,9 +71,12 @@ pub async fn create_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: BatchRequest = optional_json(payload, BATCH_BODY_LIMIT_BYTES)
-        .await?
-        .ok_or_else(|| ApiError::Validation("a batch needs a body".to_owned()))?;
+    let body: BatchRequest = optional_json(
+        payload,
+        BodyLimits::with_size(&request, BATCH_BODY_LIMIT_BYTES),
+    )
+    .await?
+    .ok_or_else(|| ApiError::Validation("a batch needs a body".to_owned()))?;
     if !(1..=BATCH_ITEMS_MAX).contains(&body.transfers.len()) {
         return Err(ApiError::Validation(format!(
             "transfers must hold 1 to {BATCH_ITEMS_MAX} items"
@@ -107,6 +110,10 @@ fn parse_items(
     let mut items = Vec::with_capacity(transfers.len());
     let mut described = Vec::with_capacity(transfers.len());
     for (index, value) in transfers.iter().enumerate() {
+        if !value.is_object() {
+            let error = ApiError::InvalidJson("each item must be a JSON object".to_owned());
+            return Err((index, error));
+        }
         let parsed: CreateTransferRequest =
             CreateTransferRequest::deserialize(value).map_err(|error| {
                 let error =

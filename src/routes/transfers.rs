@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthenticatedUser;
 use crate::domain::{Amount, CurrencyCode, PendingTimeout, ResourceId};
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::body::Json;
 use crate::routes::idempotency::{idempotency_key, respond_created};
 use crate::routes::views::{AccountView, EntryView, TransferResult, TransferView};
 use crate::startup::AppState;
@@ -94,7 +95,7 @@ impl CreateTransferRequest {
 pub async fn create_transfer(
     user: AuthenticatedUser,
     request: HttpRequest,
-    body: web::Json<CreateTransferRequest>,
+    body: Json<CreateTransferRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (mut transfer, timeout) = body.parse(&user)?;

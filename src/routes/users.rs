@@ -10,6 +10,7 @@ use crate::auth::{AuthenticatedUser, LoginRefused, TokenPurpose};
 use crate::domain::{NewUser, Password, Role, Username};
 use crate::error::{ApiError, ErrorBody};
 use crate::net::client_address_of;
+use crate::routes::body::Json;
 use crate::startup::AppState;
 use crate::store::sessions::{self, NewSession, SessionStoreError};
 use crate::store::users::{self, UserRow, UserStoreError};
@@ -96,7 +97,7 @@ pub struct CreateUserRequest {
 )]
 pub async fn create_user(
     request: HttpRequest,
-    body: web::Json<CreateUserRequest>,
+    body: Json<CreateUserRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let CreateUserRequest {
@@ -151,7 +152,7 @@ pub struct LoginResponse {
 )]
 pub async fn login(
     request: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.into_inner();

@@ -12,6 +12,7 @@ mod durability;
 mod faults;
 mod health;
 mod helpers;
+mod isolation;
 mod limits;
 mod logout;
 mod metrics;
