@@ -53,6 +53,9 @@ pub struct EngineMetrics {
     pub held_amount: prometheus::IntGaugeVec,
     pub idempotent_replays: IntCounter,
     pub stale_retries: IntCounter,
+    /// Queries that read accounts by id: one per activation, one per batch of activations,
+    /// one per payer check or account read.
+    pub account_lookup_queries: IntCounter,
 }
 
 impl EngineMetrics {
@@ -149,6 +152,12 @@ impl EngineMetrics {
                 "Transfers retried after an account's cached state proved stale.",
             )
             .expect("a valid metric"),
+            account_lookup_queries: IntCounter::new(
+                "tally_account_lookup_queries_total",
+                "Queries that read accounts by id (activations, batches' payer checks, account \
+                 reads); a batch looks all its accounts up in one.",
+            )
+            .expect("a valid metric"),
             registry,
         };
         metrics.register();
@@ -194,7 +203,7 @@ impl EngineMetrics {
     }
 
     fn register(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
             Box::new(self.transfers_committed.clone()),
             Box::new(self.transfers_refused.clone()),
             Box::new(self.journal_batch_size.clone()),
@@ -209,6 +218,7 @@ impl EngineMetrics {
             Box::new(self.held_amount.clone()),
             Box::new(self.idempotent_replays.clone()),
             Box::new(self.stale_retries.clone()),
+            Box::new(self.account_lookup_queries.clone()),
         ];
         for collector in collectors {
             self.registry

@@ -38,6 +38,10 @@ pub struct TransferWithOwners {
     pub to_owner: Option<String>,
 }
 
+/// Accounts by id, whichever exist (a missing id has no row).
+const ACCOUNTS_BY_ID: &str = "SELECT id, owner, balance, held, currency, kind, created_at
+    FROM accounts WHERE id = ANY($1)";
+
 const ACCOUNTS_OF: &str = "SELECT id, owner, balance, held, currency, kind, created_at
     FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2 OFFSET $3";
 
@@ -105,6 +109,24 @@ impl Engine {
         limit: i64,
     ) -> Result<Vec<AccountSnapshot>, LookupError> {
         let rows = self.query(ACCOUNTS_OF, &[&owner, &limit, &offset]).await?;
+        rows.iter().map(account).collect()
+    }
+
+    /// An account as PostgreSQL holds it: every transfer already answered, by any replica, is
+    /// in it. Activates no actor.
+    pub async fn account_committed(&self, id: AccountId) -> Result<AccountSnapshot, LookupError> {
+        let mut found = self.accounts_by_id(&[id]).await?;
+        found.pop().ok_or(LookupError::NotFound)
+    }
+
+    /// The accounts among `ids` that exist (in no particular order), in one query; activates no
+    /// actor. For checks on many accounts at once, such as a batch's payers.
+    pub async fn accounts_by_id(
+        &self,
+        ids: &[AccountId],
+    ) -> Result<Vec<AccountSnapshot>, LookupError> {
+        self.inner.metrics.account_lookup_queries.inc();
+        let rows = self.query(ACCOUNTS_BY_ID, &[&ids]).await?;
         rows.iter().map(account).collect()
     }
 

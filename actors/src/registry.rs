@@ -1,6 +1,7 @@
 //! Finds an account's actor, activating it (state loaded from PostgreSQL) on first use. Actors
 //! are spread over several arbiters (threads) by account id.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -113,20 +114,58 @@ impl Registry {
             .collect()
     }
 
+    /// The active actors of many accounts (each id at most once), activating those not yet
+    /// active with one query for all of them; a missing account is `NotFound` in its place.
+    pub async fn get_many(
+        &self,
+        ids: &[AccountId],
+    ) -> Result<Vec<Result<AccountHandle, LookupError>>, LookupError> {
+        let inactive: Vec<AccountId> = ids
+            .iter()
+            .copied()
+            .filter(|id| !self.shared.actors.contains_key(id))
+            .collect();
+        let mut loaded = match inactive.is_empty() {
+            true => HashMap::new(),
+            false => {
+                self.shared.metrics.account_lookup_queries.inc();
+                load_accounts(&self.shared.pool, &inactive)
+                    .await
+                    .map_err(LookupError::Unavailable)?
+            }
+        };
+        Ok(ids
+            .iter()
+            .map(|id| match self.shared.actors.get(id) {
+                Some(handle) => Ok(handle.clone()),
+                None => loaded
+                    .remove(id)
+                    .map(|row| self.install(row))
+                    .ok_or(LookupError::NotFound),
+            })
+            .collect())
+    }
+
     async fn activate(&self, id: AccountId) -> Result<AccountHandle, LookupError> {
+        self.shared.metrics.account_lookup_queries.inc();
         let row = load_account(&self.shared.pool, id)
             .await
             .map_err(LookupError::Unavailable)?
             .ok_or(LookupError::NotFound)?;
-        match self.shared.actors.entry(id) {
-            // Another caller activated it while we were loading: use theirs.
-            Entry::Occupied(existing) => Ok(existing.get().clone()),
+        Ok(self.install(row))
+    }
+
+    /// The actor of a loaded account: a new one, or the one another caller activated while we
+    /// were loading.
+    fn install(&self, row: AccountRow) -> AccountHandle {
+        match self.shared.actors.entry(row.info.id) {
+            Entry::Occupied(existing) => existing.get().clone(),
             Entry::Vacant(vacant) => {
                 let handle = self.start_actor(row);
                 vacant.insert(handle.clone());
                 self.shared.metrics.account_activations.inc();
                 self.shared.metrics.account_actors_active.inc();
-                Ok(handle)
+                handle
             }
         }
     }
@@ -151,29 +190,39 @@ impl Registry {
     }
 }
 
+const LOAD_ACCOUNTS: &str =
+    "SELECT id, owner, currency, kind, balance, created_at, held FROM accounts WHERE id = ANY($1)";
+
 async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, String> {
-    let row = crate::db::query_opt(
-        pool,
-        "SELECT owner, currency, kind, balance, created_at, held FROM accounts WHERE id = $1",
-        &[&id],
-    )
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let currency: String = row.get(1);
-    let kind: String = row.get(2);
-    Ok(Some(AccountRow {
-        info: AccountInfo {
-            id,
-            owner: row.get(0),
-            currency: Currency::parse(&currency).ok_or("unknown currency in accounts")?,
-            kind: AccountKind::parse(&kind).ok_or("unknown kind in accounts")?,
-            created_at: row.get(4),
-        },
-        balance: row.get(3),
-        held: row.get(5),
-    }))
+    Ok(load_accounts(pool, &[id]).await?.remove(&id))
+}
+
+/// The accounts among `ids` that exist, in one query.
+async fn load_accounts(
+    pool: &Pool,
+    ids: &[AccountId],
+) -> Result<HashMap<AccountId, AccountRow>, String> {
+    let rows = crate::db::query(pool, LOAD_ACCOUNTS, &[&ids]).await?;
+    rows.iter()
+        .map(|row| {
+            let currency: String = row.get(2);
+            let kind: String = row.get(3);
+            let id: AccountId = row.get(0);
+            let info = AccountInfo {
+                id,
+                owner: row.get(1),
+                currency: Currency::parse(&currency).ok_or("unknown currency in accounts")?,
+                kind: AccountKind::parse(&kind).ok_or("unknown kind in accounts")?,
+                created_at: row.get(5),
+            };
+            let account = AccountRow {
+                info,
+                balance: row.get(4),
+                held: row.get(6),
+            };
+            Ok((id, account))
+        })
+        .collect()
 }
 
 /// The committed balance and held amount of an account, for actors reloading their state.

@@ -349,7 +349,8 @@ async fn visible_account(
     id: i64,
 ) -> Result<AccountView, ApiError> {
     let id = ResourceId::parse(id)?;
-    let account = AccountView::from(&state.engine.account(id).await?);
+    // From PostgreSQL, not an actor's memory: another replica's transfers are in it.
+    let account = AccountView::from(&state.engine.account_committed(id).await?);
     match (&account.owner, user.is_banker()) {
         (_, true) => Ok(account),
         (Some(owner), false) if owner == user.username.as_str() => Ok(account),

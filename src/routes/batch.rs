@@ -1,12 +1,14 @@
 //! `POST /transfers/batch`: up to 1,000 transfers in one request, each item or all of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tally_actors::config::BATCH_ITEMS_MAX;
-use tally_actors::{BatchError, BatchItem, BatchItemOutcome, BatchOutcome};
+use tally_actors::{
+    AccountKind, AccountSnapshot, BatchError, BatchItem, BatchItemOutcome, BatchOutcome,
+};
 use utoipa::ToSchema;
 
 use crate::auth::AuthenticatedUser;
@@ -130,30 +132,37 @@ fn parse_items(
     Ok((items, described))
 }
 
-/// The first item whose payer is not the caller's account, refused before anything moves. A
-/// payer that does not exist is left to the item's own 404. Each payer is looked up once, in
-/// request order, and no further than the first foreign one.
+/// The first item whose payer is not the caller's account, refused before anything moves:
+/// 404 for a reserve (as everywhere, a reserve is no one's to name), 403 for another's account.
+/// A payer that does not exist is left to the item's own 404. Every payer is looked up in one
+/// query, which activates no actor.
 async fn foreign_payer(
     items: &[BatchItem],
     user: &AuthenticatedUser,
     state: &AppState,
 ) -> Result<Option<(usize, ApiError)>, ApiError> {
+    let mut payers: Vec<i64> = items.iter().map(|item| item.request.from).collect();
+    payers.sort_unstable();
+    payers.dedup();
+    let found: HashMap<i64, AccountSnapshot> = state
+        .engine
+        .accounts_by_id(&payers)
+        .await?
+        .into_iter()
+        .map(|account| (account.id, account))
+        .collect();
     let caller = user.username.as_str();
-    let mut owned: BTreeMap<i64, bool> = BTreeMap::new();
     for (index, item) in items.iter().enumerate() {
-        let from = item.request.from;
-        let is_callers = match owned.get(&from) {
-            Some(is_callers) => *is_callers,
-            None => {
-                let is_callers = match state.engine.account(from).await {
-                    Ok(account) => account.owner.as_deref() == Some(caller),
-                    Err(tally_actors::LookupError::NotFound) => true,
-                    Err(error) => return Err(error.into()),
-                };
-                *owned.entry(from).or_insert(is_callers)
-            }
+        let Some(payer) = found.get(&item.request.from) else {
+            continue;
         };
-        if !is_callers {
+        if payer.kind == AccountKind::Reserve {
+            return Ok(Some((
+                index,
+                ApiError::NotFound("no such account".to_owned()),
+            )));
+        }
+        if payer.owner.as_deref() != Some(caller) {
             let error =
                 ApiError::Forbidden("only the account's owner may move money out of it".to_owned());
             return Ok(Some((index, error)));

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, TestApp};
+use crate::helpers::{assert_error, spawn_app, spawn_replica, TestApp};
 
 /// Rows the refused requests could have written.
 async fn footprint(app: &TestApp) -> Vec<i64> {
@@ -111,4 +111,137 @@ async fn numbers_too_big_for_i64_are_validation_failures_however_written() {
         .await;
     assert_error(response, 400, "validation_failed").await;
     assert_eq!(app.balance(account).await, 0);
+}
+
+/// A sample of the app's `/metrics`, 0 when absent.
+async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = app
+        .get("/metrics", None)
+        .await
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter_map(|line| line.strip_prefix(name))
+        .filter_map(|rest| rest.strip_prefix(' '))
+        .find_map(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in /metrics"))
+}
+
+#[actix_web::test]
+async fn an_account_read_through_one_replica_shows_a_transfer_through_another_at_once() {
+    let first = spawn_app().await;
+    let second = spawn_replica(&first).await;
+    let banker = first.create_banker().await;
+    let alice = first.create_depositor().await;
+    let bob = first.create_depositor().await;
+    let from = first.funded_account(&alice, &banker, "EUR", 1_000).await;
+    let to = first.open_account(&bob, "EUR").await;
+    let path = format!("/accounts/{from}");
+    let read = first.get(&path, Some(&alice.token)).await;
+    assert_eq!(read.status().as_u16(), 200);
+    let read: Value = read.json().await.expect("an account");
+    assert_eq!(read["balance"], 1_000);
+    let actors = metric(&first, "tally_account_actors_active").await;
+
+    for round in 1..=3 {
+        let response = second.transfer(&alice, from, to, 100, "EUR").await;
+        assert_eq!(
+            response.status().as_u16(),
+            201,
+            "transfer {round} via the second"
+        );
+        let read: Value = first
+            .get(&path, Some(&alice.token))
+            .await
+            .json()
+            .await
+            .expect("an account");
+        assert_eq!(
+            read["balance"],
+            1_000 - 100 * round,
+            "round {round}: {read}"
+        );
+        let payee: Value = first
+            .get(&format!("/accounts/{to}"), Some(&bob.token))
+            .await
+            .json()
+            .await
+            .expect("an account");
+        assert_eq!(payee["balance"], 100 * round);
+    }
+    assert_eq!(
+        metric(&first, "tally_account_actors_active").await,
+        actors,
+        "reads activate no actor"
+    );
+}
+
+#[actix_web::test]
+async fn a_batch_of_missing_payers_costs_one_lookup() {
+    let app = spawn_app().await;
+    let alice = app.create_depositor().await;
+    let to = app.open_account(&alice, "EUR").await;
+    let before = metric(&app, "tally_account_lookup_queries_total").await;
+    let items: Vec<Value> = (0..1_000_i64)
+        .map(|index| {
+            json!({ "from_account_id": 900_000_000 + index, "to_account_id": to,
+                    "amount": 1, "currency": "EUR" })
+        })
+        .collect();
+    let response = app
+        .post(
+            "/transfers/batch",
+            &json!({ "transfers": items }),
+            Some(&alice.token),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("a batch result");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 1_000);
+    assert!(results
+        .iter()
+        .all(|result| result["error"]["code"] == "not_found"));
+    let lookups = metric(&app, "tally_account_lookup_queries_total").await - before;
+    // The payer check, then the batch's accounts: one query each.
+    assert!(lookups <= 2.0, "{lookups} account lookups for one batch");
+    assert_eq!(app.count("transfers").await, 0);
+}
+
+#[actix_web::test]
+async fn a_reserve_named_as_a_batch_payer_is_not_found() {
+    let app = spawn_app().await;
+    let banker = app.create_banker().await;
+    let alice = app.create_depositor().await;
+    let mine = app.funded_account(&alice, &banker, "EUR", 100).await;
+    let reserve: i64 = app
+        .db()
+        .await
+        .query_one(
+            "SELECT id FROM accounts WHERE kind = 'reserve' AND currency = 'EUR'",
+            &[],
+        )
+        .await
+        .expect("the EUR reserve")
+        .get(0);
+    let single = app.transfer(&alice, reserve, mine, 5, "EUR").await;
+    assert_error(single, 404, "not_found").await;
+    let bankers = app.open_account(&banker, "EUR").await;
+    for (user, own) in [(&alice, mine), (&banker, bankers)] {
+        for atomic in [false, true] {
+            let batch = json!({ "atomic": atomic, "transfers": [
+                { "from_account_id": own, "to_account_id": mine + 1_000_000, "amount": 1,
+                  "currency": "EUR" },
+                { "from_account_id": reserve, "to_account_id": mine, "amount": 5,
+                  "currency": "EUR" },
+            ] });
+            let response = app
+                .post("/transfers/batch", &batch, Some(&user.token))
+                .await;
+            let error = assert_error(response, 404, "not_found").await;
+            assert_eq!(error["error"]["index"], 1, "{}", user.username);
+        }
+    }
+    assert_eq!(app.balance(mine).await, 100);
 }
