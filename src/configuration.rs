@@ -178,9 +178,16 @@ impl<'de> Deserialize<'de> for TokenKey {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub bcrypt_cost: u32,
+    /// Failed logins for one username from one address within the window before that pair
+    /// answers 429.
     pub login_failures_max: u32,
     #[serde(deserialize_with = "duration::deserialize")]
     pub login_failure_window: Duration,
+    /// Failed logins from one address (any usernames) within the window before it answers 429.
+    pub address_failures_max: u32,
+    /// The longest a username's failures from every address slow its logins down.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub login_delay_max: Duration,
     /// Sign-ups and logins per client address within `address_window`.
     pub address_attempts_max: u32,
     #[serde(deserialize_with = "duration::deserialize")]
@@ -261,9 +268,12 @@ impl Settings {
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return refuse("auth.bcrypt_cost must be between 4 and 31");
         }
-        if self.auth.login_failures_max == 0 || self.auth.address_attempts_max == 0 {
+        if self.auth.login_failures_max == 0
+            || self.auth.address_attempts_max == 0
+            || self.auth.address_failures_max == 0
+        {
             return refuse(
-                "auth.login_failures_max and auth.address_attempts_max must be at least 1",
+                "auth.login_failures_max, auth.address_failures_max and auth.address_attempts_max must be at least 1",
             );
         }
         if self.database.pool_size == 0 {

@@ -12,7 +12,8 @@ use tally_actors::Engine;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{
-    revocation, AddressLimiter, LoginLimiter, PasswordHasher, RevokedSessions, TokenMaker,
+    revocation, AddressLimiter, LoginLimiter, LoginLimits, PasswordHasher, RevokedSessions,
+    TokenMaker,
 };
 use crate::configuration::Settings;
 use crate::error::extractors;
@@ -29,7 +30,8 @@ pub struct AppState {
     pub tokens: TokenMaker,
     /// bcrypt at the configured cost, off the async workers.
     pub passwords: PasswordHasher,
-    /// Failed logins per username, counted in PostgreSQL across replicas.
+    /// Failed logins per username and address, per address and per username, counted in
+    /// PostgreSQL across replicas.
     pub login_limiter: LoginLimiter,
     /// Sign-ups and logins per client address; one per process, so all workers count together.
     pub address_limiter: AddressLimiter,
@@ -50,8 +52,12 @@ impl AppState {
             passwords: PasswordHasher::new(settings.auth.bcrypt_cost).await?,
             login_limiter: LoginLimiter::new(
                 pool.clone(),
-                settings.auth.login_failures_max,
-                settings.auth.login_failure_window,
+                LoginLimits {
+                    pair_failures_max: settings.auth.login_failures_max,
+                    address_failures_max: settings.auth.address_failures_max,
+                    window: settings.auth.login_failure_window,
+                    delay_max: settings.auth.login_delay_max,
+                },
             ),
             address_limiter: AddressLimiter::new(
                 settings.auth.address_attempts_max,

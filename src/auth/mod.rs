@@ -8,7 +8,7 @@ pub mod revocation;
 pub mod token;
 
 pub use extractor::{AuthenticatedUser, Banker};
-pub use limiter::{AddressLimiter, LoginAttempt, LoginLimiter, LoginRefused};
+pub use limiter::{AddressLimiter, LoginAttempt, LoginLimiter, LoginLimits, LoginRefused};
 pub use password::PasswordHasher;
 pub use revocation::RevokedSessions;
 pub use token::{IssuedToken, TokenError, TokenMaker, TokenPayload, TokenPurpose};

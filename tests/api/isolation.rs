@@ -3,7 +3,9 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, spawn_replica, TestApp};
+use crate::helpers::{
+    assert_error, spawn_app, spawn_app_with, spawn_replica, unique_username, TestApp,
+};
 
 /// Rows the refused requests could have written.
 async fn footprint(app: &TestApp) -> Vec<i64> {
@@ -244,4 +246,80 @@ async fn a_reserve_named_as_a_batch_payer_is_not_found() {
         }
     }
     assert_eq!(app.balance(mine).await, 100);
+}
+
+/// `POST /users/login` from `address` (through a trusted proxy's `X-Forwarded-For`).
+async fn login_from(app: &TestApp, address: &str, username: &str, password: &str) -> u16 {
+    app.client
+        .post(format!("{}/users/login", app.address))
+        .header("X-Forwarded-For", address)
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .expect("the request is sent")
+        .status()
+        .as_u16()
+}
+
+#[actix_web::test]
+async fn an_attacker_cannot_lock_a_user_out_and_is_locked_out_alone() {
+    let app = spawn_app_with(|settings| {
+        settings.http.trusted_proxies = vec!["127.0.0.1".parse().expect("an address")];
+    })
+    .await;
+    let victim = app.create_depositor().await;
+    let attacker = "198.51.100.7";
+    let mut statuses = Vec::new();
+    for _ in 0..50 {
+        statuses.push(login_from(&app, attacker, &victim.username, "not the password").await);
+    }
+    assert!(
+        statuses[..10].iter().all(|status| *status == 401),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[10], 429, "the attacker's 11th try is refused");
+    assert!(
+        statuses[10..].iter().all(|status| *status == 429),
+        "{statuses:?}"
+    );
+    // Refused even with the right password: the pair is locked.
+    let locked = login_from(&app, attacker, &victim.username, &victim.password).await;
+    assert_eq!(locked, 429);
+
+    let started = std::time::Instant::now();
+    let victims = login_from(&app, "203.0.113.9", &victim.username, &victim.password).await;
+    assert_eq!(victims, 200, "the victim logs in from another address");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "at once, not slowed down: {:?}",
+        started.elapsed()
+    );
+    // The attacker's address stays locked for that username.
+    let again = login_from(&app, attacker, &victim.username, "not the password").await;
+    assert_eq!(again, 429);
+}
+
+#[actix_web::test]
+async fn an_address_failing_on_many_usernames_is_refused_past_its_limit() {
+    let app = spawn_app_with(|settings| {
+        settings.http.trusted_proxies = vec!["127.0.0.1".parse().expect("an address")];
+        settings.auth.address_failures_max = 5;
+    })
+    .await;
+    let user = app.create_depositor().await;
+    let sprayer = "198.51.100.8";
+    for _ in 0..5 {
+        let status = login_from(&app, sprayer, &unique_username(), "not the password").await;
+        assert_eq!(status, 401);
+    }
+    let sixth = login_from(&app, sprayer, &unique_username(), "not the password").await;
+    assert_eq!(sixth, 429);
+    assert_eq!(
+        login_from(&app, sprayer, &user.username, &user.password).await,
+        429
+    );
+    assert_eq!(
+        login_from(&app, "203.0.113.10", &user.username, &user.password).await,
+        200
+    );
 }
