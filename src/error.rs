@@ -40,6 +40,8 @@ pub enum ApiError {
     BalanceOverflow,
     #[error("the transfer is not pending any more (posted, voided or expired)")]
     TransferNotPending,
+    #[error("the paying account has too many open pending transfers; post, void or let some expire first")]
+    TooManyHolds,
     #[error("the request body did not arrive within {timeout_ms} ms")]
     BodyTimeout { timeout_ms: u64 },
     #[error("{reason}; try again later")]
@@ -88,6 +90,7 @@ impl ApiError {
             ApiError::CurrencyMismatch(_) => "currency_mismatch",
             ApiError::BalanceOverflow => "balance_overflow",
             ApiError::TransferNotPending => "transfer_not_pending",
+            ApiError::TooManyHolds => "too_many_holds",
             ApiError::BodyTimeout { .. } => "request_timeout",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
@@ -148,6 +151,7 @@ impl From<tally_actors::TransferError> for ApiError {
             },
             TransferError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             TransferError::NotPending => ApiError::TransferNotPending,
+            TransferError::TooManyHolds => ApiError::TooManyHolds,
             TransferError::Unavailable(reason) => {
                 tracing::warn!(%reason, "transfer unavailable");
                 ApiError::Unavailable(
@@ -231,7 +235,8 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_)
             | ApiError::IdempotencyKeyReused
-            | ApiError::TransferNotPending => StatusCode::CONFLICT,
+            | ApiError::TransferNotPending
+            | ApiError::TooManyHolds => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InsufficientFunds
             | ApiError::CurrencyMismatch(_)

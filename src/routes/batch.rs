@@ -61,7 +61,7 @@ pub struct BatchResult {
         (status = 401, body = ErrorBody),
         (status = 403, description = "An item's `from_account_id` is not the caller's (with `index`)", body = ErrorBody),
         (status = 404, description = "`atomic: true`: the first refused item's account is missing (with `index`)", body = ErrorBody),
-        (status = 409, description = "`idempotency_key_reused`", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_reused`; `too_many_holds` (with `index`): the batch's pending items would take a payer past `engine.holds_open_max` open holds", body = ErrorBody),
         (status = 413, description = "Body over 4 MiB", body = ErrorBody),
         (status = 422, description = "`atomic: true`: the first refused item (`insufficient_funds`, `currency_mismatch`, with `index`)", body = ErrorBody),
         (status = 503, body = ErrorBody),
@@ -91,6 +91,9 @@ pub async fn create_batch(
     };
     if let Some((index, error)) = foreign_payer(&items, &user, &state).await? {
         return Ok(error.indexed_response(index));
+    }
+    if let Some(index) = past_holds_cap(&items, &state).await? {
+        return Ok(ApiError::TooManyHolds.indexed_response(index));
     }
     let what = format!("batch {atomic} {}", described.join(";"));
     let key = idempotency_key(&request, &user, "batch", &what)?;
@@ -166,6 +169,34 @@ async fn foreign_payer(
             let error =
                 ApiError::Forbidden("only the account's owner may move money out of it".to_owned());
             return Ok(Some((index, error)));
+        }
+    }
+    Ok(None)
+}
+
+/// The first pending item that would take its payer past `engine.holds_open_max` open holds;
+/// the whole batch is refused before anything moves. One query for every payer.
+async fn past_holds_cap(items: &[BatchItem], state: &AppState) -> Result<Option<usize>, ApiError> {
+    let mut payers: Vec<i64> = items
+        .iter()
+        .filter(|item| item.pending_timeout.is_some())
+        .map(|item| item.request.from)
+        .collect();
+    if payers.is_empty() {
+        return Ok(None);
+    }
+    payers.sort_unstable();
+    payers.dedup();
+    let mut open = state.engine.holds_open(&payers).await?;
+    let holds_open_max = state.settings.engine.holds_open_max;
+    for (index, item) in items.iter().enumerate() {
+        if item.pending_timeout.is_none() {
+            continue;
+        }
+        let count = open.entry(item.request.from).or_insert(0);
+        *count += 1;
+        if *count > holds_open_max {
+            return Ok(Some(index));
         }
     }
     Ok(None)

@@ -86,7 +86,7 @@ impl CreateTransferRequest {
         (status = 401, body = ErrorBody),
         (status = 403, description = "The caller does not own `from_account_id`", body = ErrorBody),
         (status = 404, description = "Either account is missing", body = ErrorBody),
-        (status = 409, description = "`idempotency_key_reused`", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_reused`; `too_many_holds`: a pending transfer from an account already paying `engine.holds_open_max` open holds", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 422, description = "`currency_mismatch`, `insufficient_funds`", body = ErrorBody),
         (status = 503, description = "Database unreachable or engine saturated; see Retry-After", body = ErrorBody),

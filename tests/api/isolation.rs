@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_error, spawn_app, spawn_app_with, spawn_replica, unique_username, TestApp,
+    assert_error, spawn_app, spawn_app_with, spawn_replica, unique_username, TestApp, TestUser,
 };
 
 /// Rows the refused requests could have written.
@@ -322,4 +322,106 @@ async fn an_address_failing_on_many_usernames_is_refused_past_its_limit() {
         login_from(&app, "203.0.113.10", &user.username, &user.password).await,
         200
     );
+}
+
+/// A pending transfer of `amount` for `timeout_seconds`; its id.
+async fn hold(app: &TestApp, user: &TestUser, from: i64, to: i64, timeout_seconds: i64) -> Value {
+    app.post(
+        "/transfers",
+        &json!({ "from_account_id": from, "to_account_id": to, "amount": 1, "currency": "EUR",
+                 "pending": true, "timeout_seconds": timeout_seconds }),
+        Some(&user.token),
+    )
+    .await
+    .json()
+    .await
+    .expect("a JSON answer")
+}
+
+#[actix_web::test]
+async fn a_flood_of_holds_is_capped_and_delays_no_one_elses_expiry() {
+    const CAP: usize = 200;
+    let app = spawn_app_with(|settings| {
+        settings.engine.holds_open_max = CAP;
+        settings.engine.expiry_sweep_batch_max = 10;
+    })
+    .await;
+    let banker = app.create_banker().await;
+    let attacker = app.create_depositor().await;
+    let victim = app.create_depositor().await;
+    let payee = app.create_depositor().await;
+    let flooding = app.funded_account(&attacker, &banker, "EUR", 10_000).await;
+    let victims = app.funded_account(&victim, &banker, "EUR", 100).await;
+    let to = app.open_account(&payee, "EUR").await;
+
+    let item = json!({ "from_account_id": flooding, "to_account_id": to, "amount": 1,
+                       "currency": "EUR", "pending": true, "timeout_seconds": 1 });
+    let flood = json!({ "transfers": vec![item.clone(); CAP] });
+    let response = app
+        .post("/transfers/batch", &flood, Some(&attacker.token))
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("a batch result");
+    let created = body["results"].as_array().expect("results");
+    assert!(created
+        .iter()
+        .all(|result| result["transfer"]["status"] == "pending"));
+    // The cap: one more, alone or in a batch, is refused and holds nothing.
+    let refused = app
+        .post(
+            "/transfers/batch",
+            &json!({ "transfers": [item.clone(), item] }),
+            Some(&attacker.token),
+        )
+        .await;
+    let error = assert_error(refused, 409, "too_many_holds").await;
+    assert_eq!(error["error"]["index"], 0);
+    let one_more = hold(&app, &attacker, flooding, to, 1).await;
+    assert_eq!(one_more["error"]["code"], "too_many_holds", "{one_more}");
+    let held: i64 = app
+        .db()
+        .await
+        .query_one("SELECT held FROM accounts WHERE id = $1", &[&flooding])
+        .await
+        .expect("the account")
+        .get(0);
+    assert_eq!(held, CAP as i64);
+
+    let victims_hold = hold(&app, &victim, victims, to, 1).await;
+    let id = victims_hold["transfer"]["id"]
+        .as_i64()
+        .expect("a pending transfer");
+    let started = std::time::Instant::now();
+    let released = loop {
+        let transfer: Value = app
+            .get(&format!("/transfers/{id}"), Some(&victim.token))
+            .await
+            .json()
+            .await
+            .expect("a transfer");
+        if transfer["status"] == "expired" {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(6),
+            "the victim's 1 s hold is still {} after 6 s",
+            transfer["status"]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        released >= std::time::Duration::from_millis(900),
+        "{released:?}"
+    );
+    let account: Value = app
+        .get(&format!("/accounts/{victims}"), Some(&victim.token))
+        .await
+        .json()
+        .await
+        .expect("an account");
+    assert_eq!(
+        (account["balance"].as_i64(), account["held"].as_i64()),
+        (Some(100), Some(0))
+    );
+    app.assert_invariants().await;
 }
