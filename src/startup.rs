@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use deadpool_postgres::Pool;
 use tally_actors::Engine;
@@ -16,6 +16,7 @@ use crate::auth::{
     TokenMaker,
 };
 use crate::configuration::Settings;
+use crate::connections::{self, ConnectionLimiter};
 use crate::error::extractors;
 use crate::metrics::{Metrics, RecordRequests};
 use crate::telemetry::RequestSpan;
@@ -135,8 +136,13 @@ fn api_server(
     listener: TcpListener,
     with_metrics: bool,
 ) -> anyhow::Result<Server> {
+    let connections = ConnectionLimiter::new(
+        settings.http.connections_per_address_max,
+        settings.http.trusted_proxies.clone(),
+    );
     let mut server = HttpServer::new(move || {
         let app = App::new()
+            .wrap(from_fn(connections::refuse_over_limit))
             .wrap(security_headers())
             .wrap(RecordRequests(state.metrics.clone()))
             .wrap(TracingLogger::<RequestSpan>::new())
@@ -151,6 +157,7 @@ fn api_server(
         };
         app.default_service(web::to(extractors::not_found))
     })
+    .on_connect(move |connection, data| connections.on_connect(connection, data))
     .listen(listener)?
     .shutdown_timeout(settings.http.shutdown_timeout.as_secs());
     if settings.http.workers > 0 {

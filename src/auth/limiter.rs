@@ -283,7 +283,7 @@ impl AddressLimiter {
 }
 
 /// The part of an address one client controls: all of an IPv4 address, the /64 of an IPv6 one.
-fn host_part(address: IpAddr) -> IpAddr {
+pub fn host_part(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(_) => address,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

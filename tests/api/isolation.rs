@@ -425,3 +425,118 @@ async fn a_flood_of_holds_is_capped_and_delays_no_one_elses_expiry() {
     );
     app.assert_invariants().await;
 }
+
+/// Reads until the server closes the connection (or `limit` passes); what it sent.
+async fn read_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    limit: std::time::Duration,
+) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut answer)).await;
+    match read {
+        Ok(_) => Some(String::from_utf8_lossy(&answer).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[actix_web::test]
+async fn slow_bodies_are_cut_off_and_healthz_keeps_answering() {
+    use tokio::io::AsyncWriteExt;
+    const CONNECTIONS: usize = 500;
+    let app = spawn_app_with(|settings| {
+        settings.http.body_read_timeout = std::time::Duration::from_secs(2);
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let slow = (0..CONNECTIONS).map(|_| {
+        let port = app.port;
+        tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("a connection");
+            let head = "POST /users HTTP/1.1\r\nHost: localhost\r\n\
+                        Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
+            stream
+                .write_all(head.as_bytes())
+                .await
+                .expect("the head is sent");
+            // A byte a second, never the whole body; the server must not wait for ever.
+            let dripping = async {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    if stream.write_all(b" ").await.is_err() {
+                        return;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), dripping).await;
+            read_until_closed(&mut stream, std::time::Duration::from_secs(5)).await
+        })
+    });
+    let slow: Vec<_> = slow.collect();
+    // Meanwhile, everyone else is served.
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        let health = app.get("/healthz", None).await;
+        assert_eq!(health.status().as_u16(), 200);
+    }
+    let mut closed = 0;
+    for connection in slow {
+        let answer = connection.await.expect("the client task");
+        let answer = answer.expect("the server closed the connection");
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("request_timeout"), "{answer}");
+        closed += 1;
+    }
+    assert_eq!(closed, CONNECTIONS);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.count("users").await, 0, "no slow body signed anyone up");
+}
+
+#[actix_web::test]
+async fn connections_past_the_per_address_limit_are_refused_and_closed() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|settings| {
+        settings.http.connections_per_address_max = 5;
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..5 {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+            .await
+            .expect("a connection");
+        idle.push(stream);
+    }
+    let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let mut sixth = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("a connection");
+    sixth.write_all(request).await.expect("sent");
+    let answer = read_until_closed(&mut sixth, std::time::Duration::from_secs(5))
+        .await
+        .expect("the sixth connection is closed");
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(answer.contains("rate_limited"), "{answer}");
+
+    // Closed connections give their slots back.
+    drop(idle);
+    drop(sixth);
+    let started = std::time::Instant::now();
+    loop {
+        let health = app.get("/healthz", None).await.status().as_u16();
+        if health == 200 {
+            break;
+        }
+        assert_eq!(health, 429);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "slots never given back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
