@@ -440,6 +440,24 @@ async fn read_until_closed(
     }
 }
 
+/// Reads one small JSON answer (up to its closing brace) off a kept-alive connection.
+async fn read_one_answer(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let reading = async {
+        let mut buffer = [0_u8; 1024];
+        while !answer.ends_with(b"}") {
+            let read = stream.read(&mut buffer).await.expect("an answer");
+            assert!(read > 0, "the connection was closed");
+            answer.extend_from_slice(&buffer[..read]);
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), reading)
+        .await
+        .expect("an answer within 5 s");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[actix_web::test]
 async fn slow_bodies_are_cut_off_and_healthz_keeps_answering() {
     use tokio::io::AsyncWriteExt;
@@ -505,14 +523,18 @@ async fn connections_past_the_per_address_limit_are_refused_and_closed() {
         settings.http.connections_per_address_max = 5;
     })
     .await;
+    let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    // Five kept-alive connections, each answered once: surely counted by the server.
     let mut idle = Vec::new();
     for _ in 0..5 {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
             .await
             .expect("a connection");
+        stream.write_all(request).await.expect("sent");
+        let answer = read_one_answer(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         idle.push(stream);
     }
-    let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let mut sixth = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
         .await
         .expect("a connection");
