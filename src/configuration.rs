@@ -71,6 +71,13 @@ pub struct HttpSettings {
     pub addr: SocketAddr,
     pub workers: usize,
     pub body_limit_bytes: usize,
+    /// A body not fully received this long after its headers is answered 408 and its
+    /// connection closed (slow clients hold no connection for ever).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub body_read_timeout: Duration,
+    /// Open connections one client address may hold; past it, new ones are answered 429 and
+    /// closed.
+    pub connections_per_address_max: usize,
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_timeout: Duration,
     /// When set, `/metrics` is served here only, not on `addr`.
@@ -179,9 +186,16 @@ impl<'de> Deserialize<'de> for TokenKey {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub bcrypt_cost: u32,
+    /// Failed logins for one username from one address within the window before that pair
+    /// answers 429.
     pub login_failures_max: u32,
     #[serde(deserialize_with = "duration::deserialize")]
     pub login_failure_window: Duration,
+    /// Failed logins from one address (any usernames) within the window before it answers 429.
+    pub address_failures_max: u32,
+    /// The longest a username's failures from every address slow its logins down.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub login_delay_max: Duration,
     /// Sign-ups and logins per client address within `address_window`.
     pub address_attempts_max: u32,
     #[serde(deserialize_with = "duration::deserialize")]
@@ -287,9 +301,12 @@ impl Settings {
         if !(4..=31).contains(&auth.bcrypt_cost) {
             return refuse("auth.bcrypt_cost must be between 4 and 31");
         }
-        if auth.login_failures_max == 0 || auth.address_attempts_max == 0 {
+        if auth.login_failures_max == 0
+            || auth.address_attempts_max == 0
+            || auth.address_failures_max == 0
+        {
             return refuse(
-                "auth.login_failures_max and auth.address_attempts_max must be at least 1",
+                "auth.login_failures_max, auth.address_failures_max and auth.address_attempts_max must be at least 1",
             );
         }
         if auth.login_failure_window.is_zero() || auth.address_window.is_zero() {
@@ -314,6 +331,11 @@ impl Settings {
             return refuse(&format!(
                 "http.body_limit_bytes must be 1 to {HTTP_BODY_LIMIT_BYTES_MAX}"
             ));
+        }
+        if self.http.body_read_timeout.is_zero() || self.http.connections_per_address_max == 0 {
+            return refuse(
+                "http.body_read_timeout must be above zero and http.connections_per_address_max at least 1",
+            );
         }
         Ok(())
     }

@@ -40,6 +40,10 @@ pub enum ApiError {
     BalanceOverflow,
     #[error("the transfer is not pending any more (posted, voided or expired)")]
     TransferNotPending,
+    #[error("the paying account has too many open pending transfers; post, void or let some expire first")]
+    TooManyHolds,
+    #[error("the request body did not arrive within {timeout_ms} ms")]
+    BodyTimeout { timeout_ms: u64 },
     #[error("{reason}; try again later")]
     RateLimited {
         reason: &'static str,
@@ -86,6 +90,8 @@ impl ApiError {
             ApiError::CurrencyMismatch(_) => "currency_mismatch",
             ApiError::BalanceOverflow => "balance_overflow",
             ApiError::TransferNotPending => "transfer_not_pending",
+            ApiError::TooManyHolds => "too_many_holds",
+            ApiError::BodyTimeout { .. } => "request_timeout",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -145,6 +151,7 @@ impl From<tally_actors::TransferError> for ApiError {
             },
             TransferError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             TransferError::NotPending => ApiError::TransferNotPending,
+            TransferError::TooManyHolds => ApiError::TooManyHolds,
             TransferError::Unavailable(reason) => {
                 tracing::warn!(%reason, "transfer unavailable");
                 ApiError::Unavailable(
@@ -228,11 +235,13 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_)
             | ApiError::IdempotencyKeyReused
-            | ApiError::TransferNotPending => StatusCode::CONFLICT,
+            | ApiError::TransferNotPending
+            | ApiError::TooManyHolds => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InsufficientFunds
             | ApiError::CurrencyMismatch(_)
             | ApiError::BalanceOverflow => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -265,18 +274,10 @@ impl ResponseError for ApiError {
 /// Extractor configurations that turn actix's own rejections into [`ApiError`]s, so a bad body,
 /// path or query gets the same JSON error as everything else.
 pub mod extractors {
-    use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+    use actix_web::error::{PathError, QueryPayloadError};
     use actix_web::{web, HttpRequest};
 
     use super::ApiError;
-
-    pub fn json_config(limit_bytes: usize) -> web::JsonConfig {
-        web::JsonConfig::default()
-            .limit(limit_bytes)
-            // Clients such as `curl -d` send JSON without the content type; accept it.
-            .content_type_required(false)
-            .error_handler(move |error, _| json_error(error, limit_bytes).into())
-    }
 
     pub fn path_config() -> web::PathConfig {
         web::PathConfig::default().error_handler(|error, _| path_error(error).into())
@@ -284,21 +285,6 @@ pub mod extractors {
 
     pub fn query_config() -> web::QueryConfig {
         web::QueryConfig::default().error_handler(|error, _| query_error(error).into())
-    }
-
-    pub fn json_error(error: JsonPayloadError, limit_bytes: usize) -> ApiError {
-        match error {
-            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-                ApiError::PayloadTooLarge { limit_bytes }
-            }
-            JsonPayloadError::Deserialize(error) if error.is_data() => ApiError::Validation(
-                format!("the body does not match the expected shape: {error}"),
-            ),
-            JsonPayloadError::Deserialize(error) => {
-                ApiError::InvalidJson(format!("the body is not valid JSON: {error}"))
-            }
-            other => ApiError::InvalidJson(format!("the body could not be read as JSON: {other}")),
-        }
     }
 
     fn path_error(error: PathError) -> ApiError {

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cli;
 pub mod configuration;
+pub mod connections;
 pub mod db;
 pub mod domain;
 pub mod error;

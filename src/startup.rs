@@ -5,16 +5,18 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use deadpool_postgres::Pool;
 use tally_actors::Engine;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{
-    revocation, AddressLimiter, Clock, LoginLimiter, PasswordHasher, RevokedSessions, TokenMaker,
+    revocation, AddressLimiter, Clock, LoginLimiter, LoginLimits, PasswordHasher, RevokedSessions,
+    TokenMaker,
 };
 use crate::configuration::Settings;
+use crate::connections::{self, ConnectionLimiter};
 use crate::error::extractors;
 use crate::metrics::{Metrics, RecordRequests};
 use crate::telemetry::RequestSpan;
@@ -29,7 +31,8 @@ pub struct AppState {
     pub tokens: TokenMaker,
     /// bcrypt at the configured cost, off the async workers.
     pub passwords: PasswordHasher,
-    /// Failed logins per username, counted in PostgreSQL across replicas.
+    /// Failed logins per username and address, per address and per username, counted in
+    /// PostgreSQL across replicas.
     pub login_limiter: LoginLimiter,
     /// Sign-ups and logins per client address; one per process, so all workers count together.
     pub address_limiter: AddressLimiter,
@@ -55,8 +58,12 @@ impl AppState {
             passwords: PasswordHasher::new(settings.auth.bcrypt_cost).await?,
             login_limiter: LoginLimiter::new(
                 pool.clone(),
-                settings.auth.login_failures_max,
-                settings.auth.login_failure_window,
+                LoginLimits {
+                    pair_failures_max: settings.auth.login_failures_max,
+                    address_failures_max: settings.auth.address_failures_max,
+                    window: settings.auth.login_failure_window,
+                    delay_max: settings.auth.login_delay_max,
+                },
             ),
             address_limiter: AddressLimiter::new(
                 settings.auth.address_attempts_max,
@@ -147,14 +154,17 @@ fn api_server(
     listener: TcpListener,
     with_metrics: bool,
 ) -> anyhow::Result<Server> {
-    let body_limit_bytes = settings.http.body_limit_bytes;
+    let connections = ConnectionLimiter::new(
+        settings.http.connections_per_address_max,
+        settings.http.trusted_proxies.clone(),
+    );
     let mut server = HttpServer::new(move || {
         let app = App::new()
+            .wrap(from_fn(connections::refuse_over_limit))
             .wrap(security_headers())
             .wrap(RecordRequests(state.metrics.clone()))
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(state.clone())
-            .app_data(extractors::json_config(body_limit_bytes))
             .app_data(extractors::path_config())
             .app_data(extractors::query_config())
             .configure(routes::configure)
@@ -165,6 +175,7 @@ fn api_server(
         };
         app.default_service(web::to(extractors::not_found))
     })
+    .on_connect(move |connection, data| connections.on_connect(connection, data))
     .listen(listener)?
     .shutdown_timeout(settings.http.shutdown_timeout.as_secs());
     if settings.http.workers > 0 {

@@ -9,6 +9,9 @@ use serde::Deserialize;
 /// batch in one transaction, so it bounds the largest transaction too.
 pub const BATCH_ITEMS_MAX: usize = 1_000;
 
+/// Sweep rounds one expiry sweep runs at most, back to back, while each finds a full round.
+pub const EXPIRY_SWEEP_ROUNDS_MAX: usize = 64;
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
@@ -48,8 +51,12 @@ pub struct EngineConfig {
     /// end within 5 s).
     #[serde(deserialize_with = "duration::deserialize")]
     pub expiry_sweep_interval: Duration,
-    /// Holds one sweep releases at most; the rest wait for the next sweep.
+    /// Holds one sweep round releases at most, taken round-robin by paying account; a sweep
+    /// finding a full round goes again at once (up to `EXPIRY_SWEEP_ROUNDS_MAX` rounds).
     pub expiry_sweep_batch_max: usize,
+    /// Open holds (pending transfers) one account may pay at once; past it, new ones are
+    /// refused (`TooManyHolds`), so no account's flood delays everyone's expiry.
+    pub holds_open_max: usize,
 }
 
 impl Default for EngineConfig {
@@ -67,6 +74,7 @@ impl Default for EngineConfig {
             idempotency_retention: Duration::from_secs(7 * 24 * 3600),
             expiry_sweep_interval: Duration::from_secs(1),
             expiry_sweep_batch_max: 1024,
+            holds_open_max: 1000,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The engine's few single-row reads, with PostgreSQL's errors as one line each.
+//! The engine's few plain reads, with PostgreSQL's errors as one line each.
 
 use deadpool_postgres::Pool;
 use tokio_postgres::types::ToSql;
@@ -26,6 +26,23 @@ pub(crate) async fn query_opt(
         .map_err(|error| describe(&error))?;
     client
         .query_opt(&statement, parameters)
+        .await
+        .map_err(|error| describe(&error))
+}
+
+/// Runs one prepared (and cached) statement; every row.
+pub(crate) async fn query(
+    pool: &Pool,
+    sql: &str,
+    parameters: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, String> {
+    let client = pool.get().await.map_err(|error| error.to_string())?;
+    let statement = client
+        .prepare_cached(sql)
+        .await
+        .map_err(|error| describe(&error))?;
+    client
+        .query(&statement, parameters)
         .await
         .map_err(|error| describe(&error))
 }

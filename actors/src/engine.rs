@@ -121,6 +121,15 @@ impl Engine {
         let expires_at = expires_at
             .replace_nanosecond(expires_at.nanosecond() / 1_000 * 1_000)
             .expect("a truncated nanosecond is valid");
+        // Counted in PostgreSQL (every replica's holds); concurrent creations may pass it by
+        // as many as are in flight, which `transfers_in_flight_max` bounds.
+        let open = self
+            .holds_open(&[request.from])
+            .await
+            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
+        if open.get(&request.from).copied().unwrap_or(0) >= self.inner.config.holds_open_max {
+            return Err(TransferError::TooManyHolds);
+        }
         self.execute(Job {
             request,
             movement: Some(Movement::Transfer),
@@ -154,18 +163,27 @@ impl Engine {
             .await
     }
 
-    /// Releases the holds past their `expires_at` (at most `expiry_sweep_batch_max` per call);
-    /// returns how many this call expired. Any replica may run it at any time: PostgreSQL lets
-    /// each pending transfer end once.
+    /// Releases the holds past their `expires_at`, in rounds of at most
+    /// `expiry_sweep_batch_max` taken round-robin by paying account, going again at once while a
+    /// round is full (at most `EXPIRY_SWEEP_ROUNDS_MAX` rounds): the sweep keeps up with the
+    /// backlog, and no account's flood delays another's holds. Returns how many it expired. Any
+    /// replica may run it at any time: PostgreSQL lets each pending transfer end once.
     pub async fn expire_due(&self) -> Result<usize, LookupError> {
-        let due = self
-            .due_pending(self.inner.config.expiry_sweep_batch_max)
-            .await?;
-        let releases = due
-            .into_iter()
-            .map(|id| self.end_pending(id, Ending::Expire, Authority::Privileged, None));
-        let outcomes = futures_util::future::join_all(releases).await;
-        Ok(outcomes.iter().filter(|outcome| outcome.is_ok()).count())
+        let round_max = self.inner.config.expiry_sweep_batch_max;
+        let mut expired = 0;
+        for _ in 0..crate::config::EXPIRY_SWEEP_ROUNDS_MAX {
+            let due = self.due_pending(round_max).await?;
+            let found = due.len();
+            let releases = due
+                .into_iter()
+                .map(|id| self.end_pending(id, Ending::Expire, Authority::Privileged, None));
+            let outcomes = futures_util::future::join_all(releases).await;
+            expired += outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+            if found < round_max {
+                break;
+            }
+        }
+        Ok(expired)
     }
 
     /// Money into `account` from its currency's reserve (a banker's act; the caller checks the

@@ -55,6 +55,9 @@ pub struct EngineMetrics {
     pub stale_retries: IntCounter,
     /// Rows PostgreSQL returned that the engine cannot read, by what they were.
     corrupt_rows: IntCounterVec,
+    /// Queries that read accounts by id: one per activation, one per batch of activations,
+    /// one per payer check or account read.
+    pub account_lookup_queries: IntCounter,
 }
 
 impl EngineMetrics {
@@ -159,6 +162,12 @@ impl EngineMetrics {
                 &["what"],
             )
             .expect("a valid metric"),
+            account_lookup_queries: IntCounter::new(
+                "tally_account_lookup_queries_total",
+                "Queries that read accounts by id (activations, batches' payer checks, account \
+                 reads); a batch looks all its accounts up in one.",
+            )
+            .expect("a valid metric"),
             registry,
         };
         metrics.register();
@@ -226,6 +235,7 @@ impl EngineMetrics {
             Box::new(self.idempotent_replays.clone()),
             Box::new(self.stale_retries.clone()),
             Box::new(self.corrupt_rows.clone()),
+            Box::new(self.account_lookup_queries.clone()),
         ];
         for collector in collectors {
             self.registry

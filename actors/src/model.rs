@@ -328,6 +328,9 @@ pub enum TransferError {
     /// its `expires_at`).
     #[error("the transfer is not pending")]
     NotPending,
+    /// A new hold on an account that already pays `holds_open_max` open ones.
+    #[error("the account has too many open holds")]
+    TooManyHolds,
     /// The database is unreachable or the engine is saturated; nothing moved (or, if the
     /// database fell away during a commit, the outcome is unknown: retry with the same key).
     #[error("unavailable: {0}")]

@@ -38,6 +38,10 @@ pub struct TransferWithOwners {
     pub to_owner: Option<String>,
 }
 
+/// Accounts by id, whichever exist (a missing id has no row).
+const ACCOUNTS_BY_ID: &str = "SELECT id, owner, balance, held, currency, kind, created_at
+    FROM accounts WHERE id = ANY($1)";
+
 const ACCOUNTS_OF: &str = "SELECT id, owner, balance, held, currency, kind, created_at
     FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2 OFFSET $3";
 
@@ -58,6 +62,17 @@ const TRANSFERS_OF: &str = "SELECT * FROM (
            AND ($3::text IS NULL OR status = $3)
          ORDER BY id DESC LIMIT $4)
     ) AS t ORDER BY id DESC LIMIT $4";
+
+/// Due holds, each account's oldest first (`turn` 1), then every account's second, and so on.
+const DUE_PENDING: &str = "SELECT id FROM (
+        SELECT id, expires_at,
+               row_number() OVER (PARTITION BY from_account_id ORDER BY expires_at) AS turn
+        FROM transfers WHERE status = 'pending' AND expires_at <= now()
+    ) AS due ORDER BY turn, expires_at LIMIT $1";
+
+/// Open holds per paying account, through `transfers_pending_by_payer`.
+const HOLDS_OPEN: &str = "SELECT from_account_id, count(*) FROM transfers
+    WHERE status = 'pending' AND from_account_id = ANY($1) GROUP BY from_account_id";
 
 /// A transfer (not a posting) with its accounts' owners.
 const FIND_TRANSFER: &str = "SELECT t.id, t.from_account_id, t.to_account_id, t.amount,
@@ -105,6 +120,24 @@ impl Engine {
         limit: i64,
     ) -> Result<Vec<AccountSnapshot>, LookupError> {
         let rows = self.query(ACCOUNTS_OF, &[&owner, &limit, &offset]).await?;
+        rows.iter().map(account).collect()
+    }
+
+    /// An account as PostgreSQL holds it: every transfer already answered, by any replica, is
+    /// in it. Activates no actor.
+    pub async fn account_committed(&self, id: AccountId) -> Result<AccountSnapshot, LookupError> {
+        let mut found = self.accounts_by_id(&[id]).await?;
+        found.pop().ok_or(LookupError::NotFound)
+    }
+
+    /// The accounts among `ids` that exist (in no particular order), in one query; activates no
+    /// actor. For checks on many accounts at once, such as a batch's payers.
+    pub async fn accounts_by_id(
+        &self,
+        ids: &[AccountId],
+    ) -> Result<Vec<AccountSnapshot>, LookupError> {
+        self.inner.metrics.account_lookup_queries.inc();
+        let rows = self.query(ACCOUNTS_BY_ID, &[&ids]).await?;
         rows.iter().map(account).collect()
     }
 
@@ -187,16 +220,24 @@ impl Engine {
         }))
     }
 
-    /// Pending transfers past their `expires_at`, oldest first, at most `limit`.
+    /// Pending transfers past their `expires_at`, at most `limit`, round-robin by paying
+    /// account: every account's oldest due hold comes before any account's second, so one
+    /// account's flood of holds delays nobody else's.
     pub(crate) async fn due_pending(&self, limit: usize) -> Result<Vec<TransferId>, LookupError> {
-        let rows = self
-            .query(
-                "SELECT id FROM transfers WHERE status = 'pending' AND expires_at <= now()
-                 ORDER BY expires_at LIMIT $1",
-                &[&(limit as i64)],
-            )
-            .await?;
+        let rows = self.query(DUE_PENDING, &[&(limit as i64)]).await?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// Open holds each of `payers` pays now (payers without any are absent), in one query.
+    pub async fn holds_open(
+        &self,
+        payers: &[AccountId],
+    ) -> Result<std::collections::HashMap<AccountId, usize>, LookupError> {
+        let rows = self.query(HOLDS_OPEN, &[&payers]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get(0), row.get::<_, i64>(1) as usize))
+            .collect())
     }
 
     /// Sets the held-amount gauge from PostgreSQL (every replica's holds), per currency.

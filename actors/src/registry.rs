@@ -1,6 +1,7 @@
 //! Finds an account's actor, activating it (state loaded from PostgreSQL) on first use. Actors
 //! are spread over several arbiters (threads) by account id.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -145,19 +146,62 @@ impl Registry {
             .collect()
     }
 
+    /// The active actors of many accounts (each id at most once), activating those not yet
+    /// active with one query for all of them; a missing account is `NotFound` in its place.
+    pub async fn get_many(
+        &self,
+        ids: &[AccountId],
+    ) -> Result<Vec<Result<AccountHandle, LookupError>>, LookupError> {
+        let inactive: Vec<AccountId> = ids
+            .iter()
+            .copied()
+            .filter(|id| !self.shared.actors.contains_key(id))
+            .collect();
+        let mut loaded = match inactive.is_empty() {
+            true => HashMap::new(),
+            false => {
+                self.shared.metrics.account_lookup_queries.inc();
+                load_accounts(&self.shared.pool, &inactive)
+                    .await
+                    .map_err(|failure| self.lookup_error(failure))?
+            }
+        };
+        let mut handles = Vec::with_capacity(ids.len());
+        for id in ids {
+            let handle = match (self.shared.actors.get(id).map(|h| h.clone()), loaded.remove(id)) {
+                (Some(handle), _) => Ok(handle),
+                (None, Some(row)) => self.install(row).await,
+                (None, None) => Err(LookupError::NotFound),
+            };
+            handles.push(handle);
+        }
+        Ok(handles)
+    }
+
+    fn lookup_error(&self, failure: LoadFailure) -> LookupError {
+        match failure {
+            LoadFailure::Unavailable(reason) => LookupError::Unavailable(reason),
+            LoadFailure::Corrupt(what) => {
+                self.shared.metrics.corrupt("account_row", &what);
+                LookupError::Unavailable(format!("account row: {what}"))
+            }
+        }
+    }
+
     async fn activate(&self, id: AccountId) -> Result<AccountHandle, LookupError> {
+        self.shared.metrics.account_lookup_queries.inc();
         let row = load_account(&self.shared.pool, id)
             .await
-            .map_err(|failure| match failure {
-                LoadFailure::Unavailable(reason) => LookupError::Unavailable(reason),
-                LoadFailure::Corrupt(what) => {
-                    self.shared.metrics.corrupt("account_row", &what);
-                    LookupError::Unavailable(format!("account {id}: {what}"))
-                }
-            })?
+            .map_err(|failure| self.lookup_error(failure))?
             .ok_or(LookupError::NotFound)?;
+        self.install(row).await
+    }
+
+    /// The actor of a loaded account: a new one in a slot of its own, or the one another caller
+    /// activated while we were loading.
+    async fn install(&self, row: AccountRow) -> Result<AccountHandle, LookupError> {
         self.take_slot().await?;
-        match self.shared.actors.entry(id) {
+        match self.shared.actors.entry(row.info.id) {
             // Another caller activated it while we were loading: use theirs.
             Entry::Occupied(existing) => {
                 self.shared.slots.fetch_sub(1, Ordering::AcqRel);
@@ -253,32 +297,43 @@ enum LoadFailure {
     Corrupt(&'static str),
 }
 
+const LOAD_ACCOUNTS: &str =
+    "SELECT id, owner, currency, kind, balance, created_at, held FROM accounts WHERE id = ANY($1)";
+
 async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, LoadFailure> {
-    let row = crate::db::query_opt(
-        pool,
-        "SELECT owner, currency, kind, balance, created_at, held FROM accounts WHERE id = $1",
-        &[&id],
-    )
-    .await
-    .map_err(LoadFailure::Unavailable)?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let currency: String = row.get(1);
-    let kind: String = row.get(2);
-    Ok(Some(AccountRow {
-        info: AccountInfo {
-            id,
-            owner: row.get(0),
-            currency: Currency::parse(&currency)
-                .ok_or(LoadFailure::Corrupt("unknown currency in accounts"))?,
-            kind: AccountKind::parse(&kind)
-                .ok_or(LoadFailure::Corrupt("unknown kind in accounts"))?,
-            created_at: row.get(4),
-        },
-        balance: row.get(3),
-        held: row.get(5),
-    }))
+    Ok(load_accounts(pool, &[id]).await?.remove(&id))
+}
+
+/// The accounts among `ids` that exist, in one query.
+async fn load_accounts(
+    pool: &Pool,
+    ids: &[AccountId],
+) -> Result<HashMap<AccountId, AccountRow>, LoadFailure> {
+    let rows = crate::db::query(pool, LOAD_ACCOUNTS, &[&ids])
+        .await
+        .map_err(LoadFailure::Unavailable)?;
+    rows.iter()
+        .map(|row| {
+            let currency: String = row.get(2);
+            let kind: String = row.get(3);
+            let id: AccountId = row.get(0);
+            let info = AccountInfo {
+                id,
+                owner: row.get(1),
+                currency: Currency::parse(&currency)
+                    .ok_or(LoadFailure::Corrupt("unknown currency in accounts"))?,
+                kind: AccountKind::parse(&kind)
+                    .ok_or(LoadFailure::Corrupt("unknown kind in accounts"))?,
+                created_at: row.get(5),
+            };
+            let account = AccountRow {
+                info,
+                balance: row.get(4),
+                held: row.get(6),
+            };
+            Ok((id, account))
+        })
+        .collect()
 }
 
 /// The committed balance and held amount of an account, for actors reloading their state.

@@ -1,12 +1,14 @@
 //! Two limits in front of the password checks (bcrypt), which are the costliest thing a caller
 //! can ask for without an account:
 //!
-//! - [`LoginLimiter`]: failed logins per username, counted in PostgreSQL (`login_failures`) so
-//!   the limit holds across every replica: after `failures_max` within a window, that username
-//!   answers 429 until the window (counted from its first failure) has passed. Every attempt
+//! - [`LoginLimiter`]: failed logins counted in PostgreSQL (`login_failures`), so the limits
+//!   hold across every replica, per subject: a username from one address and an address alone
+//!   answer 429 past their limits until their window has passed; a username alone is only
+//!   slowed down (a growing delay, capped), and a right password from an address without
+//!   failures for it goes through at once, so nobody can lock another user out. Every attempt
 //!   counts from the moment it starts and is forgiven only by a success (or taken back when it
-//!   ends in neither), so concurrent guesses cannot slip past. It never fails open: when
-//!   PostgreSQL cannot count an attempt, the attempt is refused (503).
+//!   is refused or ends in neither), so concurrent guesses cannot slip past. It never fails
+//!   open: when PostgreSQL cannot count an attempt, the attempt is refused (503).
 //! - [`AddressLimiter`]: sign-ups and logins per client address, in memory per process, so one
 //!   address flooding the password checks gets 429 while everyone else still gets in.
 
@@ -19,73 +21,175 @@ use deadpool_postgres::Pool;
 
 use crate::store::login_failures::{self, LoginFailureStoreError};
 
+/// The first delay once a username's failures (from every address) pass the pair limit; it
+/// doubles with each further failure, up to `auth.login_delay_max`.
+const LOGIN_DELAY_FIRST: Duration = Duration::from_millis(100);
+
 /// Why a login may not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginRefused {
-    #[error("too many failed logins for this username")]
-    RateLimited { retry_after: Duration },
+    #[error("too many failed logins")]
+    RateLimited {
+        reason: &'static str,
+        retry_after: Duration,
+    },
     #[error("the attempt could not be counted: {0}")]
     Uncounted(#[from] LoginFailureStoreError),
 }
 
-pub struct LoginLimiter {
-    pool: Pool,
-    failures_max: u32,
-    window: Duration,
+/// The login limits (`auth.*` in the settings).
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    /// Failures for one username from one address before that pair answers 429.
+    pub pair_failures_max: u32,
+    /// Failures from one address, whatever the usernames, before it answers 429.
+    pub address_failures_max: u32,
+    pub window: Duration,
+    /// The longest a username's failures slow its logins down.
+    pub delay_max: Duration,
 }
 
-impl LoginLimiter {
-    pub fn new(pool: Pool, failures_max: u32, window: Duration) -> LoginLimiter {
-        LoginLimiter {
-            pool,
-            failures_max,
-            window,
+pub struct LoginLimiter {
+    pool: Pool,
+    limits: LoginLimits,
+}
+
+/// What one attempt counts against.
+struct Subjects {
+    pair: String,
+    address: String,
+    user: String,
+}
+
+impl Subjects {
+    fn new(username: &str, address: IpAddr) -> Subjects {
+        let address = host_part(address);
+        Subjects {
+            pair: format!("pair:{address} {username}"),
+            address: format!("address:{address}"),
+            user: format!("user:{username}"),
         }
     }
 
-    pub fn window(&self) -> Duration {
-        self.window
+    fn all(&self) -> [String; 3] {
+        [self.pair.clone(), self.address.clone(), self.user.clone()]
+    }
+}
+
+impl LoginLimiter {
+    pub fn new(pool: Pool, limits: LoginLimits) -> LoginLimiter {
+        LoginLimiter { pool, limits }
     }
 
-    /// Counts a login attempt for `username`, or refuses it when the username is locked.
-    pub async fn begin(&self, username: &str) -> Result<LoginAttempt<'_>, LoginRefused> {
+    pub fn window(&self) -> Duration {
+        self.limits.window
+    }
+
+    /// Counts a login attempt for `username` from `address`, or refuses it when that pair or
+    /// that address is over its limit.
+    pub async fn begin(
+        &self,
+        username: &str,
+        address: IpAddr,
+    ) -> Result<LoginAttempt<'_>, LoginRefused> {
+        let subjects = Subjects::new(username, address);
         let counted =
-            login_failures::count_attempt(&self.pool, username, self.window, self.failures_max)
-                .await?;
-        if counted.failures > i32::try_from(self.failures_max).unwrap_or(i32::MAX) {
+            login_failures::count_attempt(&self.pool, &subjects.all(), self.limits.window).await?;
+        let count_of = |subject: &str| {
+            counted
+                .iter()
+                .find(|window| window.subject == subject)
+                .map_or((1, Duration::ZERO), |window| {
+                    (window.failures.max(1) as u32, window.remaining)
+                })
+        };
+        let (pair, pair_remaining) = count_of(&subjects.pair);
+        let (address, address_remaining) = count_of(&subjects.address);
+        let (user, _) = count_of(&subjects.user);
+        let refused = match () {
+            _ if pair > self.limits.pair_failures_max => Some((
+                "too many failed logins for this username from this address",
+                pair_remaining,
+            )),
+            _ if address > self.limits.address_failures_max => Some((
+                "too many failed logins from this address",
+                address_remaining,
+            )),
+            _ => None,
+        };
+        if let Some((reason, retry_after)) = refused {
+            // A refused attempt is taken back: it never counts.
+            if let Err(error) = login_failures::uncount_attempt(&self.pool, &subjects.all()).await {
+                tracing::warn!(%error, "could not take back a refused login attempt");
+            }
             return Err(LoginRefused::RateLimited {
-                retry_after: counted.remaining,
+                reason,
+                retry_after,
             });
         }
         Ok(LoginAttempt {
             limiter: self,
-            username: username.to_owned(),
+            subjects,
             settled: false,
+            delay: login_delay(user - 1, self.limits),
+            first_from_address: pair == 1,
         })
     }
 }
 
+/// How long a login waits after `failures` failures for its username from every address: none
+/// up to the pair limit, then doubling, capped.
+pub fn login_delay(failures: u32, limits: LoginLimits) -> Duration {
+    let Some(past) = failures.checked_sub(limits.pair_failures_max) else {
+        return Duration::ZERO;
+    };
+    if past == 0 {
+        return Duration::ZERO;
+    }
+    LOGIN_DELAY_FIRST
+        .saturating_mul(1_u32 << (past - 1).min(20))
+        .min(limits.delay_max)
+}
+
 /// One login in progress. Say how it ended with [`LoginAttempt::failed`] or
-/// [`LoginAttempt::succeeded`]; dropped without either (an error on the way), it is taken back.
+/// [`LoginAttempt::succeeded`], and wait what they answer before answering; dropped without
+/// either (an error on the way), it is taken back.
 #[must_use]
 pub struct LoginAttempt<'a> {
     limiter: &'a LoginLimiter,
-    username: String,
+    subjects: Subjects,
     settled: bool,
+    /// The username's slow-down.
+    delay: Duration,
+    /// No failure for this username from this address in the window.
+    first_from_address: bool,
 }
 
 impl LoginAttempt<'_> {
-    /// Wrong credentials: the failure stays counted.
-    pub fn failed(mut self) {
+    /// Wrong credentials: the failure stays counted. Answer after the returned delay.
+    pub fn failed(mut self) -> Duration {
         self.settled = true;
+        self.delay
     }
 
-    /// Right credentials: earlier failures for this username are forgiven.
-    pub async fn succeeded(mut self) {
+    /// Right credentials: the failures of this username (from here and everywhere) are
+    /// forgiven, and this attempt is not held against the address. Answer after the returned
+    /// delay: none from an address without failures for this username.
+    pub async fn succeeded(mut self) -> Duration {
         self.settled = true;
-        if let Err(error) = login_failures::forgive(&self.limiter.pool, &self.username).await {
+        let pool = &self.limiter.pool;
+        let forgiven = [self.subjects.pair.clone(), self.subjects.user.clone()];
+        if let Err(error) = login_failures::forgive(pool, &forgiven).await {
             // The failures stay counted and lapse with their window: safe, merely strict.
             tracing::warn!(%error, "could not forgive login failures");
+        }
+        let address = [self.subjects.address.clone()];
+        if let Err(error) = login_failures::uncount_attempt(pool, &address).await {
+            tracing::warn!(%error, "could not take back a successful login attempt");
+        }
+        match self.first_from_address {
+            true => Duration::ZERO,
+            false => self.delay,
         }
     }
 }
@@ -95,12 +199,13 @@ impl Drop for LoginAttempt<'_> {
         if self.settled {
             return;
         }
-        let (pool, username) = (
-            self.limiter.pool.clone(),
-            std::mem::take(&mut self.username),
-        );
-        tokio::spawn(async move {
-            if let Err(error) = login_failures::uncount_attempt(&pool, &username).await {
+        // No runtime: the process is stopping, and the count lapses with its window.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (pool, subjects) = (self.limiter.pool.clone(), self.subjects.all());
+        runtime.spawn(async move {
+            if let Err(error) = login_failures::uncount_attempt(&pool, &subjects).await {
                 tracing::warn!(%error, "could not take back an unfinished login attempt");
             }
         });
@@ -178,7 +283,7 @@ impl AddressLimiter {
 }
 
 /// The part of an address one client controls: all of an IPv4 address, the /64 of an IPv6 one.
-fn host_part(address: IpAddr) -> IpAddr {
+pub fn host_part(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(_) => address,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -197,12 +302,29 @@ mod tests {
     use std::net::IpAddr;
     use std::time::Duration;
 
-    use super::AddressLimiter;
+    use super::{login_delay, AddressLimiter, LoginLimits};
 
     const MINUTE: Duration = Duration::from_secs(60);
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_usernames_failures_slow_it_down_growing_and_capped() {
+        let limits = LoginLimits {
+            pair_failures_max: 10,
+            address_failures_max: 100,
+            window: MINUTE,
+            delay_max: Duration::from_secs(5),
+        };
+        assert_eq!(login_delay(0, limits), Duration::ZERO);
+        assert_eq!(login_delay(10, limits), Duration::ZERO);
+        assert_eq!(login_delay(11, limits), Duration::from_millis(100));
+        assert_eq!(login_delay(12, limits), Duration::from_millis(200));
+        assert_eq!(login_delay(14, limits), Duration::from_millis(800));
+        assert_eq!(login_delay(20, limits), Duration::from_secs(5));
+        assert_eq!(login_delay(u32::MAX, limits), Duration::from_secs(5));
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod token;
 
 pub use clock::Clock;
 pub use extractor::{AuthenticatedUser, Banker};
-pub use limiter::{AddressLimiter, LoginAttempt, LoginLimiter, LoginRefused};
+pub use limiter::{AddressLimiter, LoginAttempt, LoginLimiter, LoginLimits, LoginRefused};
 pub use password::PasswordHasher;
 pub use revocation::RevokedSessions;
 pub use token::{IssuedToken, TokenError, TokenMaker, TokenPayload, TokenPurpose};

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{AuthenticatedUser, Banker};
 use crate::domain::{Amount, CurrencyCode, Instant, Page, ResourceId, StatementPage};
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::body::Json;
 use crate::routes::idempotency::{idempotency_key, respond_created, Asked};
 use crate::routes::views::{AccountView, BalanceAtView, EntryView, MovementResult, TransferView};
 use crate::startup::AppState;
@@ -35,7 +36,7 @@ pub struct CreateAccountRequest {
 )]
 pub async fn create_account(
     user: AuthenticatedUser,
-    body: web::Json<CreateAccountRequest>,
+    body: Json<CreateAccountRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let currency = CurrencyCode::parse(&body.currency)?;
@@ -267,7 +268,7 @@ pub async fn deposit(
     Banker(user): Banker,
     request: HttpRequest,
     path: web::Path<i64>,
-    body: web::Json<AmountRequest>,
+    body: Json<AmountRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, amount, key) = movement_request(Kind::Deposit, &request, &user, *path, &body)?;
@@ -293,7 +294,7 @@ pub async fn withdraw(
     user: AuthenticatedUser,
     request: HttpRequest,
     path: web::Path<i64>,
-    body: web::Json<AmountRequest>,
+    body: Json<AmountRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, amount, key) = movement_request(Kind::Withdrawal, &request, &user, *path, &body)?;
@@ -359,7 +360,8 @@ async fn visible_account(
     id: i64,
 ) -> Result<AccountView, ApiError> {
     let id = ResourceId::parse(id)?;
-    let account = AccountView::from(&state.engine.account(id).await?);
+    // From PostgreSQL, not an actor's memory: another replica's transfers are in it.
+    let account = AccountView::from(&state.engine.account_committed(id).await?);
     match (&account.owner, user.is_banker()) {
         (_, true) => Ok(account),
         (Some(owner), false) if owner == user.username.as_str() => Ok(account),

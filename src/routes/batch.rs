@@ -1,17 +1,19 @@
 //! `POST /transfers/batch`: up to 1,000 transfers in one request, each item or all of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tally_actors::config::BATCH_ITEMS_MAX;
-use tally_actors::{BatchError, BatchItem, BatchItemOutcome, BatchOutcome};
+use tally_actors::{
+    AccountKind, AccountSnapshot, BatchError, BatchItem, BatchItemOutcome, BatchOutcome,
+};
 use utoipa::ToSchema;
 
 use crate::auth::AuthenticatedUser;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
-use crate::routes::body::optional_json;
+use crate::routes::body::{optional_json, BodyLimits};
 use crate::routes::idempotency::{idempotency_key, respond, Asked};
 use crate::routes::transfers::CreateTransferRequest;
 use crate::routes::views::{AccountView, TransferView};
@@ -59,7 +61,7 @@ pub struct BatchResult {
         (status = 401, body = ErrorBody),
         (status = 403, description = "An item's `from_account_id` is not the caller's (with `index`)", body = ErrorBody),
         (status = 404, description = "`atomic: true`: the first refused item's account is missing (with `index`)", body = ErrorBody),
-        (status = 409, description = "`idempotency_key_reused`", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_reused`; `too_many_holds` (with `index`): the batch's pending items would take a payer past `engine.holds_open_max` open holds", body = ErrorBody),
         (status = 413, description = "Body over 4 MiB", body = ErrorBody),
         (status = 422, description = "`atomic: true`: the first refused item (`insufficient_funds`, `currency_mismatch`, with `index`)", body = ErrorBody),
         (status = 503, body = ErrorBody),
@@ -71,9 +73,12 @@ pub async fn create_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: BatchRequest = optional_json(payload, BATCH_BODY_LIMIT_BYTES)
-        .await?
-        .ok_or_else(|| ApiError::Validation("a batch needs a body".to_owned()))?;
+    let body: BatchRequest = optional_json(
+        payload,
+        BodyLimits::with_size(&request, BATCH_BODY_LIMIT_BYTES),
+    )
+    .await?
+    .ok_or_else(|| ApiError::Validation("a batch needs a body".to_owned()))?;
     // Every field by name: a field added to the body cannot miss the fingerprint below.
     let BatchRequest { transfers, atomic } = body;
     if !(1..=BATCH_ITEMS_MAX).contains(&transfers.len()) {
@@ -87,6 +92,9 @@ pub async fn create_batch(
     };
     if let Some((index, error)) = foreign_payer(&items, &user, &state).await? {
         return Ok(error.indexed_response(index));
+    }
+    if let Some(index) = past_holds_cap(&items, &state).await? {
+        return Ok(ApiError::TooManyHolds.indexed_response(index));
     }
     let asked = Asked::Batch {
         transfers: &parsed,
@@ -113,6 +121,10 @@ fn parse_items(
     let mut items = Vec::with_capacity(transfers.len());
     let mut parsed_all = Vec::with_capacity(transfers.len());
     for (index, value) in transfers.iter().enumerate() {
+        if !value.is_object() {
+            let error = ApiError::InvalidJson("each item must be a JSON object".to_owned());
+            return Err((index, error));
+        }
         let parsed: CreateTransferRequest =
             CreateTransferRequest::deserialize(value).map_err(|error| {
                 let error =
@@ -129,33 +141,68 @@ fn parse_items(
     Ok((items, parsed_all))
 }
 
-/// The first item whose payer is not the caller's account, refused before anything moves. A
-/// payer that does not exist is left to the item's own 404. Each payer is looked up once, in
-/// request order, and no further than the first foreign one.
+/// The first item whose payer is not the caller's account, refused before anything moves:
+/// 404 for a reserve (as everywhere, a reserve is no one's to name), 403 for another's account.
+/// A payer that does not exist is left to the item's own 404. Every payer is looked up in one
+/// query, which activates no actor.
 async fn foreign_payer(
     items: &[BatchItem],
     user: &AuthenticatedUser,
     state: &AppState,
 ) -> Result<Option<(usize, ApiError)>, ApiError> {
+    let mut payers: Vec<i64> = items.iter().map(|item| item.request.from).collect();
+    payers.sort_unstable();
+    payers.dedup();
+    let found: HashMap<i64, AccountSnapshot> = state
+        .engine
+        .accounts_by_id(&payers)
+        .await?
+        .into_iter()
+        .map(|account| (account.id, account))
+        .collect();
     let caller = user.username.as_str();
-    let mut owned: BTreeMap<i64, bool> = BTreeMap::new();
     for (index, item) in items.iter().enumerate() {
-        let from = item.request.from;
-        let is_callers = match owned.get(&from) {
-            Some(is_callers) => *is_callers,
-            None => {
-                let is_callers = match state.engine.account(from).await {
-                    Ok(account) => account.owner.as_deref() == Some(caller),
-                    Err(tally_actors::LookupError::NotFound) => true,
-                    Err(error) => return Err(error.into()),
-                };
-                *owned.entry(from).or_insert(is_callers)
-            }
+        let Some(payer) = found.get(&item.request.from) else {
+            continue;
         };
-        if !is_callers {
+        if payer.kind == AccountKind::Reserve {
+            return Ok(Some((
+                index,
+                ApiError::NotFound("no such account".to_owned()),
+            )));
+        }
+        if payer.owner.as_deref() != Some(caller) {
             let error =
                 ApiError::Forbidden("only the account's owner may move money out of it".to_owned());
             return Ok(Some((index, error)));
+        }
+    }
+    Ok(None)
+}
+
+/// The first pending item that would take its payer past `engine.holds_open_max` open holds;
+/// the whole batch is refused before anything moves. One query for every payer.
+async fn past_holds_cap(items: &[BatchItem], state: &AppState) -> Result<Option<usize>, ApiError> {
+    let mut payers: Vec<i64> = items
+        .iter()
+        .filter(|item| item.pending_timeout.is_some())
+        .map(|item| item.request.from)
+        .collect();
+    if payers.is_empty() {
+        return Ok(None);
+    }
+    payers.sort_unstable();
+    payers.dedup();
+    let mut open = state.engine.holds_open(&payers).await?;
+    let holds_open_max = state.settings.engine.holds_open_max;
+    for (index, item) in items.iter().enumerate() {
+        if item.pending_timeout.is_none() {
+            continue;
+        }
+        let count = open.entry(item.request.from).or_insert(0);
+        *count += 1;
+        if *count > holds_open_max {
+            return Ok(Some(index));
         }
     }
     Ok(None)

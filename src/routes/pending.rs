@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthenticatedUser;
 use crate::domain::{Amount, ResourceId};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::body::optional_json;
+use crate::routes::body::{optional_json, BodyLimits};
 use crate::routes::idempotency::{idempotency_key, respond, Asked};
 use crate::routes::views::{AccountView, EntryView, PendingResult, TransferView};
 use crate::startup::AppState;
@@ -48,8 +48,9 @@ pub async fn post_transfer(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = ResourceId::parse(path.into_inner())?;
-    let limit = state.settings.http.body_limit_bytes;
-    let body: PostRequest = optional_json(payload, limit).await?.unwrap_or_default();
+    let body: PostRequest = optional_json(payload, BodyLimits::of(&request))
+        .await?
+        .unwrap_or_default();
     let amount = match body.amount {
         None => None,
         Some(amount) => Some(Amount::parse(amount)?),

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::auth::TokenPurpose;
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::body::Json;
 use crate::startup::AppState;
 use crate::store::sessions;
 
@@ -35,7 +36,7 @@ pub struct RenewAccessResponse {
     )
 )]
 pub async fn renew_access(
-    body: web::Json<RenewAccessRequest>,
+    body: Json<RenewAccessRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let refresh = state

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthenticatedUser;
 use crate::domain::{Amount, CurrencyCode, PendingTimeout, ResourceId};
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::body::Json;
 use crate::routes::idempotency::{idempotency_key, respond_created, Asked};
 use crate::routes::views::{AccountView, EntryView, TransferResult, TransferView};
 use crate::startup::AppState;
@@ -73,7 +74,7 @@ impl CreateTransferRequest {
         (status = 401, body = ErrorBody),
         (status = 403, description = "The caller does not own `from_account_id`", body = ErrorBody),
         (status = 404, description = "Either account is missing", body = ErrorBody),
-        (status = 409, description = "`idempotency_key_reused`", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_reused`; `too_many_holds`: a pending transfer from an account already paying `engine.holds_open_max` open holds", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 422, description = "`currency_mismatch`, `insufficient_funds`", body = ErrorBody),
         (status = 503, description = "Database unreachable or engine saturated; see Retry-After", body = ErrorBody),
@@ -82,7 +83,7 @@ impl CreateTransferRequest {
 pub async fn create_transfer(
     user: AuthenticatedUser,
     request: HttpRequest,
-    body: web::Json<CreateTransferRequest>,
+    body: Json<CreateTransferRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (mut transfer, timeout) = body.parse(&user)?;

@@ -1,5 +1,7 @@
 //! `POST /users`, `POST /users/login`, `POST /users/logout`, `GET /users/me`.
 
+use std::net::IpAddr;
+
 use actix_web::http::header::USER_AGENT;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -10,6 +12,7 @@ use crate::auth::{AuthenticatedUser, LoginRefused, TokenPurpose};
 use crate::domain::{NewUser, Password, Role, Username};
 use crate::error::{ApiError, ErrorBody};
 use crate::net::client_address_of;
+use crate::routes::body::Json;
 use crate::startup::AppState;
 use crate::store::sessions::{self, NewSession, SessionStoreError};
 use crate::store::users::{self, UserRow, UserStoreError};
@@ -96,7 +99,7 @@ pub struct CreateUserRequest {
 )]
 pub async fn create_user(
     request: HttpRequest,
-    body: web::Json<CreateUserRequest>,
+    body: Json<CreateUserRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let CreateUserRequest {
@@ -151,14 +154,15 @@ pub struct LoginResponse {
 )]
 pub async fn login(
     request: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.into_inner();
     let username = Username::parse(username)?;
     let password = Password::parse(password)?;
     admit_address(&state, &request)?;
-    let user = check_credentials(&state, &username, password).await?;
+    let address = client_address_of(&request, &state.settings.http.trusted_proxies);
+    let user = check_credentials(&state, &username, address, password).await?;
     let session = open_session(&state, &request, &username, user).await?;
     Ok(HttpResponse::Ok().json(session))
 }
@@ -166,17 +170,21 @@ pub async fn login(
 async fn check_credentials(
     state: &AppState,
     username: &Username,
+    address: IpAddr,
     password: Password,
 ) -> Result<User, ApiError> {
     let attempt = state
         .login_limiter
-        .begin(username.as_str())
+        .begin(username.as_str(), address)
         .await
         .map_err(|refused| match refused {
-            LoginRefused::RateLimited { retry_after } => {
+            LoginRefused::RateLimited {
+                reason,
+                retry_after,
+            } => {
                 state.metrics.logins_rate_limited.inc();
                 ApiError::RateLimited {
-                    reason: "too many failed logins for this username",
+                    reason,
                     retry_after_seconds: retry_after.as_secs() + 1,
                 }
             }
@@ -190,12 +198,12 @@ async fn check_credentials(
     let matches = state.passwords.verify(password, hashed_password).await?;
     match user {
         Some(user) if matches => {
-            attempt.succeeded().await;
+            tokio::time::sleep(attempt.succeeded().await).await;
             Ok(user.into())
         }
         _ => {
-            attempt.failed();
             state.metrics.login_failures.inc();
+            tokio::time::sleep(attempt.failed()).await;
             Err(ApiError::InvalidCredentials)
         }
     }

@@ -1,14 +1,19 @@
-//! The `login_failures` table: failed logins per username in the current window, shared by
-//! every replica. Returns its own types; `auth::limiter` decides what they mean.
+//! The `login_failures` table: failed logins per subject (a username from an address, an
+//! address, a username) in the subject's current window, shared by every replica. Returns its
+//! own types; `auth::limiter` decides what they mean.
 
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
 
-/// A username's window after counting one more attempt in it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A count never goes above this (a subject refused long ago keeps no growing number).
+const FAILURES_COUNTED_MAX: i32 = 1_000_000;
+
+/// A subject's window after counting one more attempt in it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CountedWindow {
-    /// Attempts counted in the window, this one included; never above `failures_max + 1`.
+    pub subject: String,
+    /// Attempts counted in the window, this one included.
     pub failures: i32,
     /// Until the window ends.
     pub remaining: Duration,
@@ -22,66 +27,78 @@ pub enum LoginFailureStoreError {
     Database(#[from] tokio_postgres::Error),
 }
 
-/// Counts an attempt for `username` in its window (a new window when the last one ended),
-/// atomically, so concurrent attempts on any replica each count. Once the count passes
-/// `failures_max` it stays at `failures_max + 1`.
+/// Counts an attempt for each of `subjects` in its window (a new window when the last one
+/// ended), in one statement, so concurrent attempts on any replica each count. Rows are
+/// written in subject order, so concurrent attempts never deadlock.
 pub async fn count_attempt(
     pool: &Pool,
-    username: &str,
+    subjects: &[String],
     window: Duration,
-    failures_max: u32,
-) -> Result<CountedWindow, LoginFailureStoreError> {
+) -> Result<Vec<CountedWindow>, LoginFailureStoreError> {
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "INSERT INTO login_failures AS f (username, window_started_at, failures)
-             VALUES ($1, now(), 1)
-             ON CONFLICT (username) DO UPDATE SET
+            "INSERT INTO login_failures AS f (subject, window_started_at, failures)
+             SELECT subject, now(), 1 FROM unnest($1::text[]) AS subject ORDER BY subject
+             ON CONFLICT (subject) DO UPDATE SET
                  window_started_at = CASE
                      WHEN f.window_started_at <= now() - make_interval(secs => $2) THEN now()
                      ELSE f.window_started_at END,
                  failures = CASE
                      WHEN f.window_started_at <= now() - make_interval(secs => $2) THEN 1
-                     ELSE LEAST(f.failures + 1, $3 + 1) END
-             RETURNING failures, GREATEST(0, EXTRACT(EPOCH FROM
+                     ELSE LEAST(f.failures + 1, $3) END
+             RETURNING subject, failures, GREATEST(0, EXTRACT(EPOCH FROM
                  window_started_at + make_interval(secs => $2) - now()))::float8 AS remaining",
         )
         .await?;
-    let failures_max = i32::try_from(failures_max).unwrap_or(i32::MAX - 1);
-    let row = client
-        .query_one(
+    let rows = client
+        .query(
             &statement,
-            &[&username, &window.as_secs_f64(), &failures_max],
+            &[&subjects, &window.as_secs_f64(), &FAILURES_COUNTED_MAX],
         )
         .await?;
-    let remaining: f64 = row.try_get("remaining")?;
-    Ok(CountedWindow {
-        failures: row.try_get("failures")?,
-        remaining: Duration::try_from_secs_f64(remaining).unwrap_or(Duration::ZERO),
-    })
+    rows.iter()
+        .map(|row| {
+            let remaining: f64 = row.try_get("remaining")?;
+            Ok(CountedWindow {
+                subject: row.try_get("subject")?,
+                failures: row.try_get("failures")?,
+                remaining: Duration::try_from_secs_f64(remaining).unwrap_or(Duration::ZERO),
+            })
+        })
+        .collect()
 }
 
-/// Takes back one counted attempt that ended in neither success nor failure (e.g. the
-/// password check was refused for load).
-pub async fn uncount_attempt(pool: &Pool, username: &str) -> Result<(), LoginFailureStoreError> {
+/// Takes back one counted attempt of each of `subjects` (refused, or ended in neither success
+/// nor failure, or a success from a shared address).
+pub async fn uncount_attempt(
+    pool: &Pool,
+    subjects: &[String],
+) -> Result<(), LoginFailureStoreError> {
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
             "UPDATE login_failures SET failures = failures - 1
-             WHERE username = $1 AND failures > 0",
+             WHERE subject IN (SELECT subject FROM login_failures
+                               WHERE subject = ANY($1) AND failures > 0
+                               ORDER BY subject FOR UPDATE)",
         )
         .await?;
-    client.execute(&statement, &[&username]).await?;
+    client.execute(&statement, &[&subjects]).await?;
     Ok(())
 }
 
-/// Forgets `username`'s failures (a successful login).
-pub async fn forgive(pool: &Pool, username: &str) -> Result<(), LoginFailureStoreError> {
+/// Forgets `subjects`' failures (a successful login).
+pub async fn forgive(pool: &Pool, subjects: &[String]) -> Result<(), LoginFailureStoreError> {
     let client = pool.get().await?;
     let statement = client
-        .prepare_cached("DELETE FROM login_failures WHERE username = $1")
+        .prepare_cached(
+            "DELETE FROM login_failures
+             WHERE subject IN (SELECT subject FROM login_failures WHERE subject = ANY($1)
+                               ORDER BY subject FOR UPDATE)",
+        )
         .await?;
-    client.execute(&statement, &[&username]).await?;
+    client.execute(&statement, &[&subjects]).await?;
     Ok(())
 }
 
@@ -94,8 +111,8 @@ pub async fn purge_ended(
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "DELETE FROM login_failures WHERE username IN (
-                 SELECT username FROM login_failures
+            "DELETE FROM login_failures WHERE subject IN (
+                 SELECT subject FROM login_failures
                  WHERE window_started_at < now() - make_interval(secs => $1)
                  ORDER BY window_started_at LIMIT $2
              )",

@@ -106,7 +106,9 @@ pub async fn find_session(pool: &Pool, id: Uuid) -> Result<Option<SessionRow>, S
 }
 
 /// Blocks `username`'s session `id`, so its refresh token stops working, and notifies every
-/// replica (on commit) so its access tokens do too. Idempotent: the first block time stays.
+/// replica (on commit) so its access tokens do too. Idempotent: the first block time stays. The
+/// notice goes out even when the row is gone (purged or deleted): the caller's access token is
+/// alive, and every replica must refuse it.
 pub async fn block_session(
     pool: &Pool,
     id: Uuid,
@@ -120,7 +122,7 @@ pub async fn block_session(
                  WHERE id = $1 AND username = $2
                  RETURNING id
              )
-             SELECT pg_notify('{BLOCKED_CHANNEL}', id::text) FROM blocked"
+             SELECT pg_notify('{BLOCKED_CHANNEL}', CAST($1 AS uuid)::text)"
         ))
         .await?;
     client.query(&statement, &[&id, &username.as_str()]).await?;

@@ -44,6 +44,14 @@ pub fn test_settings(database_url: &str) -> Settings {
         "1000000".to_owned(),
     );
     environment.insert(
+        "TALLY_AUTH__ADDRESS_FAILURES_MAX".to_owned(),
+        "1000000".to_owned(),
+    );
+    environment.insert(
+        "TALLY_HTTP__CONNECTIONS_PER_ADDRESS_MAX".to_owned(),
+        "1000000".to_owned(),
+    );
+    environment.insert(
         "TALLY_DATABASE__CONNECT_TIMEOUT".to_owned(),
         "1s".to_owned(),
     );

@@ -96,3 +96,34 @@ async fn a_replica_started_after_a_logout_refuses_its_tokens() {
         "the late replica accepts a logged-out token"
     );
 }
+
+/// Issue 20, item 10: the session row may be gone (purged, deleted by hand); the logout still
+/// reaches every replica.
+#[actix_web::test]
+async fn a_logout_whose_session_row_is_gone_still_reaches_every_replica() {
+    let a = spawn_app().await;
+    let b = spawn_replica(&a).await;
+    let alice = a.create_depositor().await;
+    let session: uuid::Uuid = alice.session_id.parse().expect("a uuid");
+    assert_eq!(b.get("/users/me", Some(&alice.token)).await.status(), 200);
+    let deleted = a
+        .db()
+        .await
+        .execute("DELETE FROM sessions WHERE id = $1", &[&session])
+        .await
+        .expect("the session row deleted");
+    assert_eq!(deleted, 1);
+
+    assert_eq!(a.logout(&alice.token).await.status().as_u16(), 204);
+    assert_error(
+        a.get("/users/me", Some(&alice.token)).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    let took = refused_within(&b, &alice.token, PROPAGATION_MAX).await;
+    assert!(
+        took.is_some(),
+        "replica B still accepts the token after 1 s"
+    );
+}

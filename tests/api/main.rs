@@ -13,6 +13,7 @@ mod faults;
 mod health;
 mod helpers;
 mod idempotency;
+mod isolation;
 mod limits;
 mod logout;
 mod metrics;

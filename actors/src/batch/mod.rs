@@ -154,7 +154,13 @@ impl Engine {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let found = join_all(ids.iter().map(|id| self.inner.registry.get(*id))).await;
+        // One query for every account not active yet, however many the batch names.
+        let found = self
+            .inner
+            .registry
+            .get_many(&ids)
+            .await
+            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
         let mut handles = HashMap::with_capacity(ids.len());
         for (id, found) in ids.into_iter().zip(found) {
             match found {

@@ -35,6 +35,8 @@ const WORDS: Record<string, string> = {
   conflict: 'That already exists.',
   idempotency_key_reused: 'This request was already sent with different details. Please check and send again.',
   transfer_not_pending: 'That hold is no longer pending: it was already confirmed, released or has expired.',
+  too_many_holds: 'That account has too many open holds. Confirm, release or wait for some, then try again.',
+  request_timeout: 'The request took too long to arrive. Please try again.',
   payload_too_large: 'That request is too large.',
   insufficient_funds: 'Not enough money available in that account.',
   currency_mismatch: 'Both accounts must be in the currency of the amount.',
