@@ -219,7 +219,7 @@ impl EngineMetrics {
     }
 
     fn register(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 16] = [
             Box::new(self.transfers_committed.clone()),
             Box::new(self.transfers_refused.clone()),
             Box::new(self.journal_batch_size.clone()),
