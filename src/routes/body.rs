@@ -6,7 +6,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// An optional JSON body, at most `limit_bytes`: `None` when the body is empty.
+/// An optional JSON body, at most `limit_bytes`: `None` when the body is empty or JSON `null`
+/// (the document's `oneOf: [null, ...]` for an optional body).
 pub async fn optional_json<T: DeserializeOwned>(
     mut payload: web::Payload,
     limit_bytes: usize,
@@ -24,7 +25,7 @@ pub async fn optional_json<T: DeserializeOwned>(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(&body).map(Some).map_err(|error| {
+    serde_json::from_slice::<Option<T>>(&body).map_err(|error| {
         if error.is_data() {
             ApiError::Validation(format!(
                 "the body does not match the expected shape: {error}"
