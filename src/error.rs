@@ -72,36 +72,147 @@ pub struct ErrorDetail {
     pub index: Option<usize>,
 }
 
-impl ApiError {
-    pub fn code(&self) -> &'static str {
+/// Every error code of docs/api.md, with the HTTP status it is answered with: the OpenAPI
+/// document lists, per status, the codes that status may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidJson,
+    ValidationFailed,
+    SameAccount,
+    Unauthenticated,
+    TokenExpired,
+    InvalidCredentials,
+    Forbidden,
+    NotFound,
+    Conflict,
+    IdempotencyKeyReused,
+    TransferNotPending,
+    TooManyHolds,
+    RequestTimeout,
+    PayloadTooLarge,
+    InsufficientFunds,
+    CurrencyMismatch,
+    BalanceOverflow,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 20] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::ValidationFailed,
+        ErrorCode::SameAccount,
+        ErrorCode::Unauthenticated,
+        ErrorCode::TokenExpired,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::IdempotencyKeyReused,
+        ErrorCode::TransferNotPending,
+        ErrorCode::TooManyHolds,
+        ErrorCode::RequestTimeout,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::InsufficientFunds,
+        ErrorCode::CurrencyMismatch,
+        ErrorCode::BalanceOverflow,
+        ErrorCode::RateLimited,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
+    /// The stable snake_case word clients match on.
+    pub fn as_str(self) -> &'static str {
         match self {
-            ApiError::InvalidJson(_) => "invalid_json",
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::SameAccount => "same_account",
-            ApiError::Unauthenticated(_) => "unauthenticated",
-            ApiError::TokenExpired => "token_expired",
-            ApiError::InvalidCredentials => "invalid_credentials",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::InsufficientFunds => "insufficient_funds",
-            ApiError::CurrencyMismatch(_) => "currency_mismatch",
-            ApiError::BalanceOverflow => "balance_overflow",
-            ApiError::TransferNotPending => "transfer_not_pending",
-            ApiError::TooManyHolds => "too_many_holds",
-            ApiError::BodyTimeout { .. } => "request_timeout",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::SameAccount => "same_account",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::TransferNotPending => "transfer_not_pending",
+            ErrorCode::TooManyHolds => "too_many_holds",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::InsufficientFunds => "insufficient_funds",
+            ErrorCode::CurrencyMismatch => "currency_mismatch",
+            ErrorCode::BalanceOverflow => "balance_overflow",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidJson | ErrorCode::ValidationFailed | ErrorCode::SameAccount => {
+                StatusCode::BAD_REQUEST
+            }
+            ErrorCode::Unauthenticated
+            | ErrorCode::TokenExpired
+            | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict
+            | ErrorCode::IdempotencyKeyReused
+            | ErrorCode::TransferNotPending
+            | ErrorCode::TooManyHolds => StatusCode::CONFLICT,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::InsufficientFunds
+            | ErrorCode::CurrencyMismatch
+            | ErrorCode::BalanceOverflow => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The codes answered with `status`, in [`ErrorCode::ALL`]'s order.
+    pub fn of_status(status: StatusCode) -> Vec<&'static str> {
+        ErrorCode::ALL
+            .into_iter()
+            .filter(|code| code.status() == status)
+            .map(ErrorCode::as_str)
+            .collect()
+    }
+}
+
+impl ApiError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::InvalidJson(_) => ErrorCode::InvalidJson,
+            ApiError::Validation(_) => ErrorCode::ValidationFailed,
+            ApiError::SameAccount => ErrorCode::SameAccount,
+            ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            ApiError::TokenExpired => ErrorCode::TokenExpired,
+            ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::InsufficientFunds => ErrorCode::InsufficientFunds,
+            ApiError::CurrencyMismatch(_) => ErrorCode::CurrencyMismatch,
+            ApiError::BalanceOverflow => ErrorCode::BalanceOverflow,
+            ApiError::TransferNotPending => ErrorCode::TransferNotPending,
+            ApiError::TooManyHolds => ErrorCode::TooManyHolds,
+            ApiError::BodyTimeout { .. } => ErrorCode::RequestTimeout,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
     /// The error's code and message, as an error object carries them.
     pub fn detail(&self) -> ErrorDetail {
         ErrorDetail {
-            code: self.code(),
+            code: self.code().as_str(),
             message: self.to_string(),
             index: None,
         }
@@ -224,28 +335,7 @@ impl From<tokio_postgres::Error> for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::InvalidJson(_) | ApiError::Validation(_) | ApiError::SameAccount => {
-                StatusCode::BAD_REQUEST
-            }
-            ApiError::Unauthenticated(_)
-            | ApiError::TokenExpired
-            | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_)
-            | ApiError::IdempotencyKeyReused
-            | ApiError::TransferNotPending
-            | ApiError::TooManyHolds => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::InsufficientFunds
-            | ApiError::CurrencyMismatch(_)
-            | ApiError::BalanceOverflow => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code().status()
     }
 
     fn error_response(&self) -> HttpResponse {

@@ -8,6 +8,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{accounts, batch, health, pending, tokens, transfers, users, views};
 
+mod constraints;
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -68,7 +70,15 @@ fn metrics_doc() {}
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/docs", web::get().to(redirect_to_docs))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document()));
+}
+
+/// The document `/openapi.json` serves: the handlers' annotations with every enforced rule
+/// written in (bounds, enums, patterns, error codes per status, headers).
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut value = serde_json::to_value(ApiDoc::openapi()).expect("the document is JSON");
+    constraints::apply(&mut value);
+    serde_json::from_value(value).expect("the constrained document is still OpenAPI")
 }
 
 async fn redirect_to_docs() -> HttpResponse {

@@ -75,13 +75,17 @@ impl BodyLimits {
     }
 }
 
-/// An optional JSON object body: `None` when the body is empty.
+/// An optional JSON object body: `None` when the body is empty or JSON `null`.
 pub async fn optional_json<T: DeserializeOwned>(
     payload: web::Payload,
     limits: BodyLimits,
 ) -> Result<Option<T>, ApiError> {
     let body = read(payload, limits).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    // JSON `null` is no body too: the document's `oneOf: [null, ...]` for an optional body.
+    if body.trim_ascii() == b"null" {
         return Ok(None);
     }
     parse(&body).map(Some)

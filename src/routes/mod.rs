@@ -5,7 +5,7 @@ pub mod accounts;
 pub mod batch;
 mod body;
 pub mod health;
-mod idempotency;
+pub(crate) mod idempotency;
 pub mod pending;
 pub mod tokens;
 pub mod transfers;

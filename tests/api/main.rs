@@ -7,6 +7,7 @@ mod batch;
 mod cancellation;
 mod concurrency;
 mod configuration;
+mod contract;
 mod docs;
 mod durability;
 mod faults;

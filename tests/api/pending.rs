@@ -270,6 +270,22 @@ async fn only_the_payee_or_a_banker_may_end_a_hold() {
     s.app.assert_invariants().await;
 }
 
+/// The document gives post's optional body as `null` or an object: a JSON `null` is no body.
+#[actix_web::test]
+async fn a_null_body_posts_the_whole_hold() {
+    let s = scene().await;
+    let held = s.hold(300, None).await;
+    let response = s
+        .end(&held["transfer"]["id"], "post", Some(Value::Null), &s.payee)
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let posted: Value = response.json().await.expect("posted");
+    assert_eq!(posted["transfer"]["amount"], 300, "all of it");
+    assert_eq!(s.app.balance(s.to).await, 300);
+    assert_eq!(s.app.balance(s.from).await, 700);
+    s.app.assert_invariants().await;
+}
+
 #[actix_web::test]
 async fn a_void_releases_the_hold_and_moves_nothing() {
     let s = scene().await;

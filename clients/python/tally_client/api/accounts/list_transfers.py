@@ -1,0 +1,267 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_body_400 import ErrorBody400
+from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_403 import ErrorBody403
+from ...models.error_body_404 import ErrorBody404
+from ...models.list_transfers_status import ListTransfersStatus
+from ...models.transfer_view import TransferView
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    id: int,
+    *,
+    status: ListTransfersStatus | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    before_id: int | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_status: str | Unset = UNSET
+    if not isinstance(status, Unset):
+        json_status = status.value
+
+    params["status"] = json_status
+
+    params["limit"] = limit
+
+    params["before_id"] = before_id
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/accounts/{id}/transfers".format(
+            id=quote(str(id), safe=""),
+        ),
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | list[TransferView]
+    | None
+):
+    if response.status_code == 200:
+        response_200 = []
+        _response_200 = response.json()
+        for response_200_item_data in _response_200:
+            response_200_item = TransferView.from_dict(response_200_item_data)
+
+            response_200.append(response_200_item)
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody400.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody401.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody403.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody404.from_dict(response.json())
+
+        return response_404
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[
+    ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]
+]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    status: ListTransfersStatus | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    before_id: int | Unset = UNSET,
+) -> Response[
+    ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]
+]:
+    """The transfers where the account is either side, newest first.
+
+    Args:
+        id (int):
+        status (ListTransfersStatus | Unset):
+        limit (int | Unset):
+        before_id (int | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        status=status,
+        limit=limit,
+        before_id=before_id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    status: ListTransfersStatus | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    before_id: int | Unset = UNSET,
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | list[TransferView]
+    | None
+):
+    """The transfers where the account is either side, newest first.
+
+    Args:
+        id (int):
+        status (ListTransfersStatus | Unset):
+        limit (int | Unset):
+        before_id (int | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+        status=status,
+        limit=limit,
+        before_id=before_id,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    status: ListTransfersStatus | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    before_id: int | Unset = UNSET,
+) -> Response[
+    ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]
+]:
+    """The transfers where the account is either side, newest first.
+
+    Args:
+        id (int):
+        status (ListTransfersStatus | Unset):
+        limit (int | Unset):
+        before_id (int | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        status=status,
+        limit=limit,
+        before_id=before_id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    status: ListTransfersStatus | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    before_id: int | Unset = UNSET,
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | list[TransferView]
+    | None
+):
+    """The transfers where the account is either side, newest first.
+
+    Args:
+        id (int):
+        status (ListTransfersStatus | Unset):
+        limit (int | Unset):
+        before_id (int | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+            status=status,
+            limit=limit,
+            before_id=before_id,
+        )
+    ).parsed

@@ -1,0 +1,10 @@
+from enum import StrEnum
+
+
+class ErrorBody409ErrorCode(StrEnum):
+    CONFLICT = "conflict"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    TRANSFER_NOT_PENDING = "transfer_not_pending"
+
+    def __str__(self) -> str:
+        return str(self.value)

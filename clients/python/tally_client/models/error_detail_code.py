@@ -1,0 +1,25 @@
+from enum import StrEnum
+
+
+class ErrorDetailCode(StrEnum):
+    BALANCE_OVERFLOW = "balance_overflow"
+    CONFLICT = "conflict"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    FORBIDDEN = "forbidden"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    INTERNAL = "internal"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    INVALID_JSON = "invalid_json"
+    NOT_FOUND = "not_found"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    RATE_LIMITED = "rate_limited"
+    SAME_ACCOUNT = "same_account"
+    TOKEN_EXPIRED = "token_expired"
+    TRANSFER_NOT_PENDING = "transfer_not_pending"
+    UNAUTHENTICATED = "unauthenticated"
+    UNAVAILABLE = "unavailable"
+    VALIDATION_FAILED = "validation_failed"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,220 @@
+//! The rules the server enforces, written into the generated document from the same constants
+//! the parsers use (`domain::*`, the engine's limits), so the document cannot drift from them:
+//! bounds, enums, patterns, lengths, item counts, the error codes each status may carry and the
+//! headers answers carry.
+
+use actix_web::http::StatusCode;
+use serde_json::{json, Map, Value};
+use tally_actors::config::BATCH_ITEMS_MAX;
+use tally_actors::{Currency, TransferStatus};
+
+use crate::domain::{IdempotencyKey, Page, PendingTimeout, StatementPage};
+use crate::error::{ErrorCode, RETRY_AFTER_SECONDS};
+use crate::routes::idempotency::REPLAYED_HEADER;
+
+/// Every error status a response of the document may be; each gets its own error body schema.
+const ERROR_STATUSES: [StatusCode; 10] = [
+    StatusCode::BAD_REQUEST,
+    StatusCode::UNAUTHORIZED,
+    StatusCode::FORBIDDEN,
+    StatusCode::NOT_FOUND,
+    StatusCode::CONFLICT,
+    StatusCode::PAYLOAD_TOO_LARGE,
+    StatusCode::UNPROCESSABLE_ENTITY,
+    StatusCode::TOO_MANY_REQUESTS,
+    StatusCode::INTERNAL_SERVER_ERROR,
+    StatusCode::SERVICE_UNAVAILABLE,
+];
+
+/// `Idempotency-Key`: visible ASCII (0x21–0x7E), 1 to `LENGTH_MAX` of them.
+pub fn idempotency_key_pattern() -> String {
+    format!("^[!-~]{{1,{}}}$", IdempotencyKey::LENGTH_MAX)
+}
+
+fn currencies() -> Value {
+    Currency::ALL.iter().map(|c| c.as_str()).collect()
+}
+
+fn statuses() -> Value {
+    TransferStatus::ALL.iter().map(|s| s.as_str()).collect()
+}
+
+/// Writes every rule into `document` (the JSON form of `ApiDoc::openapi()`).
+pub fn apply(document: &mut Value) {
+    constrain_schemas(&mut document["components"]["schemas"]);
+    add_error_bodies(&mut document["components"]["schemas"]);
+    let paths = document["paths"]
+        .as_object_mut()
+        .expect("the document has paths");
+    for item in paths.values_mut() {
+        for operation in item.as_object_mut().expect("a path item").values_mut() {
+            constrain_parameters(operation);
+            constrain_responses(operation);
+        }
+    }
+}
+
+/// The request and answer bodies' fields.
+fn constrain_schemas(schemas: &mut Value) {
+    let id = json!({"minimum": 1});
+    let amount = json!({"minimum": 1});
+    let currency = json!({"enum": currencies()});
+    let rules: [(&str, &str, Value); 16] = [
+        ("CreateTransferRequest", "from_account_id", id.clone()),
+        ("CreateTransferRequest", "to_account_id", id.clone()),
+        ("CreateTransferRequest", "amount", amount.clone()),
+        ("CreateTransferRequest", "currency", currency.clone()),
+        (
+            "CreateTransferRequest",
+            "timeout_seconds",
+            json!({"minimum": 1, "maximum": PendingTimeout::SECONDS_MAX}),
+        ),
+        ("AmountRequest", "amount", amount.clone()),
+        ("PostRequest", "amount", amount.clone()),
+        ("CreateAccountRequest", "currency", currency.clone()),
+        (
+            "BatchRequest",
+            "transfers",
+            json!({"minItems": 1, "maxItems": BATCH_ITEMS_MAX}),
+        ),
+        ("AccountView", "currency", currency.clone()),
+        ("TransferView", "currency", currency.clone()),
+        ("TransferView", "status", json!({"enum": statuses()})),
+        ("TransferView", "amount", amount),
+        ("BalanceAtView", "currency", currency),
+        ("ErrorDetail", "code", json!({"enum": all_codes()})),
+        ("ErrorDetail", "index", json!({"type": "integer"})),
+    ];
+    for (schema, property, rule) in rules {
+        let target = &mut schemas[schema]["properties"][property];
+        assert!(target.is_object(), "{schema}.{property} is in the document");
+        merge(target, rule);
+    }
+}
+
+fn all_codes() -> Vec<&'static str> {
+    ErrorCode::ALL.iter().map(|code| code.as_str()).collect()
+}
+
+/// `ErrorBody400`, `ErrorBody401`, ...: the error body whose `code` is one of that status's.
+fn add_error_bodies(schemas: &mut Value) {
+    let schemas = schemas.as_object_mut().expect("component schemas");
+    for status in ERROR_STATUSES {
+        let codes = ErrorCode::of_status(status);
+        assert!(!codes.is_empty(), "status {status} has a code");
+        let mut detail = schemas["ErrorDetail"].clone();
+        detail["properties"]["code"]["enum"] = json!(codes);
+        let body = json!({
+            "type": "object",
+            "description": format!("The error answered with {}: `error.code` is one of its codes.", status.as_u16()),
+            "required": ["error"],
+            "properties": {"error": detail},
+        });
+        schemas.insert(error_body_name(status), body);
+    }
+}
+
+fn error_body_name(status: StatusCode) -> String {
+    format!("ErrorBody{}", status.as_u16())
+}
+
+/// Path ids, paging, filters and the `Idempotency-Key` header.
+fn constrain_parameters(operation: &mut Value) {
+    let Some(parameters) = operation["parameters"].as_array_mut() else {
+        return;
+    };
+    for parameter in parameters {
+        let name = parameter["name"]
+            .as_str()
+            .expect("a parameter name")
+            .to_owned();
+        // A query, path or header parameter is a string on the wire: never JSON null.
+        let schema = &mut parameter["schema"];
+        if let Some(types) = schema["type"].as_array() {
+            let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+            schema["type"] = kept.into_iter().next().expect("a non-null type");
+        }
+        let rule = match name.as_str() {
+            "id" | "before_id" => json!({"minimum": 1}),
+            "page_id" => json!({"minimum": 1, "maximum": Page::ID_MAX}),
+            "page_size" => json!({"minimum": 1, "maximum": Page::SIZE_MAX}),
+            "limit" => json!({"minimum": 1, "maximum": StatementPage::LIMIT_MAX}),
+            "status" => json!({"enum": statuses()}),
+            "since" | "until" | "at" => json!({"format": "date-time"}),
+            "Idempotency-Key" => json!({
+                "minLength": 1,
+                "maxLength": IdempotencyKey::LENGTH_MAX,
+                "pattern": idempotency_key_pattern(),
+            }),
+            _ => json!({}),
+        };
+        merge(schema, rule);
+        if name == "at" {
+            parameter["required"] = json!(true);
+        }
+    }
+}
+
+/// Error answers refer to their status's body; 429 and 503 carry `Retry-After`; a replayable
+/// operation's success carries `Idempotent-Replayed`.
+fn constrain_responses(operation: &mut Value) {
+    let replayable = operation["parameters"]
+        .as_array()
+        .is_some_and(|parameters| {
+            parameters
+                .iter()
+                .any(|parameter| parameter["name"] == IdempotencyKey::HEADER)
+        });
+    let responses = operation["responses"]
+        .as_object_mut()
+        .expect("an operation has responses");
+    for (status, response) in responses.iter_mut() {
+        let status = StatusCode::from_bytes(status.as_bytes()).expect("a numeric status");
+        if ERROR_STATUSES.contains(&status) {
+            let schema = &mut response["content"]["application/json"]["schema"];
+            if schema.is_object() {
+                *schema =
+                    json!({"$ref": format!("#/components/schemas/{}", error_body_name(status))});
+            }
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            add_header(response, "Retry-After", retry_after());
+        }
+        if replayable && status.is_success() {
+            add_header(response, REPLAYED_HEADER, replayed());
+        }
+    }
+}
+
+fn retry_after() -> Value {
+    json!({
+        "description": format!("Seconds to wait before retrying (at least {RETRY_AFTER_SECONDS})."),
+        "required": true,
+        "schema": {"type": "integer", "minimum": RETRY_AFTER_SECONDS},
+    })
+}
+
+fn replayed() -> Value {
+    json!({
+        "description": "`true` when this is the stored answer to an earlier request with the same Idempotency-Key; absent otherwise.",
+        "required": false,
+        "schema": {"type": "string", "enum": ["true"]},
+    })
+}
+
+fn add_header(response: &mut Value, name: &str, header: Value) {
+    let headers = response
+        .as_object_mut()
+        .expect("a response")
+        .entry("headers")
+        .or_insert_with(|| Value::Object(Map::new()));
+    headers[name] = header;
+}
+
+/// `rule`'s keys written over `target`'s.
+fn merge(target: &mut Value, rule: Value) {
+    let target = target.as_object_mut().expect("a schema object");
+    for (key, value) in rule.as_object().expect("a rule object") {
+        target.insert(key.clone(), value.clone());
+    }
+}
