@@ -95,6 +95,7 @@ pub mod bounds {
     /// A transfer holds two actors at once, so fewer could never move money.
     pub const ACCOUNTS_ACTIVE_MIN: usize = 2;
     pub const ACCOUNTS_ACTIVE_MAX: usize = 10_000_000;
+    pub const HOLDS_OPEN_MAX: usize = 1 << 20;
     pub const STALE_RETRIES_MAX: u32 = 100;
     pub const EXPIRY_SWEEP_BATCH_MAX: usize = 65_536;
     pub const IDLE_PASSIVATION_MAX: Duration = Duration::from_secs(24 * 3600);
@@ -120,7 +121,7 @@ impl EngineConfig {
     /// checks as production.
     pub fn validate(&self) -> Result<(), InvalidEngineConfig> {
         use bounds::*;
-        let counts: [(&'static str, usize, usize, usize); 8] = [
+        let counts: [(&'static str, usize, usize, usize); 9] = [
             ("batch_size_max", self.batch_size_max, 1, BATCH_SIZE_MAX),
             (
                 "mailbox_capacity",
@@ -147,6 +148,7 @@ impl EngineConfig {
                 JOURNAL_WRITERS_MAX,
             ),
             ("arbiters", self.arbiters, 0, ARBITERS_MAX),
+            ("holds_open_max", self.holds_open_max, 1, HOLDS_OPEN_MAX),
             (
                 "accounts_active_max",
                 self.accounts_active_max,

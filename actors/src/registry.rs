@@ -168,7 +168,10 @@ impl Registry {
         };
         let mut handles = Vec::with_capacity(ids.len());
         for id in ids {
-            let handle = match (self.shared.actors.get(id).map(|h| h.clone()), loaded.remove(id)) {
+            let handle = match (
+                self.shared.actors.get(id).map(|h| h.clone()),
+                loaded.remove(id),
+            ) {
                 (Some(handle), _) => Ok(handle),
                 (None, Some(row)) => self.install(row).await,
                 (None, None) => Err(LookupError::NotFound),

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthenticatedUser;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
-use crate::routes::body::{optional_json, BodyLimits};
+use crate::routes::body::{required_json, BodyLimits};
 use crate::routes::idempotency::{idempotency_key, respond, Asked};
 use crate::routes::transfers::CreateTransferRequest;
 use crate::routes::views::{AccountView, TransferView};
@@ -73,12 +73,8 @@ pub async fn create_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: BatchRequest = optional_json(
-        payload,
-        BodyLimits::with_size(&request, BATCH_BODY_LIMIT_BYTES),
-    )
-    .await?
-    .ok_or_else(|| ApiError::Validation("a batch needs a body".to_owned()))?;
+    let limits = BodyLimits::with_size(&request, BATCH_BODY_LIMIT_BYTES);
+    let body: BatchRequest = required_json(payload, limits, "a batch needs a body").await?;
     // Every field by name: a field added to the body cannot miss the fingerprint below.
     let BatchRequest { transfers, atomic } = body;
     if !(1..=BATCH_ITEMS_MAX).contains(&transfers.len()) {

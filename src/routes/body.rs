@@ -91,6 +91,19 @@ pub async fn optional_json<T: DeserializeOwned>(
     parse(&body).map(Some)
 }
 
+/// A required JSON object body: `missing` (400 `validation_failed`) when the body is empty.
+pub async fn required_json<T: DeserializeOwned>(
+    payload: web::Payload,
+    limits: BodyLimits,
+    missing: &str,
+) -> Result<T, ApiError> {
+    let body = read(payload, limits).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Validation(missing.to_owned()));
+    }
+    parse(&body)
+}
+
 /// The whole body, or 413 past the size bound, or 408 past the time bound: a client sending a
 /// byte every few seconds holds a connection no longer than `read_timeout`.
 async fn read<S>(mut payload: S, limits: BodyLimits) -> Result<web::BytesMut, ApiError>

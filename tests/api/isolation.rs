@@ -65,6 +65,10 @@ async fn every_body_must_be_a_json_object() {
     ];
     for (path, token) in &routes {
         for body in &sequences {
+            // An optional body (a post's) takes JSON `null` as no body, as the document says.
+            if body.is_null() && path.ends_with("/post") {
+                continue;
+            }
             let response = app.post(path, body, token.map(String::as_str)).await;
             let error = assert_error(response, 400, "invalid_json").await;
             assert!(error["error"]["index"].is_null(), "{path} {body}: {error}");
