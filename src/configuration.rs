@@ -283,6 +283,9 @@ impl Settings {
         {
             return refuse("engine limits (batch_size_max, mailbox_capacity, journal_queue_max, transfers_in_flight_max) must be at least 1");
         }
+        if engine.audit_interval.is_zero() {
+            return refuse("engine.audit_interval must be above zero");
+        }
         Ok(())
     }
 }

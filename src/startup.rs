@@ -85,6 +85,7 @@ impl Application {
         let state = web::Data::new(AppState::build(settings.clone(), pool.clone()).await?);
         revocation::follow(&state.revoked, pool.clone(), &settings.database);
         housekeeping::start(pool, &settings);
+        tally_actors::audit::start(&state.engine, settings.engine.audit_interval);
         let server = api_server(state.clone(), &settings, listener, metrics_port.is_none())?;
         let metrics_server = metrics_listener
             .map(|listener| metrics_server(state, listener))

@@ -46,6 +46,9 @@ pub struct EngineConfig {
     pub expiry_sweep_interval: Duration,
     /// Holds one sweep releases at most; the rest wait for the next sweep.
     pub expiry_sweep_batch_max: usize,
+    /// How often the invariant auditor runs (on one replica at a time; `audit.rs`).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub audit_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +65,7 @@ impl Default for EngineConfig {
             idempotency_retention: Duration::from_secs(7 * 24 * 3600),
             expiry_sweep_interval: Duration::from_secs(1),
             expiry_sweep_batch_max: 1024,
+            audit_interval: Duration::from_secs(30),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod account;
+pub mod audit;
 mod batch;
 pub mod config;
 mod coordinator;

@@ -2,6 +2,7 @@
 //! against a fresh database cloned from the migrated template.
 
 mod accounts;
+mod audit;
 mod auth;
 mod batch;
 mod cancellation;
