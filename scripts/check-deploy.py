@@ -59,6 +59,8 @@ GAUGES = {
     "tally_db_pool_in_use",
     "tally_db_pool_waiting",
     "tally_build_info",
+    "tally_audit_violations",
+    "tally_audit_last_success_timestamp_seconds",
 }
 SERIES = COUNTERS | GAUGES | {h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")}
 
@@ -766,6 +768,13 @@ def check_observability() -> None:
     def _():
         output = run_ok(["promtool", "check", "config", str(REPO / "prometheus/prometheus.yml")])
         return output.strip().splitlines()[-1] if output.strip() else ""
+
+    @check("promtool test rules prometheus/alerts.test.yml (the alerts fire on what they name)")
+    def _():
+        run_ok(["promtool", "check", "rules", str(REPO / "prometheus/alerts.yml")])
+        output = run_ok(["promtool", "test", "rules", str(REPO / "prometheus/alerts.test.yml")])
+        require("SUCCESS" in output, output)
+        return f"{len(load_yaml(REPO / 'prometheus/alerts.yml')['groups'])} groups"
 
     dashboard = json.loads(DASHBOARD.read_text())
     exprs = dashboard_exprs(dashboard)
