@@ -64,6 +64,10 @@ impl AppState {
     }
 }
 
+/// How often the engine checks which PostgreSQL server its pool reaches (a failover behind the
+/// same URL reloads every account actor).
+const SERVER_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
@@ -86,6 +90,7 @@ impl Application {
         revocation::follow(&state.revoked, pool.clone(), &settings.database);
         housekeeping::start(pool, &settings);
         tally_actors::audit::start(&state.engine, settings.engine.audit_interval);
+        tally_actors::failover::watch(&state.engine, SERVER_CHECK_INTERVAL);
         let server = api_server(state.clone(), &settings, listener, metrics_port.is_none())?;
         let metrics_server = metrics_listener
             .map(|listener| metrics_server(state, listener))

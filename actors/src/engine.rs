@@ -312,6 +312,19 @@ impl Engine {
         balances
     }
 
+    /// Restarts every active account actor, so each reloads its state from PostgreSQL before it
+    /// handles another message (after the server behind the pool changed). Returns how many.
+    pub async fn reload_all_accounts(&self) -> usize {
+        let handles = self.inner.registry.handles();
+        let mut restarted = 0;
+        for handle in &handles {
+            if handle.addr.send(Restart).await.is_ok() {
+                restarted += 1;
+            }
+        }
+        restarted
+    }
+
     /// Stops an account's actor as a failure would; its supervisor restarts it with its state
     /// reloaded from PostgreSQL.
     pub async fn restart_account(&self, id: AccountId) -> Result<(), LookupError> {

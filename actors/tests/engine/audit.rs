@@ -194,3 +194,46 @@ async fn only_one_replica_audits_at_a_time() {
         .expect("the lock given back");
     assert_eq!(violations(&fixture, "conservation").await, 0);
 }
+
+#[actix_rt::test]
+async fn reloading_every_account_adopts_what_the_new_primary_holds() {
+    let fixture = fixture().await;
+    let ids = fixture.accounts(2, 1_000).await;
+    // A new primary's state differs from what the actors cached (written here by hand).
+    fixture
+        .client
+        .execute(
+            "UPDATE accounts SET balance = balance - 100 WHERE id = $1",
+            &[&ids[0]],
+        )
+        .await
+        .expect("a balance changed under the actor");
+    assert_eq!(
+        fixture
+            .engine
+            .account(ids[0])
+            .await
+            .expect("cached")
+            .balance,
+        1_000
+    );
+    assert!(fixture.engine.reload_all_accounts().await >= 2);
+    assert_eq!(
+        fixture
+            .engine
+            .account(ids[0])
+            .await
+            .expect("reloaded")
+            .balance,
+        900
+    );
+    assert_eq!(
+        fixture
+            .engine
+            .account(ids[1])
+            .await
+            .expect("reloaded")
+            .balance,
+        1_000
+    );
+}
