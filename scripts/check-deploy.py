@@ -61,6 +61,7 @@ GAUGES = {
     "tally_build_info",
     "tally_audit_violations",
     "tally_audit_last_success_timestamp_seconds",
+    "tally_replica_lag_seconds",
 }
 SERIES = COUNTERS | GAUGES | {h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")}
 

@@ -14,7 +14,7 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::{
     revocation, AddressLimiter, LoginLimiter, PasswordHasher, RevokedSessions, TokenMaker,
 };
-use crate::configuration::Settings;
+use crate::configuration::{DatabaseSettings, Settings};
 use crate::error::extractors;
 use crate::metrics::{Metrics, RecordRequests};
 use crate::telemetry::RequestSpan;
@@ -89,6 +89,18 @@ impl Application {
         let state = web::Data::new(AppState::build(settings.clone(), pool.clone()).await?);
         revocation::follow(&state.revoked, pool.clone(), &settings.database);
         housekeeping::start(pool, &settings);
+        if let Some(read_url) = &settings.database.read_url {
+            let read_pool = db::build_pool(&DatabaseSettings {
+                url: read_url.clone(),
+                ..settings.database.clone()
+            })?;
+            let replica = tally_actors::replica::ReadReplica::start(
+                read_pool,
+                settings.database.read_max_lag,
+                state.engine.metrics_registry(),
+            );
+            state.engine.use_read_replica(replica);
+        }
         tally_actors::audit::start(&state.engine, settings.engine.audit_interval);
         tally_actors::failover::watch(&state.engine, SERVER_CHECK_INTERVAL);
         let server = api_server(state.clone(), &settings, listener, metrics_port.is_none())?;

@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub(crate) in_flight: Semaphore,
     /// Each currency's reserve account, looked up once.
     pub(crate) reserves: DashMap<Currency, AccountId>,
+    /// Where statements, balances at an instant and lists may be read (`database.read_url`).
+    pub(crate) read_replica: std::sync::OnceLock<crate::replica::ReadReplica>,
     arbiters: Vec<Arbiter>,
 }
 
@@ -81,6 +83,7 @@ impl Engine {
                 in_flight: Semaphore::new(config.transfers_in_flight_max),
                 idempotency: Idempotency::new(pool.clone()),
                 reserves: DashMap::new(),
+                read_replica: std::sync::OnceLock::new(),
                 config,
                 pool,
                 registry,
@@ -287,6 +290,15 @@ impl Engine {
             .idempotency
             .purge(self.inner.config.idempotency_retention)
             .await
+    }
+
+    /// Reads statements, balances at an instant and lists from `replica` while it is fresh;
+    /// set once, at start.
+    pub fn use_read_replica(&self, replica: crate::replica::ReadReplica) {
+        assert!(
+            self.inner.read_replica.set(replica).is_ok(),
+            "the read replica is set once"
+        );
     }
 
     /// The engine's metrics, for the service to expose with its own.

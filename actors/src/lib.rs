@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod model;
 mod queries;
 pub mod registry;
+pub mod replica;
 
 pub use config::EngineConfig;
 pub use engine::Engine;
