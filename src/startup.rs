@@ -89,6 +89,7 @@ impl Application {
         let state = web::Data::new(AppState::build(settings.clone(), pool.clone()).await?);
         revocation::follow(&state.revoked, pool.clone(), &settings.database);
         housekeeping::start(pool, &settings);
+        let lag_gauge = tally_actors::replica::lag_gauge(state.engine.metrics_registry());
         if let Some(read_url) = &settings.database.read_url {
             let read_pool = db::build_pool(&DatabaseSettings {
                 url: read_url.clone(),
@@ -97,7 +98,7 @@ impl Application {
             let replica = tally_actors::replica::ReadReplica::start(
                 read_pool,
                 settings.database.read_max_lag,
-                state.engine.metrics_registry(),
+                lag_gauge,
             );
             state.engine.use_read_replica(replica);
         }

@@ -26,6 +26,19 @@ const REPLAY_LAG: &str = "
         ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
     END::float8";
 
+/// `tally_replica_lag_seconds`, registered in `registry`: 0 until a read replica is started
+/// (without one every read is on the primary).
+pub fn lag_gauge(registry: &prometheus::Registry) -> Gauge {
+    let gauge = Gauge::with_opts(Opts::new(
+        "tally_replica_lag_seconds",
+        "Replay lag of the read replica (database.read_url); -1 while it cannot be measured, 0 without one.",
+    ))
+    .expect("a valid metric");
+    // A second engine on the same registry (never in production) keeps the first's gauge.
+    let _ = registry.register(Box::new(gauge.clone()));
+    gauge
+}
+
 /// A read replica's pool and its last measured lag.
 #[derive(Clone)]
 pub struct ReadReplica {
@@ -35,22 +48,15 @@ pub struct ReadReplica {
 }
 
 impl ReadReplica {
-    /// Measures the replica's lag every `LAG_CHECK_INTERVAL` from now on, exported as
-    /// `tally_replica_lag_seconds` (-1 while it cannot be measured) in `registry`.
-    pub fn start(pool: Pool, max_lag: Duration, registry: &prometheus::Registry) -> ReadReplica {
+    /// Measures the replica's lag every `LAG_CHECK_INTERVAL` from now on, into `gauge` (see
+    /// [`lag_gauge`]; -1 while it cannot be measured).
+    pub fn start(pool: Pool, max_lag: Duration, gauge: Gauge) -> ReadReplica {
         let replica = ReadReplica {
             pool,
             max_lag,
             lag_ms: Arc::new(AtomicU64::new(LAG_UNKNOWN_MS)),
         };
-        let gauge = Gauge::with_opts(Opts::new(
-            "tally_replica_lag_seconds",
-            "Replay lag of the read replica (database.read_url); -1 while it cannot be measured.",
-        ))
-        .expect("a valid metric");
         gauge.set(-1.0);
-        // A second engine on the same registry (never in production) keeps the first's gauge.
-        let _ = registry.register(Box::new(gauge.clone()));
         let pool = replica.pool.clone();
         let lag_ms = Arc::downgrade(&replica.lag_ms);
         // Measures for as long as the replica is in use (the engine holds it).
