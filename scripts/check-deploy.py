@@ -59,6 +59,9 @@ GAUGES = {
     "tally_db_pool_in_use",
     "tally_db_pool_waiting",
     "tally_build_info",
+    "tally_audit_violations",
+    "tally_audit_last_success_timestamp_seconds",
+    "tally_replica_lag_seconds",
 }
 SERIES = COUNTERS | GAUGES | {h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")}
 
@@ -539,6 +542,43 @@ def check_k8s() -> None:
         require(not errors, "\n".join(errors))
         return ", ".join(validated)
 
+    @check("CloudNativePG (deploy/k8s/cnpg/): 3 instances, a synchronous replica, backups, Tally on its -rw service")
+    def _():
+        files = sorted((K8S / "cnpg").glob("*.yaml")) + sorted((K8S / "cnpg/examples").glob("*.yaml"))
+        cnpg = [(p, d) for p in files for d in load_yaml_all(p)]
+        # The fields of the operator's Cluster spec these manifests may use: a misspelt one fails.
+        known = {"instances", "imageName", "primaryUpdateStrategy", "minSyncReplicas", "maxSyncReplicas",
+                 "postgresql", "bootstrap", "storage", "walStorage", "affinity", "monitoring", "backup",
+                 "externalClusters"}
+        clusters = {}
+        for path, doc in cnpg:
+            require(doc["apiVersion"] == "postgresql.cnpg.io/v1", f"{path.name}: {doc['kind']} is postgresql.cnpg.io/v1")
+            require(doc["metadata"].get("namespace") == "tally", f"{path.name}: {doc['kind']} is in namespace tally")
+            if doc["kind"] == "Cluster":
+                unknown = set(doc["spec"]) - known
+                require(not unknown, f"{path.name}: unknown Cluster fields {sorted(unknown)}")
+                clusters[doc["metadata"]["name"]] = doc["spec"]
+        main = clusters.get("tally-db")
+        require(main is not None, "a Cluster named tally-db")
+        require(main["instances"] == 3, "tally-db runs 3 instances")
+        require(main.get("minSyncReplicas", 0) >= 1 and main.get("maxSyncReplicas", 0) >= main["minSyncReplicas"],
+                "every commit waits for a synchronous replica")
+        store = main["backup"]["barmanObjectStore"]
+        require(store["destinationPath"].startswith("s3://") and "wal" in store, "base backups and WAL to an object store")
+        scheduled = [d for _, d in cnpg if d["kind"] == "ScheduledBackup"]
+        require([d["spec"]["cluster"]["name"] for d in scheduled] == ["tally-db"], "one ScheduledBackup of tally-db")
+        for name, spec in clusters.items():
+            recovery = spec["bootstrap"].get("recovery")
+            if recovery:
+                sources = {c["name"]: c for c in spec.get("externalClusters", [])}
+                require(recovery["source"] in sources, f"{name} recovers from a declared external cluster")
+                require(sources[recovery["source"]]["barmanObjectStore"]["destinationPath"] == store["destinationPath"],
+                        f"{name} recovers from tally-db's object store")
+        secret = load_yaml(K8S / "examples/secret.yaml")
+        url = secret["stringData"]["TALLY_DATABASE__URL"]
+        require("@tally-db-rw." in url, f"Tally's database URL is the -rw service: {url}")
+        return f"Clusters {sorted(clusters)}; {len(scheduled)} ScheduledBackup; Tally on tally-db-rw"
+
     @check("cert-manager ClusterIssuer against the vendored CRD subset (deploy/k8s/schemas/)")
     def _():
         schema = json.loads(CLUSTER_ISSUER_SCHEMA.read_text())
@@ -766,6 +806,13 @@ def check_observability() -> None:
     def _():
         output = run_ok(["promtool", "check", "config", str(REPO / "prometheus/prometheus.yml")])
         return output.strip().splitlines()[-1] if output.strip() else ""
+
+    @check("promtool test rules prometheus/alerts.test.yml (the alerts fire on what they name)")
+    def _():
+        run_ok(["promtool", "check", "rules", str(REPO / "prometheus/alerts.yml")])
+        output = run_ok(["promtool", "test", "rules", str(REPO / "prometheus/alerts.test.yml")])
+        require("SUCCESS" in output, output)
+        return f"{len(load_yaml(REPO / 'prometheus/alerts.yml')['groups'])} groups"
 
     dashboard = json.loads(DASHBOARD.read_text())
     exprs = dashboard_exprs(dashboard)

@@ -95,6 +95,12 @@ pub struct DatabaseSettings {
     pub pool_size: usize,
     #[serde(deserialize_with = "duration::deserialize")]
     pub connect_timeout: Duration,
+    /// A replica for statements, balances at an instant and lists; none: the primary serves all.
+    #[serde(default)]
+    pub read_url: Option<DatabaseUrl>,
+    /// The replica serves reads only while its replay lag is below this.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub read_max_lag: Duration,
 }
 
 /// A PostgreSQL URL, checked at load time; its `Debug` hides the password.
@@ -116,6 +122,16 @@ impl fmt::Debug for DatabaseUrl {
             self.0.get_hosts(),
             self.0.get_dbname()
         )
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.parse::<tokio_postgres::Config>()
+            .map(DatabaseUrl)
+            .map_err(|error| format!("not a PostgreSQL URL ({error})"))
     }
 }
 
@@ -336,6 +352,9 @@ impl Settings {
             return refuse(
                 "http.body_read_timeout must be above zero and http.connections_per_address_max at least 1",
             );
+        }
+        if engine.audit_interval.is_zero() {
+            return refuse("engine.audit_interval must be above zero");
         }
         Ok(())
     }

@@ -74,9 +74,22 @@ pub fn latest_embedded_version() -> i32 {
         .unwrap_or(0)
 }
 
-/// Whether the database answers and has every migration this binary embeds.
+/// Whether the database answers, accepts writes (a primary, not a replica in recovery or a
+/// read-only session: after a failover HAProxy or a stale DNS name may still reach the old
+/// leader) and has every migration this binary embeds.
 pub async fn readiness(pool: &Pool) -> Result<(), String> {
     let client = pool.get().await.map_err(|error| error.to_string())?;
+    let read_only: bool = client
+        .query_one(
+            "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'",
+            &[],
+        )
+        .await
+        .map_err(|error| error.to_string())?
+        .get(0);
+    if read_only {
+        return Err("PostgreSQL does not accept writes (a replica, or read-only)".to_owned());
+    }
     let applied: Option<i32> = client
         .query_opt("SELECT max(version) FROM refinery_schema_history", &[])
         .await

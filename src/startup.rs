@@ -15,7 +15,7 @@ use crate::auth::{
     revocation, AddressLimiter, Clock, LoginLimiter, LoginLimits, PasswordHasher, RevokedSessions,
     TokenMaker,
 };
-use crate::configuration::Settings;
+use crate::configuration::{DatabaseSettings, Settings};
 use crate::connections::{self, ConnectionLimiter};
 use crate::error::extractors;
 use crate::metrics::{Metrics, RecordRequests};
@@ -76,6 +76,10 @@ impl AppState {
     }
 }
 
+/// How often the engine checks which PostgreSQL server its pool reaches (a failover behind the
+/// same URL reloads every account actor).
+const SERVER_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Application {
     port: u16,
     engine: Engine,
@@ -104,6 +108,21 @@ impl Application {
         revocation::follow(&state.revoked, pool.clone(), &settings.database);
         housekeeping::start(pool, &settings);
         let engine = state.engine.clone();
+        let lag_gauge = tally_actors::replica::lag_gauge(state.engine.metrics_registry());
+        if let Some(read_url) = &settings.database.read_url {
+            let read_pool = db::build_pool(&DatabaseSettings {
+                url: read_url.clone(),
+                ..settings.database.clone()
+            })?;
+            let replica = tally_actors::replica::ReadReplica::start(
+                read_pool,
+                settings.database.read_max_lag,
+                lag_gauge,
+            );
+            state.engine.use_read_replica(replica);
+        }
+        tally_actors::audit::start(&state.engine, settings.engine.audit_interval);
+        tally_actors::failover::watch(&state.engine, SERVER_CHECK_INTERVAL);
         let server = api_server(state.clone(), &settings, listener, metrics_port.is_none())?;
         let metrics_server = metrics_listener
             .map(|listener| metrics_server(state, listener))

@@ -57,6 +57,9 @@ pub struct EngineConfig {
     /// Open holds (pending transfers) one account may pay at once; past it, new ones are
     /// refused (`TooManyHolds`), so no account's flood delays everyone's expiry.
     pub holds_open_max: usize,
+    /// How often the invariant auditor runs (on one replica at a time; `audit.rs`).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub audit_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +78,7 @@ impl Default for EngineConfig {
             expiry_sweep_interval: Duration::from_secs(1),
             expiry_sweep_batch_max: 1024,
             holds_open_max: 1000,
+            audit_interval: Duration::from_secs(30),
         }
     }
 }
@@ -96,6 +100,8 @@ pub mod bounds {
     pub const ACCOUNTS_ACTIVE_MIN: usize = 2;
     pub const ACCOUNTS_ACTIVE_MAX: usize = 10_000_000;
     pub const HOLDS_OPEN_MAX: usize = 1 << 20;
+    /// The full audit runs once a day; an interval past that would skip it.
+    pub const AUDIT_INTERVAL_MAX: Duration = Duration::from_secs(24 * 3600);
     pub const STALE_RETRIES_MAX: u32 = 100;
     pub const EXPIRY_SWEEP_BATCH_MAX: usize = 65_536;
     pub const IDLE_PASSIVATION_MAX: Duration = Duration::from_secs(24 * 3600);
@@ -169,7 +175,7 @@ impl EngineConfig {
         within("stale_retries_max", retries, 0, STALE_RETRIES_MAX, |v| {
             v.to_string()
         })?;
-        let durations: [(&'static str, Duration, Duration, Duration); 3] = [
+        let durations: [(&'static str, Duration, Duration, Duration); 4] = [
             (
                 "idle_passivation",
                 self.idle_passivation,
@@ -181,6 +187,12 @@ impl EngineConfig {
                 self.idempotency_retention,
                 IDEMPOTENCY_RETENTION_MIN,
                 IDEMPOTENCY_RETENTION_MAX,
+            ),
+            (
+                "audit_interval",
+                self.audit_interval,
+                Duration::from_secs(1),
+                AUDIT_INTERVAL_MAX,
             ),
             (
                 "expiry_sweep_interval",

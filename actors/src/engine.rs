@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub(crate) in_flight: Semaphore,
     /// Each currency's reserve account, looked up once.
     pub(crate) reserves: DashMap<Currency, AccountId>,
+    /// Where statements, balances at an instant and lists may be read (`database.read_url`).
+    pub(crate) read_replica: std::sync::OnceLock<crate::replica::ReadReplica>,
     arbiters: Vec<Arbiter>,
 }
 
@@ -86,6 +88,7 @@ impl Engine {
                 in_flight: Semaphore::new(config.transfers_in_flight_max),
                 idempotency: Idempotency::new(pool.clone(), metrics.clone()),
                 reserves: DashMap::new(),
+                read_replica: std::sync::OnceLock::new(),
                 config,
                 pool,
                 registry,
@@ -312,6 +315,15 @@ impl Engine {
             .await
     }
 
+    /// Reads statements, balances at an instant and lists from `replica` while it is fresh;
+    /// set once, at start.
+    pub fn use_read_replica(&self, replica: crate::replica::ReadReplica) {
+        assert!(
+            self.inner.read_replica.set(replica).is_ok(),
+            "the read replica is set once"
+        );
+    }
+
     /// The engine's metrics, for the service to expose with its own.
     pub fn metrics_registry(&self) -> &prometheus::Registry {
         &self.inner.metrics.registry
@@ -343,6 +355,19 @@ impl Engine {
         }
         balances.sort_unstable();
         balances
+    }
+
+    /// Restarts every active account actor, so each reloads its state from PostgreSQL before it
+    /// handles another message (after the server behind the pool changed). Returns how many.
+    pub async fn reload_all_accounts(&self) -> usize {
+        let handles = self.inner.registry.handles();
+        let mut restarted = 0;
+        for handle in &handles {
+            if handle.addr.send(Restart).await.is_ok() {
+                restarted += 1;
+            }
+        }
+        restarted
     }
 
     /// Stops an account's actor as a failure would; its supervisor restarts it with its state

@@ -11,11 +11,13 @@
 //! ```
 
 pub mod account;
+pub mod audit;
 mod batch;
 pub mod config;
 mod coordinator;
 mod db;
 mod engine;
+pub mod failover;
 mod idempotency;
 mod journal;
 pub mod journal_sql;
@@ -23,6 +25,7 @@ pub mod metrics;
 pub mod model;
 mod queries;
 pub mod registry;
+pub mod replica;
 
 pub use config::{EngineConfig, InvalidEngineConfig};
 pub use engine::Engine;

@@ -119,7 +119,9 @@ impl Engine {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<AccountSnapshot>, LookupError> {
-        let rows = self.query(ACCOUNTS_OF, &[&owner, &limit, &offset]).await?;
+        let rows = self
+            .read_query(ACCOUNTS_OF, &[&owner, &limit, &offset])
+            .await?;
         rows.iter().map(account).collect()
     }
 
@@ -152,7 +154,7 @@ impl Engine {
         let since = query.since.unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let until = query.until.unwrap_or(far_future());
         let rows = self
-            .query(
+            .read_query(
                 STATEMENT,
                 &[
                     &account,
@@ -183,7 +185,7 @@ impl Engine {
         account: AccountId,
         at: OffsetDateTime,
     ) -> Result<i64, LookupError> {
-        let rows = self.query(BALANCE_AT, &[&account, &at]).await?;
+        let rows = self.read_query(BALANCE_AT, &[&account, &at]).await?;
         Ok(rows.first().map_or(0, |row| row.get(0)))
     }
 
@@ -195,7 +197,7 @@ impl Engine {
     ) -> Result<Vec<Transfer>, LookupError> {
         let status = query.status.map(TransferStatus::as_str);
         let rows = self
-            .query(
+            .read_query(
                 TRANSFERS_OF,
                 &[&account, &query.before_id, &status, &query.limit],
             )
@@ -262,27 +264,51 @@ impl Engine {
         Ok(())
     }
 
+    /// A read that may come from the read replica: from it while it is fresh, else (or when
+    /// it fails) from the primary. Never for a read that authorises a write.
+    async fn read_query(
+        &self,
+        sql: &str,
+        parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, LookupError> {
+        if let Some(replica) = self.inner.read_replica.get().filter(|r| r.fresh()) {
+            match query_on(&replica.pool, sql, parameters).await {
+                Ok(rows) => return Ok(rows),
+                Err(error) => {
+                    tracing::debug!(%error, "the read replica failed; reading the primary")
+                }
+            }
+        }
+        query_on(&self.inner.pool, sql, parameters).await
+    }
+
     async fn query(
         &self,
         sql: &str,
         parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, LookupError> {
-        let unavailable = |reason: String| LookupError::Unavailable(reason);
-        let client = self
-            .inner
-            .pool
-            .get()
-            .await
-            .map_err(|error| unavailable(error.to_string()))?;
-        let statement = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|error| unavailable(crate::db::describe(&error)))?;
-        client
-            .query(&statement, parameters)
-            .await
-            .map_err(|error| unavailable(crate::db::describe(&error)))
+        query_on(&self.inner.pool, sql, parameters).await
     }
+}
+
+async fn query_on(
+    pool: &deadpool_postgres::Pool,
+    sql: &str,
+    parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<Row>, LookupError> {
+    let unavailable = |reason: String| LookupError::Unavailable(reason);
+    let client = pool
+        .get()
+        .await
+        .map_err(|error| unavailable(error.to_string()))?;
+    let statement = client
+        .prepare_cached(sql)
+        .await
+        .map_err(|error| unavailable(crate::db::describe(&error)))?;
+    client
+        .query(&statement, parameters)
+        .await
+        .map_err(|error| unavailable(crate::db::describe(&error)))
 }
 
 /// Later than any instant a row can carry; `until` defaults to it.

@@ -2,6 +2,7 @@
 //! against a fresh database cloned from the migrated template.
 
 mod accounts;
+mod audit;
 mod auth;
 mod batch;
 mod cancellation;
@@ -22,6 +23,7 @@ mod openapi;
 mod outage;
 mod pending;
 mod process;
+mod read_replica;
 mod replicas;
 mod schema;
 mod security;

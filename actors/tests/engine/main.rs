@@ -1,6 +1,7 @@
 //! The engine against a real PostgreSQL: a fresh database per test, cloned from the migrated
 //! template.
 
+mod audit;
 mod basics;
 mod batches;
 mod bounds;

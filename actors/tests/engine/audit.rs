@@ -1,0 +1,239 @@
+//! The invariant auditor: silent on a healthy ledger, counting each kind of corruption made by
+//! hand, incremental above its watermark, one replica at a time.
+
+use std::time::Duration;
+
+use tally_actors::audit::{audit, AuditError, AUDIT_LOCK_KEY};
+
+use crate::helpers::{fixture, Fixture};
+
+async fn violations(fixture: &Fixture, invariant: &str) -> i64 {
+    let report = audit(&fixture.engine).await.expect("an audit");
+    report.violations[invariant]
+}
+
+/// Two funded accounts, a transfer between them and an open hold.
+async fn ledger(fixture: &Fixture) -> (i64, i64) {
+    let ids = fixture.accounts(2, 1_000).await;
+    fixture
+        .transfer(ids[0], ids[1], 300)
+        .await
+        .expect("a transfer");
+    let request = fixture.request(ids[1], ids[0], 50).await;
+    fixture
+        .engine
+        .transfer_pending(request, Duration::from_secs(3600))
+        .await
+        .expect("a hold");
+    (ids[0], ids[1])
+}
+
+async fn execute(fixture: &Fixture, sql: &str, account: i64) {
+    let changed = fixture
+        .client
+        .execute(sql, &[&account])
+        .await
+        .expect("a corruption by hand");
+    assert!(changed > 0, "the corruption changed rows: {sql}");
+}
+
+#[actix_rt::test]
+async fn a_healthy_ledger_has_no_violation_in_full_or_incremental_audits() {
+    let fixture = fixture().await;
+    let (a, b) = ledger(&fixture).await;
+    let first = audit(&fixture.engine).await.expect("an audit");
+    assert!(first.full, "the first audit checks every leg");
+    assert_eq!(first.total(), 0, "{first:?}");
+
+    fixture.transfer(a, b, 10).await.expect("a transfer");
+    let second = audit(&fixture.engine).await.expect("an audit");
+    assert!(
+        !second.full,
+        "a later audit checks the legs above the watermark"
+    );
+    assert_eq!(second.total(), 0, "{second:?}");
+    let third = audit(&fixture.engine).await.expect("an audit");
+    assert_eq!(third.total(), 0, "{third:?}");
+
+    // The watermark trails one audit: it is the highest id the audit before saw.
+    let (watermark, seen, max_id): (i64, i64, i64) = {
+        let row = fixture
+            .client
+            .query_one(
+                "SELECT watermark_id, seen_id, (SELECT max(id) FROM transfers) FROM audit_state",
+                &[],
+            )
+            .await
+            .expect("the audit state");
+        (row.get(0), row.get(1), row.get(2))
+    };
+    assert_eq!(seen, max_id);
+    assert_eq!(watermark, max_id, "no transfer since the audit before");
+    fixture.assert_consistent().await;
+}
+
+#[actix_rt::test]
+async fn a_balance_changed_by_hand_breaks_conservation_and_the_last_leg() {
+    let fixture = fixture().await;
+    let (a, _) = ledger(&fixture).await;
+    execute(
+        &fixture,
+        "UPDATE accounts SET balance = balance + 7 WHERE id = $1",
+        a,
+    )
+    .await;
+    let report = audit(&fixture.engine).await.expect("an audit");
+    assert_eq!(report.violations["conservation"], 1, "{report:?}");
+    assert_eq!(report.violations["balance_matches_legs"], 1, "{report:?}");
+    assert_eq!(report.violations["legs_chain"], 0, "{report:?}");
+    // The actor's cached balance is one the account really had.
+    assert_eq!(report.violations["cached_balance"], 0, "{report:?}");
+}
+
+#[actix_rt::test]
+async fn a_gap_in_the_running_balances_is_found_by_the_full_audit_and_stays_reported() {
+    let fixture = fixture().await;
+    let (a, b) = ledger(&fixture).await;
+    assert_eq!(audit(&fixture.engine).await.expect("an audit").total(), 0);
+    // An old leg, below the watermark once the next audit has run.
+    fixture.transfer(a, b, 1).await.expect("a transfer");
+    execute(
+        &fixture,
+        "UPDATE transfers SET to_balance_after = to_balance_after + 1
+         WHERE id = (SELECT min(id) FROM transfers WHERE to_account_id = $1 AND to_balance_after IS NOT NULL)",
+        b,
+    )
+    .await;
+    fixture
+        .client
+        .execute("UPDATE audit_state SET last_full_at = NULL", &[])
+        .await
+        .expect("the next audit is full");
+    let full = audit(&fixture.engine).await.expect("an audit");
+    assert!(full.full);
+    assert_eq!(
+        full.violations["legs_chain"], 2,
+        "the bad leg and the one after: {full:?}"
+    );
+    assert_eq!(full.violations["conservation"], 0, "{full:?}");
+    // An incremental audit does not read that leg, yet keeps reporting what the full one found.
+    let incremental = audit(&fixture.engine).await.expect("an audit");
+    assert!(!incremental.full);
+    assert_eq!(incremental.violations["legs_chain"], 2, "{incremental:?}");
+}
+
+#[actix_rt::test]
+async fn held_money_without_its_pending_transfer_and_a_broken_floor_are_found() {
+    let fixture = fixture().await;
+    let (a, _) = ledger(&fixture).await;
+    // The constraint would refuse a customer below its floor: the corruption drops it first,
+    // as a faulty migration could.
+    fixture
+        .client
+        .batch_execute("ALTER TABLE accounts DROP CONSTRAINT accounts_available_nonnegative")
+        .await
+        .expect("the constraint is dropped");
+    execute(
+        &fixture,
+        "UPDATE accounts SET held = balance + 1 WHERE id = $1",
+        a,
+    )
+    .await;
+    let report = audit(&fixture.engine).await.expect("an audit");
+    assert_eq!(report.violations["held_matches_pending"], 1, "{report:?}");
+    assert_eq!(report.violations["floor"], 1, "{report:?}");
+    assert_eq!(report.violations["conservation"], 0, "{report:?}");
+}
+
+#[actix_rt::test]
+async fn a_cached_balance_the_account_never_had_is_found() {
+    let fixture = fixture().await;
+    let ids = fixture.accounts(1, 1_000).await;
+    let account = ids[0];
+    assert_eq!(
+        fixture
+            .engine
+            .account(account)
+            .await
+            .expect("cached")
+            .balance,
+        1_000
+    );
+    // The ledger is rewritten under the actor: 1,000 is no longer any balance it had.
+    execute(
+        &fixture,
+        "UPDATE transfers SET to_balance_after = to_balance_after + 5 WHERE to_account_id = $1",
+        account,
+    )
+    .await;
+    execute(
+        &fixture,
+        "UPDATE accounts SET balance = balance + 5 WHERE id = $1",
+        account,
+    )
+    .await;
+    let report = audit(&fixture.engine).await.expect("an audit");
+    assert_eq!(report.violations["cached_balance"], 1, "{report:?}");
+    assert_eq!(report.violations["balance_matches_legs"], 0, "{report:?}");
+}
+
+#[actix_rt::test]
+async fn only_one_replica_audits_at_a_time() {
+    let fixture = fixture().await;
+    ledger(&fixture).await;
+    fixture
+        .client
+        .execute("SELECT pg_advisory_lock($1)", &[&AUDIT_LOCK_KEY])
+        .await
+        .expect("the lock, as another replica holds it");
+    assert_eq!(audit(&fixture.engine).await, Err(AuditError::Busy));
+    fixture
+        .client
+        .execute("SELECT pg_advisory_unlock($1)", &[&AUDIT_LOCK_KEY])
+        .await
+        .expect("the lock given back");
+    assert_eq!(violations(&fixture, "conservation").await, 0);
+}
+
+#[actix_rt::test]
+async fn reloading_every_account_adopts_what_the_new_primary_holds() {
+    let fixture = fixture().await;
+    let ids = fixture.accounts(2, 1_000).await;
+    // A new primary's state differs from what the actors cached (written here by hand).
+    fixture
+        .client
+        .execute(
+            "UPDATE accounts SET balance = balance - 100 WHERE id = $1",
+            &[&ids[0]],
+        )
+        .await
+        .expect("a balance changed under the actor");
+    assert_eq!(
+        fixture
+            .engine
+            .account(ids[0])
+            .await
+            .expect("cached")
+            .balance,
+        1_000
+    );
+    assert!(fixture.engine.reload_all_accounts().await >= 2);
+    assert_eq!(
+        fixture
+            .engine
+            .account(ids[0])
+            .await
+            .expect("reloaded")
+            .balance,
+        900
+    );
+    assert_eq!(
+        fixture
+            .engine
+            .account(ids[1])
+            .await
+            .expect("reloaded")
+            .balance,
+        1_000
+    );
+}
