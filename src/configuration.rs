@@ -353,9 +353,6 @@ impl Settings {
                 "http.body_read_timeout must be above zero and http.connections_per_address_max at least 1",
             );
         }
-        if engine.audit_interval.is_zero() {
-            return refuse("engine.audit_interval must be above zero");
-        }
         Ok(())
     }
 }
