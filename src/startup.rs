@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
 use deadpool_postgres::Pool;
+use tally_actors::events::{self, EventHead};
 use tally_actors::Engine;
 use tracing_actix_web::TracingLogger;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub revoked: Arc<RevokedSessions>,
     /// The engine: one per process, started before the server.
     pub engine: Engine,
+    /// The newest numbered event, followed by this process's numbering task.
+    pub events: EventHead,
     pub metrics: Metrics,
 }
 
@@ -45,6 +48,7 @@ impl AppState {
     pub async fn build(settings: Arc<Settings>, pool: Pool) -> anyhow::Result<AppState> {
         Ok(AppState {
             engine: Engine::start(settings.engine.clone(), pool.clone()),
+            events: events::start_numbering(pool.clone()),
             metrics: Metrics::new(),
             tokens: TokenMaker::new(&settings.token)?,
             passwords: PasswordHasher::new(settings.auth.bcrypt_cost).await?,

@@ -16,6 +16,7 @@ pub mod config;
 mod coordinator;
 mod db;
 mod engine;
+pub mod events;
 mod idempotency;
 mod journal;
 pub mod journal_sql;

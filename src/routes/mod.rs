@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod batch;
 mod body;
+pub mod events;
 pub mod health;
 mod idempotency;
 pub mod pending;
@@ -58,7 +59,9 @@ fn register(routes: &mut Routes) {
         .route(POST, "/transfers/batch", batch::create_batch)
         .route(GET, "/transfers/{id}", transfers::get_transfer)
         .route(POST, "/transfers/{id}/post", pending::post_transfer)
-        .route(POST, "/transfers/{id}/void", pending::void_transfer);
+        .route(POST, "/transfers/{id}/void", pending::void_transfer)
+        .route(GET, "/events", events::list_events)
+        .route(GET, "/events/stream", events::stream_events);
 }
 
 /// Registers a route on the app (when there is one) and records it in the table.

@@ -9,6 +9,7 @@ mod concurrency;
 mod configuration;
 mod docs;
 mod durability;
+mod events;
 mod faults;
 mod health;
 mod helpers;

@@ -1,0 +1,70 @@
+-- Events out (design.md "Events: the journal as a change stream"). The change stream is read
+-- from the rows themselves: no event table, no second write per transfer. Every change takes a
+-- *position* from the transfer id sequence, inside the transaction that makes it:
+--   - a transfer row: its id (drawn by the journal after the account locks);
+--   - a pending transfer voided or expired: `ended_position`, set in the claim's own update;
+--   - an account opened: `opened_position`, set in its insert.
+-- Positions have gaps (rolled-back batches); `event_marks` numbers them gap-free, one row per
+-- numbering step rather than per event.
+
+ALTER TABLE transfers
+    ADD COLUMN ended_position bigint,
+    -- When a pending transfer stopped being pending, and what it held until then (a post
+    -- writes the amount posted over `amount`).
+    ADD COLUMN ended_at timestamptz,
+    ADD COLUMN pending_amount bigint;
+ALTER TABLE accounts ADD COLUMN opened_position bigint;
+
+-- A position, drawn only once the transaction has an xid: the numbering's watermark
+-- (actors/src/events.rs) waits for the transactions running when it read the sequence, so a
+-- position must never be drawn by a transaction the snapshot could not see.
+CREATE FUNCTION tally_event_position() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_current_xact_id();
+    RETURN nextval('transfers_id_seq');
+END $$;
+
+CREATE FUNCTION tally_pending_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.ended_at := now();
+    NEW.pending_amount := OLD.amount;
+    IF NEW.status IN ('voided', 'expired') THEN
+        NEW.ended_position := tally_event_position();
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER transfers_pending_ended BEFORE UPDATE OF status ON transfers
+    FOR EACH ROW WHEN (OLD.status = 'pending' AND NEW.status <> 'pending')
+    EXECUTE FUNCTION tally_pending_ended();
+
+CREATE FUNCTION tally_account_opened() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.opened_position := tally_event_position();
+    RETURN NEW;
+END $$;
+CREATE TRIGGER accounts_opened BEFORE INSERT ON accounts
+    FOR EACH ROW EXECUTE FUNCTION tally_account_opened();
+
+-- What existed before: accounts, then ended holds, after every transfer of that time.
+UPDATE accounts a SET opened_position = p.position
+FROM (SELECT id, nextval('transfers_id_seq') AS position FROM (SELECT id FROM accounts ORDER BY id) o) p
+WHERE a.id = p.id;
+UPDATE transfers t SET ended_position = p.position, ended_at = COALESCE(t.expires_at, t.created_at)
+FROM (SELECT id, nextval('transfers_id_seq') AS position
+      FROM (SELECT id FROM transfers WHERE status IN ('voided', 'expired') ORDER BY id) o) p
+WHERE t.id = p.id;
+ALTER TABLE accounts ALTER COLUMN opened_position SET NOT NULL;
+
+CREATE UNIQUE INDEX transfers_by_ended_position ON transfers (ended_position)
+    WHERE ended_position IS NOT NULL;
+CREATE UNIQUE INDEX accounts_by_opened_position ON accounts (opened_position);
+
+-- The numbering: the event with id `event_id` is at `position`, and every event up to it is
+-- final. Ids between two marks are the positions between them, in order. Marks are at most
+-- EVENT_MARK_EVENTS_MAX apart.
+CREATE TABLE event_marks (
+    event_id   bigint PRIMARY KEY CONSTRAINT event_marks_id_nonnegative CHECK (event_id >= 0),
+    position   bigint NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO event_marks (event_id, position) VALUES (0, 0);
