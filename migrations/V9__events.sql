@@ -68,3 +68,28 @@ CREATE TABLE event_marks (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO event_marks (event_id, position) VALUES (0, 0);
+
+-- Webhooks (design.md "Webhooks"): one row per target, with its delivery cursor (the last event
+-- id it acknowledged, or skipped as not of its types) and a lease, so a restart or another
+-- replica continues where it stopped and one replica delivers a webhook at a time.
+CREATE TABLE webhooks (
+    id              bigserial PRIMARY KEY,
+    url             text NOT NULL,
+    -- NULL: every type.
+    types           text[],
+    -- The HMAC key of `Tally-Signature`; shown once, at creation.
+    secret          text NOT NULL,
+    created_by      text NOT NULL REFERENCES users (username),
+    delivered_id    bigint NOT NULL CONSTRAINT webhooks_delivered_nonnegative CHECK (delivered_id >= 0),
+    status          text NOT NULL DEFAULT 'active'
+                    CONSTRAINT webhooks_status_known CHECK (status IN ('active', 'paused')),
+    -- Failed attempts at the event after `delivered_id`, since `failing_since`.
+    failures        integer NOT NULL DEFAULT 0,
+    failing_since   timestamptz,
+    last_error      text,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    lease_owner     uuid,
+    lease_until     timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX webhooks_due ON webhooks (next_attempt_at) WHERE status = 'active';

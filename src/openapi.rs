@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{accounts, batch, events, health, pending, tokens, transfers, users, views};
+use crate::routes::{
+    accounts, batch, events, health, pending, tokens, transfers, users, views, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +24,8 @@ use crate::routes::{accounts, batch, events, health, pending, tokens, transfers,
         transfers::create_transfer, transfers::get_transfer,
         pending::post_transfer, pending::void_transfer, batch::create_batch,
         events::list_events, events::stream_events,
+        webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook,
+        webhooks::delete_webhook,
         health::healthz, health::readyz, metrics_doc,
     ),
     components(schemas(
@@ -30,6 +34,7 @@ use crate::routes::{accounts, batch, events, health, pending, tokens, transfers,
         views::MovementResult, views::BalanceAtView, views::PendingResult,
         pending::PostRequest, batch::BatchRequest, batch::BatchResult, batch::BatchItemResult,
         events::EventsPage, events::EventView, events::EventData, events::TransferEventData,
+        webhooks::CreateWebhookRequest, webhooks::WebhookView, webhooks::CreatedWebhook,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -15,11 +15,12 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::{
     revocation, AddressLimiter, LoginLimiter, PasswordHasher, RevokedSessions, TokenMaker,
 };
+use crate::configuration::RunMode;
 use crate::configuration::Settings;
 use crate::error::extractors;
 use crate::metrics::{Metrics, RecordRequests};
 use crate::telemetry::RequestSpan;
-use crate::{db, housekeeping, metrics, openapi, routes};
+use crate::{db, housekeeping, metrics, openapi, routes, webhooks};
 
 /// What every handler can reach. One per process: built before the server and shared with
 /// every worker, never rebuilt per worker.
@@ -88,7 +89,8 @@ impl Application {
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState::build(settings.clone(), pool.clone()).await?);
         revocation::follow(&state.revoked, pool.clone(), &settings.database);
-        housekeeping::start(pool, &settings);
+        housekeeping::start(pool.clone(), &settings);
+        webhooks::start(pool, settings.env == RunMode::Production);
         let server = api_server(state.clone(), &settings, listener, metrics_port.is_none())?;
         let metrics_server = metrics_listener
             .map(|listener| metrics_server(state, listener))

@@ -84,13 +84,15 @@ pub struct EventsPage {
     pub last_id: i64,
 }
 
-/// The event as `user` may see it, or None when it touches none of their accounts.
-pub fn event_view(event: &Event, user: &AuthenticatedUser) -> Option<EventView> {
-    let banker = user.is_banker();
-    if !(banker || event.touches_owner(user.username.as_str())) {
-        return None;
+/// The event as `caller` may see it (None: a banker, who sees all), or None when it touches
+/// none of their accounts.
+pub fn event_view(event: &Event, caller: Option<&str>) -> Option<EventView> {
+    let banker = caller.is_none();
+    if let Some(username) = caller {
+        if !event.touches_owner(username) {
+            return None;
+        }
     }
-    let caller = Some(user.username.as_str());
     let data = match &event.body {
         EventBody::Account(account) => EventData::Account(AccountView::from(account)),
         EventBody::Transfer {
@@ -180,7 +182,8 @@ async fn visible_page(
     let mut views = Vec::new();
     let mut last_id = page.last_id;
     for event in &page.events {
-        if let Some(view) = event_view(event, user) {
+        let caller = (!user.is_banker()).then(|| user.username.as_str());
+        if let Some(view) = event_view(event, caller) {
             views.push(view);
             if views.len() as i64 == limit {
                 last_id = event.id;

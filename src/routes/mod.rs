@@ -12,6 +12,7 @@ pub mod tokens;
 pub mod transfers;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Responder};
@@ -38,6 +39,7 @@ pub fn table() -> Vec<(Method, &'static str)> {
 fn register(routes: &mut Routes) {
     const GET: Method = Method::GET;
     const POST: Method = Method::POST;
+    const DELETE: Method = Method::DELETE;
     routes
         .route(GET, "/healthz", health::healthz)
         .route(GET, "/readyz", health::readyz)
@@ -61,7 +63,11 @@ fn register(routes: &mut Routes) {
         .route(POST, "/transfers/{id}/post", pending::post_transfer)
         .route(POST, "/transfers/{id}/void", pending::void_transfer)
         .route(GET, "/events", events::list_events)
-        .route(GET, "/events/stream", events::stream_events);
+        .route(GET, "/events/stream", events::stream_events)
+        .route(POST, "/webhooks", webhooks::create_webhook)
+        .route(GET, "/webhooks", webhooks::list_webhooks)
+        .route(GET, "/webhooks/{id}", webhooks::get_webhook)
+        .route(DELETE, "/webhooks/{id}", webhooks::delete_webhook);
 }
 
 /// Registers a route on the app (when there is one) and records it in the table.

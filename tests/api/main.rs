@@ -27,3 +27,4 @@ mod seed;
 mod statements;
 mod transfers;
 mod users;
+mod webhooks;
