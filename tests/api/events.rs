@@ -391,3 +391,77 @@ async fn the_stream_pushes_new_events_and_resumes_after_last_event_id() {
         .unwrap();
     assert_error(refused, 400, "validation_failed").await;
 }
+
+#[actix_web::test]
+async fn an_event_gets_its_id_only_once_every_change_before_it_has_ended() {
+    let app = spawn_app().await;
+    let banker = app.create_banker().await;
+    let alice = app.create_depositor().await;
+    let account = app.funded_account(&alice, &banker, "USD", 1_000).await;
+    // The schema's 6 reserves, Alice's account, her deposit.
+    let before = read_until(&app, &banker, 0, |events| events.len() >= 8).await;
+    let head = before.last().unwrap()["id"].as_i64().unwrap();
+
+    // A transaction draws a position (an account opened) and stays open...
+    let mut blocker = app.db().await;
+    let open = blocker.transaction().await.unwrap();
+    open.execute(
+        "INSERT INTO accounts (owner, currency) VALUES ($1, 'EUR')",
+        &[&alice.username],
+    )
+    .await
+    .unwrap();
+    // ...while a deposit with a later position commits.
+    assert_eq!(
+        app.deposit(&banker, account, 5).await.status().as_u16(),
+        201
+    );
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let page: Value = app
+        .get(&format!("/events?after={head}"), Some(&banker.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page["events"],
+        json!([]),
+        "published past an open transaction"
+    );
+
+    // Once it commits, both are numbered, in position order.
+    open.commit().await.unwrap();
+    let after = read_until(&app, &banker, head, |events| events.len() >= 2).await;
+    let kinds: Vec<&str> = after
+        .iter()
+        .map(|event| event["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["account.opened", "transfer.posted"]);
+    assert_eq!(after[0]["id"].as_i64().unwrap(), head + 1);
+    assert_eq!(after[1]["id"].as_i64().unwrap(), head + 2);
+}
+
+#[actix_web::test]
+async fn a_hold_that_expires_is_a_transfer_expired_event() {
+    let app = spawn_app().await;
+    let banker = app.create_banker().await;
+    let (payer, payee) = (app.create_depositor().await, app.create_depositor().await);
+    let from = app.funded_account(&payer, &banker, "USD", 1_000).await;
+    let to = app.open_account(&payee, "USD").await;
+    let body = json!({"from_account_id": from, "to_account_id": to, "amount": 250,
+                      "currency": "USD", "pending": true, "timeout_seconds": 1});
+    let response = app.post("/transfers", &body, Some(&payer.token)).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let events = read_until(&app, &payee, 0, |events| events.len() >= 3).await;
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|event| event["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["account.opened", "transfer.pending", "transfer.expired"]
+    );
+    assert_eq!(events[2]["data"]["amount"], 250);
+    assert_eq!(events[2]["data"]["status"], "expired");
+    assert_eq!(events[1]["data"]["id"], events[2]["data"]["id"]);
+}
