@@ -93,3 +93,10 @@ CREATE TABLE webhooks (
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX webhooks_due ON webhooks (next_attempt_at) WHERE status = 'active';
+
+-- `tally publish`: the last event each exchange confirmed, stored after every confirm.
+CREATE TABLE publisher_cursors (
+    exchange     text PRIMARY KEY,
+    published_id bigint NOT NULL CONSTRAINT publisher_cursors_nonnegative CHECK (published_id >= 0),
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);

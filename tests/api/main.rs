@@ -20,6 +20,7 @@ mod openapi;
 mod outage;
 mod pending;
 mod process;
+mod publish;
 mod replicas;
 mod schema;
 mod security;
