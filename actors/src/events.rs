@@ -3,10 +3,13 @@
 //! have gaps and commit out of order across writers and replicas. The numbering task makes them
 //! a gap-free sequence of event ids in three steps, each tick:
 //!
-//! 1. **Candidate**: read the sequence's last value `V`, then (a later statement) PostgreSQL's
-//!    snapshot `S`. Any position ≤ `V` was drawn by a transaction that had an xid before `S`.
-//! 2. **Watermark**: once no transaction running in `S` is running any more, every position ≤
-//!    `V` is committed or never will be: `V` is the watermark.
+//! 1. **Candidate**: read the sequence's last value `V`, then (a later statement) take a fresh
+//!    transaction id `N`. Any position ≤ `V` was drawn by a transaction whose xid is below `N`
+//!    (positions are drawn only once the drawing transaction has an xid).
+//! 2. **Watermark**: once every xid up to `N` has ended (the oldest running xid of a snapshot
+//!    taken now is above `N`), every position ≤ `V` is committed or never will be: `V` is the
+//!    watermark. (A snapshot's running list alone is not enough: it leaves out transactions with
+//!    an xid above the last completed one.)
 //! 3. **Marks**: under an advisory lock (one replica numbers at a time), the positions between
 //!    the last mark and the watermark are counted, in order, and the last one is stored as
 //!    `event_marks (event_id, position)`, at most [`EVENT_MARK_EVENTS_MAX`] events per mark.
@@ -41,11 +44,12 @@ const NUMBERING_LOCK_KEY: i64 = 0x7461_6c6c_7965_7631;
 
 const SEQUENCE_LAST: &str = "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
     FROM transfers_id_seq";
-const SNAPSHOT: &str = "SELECT pg_current_snapshot()::text";
-/// True (or NULL, no transaction was running) once every transaction running in the candidate's
-/// snapshot has ended, as a snapshot taken now sees it.
-const SNAPSHOT_ENDED: &str = "SELECT bool_and(pg_visible_in_snapshot(x, pg_current_snapshot()))
-    FROM pg_snapshot_xip($1::text::pg_snapshot) AS x";
+/// A fresh xid, above every xid assigned before it (one per candidate, only when the sequence
+/// moved).
+const TAKE_XID: &str = "SELECT pg_current_xact_id()::text::bigint";
+/// True once every xid up to `$1` has ended.
+const XIDS_ENDED: &str =
+    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint > $1::bigint";
 const LAST_MARK: &str = "SELECT event_id, position FROM event_marks ORDER BY event_id DESC LIMIT 1";
 const MARK_AT_OR_BELOW: &str = "SELECT event_id, position FROM event_marks
     WHERE event_id <= $1 ORDER BY event_id DESC LIMIT 1";
@@ -359,8 +363,8 @@ pub fn start_numbering(pool: Pool) -> EventHead {
 
 struct Numbering {
     pool: Pool,
-    /// (sequence value, snapshot) pairs, oldest first.
-    candidates: VecDeque<(i64, String)>,
+    /// (sequence value, xid taken after it) pairs, oldest first.
+    candidates: VecDeque<(i64, i64)>,
     watermark: i64,
 }
 
@@ -370,18 +374,22 @@ impl Numbering {
     async fn tick(&mut self) -> Result<i64, String> {
         let mut client = self.pool.get().await.map_err(|error| error.to_string())?;
         if self.candidates.len() < CANDIDATES_MAX {
-            // Two statements, in this order: the sequence first, then the snapshot.
+            // Two statements, in this order: the sequence first, then the xid.
             let last = query_one(&client, SEQUENCE_LAST, &[])
                 .await?
                 .get::<_, i64>(0);
-            let snapshot: String = query_one(&client, SNAPSHOT, &[]).await?.get(0);
-            self.candidates.push_back((last, snapshot));
+            let newest = self
+                .candidates
+                .back()
+                .map_or(self.watermark, |(value, _)| *value);
+            if last > newest {
+                let xid: i64 = query_one(&client, TAKE_XID, &[]).await?.get(0);
+                self.candidates.push_back((last, xid));
+            }
         }
-        while let Some((last, snapshot)) = self.candidates.front() {
-            let ended: Option<bool> = query_one(&client, SNAPSHOT_ENDED, &[snapshot])
-                .await?
-                .get(0);
-            if ended == Some(false) {
+        while let Some((last, xid)) = self.candidates.front() {
+            let ended: bool = query_one(&client, XIDS_ENDED, &[xid]).await?.get(0);
+            if !ended {
                 break;
             }
             self.watermark = self.watermark.max(*last);
