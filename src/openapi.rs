@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{accounts, batch, health, pending, tokens, transfers, users, views};
+use crate::routes::{
+    accounts, batch, events, health, pending, tokens, transfers, users, views, webhooks,
+};
 
 mod constraints;
 
@@ -23,6 +25,9 @@ mod constraints;
         accounts::deposit, accounts::withdraw,
         transfers::create_transfer, transfers::get_transfer,
         pending::post_transfer, pending::void_transfer, batch::create_batch,
+        events::list_events, events::stream_events,
+        webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook,
+        webhooks::delete_webhook,
         health::healthz, health::readyz, metrics_doc,
     ),
     components(schemas(
@@ -30,12 +35,15 @@ mod constraints;
         views::AccountView, views::TransferView, views::EntryView, views::TransferResult,
         views::MovementResult, views::BalanceAtView, views::PendingResult,
         pending::PostRequest, batch::BatchRequest, batch::BatchResult, batch::BatchItemResult,
+        events::EventsPage, events::EventView, events::EventData, events::TransferEventData,
+        webhooks::CreateWebhookRequest, webhooks::WebhookView, webhooks::CreatedWebhook,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "users", description = "Sign-up, PASETO sessions"),
         (name = "accounts", description = "Accounts, statements, deposits and withdrawals"),
         (name = "transfers", description = "Moving money between accounts"),
+        (name = "events", description = "The change stream: long polling and Server-Sent Events"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

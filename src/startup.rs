@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use deadpool_postgres::Pool;
+use tally_actors::events::{self, EventHead};
 use tally_actors::Engine;
 use tracing_actix_web::TracingLogger;
 
@@ -15,12 +16,12 @@ use crate::auth::{
     revocation, AddressLimiter, Clock, LoginLimiter, LoginLimits, PasswordHasher, RevokedSessions,
     TokenMaker,
 };
-use crate::configuration::{DatabaseSettings, Settings};
+use crate::configuration::{DatabaseSettings, RunMode, Settings};
 use crate::connections::{self, ConnectionLimiter};
 use crate::error::extractors;
 use crate::metrics::{Metrics, RecordRequests};
 use crate::telemetry::RequestSpan;
-use crate::{db, housekeeping, metrics, openapi, routes};
+use crate::{db, housekeeping, metrics, openapi, routes, webhooks};
 
 /// What every handler can reach. One per process: built before the server and shared with
 /// every worker, never rebuilt per worker.
@@ -40,6 +41,8 @@ pub struct AppState {
     pub revoked: Arc<RevokedSessions>,
     /// The engine: one per process, started before the server.
     pub engine: Engine,
+    /// The newest numbered event, followed by this process's numbering task.
+    pub events: EventHead,
     pub metrics: Metrics,
 }
 
@@ -53,6 +56,7 @@ impl AppState {
     ) -> anyhow::Result<AppState> {
         Ok(AppState {
             engine: Engine::start(settings.engine.clone(), pool.clone()),
+            events: events::start_numbering(pool.clone()),
             metrics: Metrics::new(),
             tokens: TokenMaker::with_clock(&settings.token, clock)?,
             passwords: PasswordHasher::new(settings.auth.bcrypt_cost).await?,
@@ -106,7 +110,8 @@ impl Application {
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState::build(settings.clone(), pool.clone(), clock).await?);
         revocation::follow(&state.revoked, pool.clone(), &settings.database);
-        housekeeping::start(pool, &settings);
+        housekeeping::start(pool.clone(), &settings);
+        webhooks::start(pool, settings.env == RunMode::Production);
         let engine = state.engine.clone();
         let lag_gauge = tally_actors::replica::lag_gauge(state.engine.metrics_registry());
         if let Some(read_url) = &settings.database.read_url {

@@ -17,6 +17,7 @@ pub mod config;
 mod coordinator;
 mod db;
 mod engine;
+pub mod events;
 pub mod failover;
 mod idempotency;
 mod journal;

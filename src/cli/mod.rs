@@ -1,7 +1,8 @@
-//! The `tally` command line: one module per command (`serve`, `migrate`, `user`, `seed`).
+//! The `tally` command line: one module per command (`serve`, `migrate`, `user`, `seed`, `publish`).
 //! `main.rs` parses [`Cli`] and calls [`run`]; everything a command does lives in its module.
 
 pub mod migrate;
+pub mod publish;
 pub mod seed;
 pub mod serve;
 pub mod user;
@@ -36,6 +37,8 @@ pub enum Command {
     /// Create load-test users, each with one account funded through the engine, and write their
     /// credentials and access tokens as JSON (development and benchmark databases only).
     Seed(seed::SeedOptions),
+    /// Publish the change stream to RabbitMQ (long-running; publisher confirms, in order).
+    Publish(publish::PublishOptions),
     /// Manage users (e.g. create the first banker).
     User {
         #[command(subcommand)]
@@ -55,5 +58,6 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { command } => user::run(&settings, command).await,
+        Command::Publish(options) => publish::run(&settings, options).await,
     }
 }

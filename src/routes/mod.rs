@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod batch;
 mod body;
+pub mod events;
 pub mod health;
 pub(crate) mod idempotency;
 pub mod pending;
@@ -11,6 +12,7 @@ pub mod tokens;
 pub mod transfers;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Responder};
@@ -37,6 +39,7 @@ pub fn table() -> Vec<(Method, &'static str)> {
 fn register(routes: &mut Routes) {
     const GET: Method = Method::GET;
     const POST: Method = Method::POST;
+    const DELETE: Method = Method::DELETE;
     routes
         .route(GET, "/healthz", health::healthz)
         .route(GET, "/readyz", health::readyz)
@@ -58,7 +61,13 @@ fn register(routes: &mut Routes) {
         .route(POST, "/transfers/batch", batch::create_batch)
         .route(GET, "/transfers/{id}", transfers::get_transfer)
         .route(POST, "/transfers/{id}/post", pending::post_transfer)
-        .route(POST, "/transfers/{id}/void", pending::void_transfer);
+        .route(POST, "/transfers/{id}/void", pending::void_transfer)
+        .route(GET, "/events", events::list_events)
+        .route(GET, "/events/stream", events::stream_events)
+        .route(POST, "/webhooks", webhooks::create_webhook)
+        .route(GET, "/webhooks", webhooks::list_webhooks)
+        .route(GET, "/webhooks/{id}", webhooks::get_webhook)
+        .route(DELETE, "/webhooks/{id}", webhooks::delete_webhook);
 }
 
 /// Registers a route on the app (when there is one) and records it in the table.

@@ -5,3 +5,4 @@
 pub mod login_failures;
 pub mod sessions;
 pub mod users;
+pub mod webhooks;

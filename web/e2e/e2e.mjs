@@ -428,6 +428,46 @@ await step('hold: Alice holds 10.00 for Bob, Bob confirms it', async () => {
   await logIn(alice.username, PASSWORD);
 });
 
+await step("live: Bob's open accounts page shows Alice's payment within 2 s, without a reload", async () => {
+  const bobContext = await browser.newContext({ viewport: { width: 1200, height: 860 }, locale: 'en-US', timezoneId: 'UTC' });
+  bobContext.setDefaultTimeout(10_000);
+  const bobPage = await bobContext.newPage();
+  bobPage.on('pageerror', (error) => consoleProblems.push(`page error (Bob): ${error.message}`));
+  try {
+    await bobPage.goto(`${BASE}/login`);
+    await bobPage.getByLabel('Username', { exact: true }).fill(bob.username);
+    await bobPage.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await bobPage.getByRole('button', { name: 'Log in', exact: true }).click();
+    await bobPage.getByRole('heading', { level: 1, name: 'Accounts' }).waitFor();
+    const selector = `tr[data-account-id="${bob.usd}"] td[data-label="Balance"]`;
+    await bobPage.locator(selector).waitFor();
+    const before = (await bobPage.locator(selector).innerText()).trim();
+    const expected = (Number.parseFloat(before.replace(/[^0-9.]/g, '')) + 1.25).toFixed(2);
+    let navigations = 0;
+    bobPage.on('framenavigated', () => (navigations += 1));
+
+    // Alice pays from her own browser (the first context).
+    await nav('Send money').click();
+    await expectHeading('Send money');
+    await label('From account').selectOption(String(alice.usd));
+    await label('To account').fill(String(bob.usd));
+    await label('Amount').fill('1.25');
+    await button('Send').click();
+    await page.getByRole('status').filter({ hasText: `Sent USD 1.25 to account #${bob.usd}` }).waitFor();
+    const sent = Date.now();
+    await bobPage.waitForFunction(
+      ([query, text]) => document.querySelector(query)?.textContent?.trim().startsWith(text),
+      [selector, expected],
+      { timeout: 2_000 },
+    );
+    note(`Bob saw ${expected} ${Date.now() - sent} ms after Alice's send was confirmed (was ${before})`);
+    check(navigations === 0, `Bob's page navigated ${navigations} times`);
+    await bobPage.screenshot({ path: join(ARTIFACTS, '11-live-bob.png'), fullPage: true });
+  } finally {
+    await bobContext.close();
+  }
+});
+
 await step('phone width (390 px): no sideways scrolling, every control reachable', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${BASE}/`);

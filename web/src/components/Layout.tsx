@@ -1,10 +1,12 @@
 import { Link, NavLink, Outlet, useNavigate } from "react-router-dom";
 import { useAuth } from '../auth';
 import { api } from '../lib/api';
+import { useLiveUpdates } from '../lib/useLiveUpdates';
 
 export function Layout() {
   const { user } = useAuth();
   const navigate = useNavigate();
+  useLiveUpdates(user);
 
   async function logOut() {
     await api.logout();

@@ -276,6 +276,12 @@ export class ApiClient {
     return (await response.json()) as T;
   }
 
+  /** The URL and headers of a streaming GET (the change stream), with a fresh access token. */
+  async streamRequest(path: string): Promise<{ url: string; headers: Record<string, string> }> {
+    await this.freshAccess();
+    return { url: this.baseUrl + path, headers: { Authorization: `Bearer ${this.tokens?.accessToken ?? ''}` } };
+  }
+
   /** Renews first when the access token is about to expire. */
   private async freshAccess(): Promise<void> {
     if (!this.tokens) {

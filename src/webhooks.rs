@@ -1,0 +1,266 @@
+//! Webhook deliveries (design.md "Webhooks"): every replica runs one worker; a webhook is
+//! delivered by the replica holding its lease (a row in PostgreSQL), one event at a time, in
+//! order, at least once, each signed with the webhook's secret. Its cursor moves only after a
+//! 2xx, so a restart or another replica continues where it stopped.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tally_actors::events;
+use uuid::Uuid;
+
+use crate::routes::events::event_view;
+use crate::store::webhooks::{self as store, Leased};
+
+/// Webhooks at most, across the deployment.
+pub const WEBHOOKS_MAX: i64 = 100;
+/// How often a replica looks for due webhooks.
+pub const WEBHOOK_TICK: Duration = Duration::from_millis(200);
+/// Webhooks a replica leases per tick at most.
+const WEBHOOKS_PER_TICK_MAX: i64 = 16;
+/// How long a lease lasts unless renewed (each delivery renews it); a replica that died is
+/// replaced after it.
+pub const WEBHOOK_LEASE: Duration = Duration::from_secs(10);
+/// A delivery that has not answered by then failed.
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Events one lease delivers at most before giving the webhook back.
+const DELIVERIES_PER_LEASE_MAX: i64 = 100;
+/// Retries wait 1 s, 2 s, 4 s, … up to an hour.
+pub const RETRY_FIRST: Duration = Duration::from_secs(1);
+pub const RETRY_MAX: Duration = Duration::from_secs(3600);
+/// A webhook failing for this long is paused.
+pub const RETRY_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// `url` at most, in bytes.
+pub const WEBHOOK_URL_BYTES_MAX: usize = 2048;
+
+/// `Tally-Signature: t=UNIX,v1=HEX(HMAC-SHA256(secret, t + "." + body))`.
+pub fn signature(secret: &str, unix_seconds: i64, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any size");
+    mac.update(unix_seconds.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    format!("t={unix_seconds},v1={}", hex::encode(digest))
+}
+
+/// An http(s) URL a webhook may target; in production, not a loopback, private or link-local
+/// address (nor `localhost`).
+pub fn check_url(url: &str, production: bool) -> Result<reqwest::Url, String> {
+    if url.len() > WEBHOOK_URL_BYTES_MAX {
+        return Err(format!("url must be at most {WEBHOOK_URL_BYTES_MAX} bytes"));
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|error| format!("url: {error}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("url must be http or https".to_owned());
+    }
+    let host = parsed.host_str().ok_or("url must name a host")?;
+    if production && is_internal_host(host) {
+        return Err("url must not be a loopback or private address".to_owned());
+    }
+    Ok(parsed)
+}
+
+fn is_internal_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let lowered = host.to_ascii_lowercase();
+    if lowered == "localhost" || lowered.ends_with(".localhost") {
+        return true;
+    }
+    match host.parse::<IpAddr>() {
+        Ok(address) => is_internal_address(address),
+        Err(_) => false,
+    }
+}
+
+fn is_internal_address(address: IpAddr) -> bool {
+    match address {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                // 100.64.0.0/10, carrier-grade NAT
+                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_internal_address(IpAddr::V4(v4)),
+            None => {
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                    || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
+            }
+        },
+    }
+}
+
+/// Starts this replica's delivery worker on the current runtime.
+pub fn start(pool: Pool, production: bool) {
+    let client = reqwest::Client::builder()
+        .timeout(DELIVERY_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client");
+    let worker = Worker {
+        pool,
+        client,
+        owner: Uuid::new_v4(),
+        production,
+    };
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(WEBHOOK_TICK);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = worker.round().await {
+                tracing::warn!(%error, "webhook round failed; retrying");
+            }
+        }
+    });
+}
+
+struct Worker {
+    pool: Pool,
+    client: reqwest::Client,
+    /// This worker's lease owner id.
+    owner: Uuid,
+    production: bool,
+}
+
+impl Worker {
+    async fn round(&self) -> Result<(), String> {
+        let leased = store::lease_due(&self.pool, self.owner, WEBHOOK_LEASE, WEBHOOKS_PER_TICK_MAX)
+            .await
+            .map_err(|error| error.to_string())?;
+        let deliveries = leased.iter().map(|webhook| self.deliver(webhook));
+        for result in futures_util::future::join_all(deliveries).await {
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Delivers the webhook's next events in order until it is caught up, a delivery fails,
+    /// or the lease's share of work is done; gives the lease back.
+    async fn deliver(&self, webhook: &Leased) -> Result<(), String> {
+        let started = Instant::now();
+        let mut cursor = webhook.delivered_id;
+        let page = events::read(&self.pool, cursor, DELIVERIES_PER_LEASE_MAX).await?;
+        for event in &page.events {
+            if started.elapsed() > WEBHOOK_LEASE / 2 {
+                break;
+            }
+            let wanted = webhook.types.as_ref().map_or(true, |types| {
+                types.iter().any(|kind| kind == event.kind.as_str())
+            });
+            if wanted {
+                let view = event_view(event, None).expect("a banker sees every event");
+                let body = serde_json::to_vec(&view).expect("an event serialises");
+                if let Err(error) = self.post(webhook, event.id, body).await {
+                    return self.failed(webhook, &error).await;
+                }
+            }
+            cursor = event.id;
+            let held = store::advance(&self.pool, webhook.id, self.owner, cursor, WEBHOOK_LEASE)
+                .await
+                .map_err(|error| error.to_string())?;
+            if !held {
+                return Ok(());
+            }
+        }
+        store::release(&self.pool, webhook.id, self.owner)
+            .await
+            .map_err(|error| error.to_string())
+    }
+
+    async fn post(&self, webhook: &Leased, event_id: i64, body: Vec<u8>) -> Result<(), String> {
+        let url = check_url(&webhook.url, self.production)?;
+        if self.production {
+            self.refuse_internal_resolution(&url).await?;
+        }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let response = self
+            .client
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("Tally-Event-Id", event_id.to_string())
+            .header("Tally-Signature", signature(&webhook.secret, now, &body))
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| format!("delivery: {error}"))?;
+        match response.status().is_success() {
+            true => Ok(()),
+            false => Err(format!("answered {}", response.status().as_u16())),
+        }
+    }
+
+    /// In production a name must not resolve to an internal address either.
+    async fn refuse_internal_resolution(&self, url: &reqwest::Url) -> Result<(), String> {
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addresses = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|error| format!("resolving {host}: {error}"))?;
+        for address in addresses {
+            if is_internal_address(address.ip()) {
+                return Err(format!("{host} resolves to an internal address"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn failed(&self, webhook: &Leased, error: &str) -> Result<(), String> {
+        let doublings = webhook.failures.clamp(0, 20) as u32;
+        let retry_in = RETRY_FIRST.saturating_mul(1 << doublings).min(RETRY_MAX);
+        store::fail(
+            &self.pool,
+            webhook.id,
+            self.owner,
+            error,
+            retry_in,
+            RETRY_WINDOW,
+        )
+        .await
+        .map_err(|error| error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_time_dot_body() {
+        // Computed independently: python3 -c "import hmac; print(hmac.new(b'whsec', b'1700000000.{}', 'sha256').hexdigest())"
+        assert_eq!(
+            signature("whsec", 1700000000, b"{}"),
+            "t=1700000000,v1=7d44587dddbaf4c7f70fef20f48cd594834ffea1641e3ac227b84408298738af"
+        );
+    }
+
+    #[test]
+    fn production_refuses_internal_targets_and_every_mode_refuses_other_schemes() {
+        for url in [
+            "http://127.0.0.1/x",
+            "http://localhost:8080/",
+            "http://10.1.2.3/",
+            "http://192.168.0.1/",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://169.254.169.254/latest",
+            "http://[::ffff:127.0.0.1]/",
+        ] {
+            assert!(check_url(url, true).is_err(), "{url}");
+            assert!(check_url(url, false).is_ok(), "{url}");
+        }
+        assert!(check_url("https://hooks.example.com/tally", true).is_ok());
+        for url in ["ftp://example.com/", "file:///etc/passwd", "not a url", ""] {
+            assert!(check_url(url, false).is_err(), "{url}");
+        }
+    }
+}
