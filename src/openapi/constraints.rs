@@ -10,14 +10,16 @@ use tally_actors::{Currency, TransferStatus};
 
 use crate::domain::{IdempotencyKey, Page, PendingTimeout, StatementPage};
 use crate::error::{ErrorCode, RETRY_AFTER_SECONDS};
+use crate::routes::events::{EVENTS_LIMIT_MAX, EVENTS_WAIT_SECONDS_MAX};
 use crate::routes::idempotency::REPLAYED_HEADER;
 
 /// Every error status a response of the document may be; each gets its own error body schema.
-const ERROR_STATUSES: [StatusCode; 10] = [
+const ERROR_STATUSES: [StatusCode; 11] = [
     StatusCode::BAD_REQUEST,
     StatusCode::UNAUTHORIZED,
     StatusCode::FORBIDDEN,
     StatusCode::NOT_FOUND,
+    StatusCode::REQUEST_TIMEOUT,
     StatusCode::CONFLICT,
     StatusCode::PAYLOAD_TOO_LARGE,
     StatusCode::UNPROCESSABLE_ENTITY,
@@ -46,9 +48,9 @@ pub fn apply(document: &mut Value) {
     let paths = document["paths"]
         .as_object_mut()
         .expect("the document has paths");
-    for item in paths.values_mut() {
+    for (path, item) in paths.iter_mut() {
         for operation in item.as_object_mut().expect("a path item").values_mut() {
-            constrain_parameters(operation);
+            constrain_parameters(path, operation);
             constrain_responses(operation);
         }
     }
@@ -119,7 +121,11 @@ fn error_body_name(status: StatusCode) -> String {
 }
 
 /// Path ids, paging, filters and the `Idempotency-Key` header.
-fn constrain_parameters(operation: &mut Value) {
+fn constrain_parameters(path: &str, operation: &mut Value) {
+    let limit_max = match path {
+        "/events" => EVENTS_LIMIT_MAX,
+        _ => StatementPage::LIMIT_MAX,
+    };
     let Some(parameters) = operation["parameters"].as_array_mut() else {
         return;
     };
@@ -138,7 +144,11 @@ fn constrain_parameters(operation: &mut Value) {
             "id" | "before_id" => json!({"minimum": 1}),
             "page_id" => json!({"minimum": 1, "maximum": Page::ID_MAX}),
             "page_size" => json!({"minimum": 1, "maximum": Page::SIZE_MAX}),
-            "limit" => json!({"minimum": 1, "maximum": StatementPage::LIMIT_MAX}),
+            "limit" => json!({"minimum": 1, "maximum": limit_max}),
+            // The stream's `after` is checked too, but an endless answer cannot be walked by a
+            // test of values just inside: its rule is stated in prose only.
+            "after" if path == "/events" => json!({"minimum": 0}),
+            "wait" => json!({"minimum": 0, "maximum": EVENTS_WAIT_SECONDS_MAX}),
             "status" => json!({"enum": statuses()}),
             "since" | "until" | "at" => json!({"format": "date-time"}),
             "Idempotency-Key" => json!({

@@ -12,6 +12,7 @@ use crate::auth::Banker;
 use crate::configuration::RunMode;
 use crate::domain::ResourceId;
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::body::Json;
 use crate::startup::AppState;
 use crate::store::webhooks::{self as store, Webhook};
 use crate::webhooks::{check_url, WEBHOOKS_MAX};
@@ -87,7 +88,7 @@ impl From<Webhook> for WebhookView {
 )]
 pub async fn create_webhook(
     Banker(user): Banker,
-    body: web::Json<CreateWebhookRequest>,
+    body: Json<CreateWebhookRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let production = state.settings.env == RunMode::Production;

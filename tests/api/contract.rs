@@ -57,6 +57,7 @@ struct World {
     payer_account: i64,
     payee_account: i64,
     pending: [i64; 2],
+    webhooks: [i64; 2],
 }
 
 async fn world() -> World {
@@ -81,6 +82,14 @@ async fn world() -> World {
         let result: Value = response.json().await.expect("a transfer");
         *slot = result["transfer"]["id"].as_i64().expect("an id");
     }
+    let mut webhooks = [0; 2];
+    for slot in &mut webhooks {
+        let body = json!({"url": "http://127.0.0.1:9/hook"});
+        let response = app.post("/webhooks", &body, Some(&banker.token)).await;
+        assert_eq!(response.status().as_u16(), 201);
+        let created: Value = response.json().await.expect("a webhook");
+        *slot = created["id"].as_i64().expect("a webhook id");
+    }
     World {
         app,
         document,
@@ -89,6 +98,7 @@ async fn world() -> World {
         payer_account,
         payee_account,
         pending,
+        webhooks,
     }
 }
 
@@ -154,6 +164,26 @@ fn baseline(world: &World, method: &str, path: &str) -> Option<Call> {
             payer,
         ),
         ("get", "/transfers/{id}") => (Some(world.pending[0]), json!({}), json!({}), None, payer),
+        ("post", "/webhooks") => (
+            None,
+            json!({}),
+            json!({}),
+            Some(json!({"url": "http://127.0.0.1:9/hook", "types": ["transfer.posted"]})),
+            banker,
+        ),
+        // The delete's cases (ids just inside its rule) run first and may delete the lowest id:
+        // the get reads the other one.
+        ("get", "/webhooks/{id}") => (Some(world.webhooks[1]), json!({}), json!({}), None, banker),
+        ("delete", "/webhooks/{id}") => {
+            (Some(world.webhooks[0]), json!({}), json!({}), None, banker)
+        }
+        ("get", "/events") => (
+            None,
+            json!({"after": 0, "limit": 10, "wait": 0}),
+            json!({}),
+            None,
+            payer,
+        ),
         ("post", "/transfers/{id}/post") => (
             Some(world.pending[0]),
             json!({}),
