@@ -81,7 +81,9 @@ async fn run(stages: Vec<String>, iterations: u64) {
             .route("/transfers", web::post().to(create_transfer)),
     )
     .await;
-    let user = authenticate(&state, &authorization).expect("authenticated");
+    let user = authenticate(&state, &authorization)
+        .await
+        .expect("authenticated");
     let answer = fixed_answer();
     for stage in &stages {
         let started_cpu_ns = thread_cpu_ns();
@@ -96,7 +98,9 @@ async fn run(stages: Vec<String>, iterations: u64) {
                     assert_eq!(payload.username, username);
                 }
                 "authenticate" => {
-                    let found = authenticate(&state, &authorization).expect("authenticated");
+                    let found = authenticate(&state, &authorization)
+                        .await
+                        .expect("authenticated");
                     assert_eq!(found.username, username);
                 }
                 "parse" => {
@@ -147,7 +151,7 @@ async fn state() -> web::Data<AppState> {
     )
 }
 
-fn authenticate(
+async fn authenticate(
     state: &web::Data<AppState>,
     authorization: &str,
 ) -> Result<AuthenticatedUser, ApiError> {
@@ -155,7 +159,7 @@ fn authenticate(
         .insert_header(("authorization", authorization))
         .app_data(state.clone())
         .to_http_request();
-    AuthenticatedUser::extract(&request).into_inner()
+    AuthenticatedUser::extract(&request).await
 }
 
 /// `routes::transfers::create_transfer` without an `Idempotency-Key` (its only other step is
