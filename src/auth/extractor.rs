@@ -166,6 +166,37 @@ mod tests {
     }
 
     #[actix_web::test]
+    async fn a_remembered_token_of_a_logged_out_session_is_refused() {
+        let state = state().await;
+        let session_id = Uuid::new_v4();
+        let username = Username::parse("alice".to_owned()).unwrap();
+        let token = state
+            .tokens
+            .issue(TokenPurpose::Access, &username, Role::Depositor, session_id)
+            .unwrap()
+            .token;
+        let app = test::init_service(
+            App::new()
+                .app_data(state.clone())
+                .route("/whoami", web::get().to(whoami)),
+        )
+        .await;
+        let whoami = || {
+            let request = test::TestRequest::get()
+                .uri("/whoami")
+                .insert_header(("authorization", format!("Bearer {token}")));
+            test::call_service(&app, request.to_request())
+        };
+        let answer = whoami().await;
+        assert_eq!(answer.status(), 200);
+        assert_eq!(test::read_body(answer).await, "alice depositor");
+        // Verified once, so remembered; the logout must still win on the next request.
+        assert_eq!(whoami().await.status(), 200);
+        state.revoked.revoke(session_id);
+        assert_eq!(whoami().await.status(), 401);
+    }
+
+    #[actix_web::test]
     async fn banker_routes_refuse_a_depositor_with_403_and_a_stranger_with_401() {
         let state = state().await;
         let depositor = token(&state, Role::Depositor);

@@ -3,6 +3,8 @@
 //! Claims: `jti` token id, `sub` username, `role`, `sid` session id, `purpose` (`access` or
 //! `refresh`, so neither can stand in for the other), `iat`/`nbf` issued-at and `exp` expiry.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use pasetors::claims::{Claims, ClaimsValidationRules};
@@ -24,6 +26,12 @@ use crate::error::ApiError;
 /// How far a token's `iat`/`nbf` may lie in our future: replicas' clocks disagree a little, and
 /// a token issued by a replica that runs ahead must still work on the others at once.
 pub const CLOCK_SKEW: Duration = Duration::from_secs(5);
+
+/// Access tokens kept verified per process (about 400 bytes each, so at most about 13 MB): a
+/// client sends the same token on every request, and decrypting it again was 62 % of the HTTP
+/// side's instructions per request (docs/design.md, "The HTTP side's cost per request"). When
+/// full, expired entries go, then all.
+pub const VERIFIED_TOKENS_MAX: usize = 32_768;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenPurpose {
@@ -84,6 +92,7 @@ pub struct TokenMaker {
     access_ttl: Duration,
     refresh_ttl: Duration,
     clock: Clock,
+    verified: VerifiedTokens,
 }
 
 impl TokenMaker {
@@ -100,6 +109,7 @@ impl TokenMaker {
                 .map_err(|error| anyhow::anyhow!("token.key: {error}"))?,
             access_ttl: settings.access_ttl,
             refresh_ttl: settings.refresh_ttl,
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -174,8 +184,26 @@ impl TokenMaker {
     }
 
     /// Decrypts `token` and checks its expiry and purpose. Only a token that decrypts with our
-    /// key can be `Expired`; everything else wrong is `Invalid`.
+    /// key can be `Expired`; everything else wrong is `Invalid`. An access token verified
+    /// before is found by its whole text instead, and only its expiry is checked again (by the
+    /// same clock): what it says cannot change, and the logged-out set is the caller's to check.
     pub fn verify(&self, purpose: TokenPurpose, token: &str) -> Result<TokenPayload, TokenError> {
+        if purpose != TokenPurpose::Access {
+            return self.decrypt(purpose, token);
+        }
+        let now = self.clock.now();
+        if let Some(payload) = self.verified.get(token) {
+            if payload.expires_at <= now {
+                return Err(TokenError::Expired);
+            }
+            return Ok(payload);
+        }
+        let payload = self.decrypt(purpose, token)?;
+        self.verified.insert(token, payload.clone(), now);
+        Ok(payload)
+    }
+
+    fn decrypt(&self, purpose: TokenPurpose, token: &str) -> Result<TokenPayload, TokenError> {
         let untrusted =
             UntrustedToken::<Local, V4>::try_from(token).map_err(|_| TokenError::Invalid)?;
         // pasetors checks iat/nbf with no tolerance; they are checked below instead (it still
@@ -204,6 +232,45 @@ impl TokenMaker {
             issued_at: time_claim(claims, "iat")?,
             expires_at: time_claim(claims, "exp")?,
         })
+    }
+}
+
+/// Genuine access tokens by their whole text, at most [`VERIFIED_TOKENS_MAX`]. The whole text,
+/// not a digest of it, is compared: only the very token that was decrypted is found (a SHA-256
+/// of it cost as much as a third of the request), and the map's hasher is seeded at random, so
+/// clients cannot aim tokens at one bucket.
+#[derive(Default)]
+struct VerifiedTokens {
+    entries: Mutex<HashMap<Box<str>, TokenPayload>>,
+}
+
+impl VerifiedTokens {
+    fn get(&self, token: &str) -> Option<TokenPayload> {
+        self.lock().get(token).cloned()
+    }
+
+    fn insert(&self, token: &str, payload: TokenPayload, now: OffsetDateTime) {
+        let mut entries = self.lock();
+        if entries.len() >= VERIFIED_TOKENS_MAX {
+            entries.retain(|_, payload| payload.expires_at > now);
+        }
+        if entries.len() >= VERIFIED_TOKENS_MAX {
+            entries.clear();
+        }
+        entries.insert(token.into(), payload);
+        assert!(entries.len() <= VERIFIED_TOKENS_MAX);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// A panic elsewhere while holding the lock leaves only whole entries behind.
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, TokenPayload>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -330,6 +397,81 @@ mod tests {
             maker.verify(TokenPurpose::Access, &issue_in(-61)),
             Err(TokenError::Expired)
         );
+    }
+
+    #[test]
+    fn a_verified_access_token_is_remembered_and_still_expires_by_the_clock() {
+        let mut environment = HashMap::new();
+        environment.insert("TALLY_TOKEN__KEY".to_owned(), "cd".repeat(32));
+        let mut settings = Settings::load_with(None, &environment).unwrap();
+        settings.token.access_ttl = Duration::from_secs(60);
+        let clock = Clock::system();
+        let maker = TokenMaker::with_clock(&settings.token, clock.clone()).unwrap();
+        let issued = maker
+            .issue(TokenPurpose::Access, &alice(), Role::Banker, Uuid::new_v4())
+            .unwrap();
+        assert_eq!(maker.verified.len(), 0, "issuing verifies nothing");
+        let first = maker.verify(TokenPurpose::Access, &issued.token).unwrap();
+        assert_eq!(maker.verified.len(), 1);
+        let again = maker.verify(TokenPurpose::Access, &issued.token).unwrap();
+        assert_eq!((&first, &again), (&issued.payload, &issued.payload));
+        assert_eq!(maker.verified.len(), 1, "found, not added twice");
+        // A remembered token is no refresh token, and a refresh token is never remembered.
+        assert_eq!(
+            maker.verify(TokenPurpose::Refresh, &issued.token),
+            Err(TokenError::Invalid)
+        );
+        // One character changed: not found, decrypted, refused, not remembered.
+        let mut tampered = issued.token.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(
+            maker.verify(TokenPurpose::Access, &tampered),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(maker.verified.len(), 1);
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(
+            maker.verify(TokenPurpose::Access, &issued.token),
+            Err(TokenError::Expired),
+            "remembered, yet expired once the clock passes exp"
+        );
+    }
+
+    #[test]
+    fn the_verified_tokens_stay_bounded_dropping_expired_ones_first() {
+        let verified = VerifiedTokens::default();
+        let now = OffsetDateTime::now_utc();
+        let payload = |expires_in: i64| TokenPayload {
+            token_id: Uuid::new_v4(),
+            username: alice(),
+            role: Role::Depositor,
+            session_id: Uuid::new_v4(),
+            issued_at: now,
+            expires_at: now + time::Duration::seconds(expires_in),
+        };
+        let token = |n: usize| format!("v4.local.{n}");
+        // Full: half expired, half live.
+        for n in 0..VERIFIED_TOKENS_MAX {
+            let expires_in = if n % 2 == 0 { -1 } else { 60 };
+            verified.insert(&token(n), payload(expires_in), now);
+        }
+        assert_eq!(verified.len(), VERIFIED_TOKENS_MAX);
+        verified.insert(&token(VERIFIED_TOKENS_MAX), payload(60), now);
+        assert_eq!(
+            verified.len(),
+            VERIFIED_TOKENS_MAX / 2 + 1,
+            "the expired went"
+        );
+        assert!(verified.get(&token(1)).is_some(), "a live one stayed");
+        assert!(verified.get(&token(0)).is_none());
+        // Full of live ones: all go, the newest stays.
+        for n in VERIFIED_TOKENS_MAX + 1..2 * VERIFIED_TOKENS_MAX {
+            verified.insert(&token(n), payload(60), now);
+            assert!(verified.len() <= VERIFIED_TOKENS_MAX);
+        }
+        assert!(verified.get(&token(2 * VERIFIED_TOKENS_MAX - 1)).is_some());
     }
 
     #[test]
