@@ -20,7 +20,7 @@ use actix_web::{test, web, App, FromRequest, HttpResponse};
 use tally::auth::{AuthenticatedUser, TokenPurpose};
 use tally::configuration::Settings;
 use tally::domain::{Role, Username};
-use tally::error::{extractors, ApiError};
+use tally::error::ApiError;
 use tally::metrics::RecordRequests;
 use tally::routes::transfers::CreateTransferRequest;
 use tally::routes::views::{AccountView, EntryView, TransferResult, TransferView};
@@ -75,9 +75,6 @@ async fn run(stages: Vec<String>, iterations: u64) {
             .wrap(RecordRequests(state.metrics.clone()))
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(state.clone())
-            .app_data(extractors::json_config(
-                state.settings.http.body_limit_bytes,
-            ))
             .route("/transfers", web::post().to(create_transfer)),
     )
     .await;
