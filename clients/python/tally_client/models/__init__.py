@@ -13,6 +13,8 @@ from .create_account_request_currency import CreateAccountRequestCurrency
 from .create_transfer_request import CreateTransferRequest
 from .create_transfer_request_currency import CreateTransferRequestCurrency
 from .create_user_request import CreateUserRequest
+from .create_webhook_request import CreateWebhookRequest
+from .created_webhook import CreatedWebhook
 from .entry_view import EntryView
 from .error_body import ErrorBody
 from .error_body_400 import ErrorBody400
@@ -27,6 +29,9 @@ from .error_body_403_error_code import ErrorBody403ErrorCode
 from .error_body_404 import ErrorBody404
 from .error_body_404_error import ErrorBody404Error
 from .error_body_404_error_code import ErrorBody404ErrorCode
+from .error_body_408 import ErrorBody408
+from .error_body_408_error import ErrorBody408Error
+from .error_body_408_error_code import ErrorBody408ErrorCode
 from .error_body_409 import ErrorBody409
 from .error_body_409_error import ErrorBody409Error
 from .error_body_409_error_code import ErrorBody409ErrorCode
@@ -47,6 +52,8 @@ from .error_body_503_error import ErrorBody503Error
 from .error_body_503_error_code import ErrorBody503ErrorCode
 from .error_detail import ErrorDetail
 from .error_detail_code import ErrorDetailCode
+from .event_view import EventView
+from .events_page import EventsPage
 from .list_transfers_status import ListTransfersStatus
 from .login_request import LoginRequest
 from .login_response import LoginResponse
@@ -56,11 +63,13 @@ from .post_request import PostRequest
 from .renew_access_request import RenewAccessRequest
 from .renew_access_response import RenewAccessResponse
 from .role import Role
+from .transfer_event_data import TransferEventData
 from .transfer_result import TransferResult
 from .transfer_view import TransferView
 from .transfer_view_currency import TransferViewCurrency
 from .transfer_view_status import TransferViewStatus
 from .user import User
+from .webhook_view import WebhookView
 
 __all__ = (
     "AccountView",
@@ -76,6 +85,8 @@ __all__ = (
     "CreateTransferRequest",
     "CreateTransferRequestCurrency",
     "CreateUserRequest",
+    "CreateWebhookRequest",
+    "CreatedWebhook",
     "EntryView",
     "ErrorBody",
     "ErrorBody400",
@@ -90,6 +101,9 @@ __all__ = (
     "ErrorBody404",
     "ErrorBody404Error",
     "ErrorBody404ErrorCode",
+    "ErrorBody408",
+    "ErrorBody408Error",
+    "ErrorBody408ErrorCode",
     "ErrorBody409",
     "ErrorBody409Error",
     "ErrorBody409ErrorCode",
@@ -110,6 +124,8 @@ __all__ = (
     "ErrorBody503ErrorCode",
     "ErrorDetail",
     "ErrorDetailCode",
+    "EventView",
+    "EventsPage",
     "ListTransfersStatus",
     "LoginRequest",
     "LoginResponse",
@@ -119,9 +135,11 @@ __all__ = (
     "RenewAccessRequest",
     "RenewAccessResponse",
     "Role",
+    "TransferEventData",
     "TransferResult",
     "TransferView",
     "TransferViewCurrency",
     "TransferViewStatus",
     "User",
+    "WebhookView",
 )

@@ -10,7 +10,8 @@ T = TypeVar("T", bound="AmountRequest")
 
 @_attrs_define
 class AmountRequest:
-    """
+    """Serialised, it is part of the request's idempotency fingerprint.
+
     Attributes:
         amount (int): Minor units, > 0. Example: 1250.
     """

@@ -13,7 +13,8 @@ T = TypeVar("T", bound="CreateTransferRequest")
 
 @_attrs_define
 class CreateTransferRequest:
-    """
+    """Serialised, it is the request's idempotency fingerprint (`routes::idempotency::Asked`).
+
     Attributes:
         amount (int): Minor units, > 0. Example: 1250.
         currency (CreateTransferRequestCurrency):  Example: USD.

@@ -4,6 +4,7 @@ from enum import StrEnum
 class ErrorBody409ErrorCode(StrEnum):
     CONFLICT = "conflict"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    TOO_MANY_HOLDS = "too_many_holds"
     TRANSFER_NOT_PENDING = "transfer_not_pending"
 
     def __str__(self) -> str:

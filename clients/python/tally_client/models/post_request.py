@@ -12,7 +12,8 @@ T = TypeVar("T", bound="PostRequest")
 
 @_attrs_define
 class PostRequest:
-    """
+    """No body is the default body: both move the whole pending amount, and fingerprint alike.
+
     Attributes:
         amount (int | None | Unset): Minor units to move, 0 < amount ≤ the pending amount (default: all of it); the rest
             of

@@ -143,7 +143,7 @@ def sync_detailed(
     Args:
         id (int):
         idempotency_key (str | Unset):
-        body (AmountRequest):
+        body (AmountRequest): Serialised, it is part of the request's idempotency fingerprint.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -188,7 +188,7 @@ def sync(
     Args:
         id (int):
         idempotency_key (str | Unset):
-        body (AmountRequest):
+        body (AmountRequest): Serialised, it is part of the request's idempotency fingerprint.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -227,7 +227,7 @@ async def asyncio_detailed(
     Args:
         id (int):
         idempotency_key (str | Unset):
-        body (AmountRequest):
+        body (AmountRequest): Serialised, it is part of the request's idempotency fingerprint.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -270,7 +270,7 @@ async def asyncio(
     Args:
         id (int):
         idempotency_key (str | Unset):
-        body (AmountRequest):
+        body (AmountRequest): Serialised, it is part of the request's idempotency fingerprint.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

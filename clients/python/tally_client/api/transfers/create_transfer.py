@@ -147,7 +147,8 @@ def sync_detailed(
 
     Args:
         idempotency_key (str | Unset):
-        body (CreateTransferRequest):
+        body (CreateTransferRequest): Serialised, it is the request's idempotency fingerprint
+            (`routes::idempotency::Asked`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -191,7 +192,8 @@ def sync(
 
     Args:
         idempotency_key (str | Unset):
-        body (CreateTransferRequest):
+        body (CreateTransferRequest): Serialised, it is the request's idempotency fingerprint
+            (`routes::idempotency::Asked`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -229,7 +231,8 @@ async def asyncio_detailed(
 
     Args:
         idempotency_key (str | Unset):
-        body (CreateTransferRequest):
+        body (CreateTransferRequest): Serialised, it is the request's idempotency fingerprint
+            (`routes::idempotency::Asked`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -271,7 +274,8 @@ async def asyncio(
 
     Args:
         idempotency_key (str | Unset):
-        body (CreateTransferRequest):
+        body (CreateTransferRequest): Serialised, it is the request's idempotency fingerprint
+            (`routes::idempotency::Asked`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -1,0 +1,190 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.create_webhook_request import CreateWebhookRequest
+from ...models.created_webhook import CreatedWebhook
+from ...models.error_body_400 import ErrorBody400
+from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_403 import ErrorBody403
+from ...models.error_body_409 import ErrorBody409
+from ...types import Response
+
+
+def _get_kwargs(
+    *,
+    body: CreateWebhookRequest,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/webhooks",
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409 | None:
+    if response.status_code == 201:
+        response_201 = CreatedWebhook.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 400:
+        response_400 = ErrorBody400.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody401.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody403.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 409:
+        response_409 = ErrorBody409.from_dict(response.json())
+
+        return response_409
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[
+    CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409
+]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: CreateWebhookRequest,
+) -> Response[
+    CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409
+]:
+    """Deliver events after the newest one to `url`, each a POST signed with the answered secret.
+
+    Args:
+        body (CreateWebhookRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    body: CreateWebhookRequest,
+) -> CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409 | None:
+    """Deliver events after the newest one to `url`, each a POST signed with the answered secret.
+
+    Args:
+        body (CreateWebhookRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: CreateWebhookRequest,
+) -> Response[
+    CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409
+]:
+    """Deliver events after the newest one to `url`, each a POST signed with the answered secret.
+
+    Args:
+        body (CreateWebhookRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    body: CreateWebhookRequest,
+) -> CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409 | None:
+    """Deliver events after the newest one to `url`, each a POST signed with the answered secret.
+
+    Args:
+        body (CreateWebhookRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+        )
+    ).parsed
