@@ -13,21 +13,13 @@ pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
     }
 }
 
-/// Runs one prepared (and cached) statement expecting at most one row.
+/// Runs one prepared (and cached) statement expecting at most one row (reads by key).
 pub(crate) async fn query_opt(
     pool: &Pool,
     sql: &str,
     parameters: &[&(dyn ToSql + Sync)],
 ) -> Result<Option<Row>, String> {
-    let client = pool.get().await.map_err(|error| error.to_string())?;
-    let statement = client
-        .prepare_cached(sql)
-        .await
-        .map_err(|error| describe(&error))?;
-    client
-        .query_opt(&statement, parameters)
-        .await
-        .map_err(|error| describe(&error))
+    Ok(query(pool, sql, parameters).await?.into_iter().next())
 }
 
 /// Runs one prepared (and cached) statement; every row.
