@@ -218,6 +218,62 @@ async fn a_batch_replayed_with_its_key_moves_money_once() {
 }
 
 #[actix_web::test]
+async fn an_atomic_batch_refused_whole_replays_its_refusal_after_funding() {
+    let s = scene().await;
+    let body = json!({
+        "atomic": true,
+        "transfers": [s.item(s.payees[0], 60), s.item(s.payees[1], 41)]
+    });
+    let first = s
+        .app
+        .post_keyed("/transfers/batch", &body, &s.payer.token, "rent-atomic")
+        .await;
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    assert_eq!(first.status().as_u16(), 422);
+    let first: Value = first.json().await.expect("an error");
+    assert_eq!(first["error"]["code"], "insufficient_funds");
+    assert_eq!(first["error"]["index"], 1);
+
+    let banker = s.app.create_banker().await;
+    let funded = s.app.deposit(&banker, s.from, 1_000).await;
+    assert_eq!(funded.status().as_u16(), 201, "funding");
+    let transfers = s.app.count("transfers").await;
+    let again = s
+        .app
+        .post_keyed("/transfers/batch", &body, &s.payer.token, "rent-atomic")
+        .await;
+    assert_eq!(
+        again.status().as_u16(),
+        422,
+        "the stored refusal, not a commit"
+    );
+    assert_eq!(
+        again
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap()),
+        Some("true")
+    );
+    let again: Value = again.json().await.expect("an error");
+    assert_eq!(again, first);
+    assert_eq!(s.app.balance(s.from).await, 1_100, "nothing moved");
+    assert_eq!(s.app.balance(s.payees[0]).await, 0);
+    assert_eq!(s.app.count("transfers").await, transfers);
+
+    let other = json!({"atomic": true, "transfers": [s.item(s.payees[0], 60)]});
+    assert_error(
+        s.app
+            .post_keyed("/transfers/batch", &other, &s.payer.token, "rent-atomic")
+            .await,
+        409,
+        "idempotency_key_reused",
+    )
+    .await;
+    assert_eq!(s.app.balance(s.from).await, 1_100);
+    s.app.assert_invariants().await;
+}
+
+#[actix_web::test]
 async fn a_batch_may_hold_money_as_pending_transfers() {
     let s = scene().await;
     let mut pending = s.item(s.payees[0], 70);
