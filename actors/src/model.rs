@@ -398,6 +398,10 @@ pub enum BatchError {
         refusal: Refusal,
         replayed: bool,
     },
+    /// A batch whose pending item `index` would take its payer past `holds_open_max` open
+    /// holds; nothing moved. `replayed` as for `Refused`.
+    #[error("item {index} would take its payer past the open holds cap")]
+    TooManyHolds { index: usize, replayed: bool },
     #[error(transparent)]
     Failed(#[from] TransferError),
 }

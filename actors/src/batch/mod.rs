@@ -68,6 +68,34 @@ impl Engine {
         run_detached(run).await
     }
 
+    /// A batch refused before it is played (`BatchError::TooManyHolds`): with a key, the key's
+    /// stored answer when it has one (a replay is a replay, whatever the holds now), else this
+    /// refusal, stored as a played batch's answer is.
+    pub async fn refuse_batch(
+        &self,
+        refused: BatchError,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<BatchOutcome, BatchError> {
+        let Some(key) = idempotency else {
+            return Err(refused);
+        };
+        let Ok(_permit) = self.inner.in_flight.try_acquire() else {
+            self.inner.metrics.rejected(Queue::InFlight);
+            return Err(
+                TransferError::Unavailable("too many transfers in flight".to_owned()).into(),
+            );
+        };
+        let _guard = self.inner.idempotency.lock(&key).await;
+        if let Some(answer) = self.inner.idempotency.replay_batch(&key).await? {
+            self.inner.metrics.idempotent_replays.inc();
+            return answer;
+        }
+        self.inner
+            .idempotency
+            .store_refused_batch(&key, Err(refused))
+            .await?
+    }
+
     async fn batch_to_end(
         &self,
         items: Vec<BatchItem>,

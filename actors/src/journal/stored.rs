@@ -106,7 +106,21 @@ struct StoredBatchRefused {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct StoredRefusedItem {
     index: usize,
-    refusal: Refusal,
+    refusal: StoredRefusal,
+}
+
+/// A refusal's code as stored: a money rule's, or the open holds cap's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredRefusal {
+    Rule(Refusal),
+    Cap(StoredCap),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StoredCap {
+    TooManyHolds,
 }
 
 /// What a batch's key answers: its outcome, or an atomic batch's refusal.
@@ -239,16 +253,14 @@ impl StoredBatch {
     pub(crate) fn encode_answer(answer: &BatchAnswer) -> Option<serde_json::Value> {
         match answer {
             Ok(outcome) => Some(StoredBatch::encode(outcome)),
-            Err(BatchError::Refused { index, refusal, .. }) => {
-                let stored = StoredBatchRefused {
-                    version: REFUSED_VERSION,
-                    refused: StoredRefusedItem {
-                        index: *index,
-                        refusal: *refusal,
-                    },
-                };
-                Some(serde_json::to_value(stored).expect("a stored outcome"))
-            }
+            Err(BatchError::Refused { index, refusal, .. }) => Some(StoredBatchRefused::encode(
+                *index,
+                StoredRefusal::Rule(*refusal),
+            )),
+            Err(BatchError::TooManyHolds { index, .. }) => Some(StoredBatchRefused::encode(
+                *index,
+                StoredRefusal::Cap(StoredCap::TooManyHolds),
+            )),
             Err(BatchError::Failed(_)) => None,
         }
     }
@@ -277,11 +289,7 @@ impl StoredBatch {
         if value.get("refused").is_some() {
             let stored: StoredBatchRefused = serde_json::from_value(value)?;
             checked(stored.version)?;
-            return Ok(Err(BatchError::Refused {
-                index: stored.refused.index,
-                refusal: stored.refused.refusal,
-                replayed: true,
-            }));
+            return Ok(Err(stored.into_model()));
         }
         let stored: StoredBatch = serde_json::from_value(value)?;
         checked(stored.version)?;
@@ -299,6 +307,31 @@ impl StoredBatch {
             results,
             replayed: true,
         }))
+    }
+}
+
+impl StoredBatchRefused {
+    fn encode(index: usize, refusal: StoredRefusal) -> serde_json::Value {
+        let stored = StoredBatchRefused {
+            version: REFUSED_VERSION,
+            refused: StoredRefusedItem { index, refusal },
+        };
+        serde_json::to_value(stored).expect("a stored outcome")
+    }
+
+    fn into_model(self) -> BatchError {
+        let index = self.refused.index;
+        match self.refused.refusal {
+            StoredRefusal::Rule(refusal) => BatchError::Refused {
+                index,
+                refusal,
+                replayed: true,
+            },
+            StoredRefusal::Cap(StoredCap::TooManyHolds) => BatchError::TooManyHolds {
+                index,
+                replayed: true,
+            },
+        }
     }
 }
 

@@ -301,3 +301,23 @@ fn a_newer_or_malformed_refused_batch_is_an_error() {
         Err(StoredError::Malformed(_))
     ));
 }
+
+#[test]
+fn a_batch_past_the_holds_cap_round_trips_in_the_version_2_form() {
+    let refused = Err(BatchError::TooManyHolds {
+        index: 3,
+        replayed: false,
+    });
+    let stored = StoredBatch::encode_answer(&refused).expect("a refusal is stored");
+    assert_eq!(
+        stored,
+        json!({"version": 2, "refused": {"index": 3, "refusal": "too_many_holds"}})
+    );
+    assert_eq!(
+        StoredBatch::decode(stored).expect("it decodes"),
+        Err(BatchError::TooManyHolds {
+            index: 3,
+            replayed: true,
+        })
+    );
+}

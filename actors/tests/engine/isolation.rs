@@ -297,6 +297,72 @@ async fn an_atomic_batch_refused_whole_keeps_its_key_and_refusal() {
 }
 
 #[actix_rt::test]
+async fn a_batch_refused_before_it_is_played_answers_its_key_first() {
+    let fixture = fixture().await;
+    let payer = fixture.account("payer", Currency::USD, 100).await;
+    let payee = fixture.account("payee", Currency::USD, 0).await;
+    let items = || {
+        vec![BatchItem {
+            request: privileged(payer, payee, 30),
+            pending_timeout: None,
+        }]
+    };
+    let past_cap = || BatchError::TooManyHolds {
+        index: 0,
+        replayed: false,
+    };
+    let mut committed_key = key("payer", "k-committed", "the batch");
+    committed_key.operation = "batch".to_owned();
+    let committed = fixture
+        .engine
+        .transfer_batch(items(), false, Some(committed_key.clone()))
+        .await
+        .expect("a committed batch");
+    // The same key past the cap: the stored answer, not a new refusal.
+    let replayed = fixture
+        .engine
+        .refuse_batch(past_cap(), Some(committed_key))
+        .await
+        .expect("the committed answer");
+    assert!(replayed.replayed);
+    let ids = |results: &[BatchItemOutcome]| -> Vec<i64> {
+        results
+            .iter()
+            .map(|result| match result {
+                BatchItemOutcome::Committed(transferred) => transferred.transfer.id,
+                other => panic!("a committed item, not {other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(ids(&replayed.results), ids(&committed.results));
+
+    let mut refused_key = key("payer", "k-capped", "the capped batch");
+    refused_key.operation = "batch".to_owned();
+    let first = fixture
+        .engine
+        .refuse_batch(past_cap(), Some(refused_key.clone()))
+        .await;
+    assert_eq!(first, Err(past_cap()));
+    // Under the cap now, the same key still answers the stored refusal and moves nothing.
+    let again = fixture
+        .engine
+        .transfer_batch(items(), false, Some(refused_key))
+        .await;
+    let stored = BatchError::TooManyHolds {
+        index: 0,
+        replayed: true,
+    };
+    assert_eq!(again, Err(stored));
+    assert_eq!(
+        fixture.balance(payer).await,
+        70,
+        "only the first batch moved"
+    );
+    assert_eq!(fixture.balance(payee).await, 30);
+    fixture.assert_consistent().await;
+}
+
+#[actix_rt::test]
 async fn a_commit_needs_no_connection_from_the_request_pool() {
     // A request pool of two that gives up after 300 ms, as a loaded replica's would.
     let database = tally_test_support::fresh_database().await;
