@@ -12,9 +12,9 @@ use dashmap::DashMap;
 use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::journal::stored::{StoredBatch, StoredError, StoredTransfer};
+use crate::journal::stored::{BatchAnswer, StoredBatch, StoredError, StoredTransfer};
 use crate::metrics::EngineMetrics;
-use crate::model::{BatchOutcome, IdempotencyKey, TransferError, Transferred};
+use crate::model::{IdempotencyKey, TransferError, Transferred};
 
 type KeyId = (String, String);
 
@@ -121,11 +121,12 @@ impl Idempotency {
         Ok(Some(Box::new(transferred)))
     }
 
-    /// The stored answer for a batch's key, as `replay` for a transfer's.
+    /// The stored answer for a batch's key (its outcome, or an atomic batch's refusal), as
+    /// `replay` for a transfer's.
     pub(crate) async fn replay_batch(
         &self,
         key: &IdempotencyKey,
-    ) -> Result<Option<BatchOutcome>, TransferError> {
+    ) -> Result<Option<BatchAnswer>, TransferError> {
         let Some(body) = self.stored(key).await? else {
             return Ok(None);
         };
@@ -141,15 +142,18 @@ impl Idempotency {
         TransferError::Unavailable(error.to_string())
     }
 
-    /// Stores the answer of a batch that wrote nothing (every item refused), so the same key
-    /// answers the same again even after the accounts change. When another request committed
-    /// the key first, its stored answer (or `IdempotencyKeyReused`) is the answer instead.
+    /// Stores the answer of a batch that wrote nothing (every item refused, or an atomic batch
+    /// refused whole), so the same key answers the same again even after the accounts change.
+    /// When another request committed the key first, its stored answer (or
+    /// `IdempotencyKeyReused`) is the answer instead. An unavailable answer is not stored.
     pub(crate) async fn store_refused_batch(
         &self,
         key: &IdempotencyKey,
-        outcome: BatchOutcome,
-    ) -> Result<BatchOutcome, TransferError> {
-        let stored = StoredBatch::encode(&outcome);
+        answer: BatchAnswer,
+    ) -> Result<BatchAnswer, TransferError> {
+        let Some(stored) = StoredBatch::encode_answer(&answer) else {
+            return Ok(answer);
+        };
         let inserted = crate::db::query_opt(
             &self.pool,
             "INSERT INTO idempotency_keys (username, key, request_hash, operation, outcome)
@@ -167,7 +171,7 @@ impl Idempotency {
         .await
         .map_err(TransferError::Unavailable)?;
         if inserted.is_some() {
-            return Ok(outcome);
+            return Ok(answer);
         }
         self.replay_batch(key).await?.ok_or_else(|| {
             TransferError::Unavailable(

@@ -390,9 +390,18 @@ pub struct BatchOutcome {
 /// Why a batch as a whole did not commit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BatchError {
-    /// An all-or-nothing batch whose item `index` was refused; nothing moved.
+    /// An all-or-nothing batch whose item `index` was refused; nothing moved. `replayed`: the
+    /// answer stored with the batch's idempotency key, given again.
     #[error("item {index} was refused: {refusal}")]
-    Refused { index: usize, refusal: Refusal },
+    Refused {
+        index: usize,
+        refusal: Refusal,
+        replayed: bool,
+    },
+    /// A batch whose pending item `index` would take its payer past `holds_open_max` open
+    /// holds; nothing moved. `replayed` as for `Refused`.
+    #[error("item {index} would take its payer past the open holds cap")]
+    TooManyHolds { index: usize, replayed: bool },
     #[error(transparent)]
     Failed(#[from] TransferError),
 }

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,7 +15,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthenticatedUser;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::routes::body::{required_json, BodyLimits};
-use crate::routes::idempotency::{idempotency_key, respond, Asked};
+use crate::routes::idempotency::{idempotency_key, respond, Asked, REPLAYED_HEADER};
 use crate::routes::transfers::CreateTransferRequest;
 use crate::routes::views::{AccountView, TransferView};
 use crate::startup::AppState;
@@ -60,10 +61,10 @@ pub struct BatchResult {
         (status = 400, description = "An invalid item (`validation_failed`, `same_account`, with `index`), no items or more than 1,000, `invalid_json`", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, description = "An item's `from_account_id` is not the caller's (with `index`)", body = ErrorBody),
-        (status = 404, description = "`atomic: true`: the first refused item's account is missing (with `index`)", body = ErrorBody),
-        (status = 409, description = "`idempotency_key_reused`; `too_many_holds` (with `index`): the batch's pending items would take a payer past `engine.holds_open_max` open holds", body = ErrorBody),
+        (status = 404, description = "`atomic: true`: the first refused item's account is missing (with `index`); stored with the `Idempotency-Key`, `Idempotent-Replayed: true` on a replay", body = ErrorBody, headers(("Idempotent-Replayed" = bool, description = "`true` on a replay of the stored refusal; absent otherwise"))),
+        (status = 409, description = "`idempotency_key_reused`; `too_many_holds` (with `index`): the batch's pending items would take a payer past `engine.holds_open_max` open holds", body = ErrorBody, headers(("Idempotent-Replayed" = bool, description = "`true` on a replay of the stored refusal; absent otherwise"))),
         (status = 413, description = "Body over 4 MiB", body = ErrorBody),
-        (status = 422, description = "`atomic: true`: the first refused item (`insufficient_funds`, `currency_mismatch`, with `index`)", body = ErrorBody),
+        (status = 422, description = "`atomic: true`: the first refused item (`insufficient_funds`, `currency_mismatch`, with `index`); stored with the `Idempotency-Key`, `Idempotent-Replayed: true` on a replay", body = ErrorBody, headers(("Idempotent-Replayed" = bool, description = "`true` on a replay of the stored refusal; absent otherwise"))),
         (status = 503, body = ErrorBody),
     )
 )]
@@ -89,23 +90,51 @@ pub async fn create_batch(
     if let Some((index, error)) = foreign_payer(&items, &user, &state).await? {
         return Ok(error.indexed_response(index));
     }
-    if let Some(index) = past_holds_cap(&items, &state).await? {
-        return Ok(ApiError::TooManyHolds.indexed_response(index));
-    }
     let asked = Asked::Batch {
         transfers: &parsed,
         atomic,
     };
     let key = idempotency_key(&request, &user, &asked)?;
     let atomic = atomic.unwrap_or(false);
-    match state.engine.transfer_batch(items, atomic, key).await {
+    // Past the holds cap, a keyed batch still answers its key's stored answer first.
+    let answer = match past_holds_cap(&items, &state).await? {
+        Some(index) => {
+            let refused = BatchError::TooManyHolds {
+                index,
+                replayed: false,
+            };
+            state.engine.refuse_batch(refused, key).await
+        }
+        None => state.engine.transfer_batch(items, atomic, key).await,
+    };
+    match answer {
         Ok(outcome) => Ok(respond_batch(&user, &outcome, atomic)),
-        Err(BatchError::Refused { index, refusal }) => Ok(ApiError::from(
-            tally_actors::TransferError::Refused(refusal),
-        )
-        .indexed_response(index)),
+        Err(BatchError::Refused {
+            index,
+            refusal,
+            replayed,
+        }) => {
+            let error = ApiError::from(tally_actors::TransferError::Refused(refusal));
+            Ok(refused_response(error, index, replayed))
+        }
+        Err(BatchError::TooManyHolds { index, replayed }) => {
+            Ok(refused_response(ApiError::TooManyHolds, index, replayed))
+        }
         Err(BatchError::Failed(error)) => Err(error.into()),
     }
+}
+
+/// A batch's refusal, with the `index` of the item at fault; a replay of the stored refusal
+/// says so.
+fn refused_response(error: ApiError, index: usize, replayed: bool) -> HttpResponse {
+    let mut response = error.indexed_response(index);
+    if replayed {
+        let name = HeaderName::from_bytes(REPLAYED_HEADER.as_bytes()).expect("a header name");
+        response
+            .headers_mut()
+            .insert(name, HeaderValue::from_static("true"));
+    }
+    response
 }
 
 /// Every item parsed (for the engine, and as sent for the fingerprint), or the first invalid

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, TestApp, TestUser};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp, TestUser};
 
 struct Scene {
     app: TestApp,
@@ -215,6 +215,110 @@ async fn a_batch_replayed_with_its_key_moves_money_once() {
     )
     .await;
     s.app.assert_invariants().await;
+}
+
+#[actix_web::test]
+async fn an_atomic_batch_refused_whole_replays_its_refusal_after_funding() {
+    let s = scene().await;
+    let body = json!({
+        "atomic": true,
+        "transfers": [s.item(s.payees[0], 60), s.item(s.payees[1], 41)]
+    });
+    let first = s
+        .app
+        .post_keyed("/transfers/batch", &body, &s.payer.token, "rent-atomic")
+        .await;
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    assert_eq!(first.status().as_u16(), 422);
+    let first: Value = first.json().await.expect("an error");
+    assert_eq!(first["error"]["code"], "insufficient_funds");
+    assert_eq!(first["error"]["index"], 1);
+
+    let banker = s.app.create_banker().await;
+    let funded = s.app.deposit(&banker, s.from, 1_000).await;
+    assert_eq!(funded.status().as_u16(), 201, "funding");
+    let transfers = s.app.count("transfers").await;
+    let again = s
+        .app
+        .post_keyed("/transfers/batch", &body, &s.payer.token, "rent-atomic")
+        .await;
+    assert_eq!(
+        again.status().as_u16(),
+        422,
+        "the stored refusal, not a commit"
+    );
+    assert_eq!(
+        again
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap()),
+        Some("true")
+    );
+    let again: Value = again.json().await.expect("an error");
+    assert_eq!(again, first);
+    assert_eq!(s.app.balance(s.from).await, 1_100, "nothing moved");
+    assert_eq!(s.app.balance(s.payees[0]).await, 0);
+    assert_eq!(s.app.count("transfers").await, transfers);
+
+    let other = json!({"atomic": true, "transfers": [s.item(s.payees[0], 60)]});
+    assert_error(
+        s.app
+            .post_keyed("/transfers/batch", &other, &s.payer.token, "rent-atomic")
+            .await,
+        409,
+        "idempotency_key_reused",
+    )
+    .await;
+    assert_eq!(s.app.balance(s.from).await, 1_100);
+    s.app.assert_invariants().await;
+}
+
+#[actix_web::test]
+async fn a_batch_refused_for_too_many_holds_replays_its_refusal_after_a_hold_ends() {
+    let app = spawn_app_with(|settings| settings.engine.holds_open_max = 1).await;
+    let banker = app.create_banker().await;
+    let payer = app.create_depositor().await;
+    let payee = app.create_depositor().await;
+    let from = app.funded_account(&payer, &banker, "USD", 100).await;
+    let to = app.open_account(&payee, "USD").await;
+    let hold = json!({"from_account_id": from, "to_account_id": to, "amount": 10,
+                      "currency": "USD", "pending": true});
+    let first_hold = app.post("/transfers", &hold, Some(&payer.token)).await;
+    assert_eq!(first_hold.status().as_u16(), 201, "the one hold allowed");
+    let first_hold: Value = first_hold.json().await.expect("a transfer");
+    let hold_id = first_hold["transfer"]["id"].as_i64().expect("an id");
+
+    let body = json!({"transfers": [hold]});
+    let refused = app
+        .post_keyed("/transfers/batch", &body, &payer.token, "hold-batch")
+        .await;
+    assert!(refused.headers().get("idempotent-replayed").is_none());
+    let refused = assert_error(refused, 409, "too_many_holds").await;
+    assert_eq!(refused["error"]["index"], 0);
+
+    let voided = app
+        .post(
+            &format!("/transfers/{hold_id}/void"),
+            &json!({}),
+            Some(&payee.token),
+        )
+        .await;
+    assert_eq!(voided.status().as_u16(), 200, "the hold ends");
+    let again = app
+        .post_keyed("/transfers/batch", &body, &payer.token, "hold-batch")
+        .await;
+    assert_eq!(
+        again
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap()),
+        Some("true")
+    );
+    let again = assert_error(again, 409, "too_many_holds").await;
+    assert_eq!(again, refused);
+    assert_eq!(app.count("transfers WHERE status = 'pending'").await, 0);
+    assert_eq!(app.balance(from).await, 100, "nothing moved");
+    app.assert_invariants().await;
 }
 
 #[actix_web::test]

@@ -20,6 +20,7 @@ use crate::account::{Apportion, Apportioned, Lease, LeaseReply, SettlementOutcom
 use crate::config::BATCH_ITEMS_MAX;
 use crate::coordinator::{check, run_detached};
 use crate::engine::Engine;
+use crate::journal::stored::BatchAnswer;
 use crate::journal::{release_item, GroupKey, JournalItem, JournalOutcome, Operation};
 use crate::metrics::Queue;
 use crate::model::{
@@ -67,6 +68,34 @@ impl Engine {
         run_detached(run).await
     }
 
+    /// A batch refused before it is played (`BatchError::TooManyHolds`): with a key, the key's
+    /// stored answer when it has one (a replay is a replay, whatever the holds now), else this
+    /// refusal, stored as a played batch's answer is.
+    pub async fn refuse_batch(
+        &self,
+        refused: BatchError,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<BatchOutcome, BatchError> {
+        let Some(key) = idempotency else {
+            return Err(refused);
+        };
+        let Ok(_permit) = self.inner.in_flight.try_acquire() else {
+            self.inner.metrics.rejected(Queue::InFlight);
+            return Err(
+                TransferError::Unavailable("too many transfers in flight".to_owned()).into(),
+            );
+        };
+        let _guard = self.inner.idempotency.lock(&key).await;
+        if let Some(answer) = self.inner.idempotency.replay_batch(&key).await? {
+            self.inner.metrics.idempotent_replays.inc();
+            return answer;
+        }
+        self.inner
+            .idempotency
+            .store_refused_batch(&key, Err(refused))
+            .await?
+    }
+
     async fn batch_to_end(
         &self,
         items: Vec<BatchItem>,
@@ -83,9 +112,9 @@ impl Engine {
             None => None,
             Some(key) => {
                 let guard = self.inner.idempotency.lock(key).await;
-                if let Some(outcome) = self.inner.idempotency.replay_batch(key).await? {
+                if let Some(answer) = self.inner.idempotency.replay_batch(key).await? {
                     self.inner.metrics.idempotent_replays.inc();
-                    return Ok(outcome);
+                    return answer;
                 }
                 Some(guard)
             }
@@ -125,22 +154,39 @@ impl Engine {
         let play = play(items, &statics, &leases);
         if let (true, Some((index, refusal))) = (atomic, first_refusal(&play.decisions)) {
             self.release_leases(&leases, &handles);
-            return Err(Pass::Failed(BatchError::Refused { index, refusal }));
+            let refused = BatchError::Refused {
+                index,
+                refusal,
+                replayed: false,
+            };
+            return self.answer_unwritten(idempotency, Err(refused)).await;
         }
         self.apportion(&play, &leases, &handles).await?;
         let accepted = play.decisions.iter().filter(|d| d.is_ok()).count();
         if accepted == 0 {
             let outcome = refused_only(&play.decisions);
-            return match idempotency {
-                None => Ok(outcome),
-                Some(key) => Ok(self
-                    .inner
-                    .idempotency
-                    .store_refused_batch(key, outcome)
-                    .await?),
-            };
+            return self.answer_unwritten(idempotency, Ok(outcome)).await;
         }
         self.commit_group(items, &play, &handles, idempotency).await
+    }
+
+    /// The answer of a batch that writes nothing, stored with its key (if any) as a committed
+    /// batch's is: the same key then answers the same, whatever the accounts became since.
+    async fn answer_unwritten(
+        &self,
+        idempotency: Option<&IdempotencyKey>,
+        answer: BatchAnswer,
+    ) -> Result<BatchOutcome, Pass> {
+        let answer = match idempotency {
+            None => answer,
+            Some(key) => {
+                self.inner
+                    .idempotency
+                    .store_refused_batch(key, answer)
+                    .await?
+            }
+        };
+        answer.map_err(Pass::Failed)
     }
 
     /// Every account the batch names, activated; a missing one is refused per item later.
@@ -362,7 +408,7 @@ impl Engine {
                 Ok(JournalOutcome::DuplicateKey) => {
                     let key = idempotency.expect("only a keyed batch collides on a key");
                     return match self.inner.idempotency.replay_batch(key).await? {
-                        Some(outcome) => Ok(outcome),
+                        Some(answer) => answer.map_err(Pass::Failed),
                         None => Err(TransferError::Unavailable(
                             "the idempotency key is being used by another request".to_owned(),
                         )

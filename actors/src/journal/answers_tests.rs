@@ -238,7 +238,9 @@ fn a_keyed_group_stores_refusals_in_place_and_committed_answers_in_order() {
         rows[0].transfer_id, None,
         "a batch names no single transfer"
     );
-    let outcome = StoredBatch::decode(rows[0].outcome.clone()).expect("it decodes");
+    let outcome = StoredBatch::decode(rows[0].outcome.clone())
+        .expect("it decodes")
+        .expect("an outcome");
     let ids: Vec<Option<i64>> = outcome
         .results
         .iter()

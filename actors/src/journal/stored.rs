@@ -3,18 +3,27 @@
 //! fields; these names are what rows already in PostgreSQL say, so a replay keeps decoding them.
 //!
 //! Forms in tables: version 0 (no `version` field) is what the engine wrote up to this type
-//! (and what migration V4 rewrote older rows into); version 1 adds the field. Both decode here.
+//! (and what migration V4 rewrote older rows into); version 1 adds the field; version 2 adds a
+//! form of its own, an atomic batch refused whole (`StoredBatchRefused`). All decode here.
+//! Committed outcomes are still written at version 1, their shape unchanged, so the previous
+//! binary keeps replaying them while a rolling upgrade runs both.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::model::{
-    AccountKind, AccountSnapshot, Amount, BatchItemOutcome, BatchOutcome, Currency, Entry, Refusal,
-    Transfer, TransferStatus, Transferred,
+    AccountKind, AccountSnapshot, Amount, BatchError, BatchItemOutcome, BatchOutcome, Currency,
+    Entry, Refusal, Transfer, TransferStatus, Transferred,
 };
 
-/// The version this engine writes.
+/// The version this engine writes committed outcomes (and per-item answers) at.
 pub(crate) const STORED_VERSION: u32 = 1;
+
+/// The version of the refused-batch form, the first that has it.
+pub(crate) const REFUSED_VERSION: u32 = 2;
+
+/// The newest version this engine reads; a newer one is refused, not misread.
+pub(crate) const VERSION_READ_MAX: u32 = REFUSED_VERSION;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StoredError {
@@ -86,6 +95,37 @@ pub(crate) struct StoredBatch {
     results: Vec<StoredItem>,
 }
 
+/// An atomic batch refused whole by the ledger's state (its first refused item): stored so the
+/// same key answers the same refusal again, even after the accounts change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredBatchRefused {
+    version: u32,
+    refused: StoredRefusedItem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredRefusedItem {
+    index: usize,
+    refusal: StoredRefusal,
+}
+
+/// A refusal's code as stored: a money rule's, or the open holds cap's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredRefusal {
+    Rule(Refusal),
+    Cap(StoredCap),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StoredCap {
+    TooManyHolds,
+}
+
+/// What a batch's key answers: its outcome, or an atomic batch's refusal.
+pub(crate) type BatchAnswer = Result<BatchOutcome, BatchError>;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum StoredItem {
@@ -94,7 +134,7 @@ enum StoredItem {
 }
 
 fn checked(version: u32) -> Result<(), StoredError> {
-    match version <= STORED_VERSION {
+    match version <= VERSION_READ_MAX {
         true => Ok(()),
         false => Err(StoredError::Newer(version)),
     }
@@ -208,7 +248,24 @@ impl StoredAccount {
 }
 
 impl StoredBatch {
-    /// The JSON stored for an answered batch.
+    /// The JSON stored for an answered batch: its outcome, or an atomic batch's refusal.
+    /// `None` for an unavailable engine: not an answer to store, the caller may retry.
+    pub(crate) fn encode_answer(answer: &BatchAnswer) -> Option<serde_json::Value> {
+        match answer {
+            Ok(outcome) => Some(StoredBatch::encode(outcome)),
+            Err(BatchError::Refused { index, refusal, .. }) => Some(StoredBatchRefused::encode(
+                *index,
+                StoredRefusal::Rule(*refusal),
+            )),
+            Err(BatchError::TooManyHolds { index, .. }) => Some(StoredBatchRefused::encode(
+                *index,
+                StoredRefusal::Cap(StoredCap::TooManyHolds),
+            )),
+            Err(BatchError::Failed(_)) => None,
+        }
+    }
+
+    /// The JSON stored for a batch's outcome (each item committed or refused).
     pub(crate) fn encode(outcome: &BatchOutcome) -> serde_json::Value {
         let results = outcome
             .results
@@ -227,8 +284,13 @@ impl StoredBatch {
         serde_json::to_value(stored).expect("a stored outcome")
     }
 
-    /// A stored batch outcome as the answer to a replay (`replayed` set).
-    pub(crate) fn decode(value: serde_json::Value) -> Result<BatchOutcome, StoredError> {
+    /// A stored batch answer as the answer to a replay (`replayed` set).
+    pub(crate) fn decode(value: serde_json::Value) -> Result<BatchAnswer, StoredError> {
+        if value.get("refused").is_some() {
+            let stored: StoredBatchRefused = serde_json::from_value(value)?;
+            checked(stored.version)?;
+            return Ok(Err(stored.into_model()));
+        }
         let stored: StoredBatch = serde_json::from_value(value)?;
         checked(stored.version)?;
         let results = stored
@@ -241,10 +303,35 @@ impl StoredBatch {
                 StoredItem::Refused(refusal) => Ok(BatchItemOutcome::Refused(refusal)),
             })
             .collect::<Result<Vec<_>, StoredError>>()?;
-        Ok(BatchOutcome {
+        Ok(Ok(BatchOutcome {
             results,
             replayed: true,
-        })
+        }))
+    }
+}
+
+impl StoredBatchRefused {
+    fn encode(index: usize, refusal: StoredRefusal) -> serde_json::Value {
+        let stored = StoredBatchRefused {
+            version: REFUSED_VERSION,
+            refused: StoredRefusedItem { index, refusal },
+        };
+        serde_json::to_value(stored).expect("a stored outcome")
+    }
+
+    fn into_model(self) -> BatchError {
+        let index = self.refused.index;
+        match self.refused.refusal {
+            StoredRefusal::Rule(refusal) => BatchError::Refused {
+                index,
+                refusal,
+                replayed: true,
+            },
+            StoredRefusal::Cap(StoredCap::TooManyHolds) => BatchError::TooManyHolds {
+                index,
+                replayed: true,
+            },
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::model::TransferError;
 
 /// A transfer's outcome as migration V4 rewrote the rows stored before it (V3's shape plus the
 /// fields V4 added; no `replayed`, no `version`).
@@ -102,7 +103,9 @@ fn an_unversioned_hold_decodes() {
 
 #[test]
 fn an_unversioned_batch_decodes() {
-    let outcome = StoredBatch::decode(unversioned_batch()).expect("it decodes");
+    let outcome = StoredBatch::decode(unversioned_batch())
+        .expect("it decodes")
+        .expect("an outcome");
     assert!(outcome.replayed);
     assert_eq!(outcome.results.len(), 3);
     assert_eq!(
@@ -126,11 +129,16 @@ fn a_transfer_round_trips_at_the_current_version() {
 
 #[test]
 fn a_batch_round_trips_at_the_current_version() {
-    let original = StoredBatch::decode(unversioned_batch()).expect("it decodes");
+    let original = StoredBatch::decode(unversioned_batch())
+        .expect("it decodes")
+        .expect("an outcome");
     let stored = StoredBatch::encode(&original);
     assert_eq!(stored["version"], json!(STORED_VERSION));
     assert!(stored.get("replayed").is_none(), "replayed is not stored");
-    assert_eq!(StoredBatch::decode(stored).expect("it decodes"), original);
+    assert_eq!(
+        StoredBatch::decode(stored).expect("it decodes"),
+        Ok(original)
+    );
 }
 
 #[test]
@@ -167,13 +175,13 @@ fn the_stored_names_are_the_ones_rows_already_hold() {
 #[test]
 fn a_newer_version_is_refused_not_misread() {
     let mut row = v3_row_after_v4();
-    row["version"] = json!(STORED_VERSION + 1);
+    row["version"] = json!(VERSION_READ_MAX + 1);
     assert!(matches!(
         StoredTransfer::decode(row),
-        Err(StoredError::Newer(version)) if version == STORED_VERSION + 1
+        Err(StoredError::Newer(version)) if version == VERSION_READ_MAX + 1
     ));
     let mut batch = unversioned_batch();
-    batch["version"] = json!(STORED_VERSION + 1);
+    batch["version"] = json!(VERSION_READ_MAX + 1);
     assert!(matches!(
         StoredBatch::decode(batch),
         Err(StoredError::Newer(_))
@@ -195,7 +203,121 @@ fn a_malformed_row_is_an_error() {
 #[test]
 fn a_nested_newer_transfer_fails_its_batch() {
     let mut row = v3_row_after_v4();
-    row["version"] = json!(STORED_VERSION + 1);
+    row["version"] = json!(VERSION_READ_MAX + 1);
     let batch = json!({"results": [{"committed": row}]});
     assert!(StoredBatch::decode(batch).is_err());
+}
+
+/// An atomic batch refused whole, as version 2 stores it (the form's first version).
+fn v2_refused_batch() -> serde_json::Value {
+    json!({"version": 2, "refused": {"index": 1, "refusal": "insufficient_funds"}})
+}
+
+#[test]
+fn a_refused_atomic_batch_decodes_as_its_refusal_replayed() {
+    let answer = StoredBatch::decode(v2_refused_batch()).expect("it decodes");
+    assert_eq!(
+        answer,
+        Err(BatchError::Refused {
+            index: 1,
+            refusal: Refusal::InsufficientFunds,
+            replayed: true,
+        })
+    );
+}
+
+#[test]
+fn a_refused_atomic_batch_is_stored_in_the_version_2_form() {
+    let refused = Err(BatchError::Refused {
+        index: 1,
+        refusal: Refusal::InsufficientFunds,
+        replayed: false,
+    });
+    let stored = StoredBatch::encode_answer(&refused).expect("a refusal is stored");
+    assert_eq!(stored, v2_refused_batch(), "the form rows hold");
+    assert_eq!(stored["version"], json!(REFUSED_VERSION));
+}
+
+#[test]
+fn every_refusal_round_trips_with_its_index() {
+    let refusals = [
+        Refusal::NotFound,
+        Refusal::Forbidden,
+        Refusal::CurrencyMismatch,
+        Refusal::InsufficientFunds,
+        Refusal::SameAccount,
+    ];
+    for (index, refusal) in refusals.into_iter().enumerate() {
+        let answer = Err(BatchError::Refused {
+            index,
+            refusal,
+            replayed: false,
+        });
+        let stored = StoredBatch::encode_answer(&answer).expect("a refusal is stored");
+        let replayed = Err(BatchError::Refused {
+            index,
+            refusal,
+            replayed: true,
+        });
+        assert_eq!(StoredBatch::decode(stored).expect("it decodes"), replayed);
+    }
+}
+
+#[test]
+fn an_unavailable_batch_is_not_stored() {
+    let unavailable = Err(BatchError::Failed(TransferError::Unavailable(
+        "saturated".to_owned(),
+    )));
+    assert_eq!(StoredBatch::encode_answer(&unavailable), None);
+}
+
+#[test]
+fn a_committed_batch_is_still_stored_at_version_1() {
+    // The previous binary reads it during a rolling upgrade: its form did not change.
+    let outcome = StoredBatch::decode(unversioned_batch())
+        .expect("it decodes")
+        .expect("an outcome");
+    let stored = StoredBatch::encode_answer(&Ok(outcome)).expect("an outcome is stored");
+    assert_eq!(stored["version"], json!(1));
+    assert!(stored.get("refused").is_none());
+}
+
+#[test]
+fn a_newer_or_malformed_refused_batch_is_an_error() {
+    let mut newer = v2_refused_batch();
+    newer["version"] = json!(VERSION_READ_MAX + 1);
+    assert!(matches!(
+        StoredBatch::decode(newer),
+        Err(StoredError::Newer(_))
+    ));
+    let lost = json!({"version": 2, "refused": {"index": 1, "refusal": "lost"}});
+    assert!(matches!(
+        StoredBatch::decode(lost),
+        Err(StoredError::Malformed(_))
+    ));
+    let no_index = json!({"version": 2, "refused": {"refusal": "not_found"}});
+    assert!(matches!(
+        StoredBatch::decode(no_index),
+        Err(StoredError::Malformed(_))
+    ));
+}
+
+#[test]
+fn a_batch_past_the_holds_cap_round_trips_in_the_version_2_form() {
+    let refused = Err(BatchError::TooManyHolds {
+        index: 3,
+        replayed: false,
+    });
+    let stored = StoredBatch::encode_answer(&refused).expect("a refusal is stored");
+    assert_eq!(
+        stored,
+        json!({"version": 2, "refused": {"index": 3, "refusal": "too_many_holds"}})
+    );
+    assert_eq!(
+        StoredBatch::decode(stored).expect("it decodes"),
+        Err(BatchError::TooManyHolds {
+            index: 3,
+            replayed: true,
+        })
+    );
 }

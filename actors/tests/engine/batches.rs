@@ -94,7 +94,8 @@ async fn an_atomic_batch_that_fails_moves_and_holds_nothing() {
         outcome.unwrap_err(),
         BatchError::Refused {
             index: 1,
-            refusal: Refusal::InsufficientFunds
+            refusal: Refusal::InsufficientFunds,
+            replayed: false,
         }
     );
     assert_eq!(fixture.transfer_count().await, transfers);

@@ -1,5 +1,6 @@
 //! One caller's item never fails another's: a race of posts on one hold, a deposit past the
-//! supply bound seen only by PostgreSQL, and a batch whose every item was refused keeping its key.
+//! supply bound seen only by PostgreSQL, and a batch whose every item was refused (or an atomic
+//! batch refused whole) keeping its key.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use tally_actors::{
-    Authority, BatchItem, BatchItemOutcome, Currency, Engine, Refusal, TransferError,
+    Authority, BatchError, BatchItem, BatchItemOutcome, Currency, Engine, Refusal, TransferError,
     TransferRequest,
 };
 
@@ -213,6 +214,151 @@ async fn a_batch_whose_every_item_was_refused_keeps_its_key() {
     assert_eq!(again.results, first.results);
     assert_eq!(fixture.balance(payer).await, 1_000, "nothing moved");
     assert_eq!(fixture.balance(payee).await, 0);
+    fixture.assert_consistent().await;
+}
+
+#[actix_rt::test]
+async fn an_atomic_batch_refused_whole_keeps_its_key_and_refusal() {
+    let fixture = fixture().await;
+    let payer = fixture.account("payer", Currency::USD, 100).await;
+    let payee = fixture.account("payee", Currency::USD, 0).await;
+    // The first item fits, the second is short: the whole batch is refused at index 1.
+    let items = || {
+        [60, 41]
+            .into_iter()
+            .map(|minor_units| BatchItem {
+                request: privileged(payer, payee, minor_units),
+                pending_timeout: None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut batch_key = key("payer", "k-atomic", "the atomic batch");
+    batch_key.operation = "batch".to_owned();
+    let transfers = fixture.transfer_count().await;
+    let first = fixture
+        .engine
+        .transfer_batch(items(), true, Some(batch_key.clone()))
+        .await;
+    let refused = BatchError::Refused {
+        index: 1,
+        refusal: Refusal::InsufficientFunds,
+        replayed: false,
+    };
+    assert_eq!(first, Err(refused));
+
+    fixture
+        .engine
+        .deposit(payer, amount(1_000), None)
+        .await
+        .expect("funding");
+    let again = fixture
+        .engine
+        .transfer_batch(items(), true, Some(batch_key.clone()))
+        .await;
+    let replayed = BatchError::Refused {
+        index: 1,
+        refusal: Refusal::InsufficientFunds,
+        replayed: true,
+    };
+    assert_eq!(
+        again,
+        Err(replayed),
+        "the same key answers the stored refusal"
+    );
+    assert_eq!(fixture.balance(payer).await, 1_100, "nothing moved");
+    assert_eq!(fixture.balance(payee).await, 0);
+    assert_eq!(
+        fixture.transfer_count().await,
+        transfers + 1,
+        "only the funding deposit was written"
+    );
+
+    let mut other_body = batch_key.clone();
+    other_body.request_hash = b"another batch".to_vec();
+    let reused = fixture
+        .engine
+        .transfer_batch(items(), true, Some(other_body))
+        .await;
+    assert_eq!(
+        reused,
+        Err(BatchError::Failed(TransferError::IdempotencyKeyReused))
+    );
+    assert_eq!(fixture.balance(payer).await, 1_100);
+
+    // Without the key the same batch now commits: the refusal stayed with the key alone.
+    let unkeyed = fixture
+        .engine
+        .transfer_batch(items(), true, None)
+        .await
+        .expect("a funded batch");
+    assert_eq!(unkeyed.results.len(), 2);
+    assert_eq!(fixture.balance(payee).await, 101);
+    fixture.assert_consistent().await;
+}
+
+#[actix_rt::test]
+async fn a_batch_refused_before_it_is_played_answers_its_key_first() {
+    let fixture = fixture().await;
+    let payer = fixture.account("payer", Currency::USD, 100).await;
+    let payee = fixture.account("payee", Currency::USD, 0).await;
+    let items = || {
+        vec![BatchItem {
+            request: privileged(payer, payee, 30),
+            pending_timeout: None,
+        }]
+    };
+    let past_cap = || BatchError::TooManyHolds {
+        index: 0,
+        replayed: false,
+    };
+    let mut committed_key = key("payer", "k-committed", "the batch");
+    committed_key.operation = "batch".to_owned();
+    let committed = fixture
+        .engine
+        .transfer_batch(items(), false, Some(committed_key.clone()))
+        .await
+        .expect("a committed batch");
+    // The same key past the cap: the stored answer, not a new refusal.
+    let replayed = fixture
+        .engine
+        .refuse_batch(past_cap(), Some(committed_key))
+        .await
+        .expect("the committed answer");
+    assert!(replayed.replayed);
+    let ids = |results: &[BatchItemOutcome]| -> Vec<i64> {
+        results
+            .iter()
+            .map(|result| match result {
+                BatchItemOutcome::Committed(transferred) => transferred.transfer.id,
+                other => panic!("a committed item, not {other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(ids(&replayed.results), ids(&committed.results));
+
+    let mut refused_key = key("payer", "k-capped", "the capped batch");
+    refused_key.operation = "batch".to_owned();
+    let first = fixture
+        .engine
+        .refuse_batch(past_cap(), Some(refused_key.clone()))
+        .await;
+    assert_eq!(first, Err(past_cap()));
+    // Under the cap now, the same key still answers the stored refusal and moves nothing.
+    let again = fixture
+        .engine
+        .transfer_batch(items(), false, Some(refused_key))
+        .await;
+    let stored = BatchError::TooManyHolds {
+        index: 0,
+        replayed: true,
+    };
+    assert_eq!(again, Err(stored));
+    assert_eq!(
+        fixture.balance(payer).await,
+        70,
+        "only the first batch moved"
+    );
+    assert_eq!(fixture.balance(payee).await, 30);
     fixture.assert_consistent().await;
 }
 
