@@ -3,36 +3,26 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::spawn_app_with;
 
 const AUDIT_INTERVAL: Duration = Duration::from_secs(1);
-
-/// The value of one series in `/metrics`, when present.
-async fn sample(app: &TestApp, series: &str) -> Option<f64> {
-    let text = app
-        .get("/metrics", None)
-        .await
-        .text()
-        .await
-        .expect("a body");
-    text.lines()
-        .filter_map(|line| line.rsplit_once(' '))
-        .find(|(name, _)| *name == series)
-        .and_then(|(_, value)| value.parse().ok())
-}
 
 #[actix_web::test]
 async fn a_corrupted_balance_raises_the_violation_metric_within_one_audit_interval() {
     let app = spawn_app_with(|settings| settings.engine.audit_interval = AUDIT_INTERVAL).await;
     let conservation = r#"tally_audit_violations{invariant="conservation"}"#;
-    assert_eq!(sample(&app, conservation).await, Some(0.0));
+    assert_eq!(app.metric(conservation).await, Some(0.0));
     // Let one audit pass on the healthy ledger, so the next one is the one that must see it.
     let started = Instant::now();
-    while sample(&app, "tally_audit_last_success_timestamp_seconds").await == Some(0.0) {
+    while app
+        .metric("tally_audit_last_success_timestamp_seconds")
+        .await
+        == Some(0.0)
+    {
         assert!(started.elapsed() < AUDIT_INTERVAL * 5, "no audit ran");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(sample(&app, conservation).await, Some(0.0));
+    assert_eq!(app.metric(conservation).await, Some(0.0));
 
     let changed = app
         .db()
@@ -46,14 +36,15 @@ async fn a_corrupted_balance_raises_the_violation_metric_within_one_audit_interv
     assert_eq!(changed, 1);
     let corrupted_at = Instant::now();
     // One interval, and generous slack for this shared machine.
-    while sample(&app, conservation).await != Some(1.0) {
+    while app.metric(conservation).await != Some(1.0) {
         assert!(
             corrupted_at.elapsed() < AUDIT_INTERVAL * 5,
             "the violation is not reported"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let last_success = sample(&app, "tally_audit_last_success_timestamp_seconds")
+    let last_success = app
+        .metric("tally_audit_last_success_timestamp_seconds")
         .await
         .expect("the last success");
     let now = std::time::SystemTime::now()

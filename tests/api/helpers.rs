@@ -164,6 +164,20 @@ impl TestApp {
         request.send().await.expect("the request is sent")
     }
 
+    /// The value of one series (`name` or `name{labels}`) in `/metrics`, when present.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = self
+            .get("/metrics", None)
+            .await
+            .text()
+            .await
+            .expect("a body");
+        text.lines()
+            .filter_map(|line| line.rsplit_once(' '))
+            .find(|(name, _)| *name == series)
+            .and_then(|(_, value)| value.parse().ok())
+    }
+
     pub async fn db(&self) -> deadpool_postgres::Object {
         self.pool.get().await.expect("a test database connection")
     }

@@ -119,21 +119,6 @@ async fn numbers_too_big_for_i64_are_validation_failures_however_written() {
     assert_eq!(app.balance(account).await, 0);
 }
 
-/// A sample of the app's `/metrics`, 0 when absent.
-async fn metric(app: &TestApp, name: &str) -> f64 {
-    let text = app
-        .get("/metrics", None)
-        .await
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .filter_map(|line| line.strip_prefix(name))
-        .filter_map(|rest| rest.strip_prefix(' '))
-        .find_map(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} in /metrics"))
-}
-
 #[actix_web::test]
 async fn an_account_read_through_one_replica_shows_a_transfer_through_another_at_once() {
     let first = spawn_app().await;
@@ -148,7 +133,10 @@ async fn an_account_read_through_one_replica_shows_a_transfer_through_another_at
     assert_eq!(read.status().as_u16(), 200);
     let read: Value = read.json().await.expect("an account");
     assert_eq!(read["balance"], 1_000);
-    let actors = metric(&first, "tally_account_actors_active").await;
+    let actors = first
+        .metric("tally_account_actors_active")
+        .await
+        .expect("tally_account_actors_active in /metrics");
 
     for round in 1..=3 {
         let response = second.transfer(&alice, from, to, 100, "EUR").await;
@@ -177,7 +165,10 @@ async fn an_account_read_through_one_replica_shows_a_transfer_through_another_at
         assert_eq!(payee["balance"], 100 * round);
     }
     assert_eq!(
-        metric(&first, "tally_account_actors_active").await,
+        first
+            .metric("tally_account_actors_active")
+            .await
+            .expect("tally_account_actors_active in /metrics"),
         actors,
         "reads activate no actor"
     );
@@ -188,7 +179,10 @@ async fn a_batch_of_missing_payers_costs_one_lookup() {
     let app = spawn_app().await;
     let alice = app.create_depositor().await;
     let to = app.open_account(&alice, "EUR").await;
-    let before = metric(&app, "tally_account_lookup_queries_total").await;
+    let before = app
+        .metric("tally_account_lookup_queries_total")
+        .await
+        .expect("tally_account_lookup_queries_total in /metrics");
     let items: Vec<Value> = (0..1_000_i64)
         .map(|index| {
             json!({ "from_account_id": 900_000_000 + index, "to_account_id": to,
@@ -209,7 +203,11 @@ async fn a_batch_of_missing_payers_costs_one_lookup() {
     assert!(results
         .iter()
         .all(|result| result["error"]["code"] == "not_found"));
-    let lookups = metric(&app, "tally_account_lookup_queries_total").await - before;
+    let lookups = app
+        .metric("tally_account_lookup_queries_total")
+        .await
+        .expect("tally_account_lookup_queries_total in /metrics")
+        - before;
     // The payer check, then the batch's accounts: one query each.
     assert!(lookups <= 2.0, "{lookups} account lookups for one batch");
     assert_eq!(app.count("transfers").await, 0);

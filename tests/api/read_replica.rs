@@ -18,19 +18,6 @@ async fn statement_len(app: &TestApp, user: &TestUser, account: i64) -> usize {
     entries.as_array().expect("a list of entries").len()
 }
 
-async fn lag_metric(app: &TestApp) -> Option<f64> {
-    let text = app
-        .get("/metrics", None)
-        .await
-        .text()
-        .await
-        .expect("a body");
-    text.lines()
-        .filter_map(|line| line.rsplit_once(' '))
-        .find(|(name, _)| *name == "tally_replica_lag_seconds")
-        .and_then(|(_, value)| value.parse().ok())
-}
-
 /// Waits (a few seconds at most) until the statement has `expected` entries.
 async fn until_statement_len(app: &TestApp, user: &TestUser, account: i64, expected: usize) {
     let started = Instant::now();
@@ -69,7 +56,7 @@ async fn statements_come_from_a_fresh_replica_and_from_the_primary_when_it_is_aw
 
     until_statement_len(&app, &alice, alice_usd, 0).await;
     assert_eq!(
-        lag_metric(&app).await,
+        app.metric("tally_replica_lag_seconds").await,
         Some(0.0),
         "a server not in recovery has no lag"
     );
@@ -77,7 +64,7 @@ async fn statements_come_from_a_fresh_replica_and_from_the_primary_when_it_is_aw
     proxy.cut();
     until_statement_len(&app, &alice, alice_usd, 2).await;
     let started = Instant::now();
-    while lag_metric(&app).await != Some(-1.0) {
+    while app.metric("tally_replica_lag_seconds").await != Some(-1.0) {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "the lag is still reported"
