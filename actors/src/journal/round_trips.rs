@@ -100,6 +100,7 @@ pub(crate) async fn claim_pending(
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
     let claim_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &statuses, &amounts];
     let (_, rows) = tokio::try_join!(
+        biased;
         client.query(&statements.lock_pending, &lock_parameters),
         client.query(&statements.claim_pending, &claim_parameters),
     )?;
@@ -131,6 +132,7 @@ pub(crate) async fn apply_deltas(
     let rows = if held_changes.iter().all(|held| *held == 0) {
         let update_parameters: [&(dyn ToSql + Sync); 2] = [&ids, &changes];
         let (_, rows) = tokio::try_join!(
+            biased;
             client.query(&statements.lock_accounts, &lock_parameters),
             client.query(&statements.apply_deltas, &update_parameters),
         )?;
@@ -138,6 +140,7 @@ pub(crate) async fn apply_deltas(
     } else {
         let update_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &changes, &held_changes];
         let (_, rows) = tokio::try_join!(
+            biased;
             client.query(&statements.lock_accounts, &lock_parameters),
             client.query(&statements.apply_held_deltas, &update_parameters),
         )?;
