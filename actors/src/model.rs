@@ -5,11 +5,87 @@
 use std::fmt;
 use std::str::FromStr;
 
+use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 
-pub type AccountId = i64;
-pub type TransferId = i64;
+/// Defines an id newtype over PostgreSQL's `bigint`: serialised as the bare number, stored as
+/// `bigint`, distinct from every other id so the two cannot be swapped.
+macro_rules! id_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(i64);
+
+        impl $name {
+            pub const fn new(id: i64) -> $name {
+                $name(id)
+            }
+
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> $name {
+                $name(id)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> i64 {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl ToSql for $name {
+            fn to_sql(
+                &self,
+                ty: &Type,
+                out: &mut BytesMut,
+            ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                self.0.to_sql(ty, out)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <i64 as ToSql>::accepts(ty)
+            }
+
+            to_sql_checked!();
+        }
+
+        impl<'a> FromSql<'a> for $name {
+            fn from_sql(
+                ty: &Type,
+                raw: &'a [u8],
+            ) -> Result<$name, Box<dyn std::error::Error + Sync + Send>> {
+                i64::from_sql(ty, raw).map($name)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <i64 as FromSql>::accepts(ty)
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// An account's id (`accounts.id`).
+    AccountId
+);
+id_newtype!(
+    /// A transfer's id (`transfers.id`).
+    TransferId
+);
 
 /// A transfer amount in minor units (cents): always > 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -214,11 +290,11 @@ impl Entry {
     /// A transfer's debit leg is entry 2t, its credit leg 2t+1 (`entries` is a view over
     /// transfers): both ids are derived, never stored.
     pub fn debit_id(transfer_id: TransferId) -> i64 {
-        transfer_id * 2
+        transfer_id.get() * 2
     }
 
     pub fn credit_id(transfer_id: TransferId) -> i64 {
-        transfer_id * 2 + 1
+        transfer_id.get() * 2 + 1
     }
 }
 

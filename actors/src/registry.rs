@@ -274,7 +274,7 @@ impl Registry {
     fn start_actor(&self, row: AccountRow) -> AccountHandle {
         let info = Arc::new(row.info);
         let generation = self.shared.generations.fetch_add(1, Ordering::Relaxed);
-        let arbiter = &self.shared.arbiters[(info.id as usize) % self.shared.arbiters.len()];
+        let arbiter = &self.shared.arbiters[(info.id.get() as usize) % self.shared.arbiters.len()];
         let actor = AccountActor::new(
             info.clone(),
             row.balance,

@@ -69,7 +69,7 @@ fn unversioned_batch() -> serde_json::Value {
 #[test]
 fn a_v3_row_as_v4_rewrote_it_decodes() {
     let transferred = StoredTransfer::decode(v3_row_after_v4()).expect("it decodes");
-    assert_eq!(transferred.transfer.id, 7);
+    assert_eq!(transferred.transfer.id, TransferId::new(7));
     assert_eq!(transferred.transfer.amount.get(), 250);
     assert_eq!(transferred.transfer.status, TransferStatus::Posted);
     let debit = transferred.from_entry.expect("a debit");
@@ -113,7 +113,9 @@ fn an_unversioned_batch_decodes() {
         BatchItemOutcome::Refused(Refusal::InsufficientFunds)
     );
     match &outcome.results[2] {
-        BatchItemOutcome::Committed(transferred) => assert_eq!(transferred.transfer.id, 9),
+        BatchItemOutcome::Committed(transferred) => {
+            assert_eq!(transferred.transfer.id, TransferId::new(9))
+        }
         other => panic!("a committed item, not {other:?}"),
     }
 }

@@ -45,7 +45,7 @@ async fn a_replay_returns_the_first_answer_and_moves_no_money() {
         .await
         .expect("the key row")
         .get(0);
-    assert_eq!(stored, first.transfer.id);
+    assert_eq!(stored, first.transfer.id.get());
     fixture.assert_consistent().await;
 }
 
