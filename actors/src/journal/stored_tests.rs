@@ -267,10 +267,15 @@ fn every_refusal_round_trips_with_its_index() {
 
 #[test]
 fn an_unavailable_batch_is_not_stored() {
-    let unavailable = Err(BatchError::Failed(TransferError::Unavailable(
-        "saturated".to_owned(),
-    )));
-    assert_eq!(StoredBatch::encode_answer(&unavailable), None);
+    let failures = [
+        TransferError::Saturated(crate::model::Saturation::InFlight),
+        TransferError::Unavailable(crate::model::Outage::Database("gone".to_owned())),
+        TransferError::Corrupt { what: "amount" },
+    ];
+    for failure in failures {
+        let answer = Err(BatchError::Failed(failure));
+        assert_eq!(StoredBatch::encode_answer(&answer), None);
+    }
 }
 
 #[test]

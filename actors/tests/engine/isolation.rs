@@ -35,7 +35,7 @@ async fn innocent_traffic(
     accounts: Arc<Vec<AccountId>>,
     seed: u64,
     stop: Arc<AtomicBool>,
-) -> (u64, Vec<String>) {
+) -> (u64, Vec<TransferError>) {
     let mut random = Lcg(seed);
     let mut committed = 0;
     let mut unavailable = Vec::new();
@@ -47,7 +47,9 @@ async fn innocent_traffic(
             .await
         {
             Ok(_) => committed += 1,
-            Err(TransferError::Unavailable(reason)) => unavailable.push(reason),
+            Err(error @ (TransferError::Saturated(_) | TransferError::Unavailable(_))) => {
+                unavailable.push(error)
+            }
             Err(other) => panic!("an innocent transfer: unexpected {other:?}"),
         }
     }
@@ -433,7 +435,10 @@ async fn an_item_postgres_refuses_fails_only_its_own_caller() {
         let (minor_units, outcome) = task.expect("a task");
         match minor_units {
             13 => assert!(
-                matches!(outcome, Err(TransferError::Unavailable(_))),
+                matches!(
+                    outcome,
+                    Err(TransferError::Unavailable(_) | TransferError::Saturated(_))
+                ),
                 "the refused row fails its own caller: {outcome:?}"
             ),
             _ => {

@@ -57,7 +57,9 @@ async fn deposit(
             .await
         {
             Ok(_) => return Ok(()),
-            Err(TransferError::Unavailable(reason)) if attempt < DEPOSIT_ATTEMPTS => {
+            Err(reason @ (TransferError::Saturated(_) | TransferError::Unavailable(_)))
+                if attempt < DEPOSIT_ATTEMPTS =>
+            {
                 tracing::debug!(account_id, %reason, attempt, "seed deposit retried");
                 tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
             }
