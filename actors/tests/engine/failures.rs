@@ -91,15 +91,21 @@ async fn a_database_outage_mid_run_fails_only_the_affected_transfers_and_heals()
     let committed = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
     let unavailable = outcomes
         .iter()
-        .filter(|outcome| matches!(outcome, Err(TransferError::Unavailable(_))))
+        .filter(|outcome| {
+            matches!(
+                outcome,
+                Err(TransferError::Unavailable(_) | TransferError::Saturated(_))
+            )
+        })
         .count();
     assert_eq!(
         committed + unavailable,
         outcomes.len(),
         "only commits and outages: {:?}",
-        outcomes
-            .iter()
-            .find(|o| !matches!(o, Ok(_) | Err(TransferError::Unavailable(_))))
+        outcomes.iter().find(|o| !matches!(
+            o,
+            Ok(_) | Err(TransferError::Unavailable(_) | TransferError::Saturated(_))
+        ))
     );
     assert!(unavailable > 0, "the outage was felt");
     assert!(committed > 0, "transfers committed around the outage");
@@ -157,9 +163,10 @@ async fn a_batch_the_database_refuses_leaves_nothing_in_memory() {
         .expect("revoked");
     let refused = join_all((0..8).map(|_| fixture.transfer(alice, bob, 10))).await;
     assert!(
-        refused
-            .iter()
-            .all(|outcome| matches!(outcome, Err(TransferError::Unavailable(_)))),
+        refused.iter().all(|outcome| matches!(
+            outcome,
+            Err(TransferError::Unavailable(_) | TransferError::Saturated(_))
+        )),
         "{refused:?}"
     );
     assert_eq!(fixture.balance(alice).await, 500);
@@ -210,9 +217,10 @@ async fn a_full_engine_answers_unavailable() {
         1,
         "{outcomes:?}"
     );
-    assert!(outcomes
-        .iter()
-        .any(|o| matches!(o, Err(TransferError::Unavailable(_)))));
+    assert!(outcomes.iter().any(|o| matches!(
+        o,
+        Err(TransferError::Unavailable(_) | TransferError::Saturated(_))
+    )));
     assert_eq!(fixture.balance(alice).await, 90);
     let failed = fixture
         .engine
