@@ -10,6 +10,7 @@ use std::time::Duration;
 use deadpool_postgres::{ClientWrapper, Manager, Pool};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
+use tracing::{Instrument, Span};
 
 use super::answers::{assemble, duplicate_keys, key_rows, keyed, row_ids};
 use super::numbering::{BatchNumber, Numbering};
@@ -126,7 +127,8 @@ impl Writer {
         finished: mpsc::Sender<usize>,
     ) {
         while let Some(batch) = batches.recv().await {
-            self.commit(batch).await;
+            let span = batch_span(&batch);
+            self.commit(batch).instrument(span).await;
             if finished.send(index).await.is_err() {
                 return;
             }
@@ -190,6 +192,7 @@ impl Writer {
             &deltas,
             &self.numbering,
         )
+        .instrument(tracing::debug_span!("journal commit"))
         .await;
         if outcome.is_err() {
             // Ends what is left of the transaction (a harmless warning when it already ended).
@@ -224,6 +227,19 @@ impl Writer {
             }
         }
     }
+}
+
+/// The span of one batch: a child of its first item's submitter, following from the others'
+/// (a batch serves many requests, and a span has one parent).
+fn batch_span(items: &[JournalItem]) -> Span {
+    let parent = items.first().and_then(|item| item.span.id());
+    // An i64: OpenTelemetry has no unsigned integers (a usize would arrive as text).
+    let span =
+        tracing::debug_span!(parent: parent, "journal batch", batch_size = items.len() as i64);
+    for item in items.iter().skip(1) {
+        span.follows_from(&item.span);
+    }
+    span
 }
 
 /// Releases every hold of a failed batch and answers its callers; the accounts reload, since a
