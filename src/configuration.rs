@@ -55,6 +55,7 @@ pub struct Settings {
     pub token: TokenSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
     pub engine: EngineConfig,
 }
 
@@ -225,6 +226,42 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// OpenTelemetry traces, exported over OTLP (HTTP, protobuf) only when an endpoint is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// The collector's OTLP/HTTP base URL (e.g. `http://otel-collector:4318`); spans go to its
+    /// `/v1/traces`. Unset or empty: no exporter, no OpenTelemetry layer.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` resource attribute of every span.
+    pub service_name: String,
+}
+
+impl TelemetrySettings {
+    /// The endpoint when tracing is on.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.otlp_endpoint
+            .as_deref()
+            .map(str::trim)
+            .filter(|endpoint| !endpoint.is_empty())
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if let Some(endpoint) = self.endpoint() {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return Err(format!(
+                    "telemetry.otlp_endpoint: `{endpoint}` is not an http:// or https:// URL"
+                ));
+            }
+        }
+        if self.service_name.trim().is_empty() {
+            return Err("telemetry.service_name must not be empty".to_owned());
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -287,6 +324,7 @@ impl Settings {
             .and_then(|()| self.check_auth())
             .and_then(|()| self.check_service_bounds())
             .and_then(|()| check_log_level(&self.log.level))
+            .and_then(|()| self.telemetry.check())
             .map_err(ConfigurationError)?;
         self.engine
             .validate()

@@ -78,15 +78,19 @@ fn metrics_doc() {}
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/docs", web::get().to(redirect_to_docs))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document()));
+        // Served as JSON, not through utoipa's types, which would drop the keywords they do not
+        // model (`if`/`then`).
+        .service(
+            SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", document()),
+        );
 }
 
 /// The document `/openapi.json` serves: the handlers' annotations with every enforced rule
 /// written in (bounds, enums, patterns, error codes per status, headers).
-pub fn document() -> utoipa::openapi::OpenApi {
+pub fn document() -> serde_json::Value {
     let mut value = serde_json::to_value(ApiDoc::openapi()).expect("the document is JSON");
     constraints::apply(&mut value);
-    serde_json::from_value(value).expect("the constrained document is still OpenAPI")
+    value
 }
 
 async fn redirect_to_docs() -> HttpResponse {

@@ -10,6 +10,7 @@
 use actix::dev::SendError;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::account::{Hold, HoldReply, SettlementOutcome, Side};
 use crate::engine::Engine;
@@ -248,8 +249,14 @@ impl Engine {
             group: None,
             group_key: None,
             reply,
+            span: tracing::Span::current(),
         };
-        self.hold_in_order(&item).await?;
+        let hold = tracing::debug_span!(
+            "engine hold",
+            account.from = %request.from,
+            account.to = %request.to,
+        );
+        self.hold_in_order(&item).instrument(hold).await?;
         if let Err(item) = self.inner.journal.submit(item) {
             self.inner.metrics.rejected(Queue::Journal);
             crate::journal::release_item(&item, SettlementOutcome::Released);
@@ -356,7 +363,8 @@ impl Engine {
 }
 
 /// Runs `work` in a task of its own, so that dropping the caller's future (a client that went
-/// away) cannot stop it between a hold and its release.
+/// away) cannot stop it between a hold and its release. The task stays in the caller's span:
+/// the engine's spans are children of the request's.
 pub(crate) async fn run_detached<T, E>(
     work: impl std::future::Future<Output = Result<T, E>> + Send + 'static,
 ) -> Result<T, E>
@@ -364,10 +372,12 @@ where
     T: Send + 'static,
     E: From<TransferError> + Send + 'static,
 {
-    tokio::spawn(work).await.unwrap_or_else(|error| {
-        tracing::error!(%error, "an engine task ended early");
-        Err(TransferError::from(Outage::Stopped).into())
-    })
+    tokio::spawn(work.in_current_span())
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "an engine task ended early");
+            Err(TransferError::from(Outage::Stopped).into())
+        })
 }
 
 /// How an idempotency key lets a request start.

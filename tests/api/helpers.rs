@@ -61,7 +61,7 @@ pub fn test_settings(database_url: &str) -> Settings {
     } else {
         "error".to_owned()
     };
-    telemetry::init(&settings.log);
+    let _ = telemetry::init(&settings.log, &settings.telemetry);
     settings
 }
 

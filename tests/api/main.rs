@@ -31,6 +31,7 @@ mod schema;
 mod security;
 mod seed;
 mod statements;
+mod traces;
 mod transfers;
 mod users;
 mod webhooks;

@@ -379,6 +379,7 @@ impl Engine {
                 group: Some(group),
                 group_key: group_key.take(),
                 reply,
+                span: tracing::Span::current(),
             });
         }
         if let Err(items) = self.inner.journal.submit_group(journal_items) {

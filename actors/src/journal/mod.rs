@@ -130,6 +130,9 @@ pub(crate) struct JournalItem {
     /// A group's idempotency key, on its first item: stored with the group's outcome.
     pub group_key: Option<Box<GroupKey>>,
     pub reply: oneshot::Sender<JournalOutcome>,
+    /// The submitter's span (the request's, through the engine's task): the parent of the
+    /// batch's span, so a trace runs from the request to its commit across the journal's tasks.
+    pub span: tracing::Span,
 }
 
 /// The idempotency key of a batch request and its answer, of which the journal fills in the

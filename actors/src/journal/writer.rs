@@ -8,6 +8,7 @@ use std::time::Instant;
 use deadpool_postgres::{ClientWrapper, Manager, Pool};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
+use tracing::{Instrument, Span};
 
 use super::answers::{assemble, duplicate_keys, key_rows, keyed, row_ids};
 use super::numbering::{BatchNumber, Numbering};
@@ -133,7 +134,8 @@ impl Writer {
         finished: mpsc::Sender<usize>,
     ) {
         while let Some(batch) = batches.recv().await {
-            self.commit(batch).await;
+            let span = batch_span(&batch);
+            self.commit(batch).instrument(span).await;
             if finished.send(index).await.is_err() {
                 return;
             }
@@ -209,6 +211,7 @@ impl Writer {
             &deltas,
             &self.numbering,
         )
+        .instrument(tracing::debug_span!("journal commit"))
         .await;
         match &outcome {
             // A fresh connection next time: this one may reach a demoted, read-only server.
@@ -248,6 +251,19 @@ impl Writer {
             }
         }
     }
+}
+
+/// The span of one batch: a child of its first item's submitter, following from the others'
+/// (a batch serves many requests, and a span has one parent).
+fn batch_span(items: &[JournalItem]) -> Span {
+    let parent = items.first().and_then(|item| item.span.id());
+    // An i64: OpenTelemetry has no unsigned integers (a usize would arrive as text).
+    let span =
+        tracing::debug_span!(parent: parent, "journal batch", batch_size = items.len() as i64);
+    for item in items.iter().skip(1) {
+        span.follows_from(&item.span);
+    }
+    span
 }
 
 /// Releases every hold of a failed batch and answers its callers; the accounts reload, since a

@@ -1219,7 +1219,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1432,7 +1432,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1485,7 +1485,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1538,7 +1538,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1605,7 +1605,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1746,7 +1746,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1864,7 +1864,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2003,7 +2003,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2083,7 +2083,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2135,7 +2135,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2146,7 +2146,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2197,7 +2197,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2208,7 +2208,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
