@@ -34,3 +34,4 @@ mod statements;
 mod transfers;
 mod users;
 mod webhooks;
+mod webhooks_tls;
