@@ -185,10 +185,9 @@ async fn receive_until(consumer: &mut lapin::Consumer, count: usize, received: &
 }
 
 fn distinct(received: &[Received]) -> usize {
-    let mut ids: Vec<i64> = received
+    let ids: std::collections::BTreeSet<i64> = received
         .iter()
         .map(|(_, _, event)| event["id"].as_i64().unwrap())
         .collect();
-    ids.dedup();
     ids.len()
 }
