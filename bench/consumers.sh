@@ -20,8 +20,8 @@ consumers_dir="$run_dir/consumers"
 mkdir -p "$consumers_dir"
 
 say "consumers: building the RabbitMQ consumer (examples/amqp_consume.rs)"
-cargo build --locked --quiet --example amqp_consume
-amqp_consumer_bin="$target_dir/debug/examples/amqp_consume"
+cargo build --release --locked --quiet --example amqp_consume
+amqp_consumer_bin="$target_dir/release/examples/amqp_consume"
 scripts/rabbitmq start
 amqp_url=$(scripts/rabbitmq url)
 /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "tally${TALLY_RABBITMQ_PORT:-25672}@localhost" \
@@ -84,6 +84,21 @@ consumer_lag() {
   echo "$((newest - $(published_id))) $((newest - delivered))"
 }
 
+# CPU seconds of a run: Tally's server, PostgreSQL, and (PIDS...) the consumers' processes
+# plus RabbitMQ's (beam.smp).
+run_cpu() { # RUN PIDS...
+  python3 - "$run_dir/$1" "$tally_pid" "${@:2}" <<'EOF'
+import json, sys
+run, tally, consumers = sys.argv[1], sys.argv[2], set(sys.argv[3:])
+before, after = (json.load(open(f"{run}/cpu_{when}.json")) for when in ("before", "after"))
+def delta(pid):
+    return after["processes"].get(pid, ["", 0])[1] - before["processes"].get(pid, ["", 0])[1]
+others = sum(delta(pid) for pid, (name, _) in after["processes"].items()
+             if pid in consumers or name == "beam.smp")
+print(f"{delta(tally):.1f} {after['postgres'] - before['postgres']:.1f} {others:.1f}")
+EOF
+}
+
 # Committed transfers per second of a run the bench measured.
 run_rate() {
   python3 - "$run_dir/$1" "$duration" <<'EOF'
@@ -105,10 +120,13 @@ for repeat in $(seq 1 "$consumers_repeats"); do
   run_tally "with-$repeat" uniform "$consumers_clients" "$duration" false
   with=$(run_rate "with-$repeat")
   read -r publisher_lag webhook_lag < <(consumer_lag)
+  read -r alone_tally_s alone_postgres_s _ < <(run_cpu "alone-$repeat")
+  read -r with_tally_s with_postgres_s consumers_s < <(run_cpu "with-$repeat" "${consumer_pids[@]}")
+  say "consumers: pair $repeat: CPU s alone: Tally $alone_tally_s, PostgreSQL $alone_postgres_s; with: Tally $with_tally_s, PostgreSQL $with_postgres_s, RabbitMQ + publisher + consumer + receiver $consumers_s"
   stop_consumers
   ratio=$(python3 -c "print(f'{$with / $alone:.3f}')")
   say "consumers: pair $repeat: alone $alone transfers/s, with a webhook and the publisher $with/s (ratio $ratio); at the end the publisher was $publisher_lag events behind, the webhook $webhook_lag"
-  results+=("{\"repeat\": $repeat, \"alone_per_s\": $alone, \"with_per_s\": $with, \"ratio\": $ratio, \"publisher_lag_events\": $publisher_lag, \"webhook_lag_events\": $webhook_lag}")
+  results+=("{\"repeat\": $repeat, \"alone_per_s\": $alone, \"with_per_s\": $with, \"ratio\": $ratio, \"publisher_lag_events\": $publisher_lag, \"webhook_lag_events\": $webhook_lag, \"cpu_s\": {\"alone\": [$alone_tally_s, $alone_postgres_s], \"with\": [$with_tally_s, $with_postgres_s, $consumers_s]}}")
 done
 (IFS=,; echo "{\"clients\": $consumers_clients, \"duration_s\": $duration, \"pairs\": [${results[*]}]}") >"$run_dir/consumers.json"
 say "consumers: wrote ${run_dir#"$repo"/}/consumers.json (target: with / alone >= 0.90)"

@@ -13,11 +13,15 @@ received = [0]
 
 
 class Handler(BaseHTTPRequestHandler):
+    # Keep-alive, as a real receiver would: a connection per delivery would measure Python.
+    protocol_version = "HTTP/1.1"
+
     def do_POST(self) -> None:
         length = min(int(self.headers.get("Content-Length", 0)), BODY_BYTES_MAX)
         self.rfile.read(length)
         received[0] += 1
         self.send_response(204)
+        self.send_header("Content-Length", "0")
         self.end_headers()
 
     def log_message(self, *_) -> None:
