@@ -19,9 +19,10 @@ consumers_queue=tally-bench-events
 consumers_dir="$run_dir/consumers"
 mkdir -p "$consumers_dir"
 
+# A debug build: a release one of an example also builds the dev-dependencies in release.
 say "consumers: building the RabbitMQ consumer (examples/amqp_consume.rs)"
-cargo build --release --locked --quiet --example amqp_consume
-amqp_consumer_bin="$target_dir/release/examples/amqp_consume"
+cargo build --locked --quiet --example amqp_consume
+amqp_consumer_bin="$target_dir/debug/examples/amqp_consume"
 scripts/rabbitmq start
 amqp_url=$(scripts/rabbitmq url)
 /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "tally${TALLY_RABBITMQ_PORT:-25672}@localhost" \
