@@ -57,6 +57,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub telemetry: TelemetrySettings,
     pub engine: EngineConfig,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -217,6 +219,15 @@ pub struct AuthSettings {
     pub address_attempts_max: u32,
     #[serde(deserialize_with = "duration::deserialize")]
     pub address_window: Duration,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// A PEM file of root certificates trusted for https deliveries besides the system's (a
+    /// private CA); empty: the system's roots only. Verification is never turned off.
+    #[serde(default)]
+    pub extra_root_cert: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

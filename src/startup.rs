@@ -111,7 +111,11 @@ impl Application {
         let state = web::Data::new(AppState::build(settings.clone(), pool.clone(), clock).await?);
         revocation::follow(&state.revoked, pool.clone(), &settings.database);
         housekeeping::start(pool.clone(), &settings);
-        webhooks::start(pool, settings.env == RunMode::Production);
+        webhooks::start(
+            pool,
+            &settings.webhooks,
+            settings.env == RunMode::Production,
+        )?;
         let engine = state.engine.clone();
         let lag_gauge = tally_actors::replica::lag_gauge(state.engine.metrics_registry());
         if let Some(read_url) = &settings.database.read_url {

@@ -110,6 +110,8 @@ fn tracer_provider(
     endpoint: &str,
     settings: &TelemetrySettings,
 ) -> Result<SdkTracerProvider, String> {
+    // The exporter builds a reqwest client, and reqwest brings no TLS provider of its own.
+    crate::webhooks::install_tls_provider();
     let exporter = SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)

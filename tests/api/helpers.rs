@@ -32,6 +32,13 @@ pub struct TestApp {
 }
 
 /// Settings for a test app: port 0, a cheap bcrypt cost, quiet logs unless TEST_LOG is set.
+/// A plain HTTP client for a test. reqwest here has TLS without a provider of its own: the
+/// process's (rustls' ring, installed here) must be in place before any client is built.
+pub fn http_client() -> reqwest::Client {
+    tally::webhooks::install_tls_provider();
+    reqwest::Client::new()
+}
+
 pub fn test_settings(database_url: &str) -> Settings {
     let mut environment = HashMap::new();
     environment.insert("TALLY_DATABASE__URL".to_owned(), database_url.to_owned());
@@ -112,10 +119,13 @@ async fn launch(database: TestDatabase, settings: Settings, proxy: Option<TcpPro
         metrics_port,
         pool: database.pool(4),
         database,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client"),
+        client: {
+            tally::webhooks::install_tls_provider();
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("an HTTP client")
+        },
         proxy,
         clock,
         engine,

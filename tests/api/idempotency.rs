@@ -271,7 +271,7 @@ async fn the_same_key_and_body_replay_after_a_restart() {
     let database = fresh_database().await;
     let port = free_port();
     let mut server = Process::tally(&database, port).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let db = database.connect().await;
     let banker = user(&client, &server.address, &db, "restart_banker", true).await;
     let (token, from) = funded_account(

@@ -35,3 +35,4 @@ mod traces;
 mod transfers;
 mod users;
 mod webhooks;
+mod webhooks_tls;

@@ -21,7 +21,7 @@ impl Process {
         health_path: &str,
         what: &str,
     ) -> Process {
-        let client = reqwest::Client::new();
+        let client = crate::helpers::http_client();
         for _ in 0..200 {
             if let Ok(response) = client.get(format!("{address}{health_path}")).send().await {
                 if response.status().is_success() {
