@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use crate::account::{AccountActor, Passivate};
 use crate::config::EngineConfig;
 use crate::metrics::EngineMetrics;
-use crate::model::{AccountId, AccountInfo, AccountKind, Currency, LookupError};
+use crate::model::{AccountId, AccountInfo, AccountKind, AccountStatus, Currency, LookupError};
 
 /// Rounds of eviction an activation at the bound tries before it answers `Unavailable`.
 const EVICTION_ROUNDS_MAX: usize = 3;
@@ -85,6 +85,7 @@ struct AccountRow {
     info: AccountInfo,
     balance: i64,
     held: i64,
+    status: AccountStatus,
 }
 
 impl Registry {
@@ -279,6 +280,7 @@ impl Registry {
             info.clone(),
             row.balance,
             row.held,
+            row.status,
             generation,
             self.shared.clone(),
         );
@@ -301,7 +303,8 @@ enum LoadFailure {
 }
 
 const LOAD_ACCOUNTS: &str =
-    "SELECT id, owner, currency, kind, balance, created_at, held FROM accounts WHERE id = ANY($1)";
+    "SELECT id, owner, currency, kind, balance, created_at, held, status FROM accounts
+    WHERE id = ANY($1)";
 
 async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, LoadFailure> {
     Ok(load_accounts(pool, &[id]).await?.remove(&id))
@@ -329,10 +332,13 @@ async fn load_accounts(
                     .ok_or(LoadFailure::Corrupt("unknown kind in accounts"))?,
                 created_at: row.get(5),
             };
+            let status: String = row.get(7);
             let account = AccountRow {
                 info,
                 balance: row.get(4),
                 held: row.get(6),
+                status: AccountStatus::parse(&status)
+                    .ok_or(LoadFailure::Corrupt("unknown status in accounts"))?,
             };
             Ok((id, account))
         })
@@ -340,12 +346,19 @@ async fn load_accounts(
 }
 
 /// The committed balance and held amount of an account, for actors reloading their state.
-pub(crate) async fn load_balance(pool: &Pool, id: AccountId) -> Result<Option<(i64, i64)>, String> {
+pub(crate) async fn load_balance(
+    pool: &Pool,
+    id: AccountId,
+) -> Result<Option<(i64, i64, AccountStatus)>, String> {
     let row = crate::db::query_opt(
         pool,
-        "SELECT balance, held FROM accounts WHERE id = $1",
+        "SELECT balance, held, status FROM accounts WHERE id = $1",
         &[&id],
     )
     .await?;
-    Ok(row.map(|row| (row.get(0), row.get(1))))
+    row.map(|row| {
+        let status = AccountStatus::parse(row.get(2)).ok_or("unknown status in accounts")?;
+        Ok((row.get(0), row.get(1), status))
+    })
+    .transpose()
 }

@@ -6,7 +6,7 @@
 use actix_web::http::StatusCode;
 use serde_json::{json, Map, Value};
 use tally_actors::config::BATCH_ITEMS_MAX;
-use tally_actors::{Currency, TransferStatus};
+use tally_actors::{AccountStatus, Currency, TransferStatus};
 
 use crate::domain::{IdempotencyKey, Page, PendingTimeout, StatementPage};
 use crate::error::{ErrorCode, RETRY_AFTER_SECONDS};
@@ -37,6 +37,10 @@ fn currencies() -> Value {
     Currency::ALL.iter().map(|c| c.as_str()).collect()
 }
 
+fn account_statuses() -> Value {
+    AccountStatus::ALL.iter().map(|s| s.as_str()).collect()
+}
+
 fn statuses() -> Value {
     TransferStatus::ALL.iter().map(|s| s.as_str()).collect()
 }
@@ -61,7 +65,7 @@ fn constrain_schemas(schemas: &mut Value) {
     let id = json!({"minimum": 1});
     let amount = json!({"minimum": 1});
     let currency = json!({"enum": currencies()});
-    let rules: [(&str, &str, Value); 16] = [
+    let rules: [(&str, &str, Value); 17] = [
         ("CreateTransferRequest", "from_account_id", id.clone()),
         ("CreateTransferRequest", "to_account_id", id.clone()),
         ("CreateTransferRequest", "amount", amount.clone()),
@@ -80,6 +84,7 @@ fn constrain_schemas(schemas: &mut Value) {
             json!({"minItems": 1, "maxItems": BATCH_ITEMS_MAX}),
         ),
         ("AccountView", "currency", currency.clone()),
+        ("AccountView", "status", json!({"enum": account_statuses()})),
         ("TransferView", "currency", currency.clone()),
         ("TransferView", "status", json!({"enum": statuses()})),
         ("TransferView", "amount", amount),

@@ -15,7 +15,11 @@ fn pairs(batch: &[Item]) -> Vec<(AccountId, AccountId)> {
 }
 
 fn after(balance: i64, held: i64) -> AccountAfter {
-    AccountAfter { balance, held }
+    AccountAfter {
+        balance,
+        held,
+        status: crate::model::AccountStatus::Active,
+    }
 }
 
 fn claimed() -> Claimed {
@@ -427,7 +431,8 @@ fn a_committed_batch_settles_each_account_once_with_its_state() {
         SettlementOutcome::Posted {
             batch: 12,
             balance: 89,
-            held: 0
+            held: 0,
+            status: crate::model::AccountStatus::Active,
         }
     );
     assert_eq!((settled[&3].debits, settled[&3].credits), (0, 7));

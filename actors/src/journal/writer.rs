@@ -269,10 +269,11 @@ async fn write_in_transaction(
     numbering: &Arc<Numbering>,
 ) -> Result<Committed, Rejection> {
     let claims = plan::claims(items);
+    let debited = plan::debited(items, deltas);
     let (_, claimed, balances, ids) = tokio::try_join!(
         client.batch_execute("BEGIN"),
         claim_pending(client, statements, &claims),
-        apply_deltas(client, statements, deltas),
+        apply_deltas(client, statements, deltas, &debited),
         allocate_ids(client, statements, plan::rows_needed(items)),
     )
     .map_err(Rejection::database)?;
