@@ -150,6 +150,15 @@ impl AccountStatus {
         }
     }
 
+    /// How much the status restricts: active < frozen < closed.
+    pub fn rank(self) -> u8 {
+        match self {
+            AccountStatus::Active => 0,
+            AccountStatus::Frozen => 1,
+            AccountStatus::Closed => 2,
+        }
+    }
+
     /// Why a debit from an account in this status is refused, if it is.
     pub fn debit_refusal(self) -> Option<Refusal> {
         match self {

@@ -340,13 +340,18 @@ async fn a_freeze_on_one_replica_is_seen_by_the_next_debit_on_another() {
 }
 
 const RACERS: usize = 64;
-const ATTEMPTS_PER_RACER_MAX: usize = 40;
+/// Each client pays until refused; bounded, and funded for all of it, so no client runs short.
+const ATTEMPTS_PER_RACER_MAX: usize = 500;
+const RACE_FUNDS: i64 = (RACERS * ATTEMPTS_PER_RACER_MAX) as i64;
 
 /// 64 clients pay out of one account, one unit at a time, while a banker freezes it: no debit
 /// commits after the freeze was answered, and every answer is a commit or `account_frozen`.
 #[actix_web::test]
 async fn a_freeze_racing_64_clients_lets_no_debit_commit_after_it() {
-    let s = Arc::new(scene().await);
+    let s = scene().await;
+    let funded = s.app.deposit(&s.banker, s.from, RACE_FUNDS).await;
+    assert_eq!(funded.status().as_u16(), 201);
+    let s = Arc::new(s);
     let racers: Vec<_> = (0..RACERS)
         .map(|_| {
             let s = s.clone();
@@ -359,8 +364,12 @@ async fn a_freeze_racing_64_clients_lets_no_debit_commit_after_it() {
                             let body: Value = response.json().await.expect("a transfer");
                             committed.push(body["transfer"]["id"].as_i64().expect("an id"));
                         }
-                        _ => {
-                            assert_error(response, 409, "account_frozen").await;
+                        status => {
+                            let body: Value = response.json().await.unwrap_or(Value::Null);
+                            assert!(
+                                status == 409 && body["error"]["code"] == "account_frozen",
+                                "a racer was answered {status} {body}"
+                            );
                             return (committed, true);
                         }
                     }
@@ -432,6 +441,9 @@ async fn a_freeze_racing_64_clients_lets_no_debit_commit_after_it() {
         .expect("a transfer")
         .get(0);
     assert!(last_posted < frozen_at, "{last_posted} < {frozen_at}");
-    assert_eq!(s.app.balance(s.from).await, 1_000 - count_at_freeze);
+    assert_eq!(
+        s.app.balance(s.from).await,
+        1_000 + RACE_FUNDS - count_at_freeze
+    );
     s.app.assert_invariants().await;
 }

@@ -217,7 +217,12 @@ impl AccountState {
                     self.synced_batch = batch;
                     self.posted = balance;
                     self.held = held;
-                    self.status = status;
+                    // Never relaxed here: a batch that committed just before a freeze reports
+                    // the account active. An unfreeze elsewhere is learned by the reload a
+                    // frozen refusal makes first.
+                    if status.rank() > self.status.rank() {
+                        self.status = status;
+                    }
                 }
                 false
             }
@@ -489,6 +494,28 @@ mod tests {
             Err(Refusal::AccountClosed)
         );
         assert!(state.is_idle());
+    }
+
+    #[test]
+    fn a_settlement_tightens_the_status_but_never_relaxes_it() {
+        let settled = |status| Settlement {
+            debits: 0,
+            credits: 0,
+            holds: 0,
+            outcome: SettlementOutcome::Posted {
+                batch: 9,
+                balance: 10,
+                held: 0,
+                status,
+            },
+        };
+        let mut state = AccountState::new(AccountKind::Customer, 10, 0);
+        state.set_status(AccountStatus::Frozen);
+        state.settle(&settled(AccountStatus::Active));
+        assert_eq!(state.status(), AccountStatus::Frozen);
+        let mut state = AccountState::new(AccountKind::Customer, 10, 0);
+        state.settle(&settled(AccountStatus::Frozen));
+        assert_eq!(state.status(), AccountStatus::Frozen);
     }
 
     #[test]
