@@ -3,8 +3,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tally_actors::{
-    AccountSnapshot, AccountStatus, Authority, StatementQuery, TransferStatus, Transferred,
-    TransfersQuery,
+    AccountSnapshot, AccountStatus, Authority, StatementQuery, TransferId, TransferStatus,
+    Transferred, TransfersQuery,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -235,7 +235,7 @@ pub async fn list_transfers(
             TransfersQuery {
                 status,
                 limit: page.limit,
-                before_id: page.before_id,
+                before_id: TransferId::new(page.before_id),
             },
         )
         .await?;
@@ -373,7 +373,7 @@ pub async fn close(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account = visible_account(&user, &state, *path).await?;
-    change_status(&state, account.id, AccountStatus::Closed).await
+    change_status(&state, account.id.get(), AccountStatus::Closed).await
 }
 
 /// Changes the status through the engine; a reserve account is not anyone's to change (404).
@@ -401,7 +401,7 @@ fn movement_request(
     body: &AmountRequest,
 ) -> Result<
     (
-        i64,
+        tally_actors::AccountId,
         tally_actors::Amount,
         Option<tally_actors::IdempotencyKey>,
     ),

@@ -103,7 +103,7 @@ impl Handler<ChangeStatus> for AccountActor {
                     answer(to, status)
                 }
                 Ok(None) | Err(_) => {
-                    tracing::warn!(account = id, "account status could not be changed");
+                    tracing::warn!(account = id.get(), "account status could not be changed");
                     StatusReply::Unavailable
                 }
             };
