@@ -183,6 +183,7 @@ fn fixed_answer() -> TransferResult {
         available: balance,
         currency: "USD".to_owned(),
         created_at: at,
+        status: "active".to_owned(),
     };
     let entry = |id: i64, account_id: i64, amount: i64| EntryView {
         id,

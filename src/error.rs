@@ -42,6 +42,12 @@ pub enum ApiError {
     TransferNotPending,
     #[error("the paying account has too many open pending transfers; post, void or let some expire first")]
     TooManyHolds,
+    #[error("the account is frozen: it can receive money but not pay")]
+    AccountFrozen,
+    #[error("the account is closed")]
+    AccountClosed,
+    #[error("only an account with balance 0 and nothing held can be closed")]
+    AccountNotEmpty,
     #[error("the request body did not arrive within {timeout_ms} ms")]
     BodyTimeout { timeout_ms: u64 },
     #[error("{reason}; try again later")]
@@ -88,6 +94,9 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     TransferNotPending,
     TooManyHolds,
+    AccountFrozen,
+    AccountClosed,
+    AccountNotEmpty,
     RequestTimeout,
     PayloadTooLarge,
     InsufficientFunds,
@@ -99,7 +108,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::InvalidJson,
         ErrorCode::ValidationFailed,
         ErrorCode::SameAccount,
@@ -112,6 +121,9 @@ impl ErrorCode {
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::TransferNotPending,
         ErrorCode::TooManyHolds,
+        ErrorCode::AccountFrozen,
+        ErrorCode::AccountClosed,
+        ErrorCode::AccountNotEmpty,
         ErrorCode::RequestTimeout,
         ErrorCode::PayloadTooLarge,
         ErrorCode::InsufficientFunds,
@@ -137,6 +149,9 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::TransferNotPending => "transfer_not_pending",
             ErrorCode::TooManyHolds => "too_many_holds",
+            ErrorCode::AccountFrozen => "account_frozen",
+            ErrorCode::AccountClosed => "account_closed",
+            ErrorCode::AccountNotEmpty => "account_not_empty",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::InsufficientFunds => "insufficient_funds",
@@ -161,7 +176,10 @@ impl ErrorCode {
             ErrorCode::Conflict
             | ErrorCode::IdempotencyKeyReused
             | ErrorCode::TransferNotPending
-            | ErrorCode::TooManyHolds => StatusCode::CONFLICT,
+            | ErrorCode::TooManyHolds
+            | ErrorCode::AccountFrozen
+            | ErrorCode::AccountClosed
+            | ErrorCode::AccountNotEmpty => StatusCode::CONFLICT,
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::InsufficientFunds
@@ -202,6 +220,9 @@ impl ApiError {
             ApiError::BalanceOverflow => ErrorCode::BalanceOverflow,
             ApiError::TransferNotPending => ErrorCode::TransferNotPending,
             ApiError::TooManyHolds => ErrorCode::TooManyHolds,
+            ApiError::AccountFrozen => ErrorCode::AccountFrozen,
+            ApiError::AccountClosed => ErrorCode::AccountClosed,
+            ApiError::AccountNotEmpty => ErrorCode::AccountNotEmpty,
             ApiError::BodyTimeout { .. } => ErrorCode::RequestTimeout,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
@@ -279,6 +300,9 @@ impl From<tally_actors::TransferError> for ApiError {
                 Refusal::AmountAbovePending => ApiError::Validation(
                     "amount must not exceed the pending transfer's amount".to_owned(),
                 ),
+                Refusal::AccountFrozen => ApiError::AccountFrozen,
+                Refusal::AccountClosed => ApiError::AccountClosed,
+                Refusal::AccountNotEmpty => ApiError::AccountNotEmpty,
             },
             TransferError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             TransferError::NotPending => ApiError::TransferNotPending,

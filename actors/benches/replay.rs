@@ -542,7 +542,8 @@ async fn write_batch(client: &Client, statements: &Statements, transfers: &[Rand
     let changes: Vec<i64> = deltas.values().copied().collect();
     let count = transfers.len() as i64;
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
-    let update_parameters: [&(dyn ToSql + Sync); 2] = [&ids, &changes];
+    let debited: Vec<bool> = deltas.values().map(|delta| *delta < 0).collect();
+    let update_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &changes, &debited];
     let allocate_parameters: [&(dyn ToSql + Sync); 1] = [&count];
     let (_, _, updated, allocated) = tokio::try_join!(
         client.batch_execute("BEGIN"),

@@ -12,14 +12,15 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
-use crate::account::{Hold, HoldReply, SettlementOutcome, Side};
+use crate::account::{Hold, HoldReply, SettlementOutcome, Side, Snapshot, SnapshotReply};
 use crate::engine::Engine;
 use crate::idempotency::Begin;
 use crate::journal::{release, JournalItem, JournalOutcome, Operation};
 use crate::metrics::Queue;
 use crate::model::{
-    AccountId, AccountInfo, AccountKind, Amount, Authority, IdempotencyKey, LookupError, Movement,
-    Refusal, TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
+    AccountId, AccountInfo, AccountKind, AccountStatus, Amount, Authority, IdempotencyKey,
+    LookupError, Movement, Refusal, TransferError, TransferId, TransferRequest, TransferStatus,
+    Transferred,
 };
 use crate::model::{Outage, Saturation};
 use crate::registry::AccountHandle;
@@ -238,6 +239,10 @@ impl Engine {
             check(request, movement, &from.info, &to.info)
                 .map_err(|refusal| Attempt::Failed(refusal.into()))?;
         }
+        if let Operation::CreatePending { .. } = job.operation {
+            // A hold puts nothing on its payee's actor: ask it whether it is closed.
+            self.refuse_closed(&to).await?;
+        }
         let (reply, answer) = oneshot::channel();
         let item = JournalItem {
             operation: job.operation,
@@ -272,6 +277,26 @@ impl Engine {
                 Err(Attempt::Failed(Outage::Database(reason).into()))
             }
             Err(_) => Err(Attempt::Failed(Outage::Stopped.into())),
+        }
+    }
+
+    /// `AccountClosed` when the account is closed (final: its actor's word is enough).
+    async fn refuse_closed(&self, handle: &AccountHandle) -> Result<(), Attempt> {
+        let (reply, answer) = oneshot::channel();
+        if handle.addr.try_send(Snapshot { reply }).is_err() {
+            self.inner.metrics.rejected(Queue::AccountMailbox);
+            return Err(Attempt::Failed(Saturation::AccountMailbox.into()));
+        }
+        match answer.await {
+            Ok(SnapshotReply::Account(account)) if account.status == AccountStatus::Closed => {
+                Err(Attempt::Failed(Refusal::AccountClosed.into()))
+            }
+            Ok(SnapshotReply::Account(_)) => Ok(()),
+            Ok(SnapshotReply::Retired) | Err(_) => {
+                self.inner.registry.evict(handle);
+                Err(Attempt::Retired)
+            }
+            Ok(SnapshotReply::Unavailable) => Err(Attempt::Failed(Outage::AccountNotLoaded.into())),
         }
     }
 

@@ -8,16 +8,16 @@ use dashmap::DashMap;
 use deadpool_postgres::Pool;
 use tokio::sync::{oneshot, Semaphore};
 
-use crate::account::{Restart, Snapshot, SnapshotReply};
+use crate::account::{ChangeStatus, Restart, Snapshot, SnapshotReply, StatusReply};
 use crate::config::EngineConfig;
 use crate::coordinator::{Ending, Job};
 use crate::idempotency::Idempotency;
 use crate::journal::{Journal, Operation};
 use crate::metrics::EngineMetrics;
 use crate::model::{
-    AccountId, AccountKind, AccountSnapshot, Amount, Authority, Currency, IdempotencyKey,
-    LookupError, Movement, OpenAccountError, Refusal, TransferError, TransferId, TransferRequest,
-    Transferred,
+    AccountId, AccountKind, AccountSnapshot, AccountStatus, Amount, Authority, Currency,
+    IdempotencyKey, LookupError, Movement, OpenAccountError, Refusal, TransferError, TransferId,
+    TransferRequest, Transferred,
 };
 use crate::model::{Outage, Saturation};
 use crate::registry::Registry;
@@ -262,6 +262,36 @@ impl Engine {
         Err(Outage::AccountNotLoaded.into())
     }
 
+    /// Freezes, unfreezes or closes an account (the caller checked who may); answers the
+    /// account as it stands after. Its actor makes the change, so its cache and PostgreSQL
+    /// agree, and a batch already holding the account's row commits before the change.
+    pub async fn change_status(
+        &self,
+        id: AccountId,
+        to: AccountStatus,
+    ) -> Result<AccountSnapshot, TransferError> {
+        for _ in 0..2 {
+            let handle = self.inner.registry.get(id).await?;
+            if handle.info.kind == AccountKind::Reserve {
+                return Err(Refusal::NotFound.into());
+            }
+            let (reply, answer) = oneshot::channel();
+            if handle.addr.try_send(ChangeStatus { to, reply }).is_err() {
+                self.inner
+                    .metrics
+                    .rejected(crate::metrics::Queue::AccountMailbox);
+                return Err(crate::model::Saturation::AccountMailbox.into());
+            }
+            match answer.await {
+                Ok(StatusReply::Changed) => return Ok(self.account(id).await?),
+                Ok(StatusReply::Refused(refusal)) => return Err(refusal.into()),
+                Ok(StatusReply::Retired) | Err(_) => self.inner.registry.evict(&handle),
+                Ok(StatusReply::Unavailable) => break,
+            }
+        }
+        Err(crate::model::Outage::AccountNotLoaded.into())
+    }
+
     /// Opens a customer account with a zero balance.
     pub async fn open_account(
         &self,
@@ -304,6 +334,7 @@ impl Engine {
             currency,
             kind: AccountKind::Customer,
             created_at: row.get(3),
+            status: crate::model::AccountStatus::Active,
         })
     }
 

@@ -274,6 +274,7 @@ fn event(id: i64, row: &Row) -> Result<Event, String> {
             currency,
             kind: AccountKind::parse(&kind).ok_or_else(|| corrupt("account kind"))?,
             created_at,
+            status: crate::model::AccountStatus::Active,
         };
         return Ok(Event {
             id,

@@ -16,14 +16,19 @@ pub const LOCK_ACCOUNTS: &str =
 /// skipped (not updated, not returned) instead of failing the whole statement, so the journal
 /// learns exactly which accounts were stale and refuses only their items: a customer account
 /// below its held amount, a reserve past the supply (its balance stays within ±(2^63 − 1); the
-/// sum is taken in numeric, so it cannot raise `bigint out of range`). The CHECK constraints
-/// (no_overdraft, holds, the reserve's supply) stay as the last net.
+/// sum is taken in numeric, so it cannot raise `bigint out of range`), an account debited
+/// (`$3`) that is not active, a closed account whose balance would change. A freeze or a close
+/// committed by any replica is so seen by every later batch. The CHECK constraints
+/// (no_overdraft, holds, the reserve's supply, a closed account's emptiness) stay as the last
+/// net.
 pub const APPLY_DELTAS: &str = "UPDATE accounts AS a SET balance = a.balance + d.delta
-    FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta)
+    FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) AS d(id, delta, debited)
     WHERE a.id = d.id
       AND a.balance::numeric + d.delta BETWEEN -9223372036854775807 AND 9223372036854775807
       AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - a.held >= 0)
-    RETURNING a.id, a.balance, a.held";
+      AND (NOT d.debited OR a.status = 'active')
+      AND (a.status <> 'closed' OR d.delta = 0)
+    RETURNING a.id, a.balance, a.held, a.status";
 
 /// One row per transfer: both legs, and each account's balance right after its leg.
 pub const INSERT_TRANSFERS: &str =
@@ -64,12 +69,15 @@ pub const CLAIM_PENDING: &str = "UPDATE transfers AS t
 /// batch alone, instead of a constraint failing the whole transaction.
 pub const APPLY_HELD_DELTAS: &str = "UPDATE accounts AS a
     SET balance = a.balance + d.delta, held = a.held + d.held_delta
-    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d(id, delta, held_delta)
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::boolean[])
+         AS d(id, delta, held_delta, debited)
     WHERE a.id = d.id
       AND a.balance::numeric + d.delta BETWEEN -9223372036854775807 AND 9223372036854775807
       AND a.held::numeric + d.held_delta BETWEEN 0 AND 9223372036854775807
       AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - (a.held + d.held_delta) >= 0)
-    RETURNING a.id, a.balance, a.held";
+      AND (NOT d.debited OR a.status = 'active')
+      AND (a.status <> 'closed' OR (d.delta = 0 AND d.held_delta = 0))
+    RETURNING a.id, a.balance, a.held, a.status";
 
 /// Pending transfers (no legs, an expiry) and the postings of pending transfers (legs, and the
 /// pending transfer they post).

@@ -31,9 +31,9 @@ pub mod replica;
 pub use config::{EngineConfig, InvalidEngineConfig};
 pub use engine::Engine;
 pub use model::{
-    AccountId, AccountInfo, AccountKind, AccountSnapshot, Amount, Authority, BatchError, BatchItem,
-    BatchItemOutcome, BatchOutcome, Currency, Entry, IdempotencyKey, LookupError, OpenAccountError,
-    Outage, Refusal, Saturation, Transfer, TransferError, TransferId, TransferRequest,
-    TransferStatus, Transferred,
+    AccountId, AccountInfo, AccountKind, AccountSnapshot, AccountStatus, Amount, Authority,
+    BatchError, BatchItem, BatchItemOutcome, BatchOutcome, Currency, Entry, IdempotencyKey,
+    LookupError, OpenAccountError, Outage, Refusal, Saturation, Transfer, TransferError,
+    TransferId, TransferRequest, TransferStatus, Transferred,
 };
 pub use queries::{StatementQuery, TransferWithOwners, TransfersQuery};

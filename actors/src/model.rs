@@ -189,6 +189,70 @@ impl AccountKind {
     }
 }
 
+/// Whether an account may pay and be paid. Bankers freeze and unfreeze; its owner or a banker
+/// closes an empty account, for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    #[default]
+    Active,
+    /// Refuses debits (its own holds may still be posted); accepts credits.
+    Frozen,
+    /// Refuses debits and credits; never active again.
+    Closed,
+}
+
+impl AccountStatus {
+    pub const ALL: [AccountStatus; 3] = [
+        AccountStatus::Active,
+        AccountStatus::Frozen,
+        AccountStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Frozen => "frozen",
+            AccountStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(status: &str) -> Option<AccountStatus> {
+        match status {
+            "active" => Some(AccountStatus::Active),
+            "frozen" => Some(AccountStatus::Frozen),
+            "closed" => Some(AccountStatus::Closed),
+            _ => None,
+        }
+    }
+
+    /// How much the status restricts: active < frozen < closed.
+    pub fn rank(self) -> u8 {
+        match self {
+            AccountStatus::Active => 0,
+            AccountStatus::Frozen => 1,
+            AccountStatus::Closed => 2,
+        }
+    }
+
+    /// Why a debit from an account in this status is refused, if it is.
+    pub fn debit_refusal(self) -> Option<Refusal> {
+        match self {
+            AccountStatus::Active => None,
+            AccountStatus::Frozen => Some(Refusal::AccountFrozen),
+            AccountStatus::Closed => Some(Refusal::AccountClosed),
+        }
+    }
+
+    /// Why a credit to an account in this status is refused, if it is.
+    pub fn credit_refusal(self) -> Option<Refusal> {
+        match self {
+            AccountStatus::Closed => Some(Refusal::AccountClosed),
+            AccountStatus::Active | AccountStatus::Frozen => None,
+        }
+    }
+}
+
 /// What never changes about an account once it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountInfo {
@@ -214,6 +278,8 @@ pub struct AccountSnapshot {
     pub kind: AccountKind,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(default)]
+    pub status: AccountStatus,
 }
 
 impl AccountSnapshot {
@@ -376,6 +442,12 @@ pub enum Refusal {
     BalanceOverflow,
     #[error("a pending transfer can be posted for at most its pending amount")]
     AmountAbovePending,
+    #[error("the account is frozen: it can receive money but not pay")]
+    AccountFrozen,
+    #[error("the account is closed")]
+    AccountClosed,
+    #[error("only an account with balance 0 and nothing held can be closed")]
+    AccountNotEmpty,
 }
 
 impl Refusal {
@@ -390,6 +462,9 @@ impl Refusal {
             Refusal::InsufficientFunds => "insufficient_funds",
             Refusal::BalanceOverflow => "balance_overflow",
             Refusal::AmountAbovePending => "amount_above_pending",
+            Refusal::AccountFrozen => "account_frozen",
+            Refusal::AccountClosed => "account_closed",
+            Refusal::AccountNotEmpty => "account_not_empty",
         }
     }
 }

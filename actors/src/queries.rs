@@ -8,8 +8,8 @@ use tokio_postgres::Row;
 
 use crate::engine::Engine;
 use crate::model::{
-    AccountId, AccountKind, AccountSnapshot, Amount, Currency, Entry, LookupError, Outage,
-    Transfer, TransferId, TransferStatus,
+    AccountId, AccountKind, AccountSnapshot, AccountStatus, Amount, Currency, Entry, LookupError,
+    Outage, Transfer, TransferId, TransferStatus,
 };
 
 /// One page of an account's statement: entries with an id below `before_id`, posted in
@@ -39,11 +39,11 @@ pub struct TransferWithOwners {
 }
 
 /// Accounts by id, whichever exist (a missing id has no row).
-const ACCOUNTS_BY_ID: &str = "SELECT id, owner, balance, held, currency, kind, created_at
-    FROM accounts WHERE id = ANY($1)";
+const ACCOUNTS_BY_ID: &str = "SELECT id, owner, balance, held, currency, kind, created_at,
+        status FROM accounts WHERE id = ANY($1)";
 
-const ACCOUNTS_OF: &str = "SELECT id, owner, balance, held, currency, kind, created_at
-    FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2 OFFSET $3";
+const ACCOUNTS_OF: &str = "SELECT id, owner, balance, held, currency, kind, created_at,
+        status FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2 OFFSET $3";
 
 /// The transfers on either side of an account, newest first: two index scans, merged. The
 /// pending transfers' postings (rows with `pending_id`) are internal and never listed.
@@ -339,6 +339,7 @@ fn account(row: &Row) -> Result<AccountSnapshot, LookupError> {
         currency: Currency::parse(&currency).ok_or_else(|| corrupt("currency"))?,
         kind: AccountKind::parse(&kind).ok_or_else(|| corrupt("account kind"))?,
         created_at: row.get("created_at"),
+        status: AccountStatus::parse(row.get("status")).ok_or_else(|| corrupt("account status"))?,
     })
 }
 

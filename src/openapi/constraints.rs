@@ -6,7 +6,7 @@
 use actix_web::http::StatusCode;
 use serde_json::{json, Map, Value};
 use tally_actors::config::BATCH_ITEMS_MAX;
-use tally_actors::{Currency, TransferStatus};
+use tally_actors::{AccountStatus, Currency, TransferStatus};
 
 use crate::domain::{IdempotencyKey, Page, Password, PendingTimeout, StatementPage};
 use crate::error::{ErrorCode, RETRY_AFTER_SECONDS};
@@ -35,6 +35,10 @@ pub fn idempotency_key_pattern() -> String {
 
 fn currencies() -> Value {
     Currency::ALL.iter().map(|c| c.as_str()).collect()
+}
+
+fn account_statuses() -> Value {
+    AccountStatus::ALL.iter().map(|s| s.as_str()).collect()
 }
 
 fn statuses() -> Value {
@@ -87,6 +91,7 @@ fn constrain_schemas(schemas: &mut Value) {
             json!({"minItems": 1, "maxItems": BATCH_ITEMS_MAX}),
         ),
         ("AccountView", "currency", currency.clone()),
+        ("AccountView", "status", json!({"enum": account_statuses()})),
         ("TransferView", "currency", currency.clone()),
         ("TransferView", "status", json!({"enum": statuses()})),
         ("TransferView", "amount", amount),

@@ -3,8 +3,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tally_actors::{
-    AccountSnapshot, Authority, StatementQuery, TransferId, TransferStatus, Transferred,
-    TransfersQuery,
+    AccountSnapshot, AccountStatus, Authority, StatementQuery, TransferId, TransferStatus,
+    Transferred, TransfersQuery,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -308,6 +308,83 @@ pub async fn withdraw(
         .withdraw(account, amount, authority, key)
         .await?;
     Ok(movement(&transferred, &transferred.from_account))
+}
+
+/// Freeze an account (bankers only): it refuses every debit with 409 `account_frozen` until
+/// unfrozen; it still receives money, and its own pending transfers may still be posted.
+#[utoipa::path(
+    post, path = "/accounts/{id}/freeze", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "The account, `frozen` (already frozen: the same)", body = AccountView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a banker", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`account_closed`", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn freeze(
+    _banker: Banker,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    change_status(&state, *path, AccountStatus::Frozen).await
+}
+
+/// Unfreeze a frozen account (bankers only).
+#[utoipa::path(
+    post, path = "/accounts/{id}/unfreeze", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "The account, `active` (already active: the same)", body = AccountView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a banker", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`account_closed`", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn unfreeze(
+    _banker: Banker,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    change_status(&state, *path, AccountStatus::Active).await
+}
+
+/// Close an empty account (its owner or a banker), for good: it then refuses debits and
+/// credits with 409 `account_closed`.
+#[utoipa::path(
+    post, path = "/accounts/{id}/close", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "The account, `closed` (already closed: the same)", body = AccountView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Neither the owner nor a banker", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`account_not_empty`: a balance, a hold or money in flight", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn close(
+    user: AuthenticatedUser,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account = visible_account(&user, &state, *path).await?;
+    change_status(&state, account.id.get(), AccountStatus::Closed).await
+}
+
+/// Changes the status through the engine; a reserve account is not anyone's to change (404).
+async fn change_status(
+    state: &AppState,
+    id: i64,
+    to: AccountStatus,
+) -> Result<HttpResponse, ApiError> {
+    let id = ResourceId::parse(id)?;
+    let account = state.engine.change_status(id, to).await?;
+    Ok(HttpResponse::Ok().json(AccountView::from(&account)))
 }
 
 enum Kind {

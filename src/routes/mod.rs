@@ -56,6 +56,9 @@ fn register(routes: &mut Routes) {
         .route(GET, "/accounts/{id}/transfers", accounts::list_transfers)
         .route(POST, "/accounts/{id}/deposits", accounts::deposit)
         .route(POST, "/accounts/{id}/withdrawals", accounts::withdraw)
+        .route(POST, "/accounts/{id}/freeze", accounts::freeze)
+        .route(POST, "/accounts/{id}/unfreeze", accounts::unfreeze)
+        .route(POST, "/accounts/{id}/close", accounts::close)
         .route(POST, "/transfers", transfers::create_transfer)
         // Before /transfers/{id}, which would otherwise take "batch" for an id.
         .route(POST, "/transfers/batch", batch::create_batch)

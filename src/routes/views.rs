@@ -22,6 +22,9 @@ pub struct AccountView {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// `active`; `frozen` (refuses debits, accepts credits); `closed` (refuses both, for good).
+    #[schema(example = "active")]
+    pub status: String,
 }
 
 impl From<&AccountSnapshot> for AccountView {
@@ -34,6 +37,7 @@ impl From<&AccountSnapshot> for AccountView {
             available: account.available(),
             currency: account.currency.as_str().to_owned(),
             created_at: account.created_at,
+            status: account.status.as_str().to_owned(),
         }
     }
 }

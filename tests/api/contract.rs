@@ -56,6 +56,10 @@ struct World {
     payer: TestUser,
     payer_account: i64,
     payee_account: i64,
+    /// Empty accounts of their own for the status changes (paths run in order: the close
+    /// comes before the others would use it).
+    closable_account: i64,
+    freezable_account: i64,
     pending: [i64; 2],
     webhooks: [i64; 2],
 }
@@ -73,6 +77,8 @@ async fn world() -> World {
     let payee = app.create_depositor().await;
     let payer_account = app.funded_account(&payer, &banker, "USD", 1_000_000).await;
     let payee_account = app.open_account(&payee, "USD").await;
+    let closable_account = app.open_account(&payee, "EUR").await;
+    let freezable_account = app.open_account(&payee, "CAD").await;
     let mut pending = [0; 2];
     for slot in &mut pending {
         let body = json!({"from_account_id": payer_account, "to_account_id": payee_account,
@@ -97,6 +103,8 @@ async fn world() -> World {
         payer,
         payer_account,
         payee_account,
+        closable_account,
+        freezable_account,
         pending,
         webhooks,
     }
@@ -145,6 +153,20 @@ fn baseline(world: &World, method: &str, path: &str) -> Option<Call> {
             json!({}),
             keyed,
             Some(json!({"amount": 1})),
+            banker,
+        ),
+        ("post", "/accounts/{id}/close") => (
+            Some(world.closable_account),
+            json!({}),
+            json!({}),
+            None,
+            banker,
+        ),
+        ("post", "/accounts/{id}/freeze" | "/accounts/{id}/unfreeze") => (
+            Some(world.freezable_account),
+            json!({}),
+            json!({}),
+            None,
             banker,
         ),
         ("post", "/accounts/{id}/withdrawals") => {

@@ -1,6 +1,7 @@
 //! Black-box tests of the service over HTTP: each test spawns the real app on a random port
 //! against a fresh database cloned from the migrated template.
 
+mod account_status;
 mod accounts;
 mod audit;
 mod auth;

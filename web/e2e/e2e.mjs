@@ -306,6 +306,47 @@ await step('banker: deposit to any account; a third decimal in USD is refused', 
   await logOut();
 });
 
+await step('banker: look an account up, freeze and unfreeze it, close an empty one', async () => {
+  const token = await loginToken(bob.username, PASSWORD);
+  const opened = await api('POST', '/accounts', { token, body: { currency: 'EUR' } });
+  check(opened.status === 201, `Bob's EUR account: ${opened.status}`);
+  const spare = opened.json.id;
+  await logIn(BANKER_USER, BANKER_PASSWORD);
+  await nav('Banker').click();
+  await expectHeading('Banker');
+  const status = () => page.getByTestId('account-status');
+  await label('Account number').fill(String(bob.usd));
+  await button('Look up').click();
+  await status().filter({ hasText: 'active' }).waitFor();
+  await page.getByRole('region', { name: `Account #${bob.usd}` }).getByText(bob.username, { exact: true }).waitFor();
+  await button('Freeze').click();
+  await status().filter({ hasText: 'frozen' }).waitFor();
+  await page.getByRole('status').filter({ hasText: `Account #${bob.usd} is frozen` }).waitFor();
+  const refused = await api('POST', '/transfers', {
+    token,
+    body: { from_account_id: bob.usd, to_account_id: alice.usd, amount: 1, currency: 'USD' },
+  });
+  check(refused.status === 409 && refused.json.error.code === 'account_frozen', `a frozen account paid: ${refused.status}`);
+  await shot('03b-banker-frozen');
+  await button('Unfreeze').click();
+  await status().filter({ hasText: 'active' }).waitFor();
+  // An account with money in it is not closed: the refusal is shown in words.
+  await label('Account number').fill(String(alice.usd));
+  await button('Look up').click();
+  await page.getByRole('region', { name: `Account #${alice.usd}` }).waitFor();
+  await button('Close account').click();
+  await alert().filter({ hasText: 'Only an empty account can be closed' }).waitFor();
+  await label('Account number').fill(String(spare));
+  await button('Look up').click();
+  await page.getByRole('region', { name: `Account #${spare}` }).waitFor();
+  await button('Close account').click();
+  await status().filter({ hasText: 'closed' }).waitFor();
+  check(await button('Freeze').isDisabled(), 'a closed account offers no freeze');
+  const after = await api('GET', `/accounts/${spare}`, { token });
+  check(after.json.status === 'closed', `the spare account is ${after.json.status}`);
+  await logOut();
+}, { allow: [409] });
+
 await step('Alice sends 25.50 to Bob (a double click sends once)', async () => {
   await logIn(alice.username, PASSWORD);
   const row = accountRow(alice.usd);

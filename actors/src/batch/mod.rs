@@ -9,14 +9,16 @@
 //! go to the journal as one group, committed together or not at all. Leases hold only what the
 //! batch needs, so single transfers on the same accounts keep being served meanwhile.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::future::join_all;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
-use crate::account::{Apportion, Apportioned, Lease, LeaseReply, SettlementOutcome};
+use crate::account::{
+    Apportion, Apportioned, Lease, LeaseReply, SettlementOutcome, Snapshot, SnapshotReply,
+};
 use crate::config::BATCH_ITEMS_MAX;
 use crate::coordinator::{check, run_detached};
 use crate::engine::Engine;
@@ -24,8 +26,8 @@ use crate::journal::stored::BatchAnswer;
 use crate::journal::{release_item, GroupKey, JournalItem, JournalOutcome, Operation};
 use crate::metrics::Queue;
 use crate::model::{
-    AccountId, BatchError, BatchItem, BatchItemOutcome, BatchOutcome, IdempotencyKey, LookupError,
-    Movement, Refusal, TransferError,
+    AccountId, AccountStatus, BatchError, BatchItem, BatchItemOutcome, BatchOutcome,
+    IdempotencyKey, LookupError, Movement, Refusal, TransferError,
 };
 use crate::model::{Outage, Saturation};
 use crate::registry::AccountHandle;
@@ -140,11 +142,13 @@ impl Engine {
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<BatchOutcome, Pass> {
         let handles = self.batch_handles(items).await?;
-        let statics: Vec<Result<(), Refusal>> = items
+        let closed = self.closed_payees(items, &handles).await?;
+        let mut statics: Vec<Result<(), Refusal>> = items
             .iter()
-            .map(|item| static_check(item, &handles))
+            .map(|item| static_check(item, &handles, &closed))
             .collect();
-        let leases = self.lease(items, &statics, &handles).await?;
+        let (leases, blocked) = self.lease(items, &statics, &handles).await?;
+        refuse_blocked(items, &mut statics, &blocked);
         let play = play(items, &statics, &leases);
         if let (true, Some((index, refusal))) = (atomic, first_refusal(&play.decisions)) {
             self.release_leases(&leases, &handles);
@@ -214,13 +218,56 @@ impl Engine {
         Ok(handles)
     }
 
-    /// Leases from each paying account (ascending id) what the batch would take from it.
+    /// The closed accounts among those the batch pays into (a closed account takes no credit).
+    /// Closed is final, so an actor's word for it needs no check against PostgreSQL; an
+    /// account closed on another replica meanwhile is refused by the journal, reloads, and is
+    /// seen closed on the next pass.
+    async fn closed_payees(
+        &self,
+        items: &[BatchItem],
+        handles: &HashMap<AccountId, AccountHandle>,
+    ) -> Result<HashSet<AccountId>, Pass> {
+        let payees: BTreeSet<AccountId> = items
+            .iter()
+            .map(|item| item.request.to)
+            .filter(|id| handles.contains_key(id))
+            .collect();
+        let asks = payees.into_iter().map(|id| {
+            let handle = handles[&id].clone();
+            async move {
+                let (reply, answer) = oneshot::channel();
+                let sent = handle.addr.send(Snapshot { reply }).await;
+                let status = match (sent, answer.await) {
+                    (Ok(()), Ok(SnapshotReply::Account(account))) => Some(account.status),
+                    _ => None,
+                };
+                (handle, status)
+            }
+        });
+        let mut closed = HashSet::new();
+        for (handle, status) in join_all(asks).await {
+            match status {
+                Some(AccountStatus::Closed) => {
+                    closed.insert(handle.info.id);
+                }
+                Some(_) => {}
+                None => {
+                    self.inner.registry.evict(&handle);
+                    return Err(Pass::Again);
+                }
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Leases from each paying account (ascending id) what the batch would take from it; also
+    /// answers the paying accounts that may not pay at all (frozen or closed).
     async fn lease(
         &self,
         items: &[BatchItem],
         statics: &[Result<(), Refusal>],
         handles: &HashMap<AccountId, AccountHandle>,
-    ) -> Result<BTreeMap<AccountId, i64>, Pass> {
+    ) -> Result<(BTreeMap<AccountId, i64>, HashMap<AccountId, Refusal>), Pass> {
         let mut wanted: BTreeMap<AccountId, i64> = BTreeMap::new();
         for (item, fits) in items.iter().zip(statics) {
             if fits.is_ok() {
@@ -242,11 +289,15 @@ impl Engine {
         });
         let answers = join_all(asks).await;
         let mut leases = BTreeMap::new();
+        let mut blocked = HashMap::new();
         let mut failure = None;
         for (handle, reply) in &answers {
             match reply {
                 LeaseReply::Granted(granted) => {
                     leases.insert(handle.info.id, *granted);
+                }
+                LeaseReply::Refused(refusal) => {
+                    blocked.insert(handle.info.id, *refusal);
                 }
                 LeaseReply::Retired => {
                     self.inner.registry.evict(handle);
@@ -260,7 +311,7 @@ impl Engine {
             }
         }
         match failure {
-            None => Ok(leases),
+            None => Ok((leases, blocked)),
             Some(failure) => {
                 self.release_leases(&leases, handles);
                 Err(failure)
@@ -444,10 +495,11 @@ fn operation(item: &BatchItem, now: OffsetDateTime) -> Operation {
     }
 }
 
-/// The rules that need no balance, on the accounts' static facts.
+/// The rules that need no balance, on the accounts' static facts, and a closed payee.
 fn static_check(
     item: &BatchItem,
     handles: &HashMap<AccountId, AccountHandle>,
+    closed: &HashSet<AccountId>,
 ) -> Result<(), Refusal> {
     let request = &item.request;
     if request.from == request.to {
@@ -455,5 +507,23 @@ fn static_check(
     }
     let from = handles.get(&request.from).ok_or(Refusal::NotFound)?;
     let to = handles.get(&request.to).ok_or(Refusal::NotFound)?;
-    check(request, Movement::Transfer, &from.info, &to.info)
+    check(request, Movement::Transfer, &from.info, &to.info)?;
+    match closed.contains(&request.to) {
+        true => Err(Refusal::AccountClosed),
+        false => Ok(()),
+    }
+}
+
+/// Items paying from an account that may not pay are refused for its status (it leased
+/// nothing, so play would otherwise call them short of funds).
+fn refuse_blocked(
+    items: &[BatchItem],
+    statics: &mut [Result<(), Refusal>],
+    blocked: &HashMap<AccountId, Refusal>,
+) {
+    for (item, fits) in items.iter().zip(statics.iter_mut()) {
+        if let (Ok(()), Some(refusal)) = (&fits, blocked.get(&item.request.from)) {
+            *fits = Err(*refusal);
+        }
+    }
 }

@@ -114,6 +114,7 @@ fn snapshot(info: &AccountInfo, balances: &HashMap<AccountId, AccountAfter>) -> 
         currency: info.currency,
         kind: info.kind,
         created_at: info.created_at,
+        status: after.status,
     }
 }
 

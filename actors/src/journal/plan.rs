@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 
 use super::{GroupKey, Operation};
 use crate::account::{Settlement, SettlementOutcome, Side};
-use crate::model::{AccountId, AccountInfo, Amount, Currency, IdempotencyKey, TransferId};
+use crate::model::{
+    AccountId, AccountInfo, AccountStatus, Amount, Currency, IdempotencyKey, TransferId,
+};
 
 /// What planning needs of an item: its plain facts, no actor address and no reply channel.
 pub(crate) trait Planned {
@@ -150,6 +152,23 @@ pub(crate) fn net_deltas<T: Planned>(items: &[T]) -> Option<Deltas> {
     Some(deltas)
 }
 
+/// Per account of `deltas`, in its order: whether an item debits it (pays out of it or puts a
+/// new hold on it). Only such an account must be active; the payer of a hold being posted or
+/// released is not debited anew, so a frozen account's own holds still finish.
+pub(crate) fn debited<T: Planned>(items: &[T], deltas: &Deltas) -> Vec<bool> {
+    let payers: HashSet<AccountId> = items
+        .iter()
+        .filter(|item| {
+            matches!(
+                item.operation(),
+                Operation::Transfer | Operation::CreatePending { .. }
+            )
+        })
+        .map(|item| item.payer().id)
+        .collect();
+    deltas.keys().map(|id| payers.contains(id)).collect()
+}
+
 /// The pending transfers a batch ends, in ascending id order: (id, final status, amount).
 pub(crate) fn claims<T: Planned>(items: &[T]) -> Vec<(TransferId, &'static str, i64)> {
     let mut claims: Vec<(TransferId, &'static str, i64)> = items
@@ -190,6 +209,7 @@ pub(crate) struct Claimed {
 pub(crate) struct AccountAfter {
     pub balance: i64,
     pub held: i64,
+    pub status: AccountStatus,
 }
 
 /// Why items must leave a batch before it can commit; the rest is retried at once.
@@ -347,6 +367,7 @@ pub(crate) fn settlements<T: Planned>(
                         batch,
                         balance: after.balance,
                         held: after.held,
+                        status: after.status,
                     }
                 }
                 None => SettlementOutcome::ReleasedAndReload,

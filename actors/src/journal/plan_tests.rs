@@ -23,7 +23,11 @@ fn t(id: i64) -> TransferId {
 }
 
 fn after(balance: i64, held: i64) -> AccountAfter {
-    AccountAfter { balance, held }
+    AccountAfter {
+        balance,
+        held,
+        status: crate::model::AccountStatus::Active,
+    }
 }
 
 fn claimed() -> Claimed {
@@ -450,7 +454,8 @@ fn a_committed_batch_settles_each_account_once_with_its_state() {
         SettlementOutcome::Posted {
             batch: 12,
             balance: 89,
-            held: 0
+            held: 0,
+            status: crate::model::AccountStatus::Active,
         }
     );
     assert_eq!((settled[&a(3)].debits, settled[&a(3)].credits), (0, 7));

@@ -14,7 +14,7 @@ use crate::journal_sql::{
     ALLOCATE_IDS, APPLY_DELTAS, APPLY_HELD_DELTAS, CLAIM_PENDING, INSERT_HOLD_ROWS,
     INSERT_IDEMPOTENCY_KEYS, INSERT_TRANSFERS, LOCK_ACCOUNTS, LOCK_PENDING,
 };
-use crate::model::{AccountId, Entry, TransferId, TransferStatus, Transferred};
+use crate::model::{AccountId, AccountStatus, Entry, TransferId, TransferStatus, Transferred};
 
 /// The journal's statements, prepared once per connection.
 pub(crate) struct Statements {
@@ -124,13 +124,15 @@ pub(crate) async fn apply_deltas(
     client: &tokio_postgres::Client,
     statements: &Statements,
     deltas: &Deltas,
+    debited: &[bool],
 ) -> Result<HashMap<AccountId, AccountAfter>, tokio_postgres::Error> {
+    assert_eq!(debited.len(), deltas.len(), "a debit flag per account");
     let ids: Vec<AccountId> = deltas.keys().copied().collect();
     let changes: Vec<i64> = deltas.values().map(|delta| delta.0).collect();
     let held_changes: Vec<i64> = deltas.values().map(|delta| delta.1).collect();
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
     let rows = if held_changes.iter().all(|held| *held == 0) {
-        let update_parameters: [&(dyn ToSql + Sync); 2] = [&ids, &changes];
+        let update_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &changes, &debited];
         let (_, rows) = tokio::try_join!(
             biased;
             client.query(&statements.lock_accounts, &lock_parameters),
@@ -138,7 +140,7 @@ pub(crate) async fn apply_deltas(
         )?;
         rows
     } else {
-        let update_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &changes, &held_changes];
+        let update_parameters: [&(dyn ToSql + Sync); 4] = [&ids, &changes, &held_changes, &debited];
         let (_, rows) = tokio::try_join!(
             biased;
             client.query(&statements.lock_accounts, &lock_parameters),
@@ -152,6 +154,7 @@ pub(crate) async fn apply_deltas(
             let after = AccountAfter {
                 balance: row.get(1),
                 held: row.get(2),
+                status: AccountStatus::parse(row.get(3)).expect("accounts_status_known holds"),
             };
             (row.get(0), after)
         })

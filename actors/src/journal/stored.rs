@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::model::{
-    AccountId, AccountKind, AccountSnapshot, Amount, BatchError, BatchItemOutcome, BatchOutcome,
-    Currency, Entry, Refusal, Transfer, TransferId, TransferStatus, Transferred,
+    AccountId, AccountKind, AccountSnapshot, AccountStatus, Amount, BatchError, BatchItemOutcome,
+    BatchOutcome, Currency, Entry, Refusal, Transfer, TransferId, TransferStatus, Transferred,
 };
 
 /// The version this engine writes committed outcomes (and per-item answers) at.
@@ -85,6 +85,10 @@ struct StoredAccount {
     kind: AccountKind,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
+    /// Absent in rows written before accounts had a status (migration V11): they were active.
+    /// Left out when active, so an active account is stored as it always was.
+    #[serde(default, skip_serializing_if = "is_active")]
+    status: AccountStatus,
 }
 
 /// A batch request's stored outcome: each item committed or refused, in request order.
@@ -221,6 +225,10 @@ impl StoredEntry {
     }
 }
 
+fn is_active(status: &AccountStatus) -> bool {
+    *status == AccountStatus::Active
+}
+
 impl StoredAccount {
     fn from_model(account: &AccountSnapshot) -> StoredAccount {
         StoredAccount {
@@ -231,6 +239,7 @@ impl StoredAccount {
             currency: account.currency,
             kind: account.kind,
             created_at: account.created_at,
+            status: account.status,
         }
     }
 
@@ -243,6 +252,7 @@ impl StoredAccount {
             currency: self.currency,
             kind: self.kind,
             created_at: self.created_at,
+            status: self.status,
         }
     }
 }

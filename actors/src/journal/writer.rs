@@ -311,12 +311,13 @@ async fn write_in_transaction(
     numbering: &Arc<Numbering>,
 ) -> Result<Committed, Rejection> {
     let claims = plan::claims(items);
+    let debited = plan::debited(items, deltas);
     // No COMMIT is sent in this round trip: whatever fails here wrote nothing.
     let (_, claimed, balances, ids) = tokio::try_join!(
         biased;
         client.batch_execute("BEGIN"),
         claim_pending(client, statements, &claims),
-        apply_deltas(client, statements, deltas),
+        apply_deltas(client, statements, deltas, &debited),
         allocate_ids(client, statements, plan::rows_needed(items)),
     )
     .map_err(Rejection::before_commit)?;

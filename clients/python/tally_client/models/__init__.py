@@ -2,6 +2,7 @@
 
 from .account_view import AccountView
 from .account_view_currency import AccountViewCurrency
+from .account_view_status import AccountViewStatus
 from .amount_request import AmountRequest
 from .balance_at_view import BalanceAtView
 from .balance_at_view_currency import BalanceAtViewCurrency
@@ -74,6 +75,7 @@ from .webhook_view import WebhookView
 __all__ = (
     "AccountView",
     "AccountViewCurrency",
+    "AccountViewStatus",
     "AmountRequest",
     "BalanceAtView",
     "BalanceAtViewCurrency",

@@ -2,6 +2,9 @@ from enum import StrEnum
 
 
 class ErrorDetailCode(StrEnum):
+    ACCOUNT_CLOSED = "account_closed"
+    ACCOUNT_FROZEN = "account_frozen"
+    ACCOUNT_NOT_EMPTY = "account_not_empty"
     BALANCE_OVERFLOW = "balance_overflow"
     CONFLICT = "conflict"
     CURRENCY_MISMATCH = "currency_mismatch"
