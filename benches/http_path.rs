@@ -190,6 +190,9 @@ fn fixed_answer() -> TransferResult {
         amount,
         balance_after: Some(1_000_000 + amount),
         created_at: at,
+        counterparty_account_id: None,
+        description: None,
+        reference: None,
     };
     TransferResult {
         transfer: TransferView {
@@ -202,6 +205,9 @@ fn fixed_answer() -> TransferResult {
             created_at: at,
             posted_at: Some(at),
             expires_at: None,
+            description: None,
+            reference: None,
+            metadata: None,
         },
         from_account: account(1, 998_750),
         from_entry: Some(entry(15_308_642, 1, -1250)),

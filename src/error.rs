@@ -42,6 +42,8 @@ pub enum ApiError {
     TransferNotPending,
     #[error("the paying account has too many open pending transfers; post, void or let some expire first")]
     TooManyHolds,
+    #[error("the paying account already made a transfer with this reference")]
+    DuplicateReference,
     #[error("the request body did not arrive within {timeout_ms} ms")]
     BodyTimeout { timeout_ms: u64 },
     #[error("{reason}; try again later")]
@@ -88,6 +90,7 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     TransferNotPending,
     TooManyHolds,
+    DuplicateReference,
     RequestTimeout,
     PayloadTooLarge,
     InsufficientFunds,
@@ -99,7 +102,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::InvalidJson,
         ErrorCode::ValidationFailed,
         ErrorCode::SameAccount,
@@ -112,6 +115,7 @@ impl ErrorCode {
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::TransferNotPending,
         ErrorCode::TooManyHolds,
+        ErrorCode::DuplicateReference,
         ErrorCode::RequestTimeout,
         ErrorCode::PayloadTooLarge,
         ErrorCode::InsufficientFunds,
@@ -137,6 +141,7 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::TransferNotPending => "transfer_not_pending",
             ErrorCode::TooManyHolds => "too_many_holds",
+            ErrorCode::DuplicateReference => "duplicate_reference",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::InsufficientFunds => "insufficient_funds",
@@ -161,7 +166,8 @@ impl ErrorCode {
             ErrorCode::Conflict
             | ErrorCode::IdempotencyKeyReused
             | ErrorCode::TransferNotPending
-            | ErrorCode::TooManyHolds => StatusCode::CONFLICT,
+            | ErrorCode::TooManyHolds
+            | ErrorCode::DuplicateReference => StatusCode::CONFLICT,
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::InsufficientFunds
@@ -202,6 +208,7 @@ impl ApiError {
             ApiError::BalanceOverflow => ErrorCode::BalanceOverflow,
             ApiError::TransferNotPending => ErrorCode::TransferNotPending,
             ApiError::TooManyHolds => ErrorCode::TooManyHolds,
+            ApiError::DuplicateReference => ErrorCode::DuplicateReference,
             ApiError::BodyTimeout { .. } => ErrorCode::RequestTimeout,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
@@ -259,6 +266,7 @@ impl From<tally_actors::TransferError> for ApiError {
                 Refusal::AmountAbovePending => ApiError::Validation(
                     "amount must not exceed the pending transfer's amount".to_owned(),
                 ),
+                Refusal::DuplicateReference => ApiError::DuplicateReference,
             },
             TransferError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             TransferError::NotPending => ApiError::TransferNotPending,

@@ -18,7 +18,8 @@ use crate::journal::{release, JournalItem, JournalOutcome, Operation};
 use crate::metrics::Queue;
 use crate::model::{
     AccountId, AccountInfo, AccountKind, Amount, Authority, IdempotencyKey, LookupError, Movement,
-    Refusal, TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
+    Refusal, TransferDetails, TransferError, TransferId, TransferRequest, TransferStatus,
+    Transferred,
 };
 use crate::registry::AccountHandle;
 
@@ -190,6 +191,8 @@ impl Engine {
                 currency: pending.currency,
                 authority: Authority::Privileged,
                 idempotency: None,
+                // What the transfer says is on its pending row; the posting says nothing.
+                details: TransferDetails::default(),
             },
             movement: None,
             operation,
@@ -247,6 +250,7 @@ impl Engine {
             to,
             amount: request.amount,
             currency: request.currency,
+            details: request.details.clone(),
             idempotency: request.idempotency.clone(),
             group: None,
             group_key: None,
@@ -264,6 +268,9 @@ impl Engine {
             Ok(JournalOutcome::Committed(transferred)) => Ok(*transferred),
             Ok(JournalOutcome::Stale) => Err(Attempt::Stale),
             Ok(JournalOutcome::DuplicateKey) => Err(Attempt::DuplicateKey),
+            Ok(JournalOutcome::DuplicateReference) => Err(Attempt::Failed(TransferError::Refused(
+                Refusal::DuplicateReference,
+            ))),
             Ok(JournalOutcome::NotPending) => Err(Attempt::Failed(TransferError::NotPending)),
             Ok(JournalOutcome::GroupAborted) => Err(Attempt::Stale),
             Ok(JournalOutcome::Failed(reason)) => {

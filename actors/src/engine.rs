@@ -205,6 +205,7 @@ impl Engine {
             currency,
             authority: Authority::Privileged,
             idempotency,
+            details: Default::default(),
         };
         self.execute(Job {
             request,
@@ -230,6 +231,7 @@ impl Engine {
             currency,
             authority,
             idempotency,
+            details: Default::default(),
         };
         self.execute(Job {
             request,

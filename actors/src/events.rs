@@ -26,7 +26,9 @@ use tokio::sync::watch;
 use tokio_postgres::Row;
 
 use crate::db::describe;
-use crate::model::{AccountKind, AccountSnapshot, Amount, Currency, Transfer, TransferStatus};
+use crate::model::{
+    AccountKind, AccountSnapshot, Amount, Currency, Transfer, TransferDetails, TransferStatus,
+};
 
 /// How often each replica looks for a new watermark and newly numbered events.
 pub const EVENTS_TICK: Duration = Duration::from_millis(50);
@@ -297,6 +299,8 @@ fn event(id: i64, row: &Row) -> Result<Event, String> {
         created_at,
         posted_at: row.get("posted_at"),
         expires_at: row.get("expires_at"),
+        // Events reach both parties: what only the payer may read stays out of them.
+        details: TransferDetails::default(),
     };
     Ok(Event {
         id,

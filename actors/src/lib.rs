@@ -33,6 +33,10 @@ pub use engine::Engine;
 pub use model::{
     AccountId, AccountInfo, AccountKind, AccountSnapshot, Amount, Authority, BatchError, BatchItem,
     BatchItemOutcome, BatchOutcome, Currency, Entry, IdempotencyKey, LookupError, OpenAccountError,
-    Refusal, Transfer, TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
+    Refusal, Transfer, TransferDetails, TransferError, TransferId, TransferRequest, TransferStatus,
+    Transferred,
 };
-pub use queries::{StatementQuery, TransferWithOwners, TransfersQuery};
+pub use queries::{
+    SearchPage, SearchScope, StatementLine, StatementQuery, TransferSearch, TransferWithOwners,
+    TransfersQuery,
+};

@@ -180,6 +180,7 @@ impl EngineMetrics {
             Refusal::InsufficientFunds,
             Refusal::BalanceOverflow,
             Refusal::AmountAbovePending,
+            Refusal::DuplicateReference,
         ] {
             // Present at 0 from the start, so dashboards and rate() see every reason.
             metrics

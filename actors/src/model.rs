@@ -2,6 +2,7 @@
 //! Values are parsed once at the edge (`Amount::new`, `Currency::parse`), so an invalid one cannot
 //! reach the engine's internals.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -195,6 +196,43 @@ pub struct Transfer {
     pub posted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub details: TransferDetails,
+}
+
+/// What a transfer says about itself: `description` for both parties; `reference` (unique per
+/// payer account) and `metadata` are the payer's own. Bounds are checked at the edge (the HTTP
+/// crate's domain types) and again by the database's CHECK constraints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TransferDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl TransferDetails {
+    /// The metadata as stored (a JSONB object), or NULL.
+    pub fn metadata_json(&self) -> Option<serde_json::Value> {
+        self.metadata
+            .as_ref()
+            .map(|metadata| serde_json::to_value(metadata).expect("a map of strings"))
+    }
+
+    /// Details from a row's columns; metadata that is not an object of strings is dropped.
+    pub fn from_columns(
+        description: Option<String>,
+        reference: Option<String>,
+        metadata: Option<serde_json::Value>,
+    ) -> TransferDetails {
+        TransferDetails {
+            description,
+            reference,
+            metadata: metadata.and_then(|value| serde_json::from_value(value).ok()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +313,7 @@ pub struct TransferRequest {
     pub currency: Currency,
     pub authority: Authority,
     pub idempotency: Option<IdempotencyKey>,
+    pub details: TransferDetails,
 }
 
 /// Why the money rules refused a transfer. Nothing moved.
@@ -300,6 +339,9 @@ pub enum Refusal {
     BalanceOverflow,
     #[error("a pending transfer can be posted for at most its pending amount")]
     AmountAbovePending,
+    /// The payer's account already made a transfer with this reference.
+    #[error("the payer's account already has a transfer with this reference")]
+    DuplicateReference,
 }
 
 impl Refusal {
@@ -314,6 +356,7 @@ impl Refusal {
             Refusal::InsufficientFunds => "insufficient_funds",
             Refusal::BalanceOverflow => "balance_overflow",
             Refusal::AmountAbovePending => "amount_above_pending",
+            Refusal::DuplicateReference => "duplicate_reference",
         }
     }
 }

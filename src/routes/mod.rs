@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub(crate) mod idempotency;
 pub mod pending;
+pub mod search;
 pub mod tokens;
 pub mod transfers;
 pub mod users;
@@ -57,6 +58,7 @@ fn register(routes: &mut Routes) {
         .route(POST, "/accounts/{id}/deposits", accounts::deposit)
         .route(POST, "/accounts/{id}/withdrawals", accounts::withdraw)
         .route(POST, "/transfers", transfers::create_transfer)
+        .route(GET, "/transfers", search::search_transfers)
         // Before /transfers/{id}, which would otherwise take "batch" for an id.
         .route(POST, "/transfers/batch", batch::create_batch)
         .route(GET, "/transfers/{id}", transfers::get_transfer)

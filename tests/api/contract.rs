@@ -163,6 +163,7 @@ fn baseline(world: &World, method: &str, path: &str) -> Option<Call> {
             Some(json!({"transfers": [transfer], "atomic": false})),
             payer,
         ),
+        ("get", "/transfers") => (None, json!({"limit": 20}), json!({}), None, payer),
         ("get", "/transfers/{id}") => (Some(world.pending[0]), json!({}), json!({}), None, payer),
         ("post", "/webhooks") => (
             None,

@@ -13,6 +13,7 @@ fn item(from: AccountId, to: AccountId, amount: i64) -> BatchItem {
             currency: Currency::USD,
             authority: Authority::Privileged,
             idempotency: None,
+            details: Default::default(),
         },
         pending_timeout: None,
     }

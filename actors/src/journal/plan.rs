@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 
 use super::{GroupKey, Operation};
 use crate::account::{Settlement, SettlementOutcome, Side};
-use crate::model::{AccountId, AccountInfo, Amount, Currency, IdempotencyKey, TransferId};
+use crate::model::{
+    AccountId, AccountInfo, Amount, Currency, IdempotencyKey, TransferDetails, TransferId,
+};
 
 /// What planning needs of an item: its plain facts, no actor address and no reply channel.
 pub(crate) trait Planned {
@@ -18,6 +20,7 @@ pub(crate) trait Planned {
     fn payee(&self) -> &AccountInfo;
     fn amount(&self) -> Amount;
     fn currency(&self) -> Currency;
+    fn details(&self) -> &TransferDetails;
     fn idempotency(&self) -> Option<&IdempotencyKey>;
     fn group(&self) -> Option<u64>;
     fn group_key(&self) -> Option<&GroupKey>;
@@ -178,11 +181,12 @@ pub(crate) fn rows_needed<T: Planned>(items: &[T]) -> usize {
 }
 
 /// A claimed pending transfer, as its row stands after the claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Claimed {
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
     pub posted_at: Option<OffsetDateTime>,
+    pub details: TransferDetails,
 }
 
 /// An account's committed state right after a batch.
@@ -201,6 +205,8 @@ pub(crate) struct Refusals {
     pub duplicate: HashSet<usize>,
     /// Items ending a pending transfer that was no longer pending.
     pub not_pending: HashSet<usize>,
+    /// Items whose reference their payer account already used.
+    pub duplicate_reference: HashSet<usize>,
 }
 
 /// What the first round trip's answers refuse, if anything. Items whose claim failed go first
@@ -244,6 +250,7 @@ pub(crate) fn refusals_after_claims<T: Planned>(
 pub(crate) enum Refused {
     Stale,
     DuplicateKey,
+    DuplicateReference,
     NotPending,
     /// Another item of its group was refused.
     GroupAborted,
@@ -264,6 +271,8 @@ pub(crate) fn refuse<T: Planned>(items: &[T], refusals: &Refusals) -> Vec<Option
     let own = |index: usize, item: &T| {
         if refusals.duplicate.contains(&index) {
             Some(Refused::DuplicateKey)
+        } else if refusals.duplicate_reference.contains(&index) {
+            Some(Refused::DuplicateReference)
         } else if refusals.not_pending.contains(&index) {
             Some(Refused::NotPending)
         } else if stale(item) {

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::model::{
     AccountKind, AccountSnapshot, Amount, BatchError, BatchItemOutcome, BatchOutcome, Currency,
-    Entry, Refusal, Transfer, TransferStatus, Transferred,
+    Entry, Refusal, Transfer, TransferDetails, TransferStatus, Transferred,
 };
 
 /// The version this engine writes committed outcomes (and per-item answers) at.
@@ -60,6 +60,10 @@ struct StoredTransferRow {
     posted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
+    /// Absent when the transfer says nothing (and in rows written before V10): an older engine
+    /// ignores these fields, so version 1 keeps its shape.
+    #[serde(default, flatten)]
+    details: TransferDetails,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +159,7 @@ impl StoredTransfer {
                 created_at: transfer.created_at,
                 posted_at: transfer.posted_at,
                 expires_at: transfer.expires_at,
+                details: transfer.details.clone(),
             },
             from_entry: transferred.from_entry.as_ref().map(StoredEntry::from_model),
             to_entry: transferred.to_entry.as_ref().map(StoredEntry::from_model),
@@ -177,6 +182,7 @@ impl StoredTransfer {
                 created_at: row.created_at,
                 posted_at: row.posted_at,
                 expires_at: row.expires_at,
+                details: row.details,
             },
             from_entry: self.from_entry.map(StoredEntry::into_model),
             to_entry: self.to_entry.map(StoredEntry::into_model),

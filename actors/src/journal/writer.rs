@@ -1,7 +1,7 @@
 //! A writer: takes a batch from the dispatcher, runs its round trips, and carries out what the
 //! plan decided: commits and answers, or removes the refused items and tries again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ use super::{JournalItem, JournalOutcome, Operation};
 use crate::account::SettlementOutcome;
 use crate::db::describe;
 use crate::metrics::EngineMetrics;
-use crate::model::{AccountId, Transferred};
+use crate::model::{AccountId, TransferId, Transferred};
 
 /// How long opening the writer's connection may take when the pool sets no create timeout.
 const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
@@ -248,6 +248,10 @@ fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem
         let (outcome, payer_outcome) = match fate {
             Refused::Stale => (JournalOutcome::Stale, SettlementOutcome::ReleasedAndReload),
             Refused::DuplicateKey => (JournalOutcome::DuplicateKey, SettlementOutcome::Released),
+            Refused::DuplicateReference => (
+                JournalOutcome::DuplicateReference,
+                SettlementOutcome::Released,
+            ),
             Refused::NotPending => (JournalOutcome::NotPending, SettlementOutcome::Released),
             Refused::GroupAborted => (JournalOutcome::GroupAborted, SettlementOutcome::Released),
         };
@@ -285,23 +289,32 @@ async fn write_in_transaction(
     let row_ids = row_ids(items, &ids.transfers);
     let transfers = assemble(items, &row_ids, ids.created_at, &claimed, &balances);
     let keyed = keyed(items);
+    // A referenced row may be skipped (its reference taken): then the batch must not commit.
+    let held_commit = keyed || referenced(items);
     let key_rows = key_rows(items, &transfers);
-    let (_, _, inserted_keys, _) = tokio::try_join!(
+    let (referenced_rows, hold_rows, inserted_keys, _) = tokio::try_join!(
         insert_transfers(client, statements, items, &transfers),
         insert_hold_rows(client, statements, items, &row_ids, &transfers),
         insert_idempotency_keys(client, statements, &key_rows),
-        // Nothing but a key can refuse an item past this point, so without keys the commit
-        // travels with the inserts; should an insert fail, PostgreSQL turns it into a ROLLBACK.
-        commit_unless(client, keyed),
+        // Nothing but a key or a reference can refuse an item past this point, so without
+        // them the commit travels with the inserts; should an insert fail, PostgreSQL turns it
+        // into a ROLLBACK.
+        commit_unless(client, held_commit),
     )
     .map_err(Rejection::database)?;
-    if keyed {
-        let duplicate = duplicate_keys(items, &inserted_keys);
-        if !duplicate.is_empty() {
-            return Err(Rejection::Items(Refusals {
-                duplicate,
-                ..Refusals::default()
-            }));
+    if held_commit {
+        let refusals = Refusals {
+            duplicate: duplicate_keys(items, &inserted_keys),
+            duplicate_reference: duplicate_references(
+                items,
+                &row_ids,
+                &referenced_rows,
+                &hold_rows,
+            ),
+            ..Refusals::default()
+        };
+        if !refusals.duplicate.is_empty() || !refusals.duplicate_reference.is_empty() {
+            return Err(Rejection::Items(refusals));
         }
         client
             .batch_execute("COMMIT")
@@ -313,6 +326,30 @@ async fn write_in_transaction(
         transfers,
         balances,
     })
+}
+
+/// Whether any item's new row carries a reference.
+fn referenced(items: &[JournalItem]) -> bool {
+    items.iter().any(|item| item.details.reference.is_some())
+}
+
+/// The items with a reference whose row PostgreSQL skipped: their payer already used it.
+fn duplicate_references(
+    items: &[JournalItem],
+    row_ids: &[Option<TransferId>],
+    referenced_rows: &HashSet<TransferId>,
+    hold_rows: &HashSet<TransferId>,
+) -> HashSet<usize> {
+    items
+        .iter()
+        .zip(row_ids)
+        .enumerate()
+        .filter(|(_, (item, _))| item.details.reference.is_some())
+        .filter(|(_, (_, row_id))| {
+            row_id.is_some_and(|id| !referenced_rows.contains(&id) && !hold_rows.contains(&id))
+        })
+        .map(|(index, _)| index)
+        .collect()
 }
 
 async fn commit_unless(client: &Client, keyed: bool) -> Result<(), tokio_postgres::Error> {

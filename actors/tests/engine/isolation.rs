@@ -26,6 +26,7 @@ fn privileged(from: i64, to: i64, minor_units: i64) -> TransferRequest {
         currency: Currency::USD,
         authority: Authority::Privileged,
         idempotency: None,
+        details: Default::default(),
     }
 }
 
