@@ -208,6 +208,8 @@ fn fixed_answer() -> TransferResult {
             description: None,
             reference: None,
             metadata: None,
+            reversal_of: None,
+            reversed_amount: 0,
         },
         from_account: account(1, 998_750),
         from_entry: Some(entry(15_308_642, 1, -1250)),

@@ -44,6 +44,10 @@ pub enum ApiError {
     TooManyHolds,
     #[error("the paying account already made a transfer with this reference")]
     DuplicateReference,
+    #[error("the transfer is not posted (pending, voided or expired): nothing to reverse")]
+    TransferNotPosted,
+    #[error("the reversals would exceed the original transfer's amount")]
+    ReversalExceedsOriginal,
     #[error("the request body did not arrive within {timeout_ms} ms")]
     BodyTimeout { timeout_ms: u64 },
     #[error("{reason}; try again later")]
@@ -91,6 +95,8 @@ pub enum ErrorCode {
     TransferNotPending,
     TooManyHolds,
     DuplicateReference,
+    TransferNotPosted,
+    ReversalExceedsOriginal,
     RequestTimeout,
     PayloadTooLarge,
     InsufficientFunds,
@@ -102,7 +108,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::InvalidJson,
         ErrorCode::ValidationFailed,
         ErrorCode::SameAccount,
@@ -116,6 +122,8 @@ impl ErrorCode {
         ErrorCode::TransferNotPending,
         ErrorCode::TooManyHolds,
         ErrorCode::DuplicateReference,
+        ErrorCode::TransferNotPosted,
+        ErrorCode::ReversalExceedsOriginal,
         ErrorCode::RequestTimeout,
         ErrorCode::PayloadTooLarge,
         ErrorCode::InsufficientFunds,
@@ -142,6 +150,8 @@ impl ErrorCode {
             ErrorCode::TransferNotPending => "transfer_not_pending",
             ErrorCode::TooManyHolds => "too_many_holds",
             ErrorCode::DuplicateReference => "duplicate_reference",
+            ErrorCode::TransferNotPosted => "transfer_not_posted",
+            ErrorCode::ReversalExceedsOriginal => "reversal_exceeds_original",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::InsufficientFunds => "insufficient_funds",
@@ -167,7 +177,9 @@ impl ErrorCode {
             | ErrorCode::IdempotencyKeyReused
             | ErrorCode::TransferNotPending
             | ErrorCode::TooManyHolds
-            | ErrorCode::DuplicateReference => StatusCode::CONFLICT,
+            | ErrorCode::DuplicateReference
+            | ErrorCode::TransferNotPosted
+            | ErrorCode::ReversalExceedsOriginal => StatusCode::CONFLICT,
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::InsufficientFunds
@@ -209,6 +221,8 @@ impl ApiError {
             ApiError::TransferNotPending => ErrorCode::TransferNotPending,
             ApiError::TooManyHolds => ErrorCode::TooManyHolds,
             ApiError::DuplicateReference => ErrorCode::DuplicateReference,
+            ApiError::TransferNotPosted => ErrorCode::TransferNotPosted,
+            ApiError::ReversalExceedsOriginal => ErrorCode::ReversalExceedsOriginal,
             ApiError::BodyTimeout { .. } => ErrorCode::RequestTimeout,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
@@ -267,9 +281,11 @@ impl From<tally_actors::TransferError> for ApiError {
                     "amount must not exceed the pending transfer's amount".to_owned(),
                 ),
                 Refusal::DuplicateReference => ApiError::DuplicateReference,
+                Refusal::ReversalExceedsOriginal => ApiError::ReversalExceedsOriginal,
             },
             TransferError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             TransferError::NotPending => ApiError::TransferNotPending,
+            TransferError::NotPosted => ApiError::TransferNotPosted,
             TransferError::TooManyHolds => ApiError::TooManyHolds,
             TransferError::Unavailable(reason) => {
                 tracing::warn!(%reason, "transfer unavailable");

@@ -577,7 +577,8 @@ async fn write_batch(client: &Client, statements: &Statements, transfers: &[Rand
     // The engine's plain transfers say nothing unless asked: no description, no metadata.
     let descriptions: Vec<Option<&str>> = vec![None; transfers.len()];
     let metadata: Vec<Option<serde_json::Value>> = vec![None; transfers.len()];
-    let insert_parameters: [&(dyn ToSql + Sync); 9] = [
+    let reversals: Vec<Option<i64>> = vec![None; transfers.len()];
+    let insert_parameters: [&(dyn ToSql + Sync); 10] = [
         &transfer_ids,
         &from_ids,
         &to_ids,
@@ -587,6 +588,7 @@ async fn write_batch(client: &Client, statements: &Statements, transfers: &[Rand
         &to_after,
         &descriptions,
         &metadata,
+        &reversals,
     ];
     tokio::try_join!(
         client.execute(&statements.insert_transfers, &insert_parameters),

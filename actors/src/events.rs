@@ -301,6 +301,7 @@ fn event(id: i64, row: &Row) -> Result<Event, String> {
         expires_at: row.get("expires_at"),
         // Events reach both parties: what only the payer may read stays out of them.
         details: TransferDetails::default(),
+        reversed_amount: 0,
     };
     Ok(Event {
         id,

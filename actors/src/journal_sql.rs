@@ -29,11 +29,14 @@ pub const APPLY_DELTAS: &str = "UPDATE accounts AS a SET balance = a.balance + d
 /// transfer says (description, metadata). Rows without a reference only: they cannot collide.
 pub const INSERT_TRANSFERS: &str =
     "INSERT INTO transfers (id, from_account_id, to_account_id, amount,
-        currency, posted_at, from_balance_after, to_balance_after, description, metadata)
-    SELECT id, from_id, to_id, amount, currency, now(), from_after, to_after, description, metadata
+        currency, posted_at, from_balance_after, to_balance_after, description, metadata,
+        reversal_of)
+    SELECT id, from_id, to_id, amount, currency, now(), from_after, to_after, description, metadata,
+           reversal_of
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
-                $7::bigint[], $8::text[], $9::jsonb[])
-         AS t(id, from_id, to_id, amount, currency, from_after, to_after, description, metadata)";
+                $7::bigint[], $8::text[], $9::jsonb[], $10::bigint[])
+         AS t(id, from_id, to_id, amount, currency, from_after, to_after, description, metadata,
+              reversal_of)";
 
 /// INSERT_TRANSFERS for rows with a reference: a reference its payer account already used (in
 /// this batch or committed by any journal) is skipped, not an error, and its id not returned, so
@@ -41,13 +44,13 @@ pub const INSERT_TRANSFERS: &str =
 pub const INSERT_REFERENCED_TRANSFERS: &str =
     "INSERT INTO transfers (id, from_account_id, to_account_id, amount,
         currency, posted_at, from_balance_after, to_balance_after, description, metadata,
-        reference)
+        reversal_of, reference)
     SELECT id, from_id, to_id, amount, currency, now(), from_after, to_after, description,
-           metadata, reference
+           metadata, reversal_of, reference
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
-                $7::bigint[], $8::text[], $9::jsonb[], $10::text[])
+                $7::bigint[], $8::text[], $9::jsonb[], $10::bigint[], $11::text[])
          AS t(id, from_id, to_id, amount, currency, from_after, to_after, description, metadata,
-              reference)
+              reversal_of, reference)
     ON CONFLICT (from_account_id, reference) WHERE reference IS NOT NULL DO NOTHING
     RETURNING id";
 

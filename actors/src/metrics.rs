@@ -181,6 +181,7 @@ impl EngineMetrics {
             Refusal::BalanceOverflow,
             Refusal::AmountAbovePending,
             Refusal::DuplicateReference,
+            Refusal::ReversalExceedsOriginal,
         ] {
             // Present at 0 from the start, so dashboards and rate() see every reason.
             metrics

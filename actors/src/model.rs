@@ -198,6 +198,9 @@ pub struct Transfer {
     pub expires_at: Option<OffsetDateTime>,
     #[serde(default)]
     pub details: TransferDetails,
+    /// How much of this transfer was refused back to its payer by reversals (≤ `amount`).
+    #[serde(default)]
+    pub reversed_amount: i64,
 }
 
 /// What a transfer says about itself: `description` for both parties; `reference` (unique per
@@ -211,6 +214,9 @@ pub struct TransferDetails {
     pub reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
+    /// The transfer this one reverses (a refund), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversal_of: Option<TransferId>,
 }
 
 impl TransferDetails {
@@ -231,6 +237,7 @@ impl TransferDetails {
             description,
             reference,
             metadata: metadata.and_then(|value| serde_json::from_value(value).ok()),
+            reversal_of: None,
         }
     }
 }
@@ -342,6 +349,9 @@ pub enum Refusal {
     /// The payer's account already made a transfer with this reference.
     #[error("the payer's account already has a transfer with this reference")]
     DuplicateReference,
+    /// A refund would take what was reversed of a transfer past its amount.
+    #[error("the reversals would exceed the original transfer's amount")]
+    ReversalExceedsOriginal,
 }
 
 impl Refusal {
@@ -357,6 +367,7 @@ impl Refusal {
             Refusal::BalanceOverflow => "balance_overflow",
             Refusal::AmountAbovePending => "amount_above_pending",
             Refusal::DuplicateReference => "duplicate_reference",
+            Refusal::ReversalExceedsOriginal => "reversal_exceeds_original",
         }
     }
 }
@@ -371,6 +382,9 @@ pub enum TransferError {
     /// its `expires_at`).
     #[error("the transfer is not pending")]
     NotPending,
+    /// A reversal of a transfer that is not posted (pending, voided or expired).
+    #[error("the transfer is not posted")]
+    NotPosted,
     /// A new hold on an account that already pays `holds_open_max` open ones.
     #[error("the account has too many open holds")]
     TooManyHolds,

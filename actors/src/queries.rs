@@ -63,14 +63,16 @@ const ACCOUNTS_OF: &str = "SELECT id, owner, balance, held, currency, kind, crea
 /// pending transfers' postings (rows with `pending_id`) are internal and never listed.
 const TRANSFERS_OF: &str = "SELECT * FROM (
         (SELECT id, from_account_id, to_account_id, amount, currency, status, created_at,
-                posted_at, expires_at, description, reference, metadata
+                posted_at, expires_at, description, reference, metadata, reversal_of,
+                reversed_amount
          FROM transfers
          WHERE from_account_id = $1 AND id < $2 AND pending_id IS NULL
            AND ($3::text IS NULL OR status = $3)
          ORDER BY id DESC LIMIT $4)
         UNION ALL
         (SELECT id, from_account_id, to_account_id, amount, currency, status, created_at,
-                posted_at, expires_at, description, reference, metadata
+                posted_at, expires_at, description, reference, metadata, reversal_of,
+                reversed_amount
          FROM transfers
          WHERE to_account_id = $1 AND id < $2 AND pending_id IS NULL
            AND ($3::text IS NULL OR status = $3)
@@ -97,7 +99,7 @@ const HOLDS_OPEN: &str = "SELECT from_account_id, count(*) FROM transfers
 /// A transfer (not a posting) with its accounts' owners.
 const FIND_TRANSFER: &str = "SELECT t.id, t.from_account_id, t.to_account_id, t.amount,
         t.currency, t.status, t.created_at, t.posted_at, t.expires_at, f.owner, d.owner,
-        t.description, t.reference, t.metadata
+        t.description, t.reference, t.metadata, t.reversal_of, t.reversed_amount
     FROM transfers t
     JOIN accounts f ON f.id = t.from_account_id
     JOIN accounts d ON d.id = t.to_account_id
@@ -399,10 +401,14 @@ fn transfer(row: &Row) -> Result<Transfer, LookupError> {
         created_at: row.get(6),
         posted_at: row.get(7),
         expires_at: row.get(8),
-        details: TransferDetails::from_columns(
-            row.get("description"),
-            row.get("reference"),
-            row.get("metadata"),
-        ),
+        details: TransferDetails {
+            reversal_of: row.get("reversal_of"),
+            ..TransferDetails::from_columns(
+                row.get("description"),
+                row.get("reference"),
+                row.get("metadata"),
+            )
+        },
+        reversed_amount: row.get("reversed_amount"),
     })
 }

@@ -110,6 +110,7 @@ pub fn parse_details(
         description: Description::parse(description)?,
         reference: Reference::parse(reference)?,
         metadata: Metadata::parse(metadata)?,
+        reversal_of: None,
     })
 }
 

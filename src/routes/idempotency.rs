@@ -10,6 +10,7 @@ use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::routes::accounts::AmountRequest;
 use crate::routes::pending::PostRequest;
+use crate::routes::reversal::ReverseRequest;
 use crate::routes::transfers::CreateTransferRequest;
 
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
@@ -35,6 +36,10 @@ pub enum Asked<'a> {
     Void {
         transfer_id: i64,
     },
+    Reverse {
+        transfer_id: i64,
+        body: &'a ReverseRequest,
+    },
     Deposit {
         account_id: i64,
         body: &'a AmountRequest,
@@ -53,6 +58,7 @@ impl Asked<'_> {
             Asked::Batch { .. } => "batch",
             Asked::Post { .. } => "post",
             Asked::Void { .. } => "void",
+            Asked::Reverse { .. } => "reverse",
             Asked::Deposit { .. } => "deposit",
             Asked::Withdrawal { .. } => "withdrawal",
         }

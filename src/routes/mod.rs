@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub(crate) mod idempotency;
 pub mod pending;
+pub mod reversal;
 pub mod search;
 pub mod tokens;
 pub mod transfers;
@@ -64,6 +65,7 @@ fn register(routes: &mut Routes) {
         .route(GET, "/transfers/{id}", transfers::get_transfer)
         .route(POST, "/transfers/{id}/post", pending::post_transfer)
         .route(POST, "/transfers/{id}/void", pending::void_transfer)
+        .route(POST, "/transfers/{id}/reverse", reversal::reverse_transfer)
         .route(GET, "/events", events::list_events)
         .route(GET, "/events/stream", events::stream_events)
         .route(POST, "/webhooks", webhooks::create_webhook)

@@ -74,6 +74,11 @@ pub struct TransferView {
     /// shown).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
+    /// The transfer this one refunds; absent unless it is a reversal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversal_of: Option<i64>,
+    /// How much of this transfer was refunded by reversals (0 to `amount`).
+    pub reversed_amount: i64,
 }
 
 /// Without a caller to judge by, a transfer shows only what both parties may read.
@@ -101,6 +106,8 @@ impl TransferView {
             description: details.description.clone(),
             reference: details.reference.clone().filter(|_| reads_payer),
             metadata: details.metadata.clone().filter(|_| reads_payer),
+            reversal_of: details.reversal_of,
+            reversed_amount: transfer.reversed_amount,
         }
     }
 }

@@ -27,6 +27,7 @@ mod pending;
 mod process;
 mod publish;
 mod read_replica;
+mod refunds;
 mod replicas;
 mod schema;
 mod search;

@@ -464,7 +464,11 @@ impl Engine {
                         .into()),
                     };
                 }
-                Ok(JournalOutcome::NotPending) | Ok(JournalOutcome::Failed(_)) | Err(_) => {
+                // A batch item is never a reversal: only the route of one refund makes those.
+                Ok(JournalOutcome::NotPending)
+                | Ok(JournalOutcome::ReversalExceeded)
+                | Ok(JournalOutcome::Failed(_))
+                | Err(_) => {
                     let reason = match outcome {
                         Ok(JournalOutcome::Failed(reason)) => reason,
                         _ => "the journal stopped".to_owned(),

@@ -136,6 +136,7 @@ fn transfer_after<T: Planned>(
         posted_at: None,
         expires_at: None,
         details: item.details().clone(),
+        reversed_amount: 0,
     };
     let operation = item.operation();
     match operation {

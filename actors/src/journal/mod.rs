@@ -190,6 +190,9 @@ pub(crate) enum JournalOutcome {
     /// The payer's account already has a transfer with this item's reference (committed
     /// before, or earlier in the same batch).
     DuplicateReference,
+    /// A reversal would take what was reversed of its original past the original's amount
+    /// (another reversal, on any replica, committed first).
+    ReversalExceeded,
     /// The pending transfer was no longer pending (ended by another request, or expired).
     NotPending,
     /// Another item of this item's group was refused, so none of the group was written.

@@ -210,6 +210,7 @@ async fn insert_plain(
     let to_after: Vec<i64> = plain.iter().map(|t| balance_after(&t.to_entry)).collect();
     let details: Vec<&TransferDetails> = plain.iter().map(|t| &t.transfer.details).collect();
     let (descriptions, references, metadata) = detail_columns(&details);
+    let reversals: Vec<Option<TransferId>> = details.iter().map(|d| d.reversal_of).collect();
     let (ids, from, to, amounts) = (
         column(|t| t.transfer.id),
         column(|t| t.transfer.from_account_id),
@@ -226,6 +227,7 @@ async fn insert_plain(
         &to_after,
         &descriptions,
         &metadata,
+        &reversals,
     ];
     if !referenced {
         client.execute(statement, &parameters).await?;

@@ -64,6 +64,12 @@ struct StoredTransferRow {
     /// ignores these fields, so version 1 keeps its shape.
     #[serde(default, flatten)]
     details: TransferDetails,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    reversed_amount: i64,
+}
+
+fn is_zero(amount: &i64) -> bool {
+    *amount == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +166,7 @@ impl StoredTransfer {
                 posted_at: transfer.posted_at,
                 expires_at: transfer.expires_at,
                 details: transfer.details.clone(),
+                reversed_amount: transfer.reversed_amount,
             },
             from_entry: transferred.from_entry.as_ref().map(StoredEntry::from_model),
             to_entry: transferred.to_entry.as_ref().map(StoredEntry::from_model),
@@ -183,6 +190,7 @@ impl StoredTransfer {
                 posted_at: row.posted_at,
                 expires_at: row.expires_at,
                 details: row.details,
+                reversed_amount: row.reversed_amount,
             },
             from_entry: self.from_entry.map(StoredEntry::into_model),
             to_entry: self.to_entry.map(StoredEntry::into_model),

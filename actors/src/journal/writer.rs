@@ -48,8 +48,13 @@ enum Rejection {
     Failed {
         reason: String,
         items_at_fault: bool,
+        /// The constraint PostgreSQL named, if any.
+        constraint: Option<String>,
     },
 }
+
+/// The CHECK that keeps a transfer's reversals within its amount (migration V10).
+const REVERSALS_WITHIN_AMOUNT: &str = "transfers_reversed_within_amount";
 
 impl Rejection {
     fn database(error: tokio_postgres::Error) -> Rejection {
@@ -60,6 +65,10 @@ impl Rejection {
         Rejection::Failed {
             reason: describe(&error),
             items_at_fault,
+            constraint: error
+                .as_db_error()
+                .and_then(|db| db.constraint())
+                .map(str::to_owned),
         }
     }
 }
@@ -77,6 +86,7 @@ impl Connection {
         let unavailable = |reason: String| Rejection::Failed {
             reason,
             items_at_fault: false,
+            constraint: None,
         };
         let timeouts = pool.timeouts();
         let limit = timeouts
@@ -158,11 +168,17 @@ impl Writer {
                     Err(Rejection::Failed {
                         reason,
                         items_at_fault,
+                        constraint,
                     }) => {
                         let split = plan::submissions(items);
                         if items_at_fault && split.len() > 1 {
                             tracing::info!(%reason, submissions = split.len(), "journal batch split");
                             work.extend(split.into_iter().rev());
+                        } else if constraint.as_deref() == Some(REVERSALS_WITHIN_AMOUNT) {
+                            // Alone, so this submission's reversal is the one past the amount.
+                            refuse_all(split.into_iter().flatten().collect(), || {
+                                JournalOutcome::ReversalExceeded
+                            });
                         } else {
                             fail(split.into_iter().flatten().collect(), &reason);
                         }
@@ -178,6 +194,7 @@ impl Writer {
         let deltas = plan::net_deltas(items).ok_or_else(|| Rejection::Failed {
             reason: "a batch's net balance overflows".to_owned(),
             items_at_fault: true,
+            constraint: None,
         })?;
         let connection = match self.connection.take() {
             Some(connection) if !connection.client.is_closed() => connection,
@@ -233,6 +250,15 @@ fn fail(items: Vec<JournalItem>, reason: &str) {
     settle_accounts(&items, plan::settlements(&items, None));
     for item in items {
         let _ = item.reply.send(JournalOutcome::Failed(reason.to_owned()));
+    }
+}
+
+/// Answers every item of a submission PostgreSQL refused for its own data with `outcome`; the
+/// holds are released and the accounts reload, as for a failed batch.
+fn refuse_all(items: Vec<JournalItem>, outcome: fn() -> JournalOutcome) {
+    settle_accounts(&items, plan::settlements(&items, None));
+    for item in items {
+        let _ = item.reply.send(outcome());
     }
 }
 

@@ -50,7 +50,7 @@ pub struct SearchPage {
 
 /// The rows a branch selects; the postings of pending transfers are internal, never listed.
 const COLUMNS: &str = "id, from_account_id, to_account_id, amount, currency, status, created_at,
-    posted_at, expires_at, description, reference, metadata";
+    posted_at, expires_at, description, reference, metadata, reversal_of, reversed_amount";
 
 /// A statement's text and its parameters, numbered as they are bound.
 #[derive(Default)]
