@@ -27,7 +27,8 @@ use tokio_postgres::Row;
 
 use crate::db::describe;
 use crate::model::{
-    AccountKind, AccountSnapshot, Amount, Currency, Transfer, TransferDetails, TransferStatus,
+    AccountId, AccountKind, AccountSnapshot, Amount, Currency, Transfer, TransferDetails,
+    TransferId, TransferStatus,
 };
 
 /// How often each replica looks for a new watermark and newly numbered events.
@@ -260,8 +261,8 @@ fn event(id: i64, row: &Row) -> Result<Event, String> {
     let status: String = row.get("status");
     let currency: String = row.get("currency");
     let currency = Currency::parse(&currency).ok_or_else(|| corrupt("currency"))?;
-    let subject_id: i64 = row.get("subject_id");
-    let account_id: i64 = row.get("account_id");
+    let subject_id: TransferId = row.get("subject_id");
+    let account_id: AccountId = row.get("account_id");
     let created_at: OffsetDateTime = row.get("created_at");
     let at: OffsetDateTime = row.get("at");
     if status == "opened" {

@@ -33,8 +33,8 @@ pub use engine::Engine;
 pub use model::{
     AccountId, AccountInfo, AccountKind, AccountSnapshot, Amount, Authority, BatchError, BatchItem,
     BatchItemOutcome, BatchOutcome, Currency, Entry, IdempotencyKey, LookupError, OpenAccountError,
-    Refusal, Transfer, TransferDetails, TransferError, TransferId, TransferRequest, TransferStatus,
-    Transferred,
+    Outage, Refusal, Saturation, Transfer, TransferDetails, TransferError, TransferId,
+    TransferRequest, TransferStatus, Transferred,
 };
 pub use queries::{
     SearchPage, SearchScope, StatementLine, StatementQuery, TransferSearch, TransferWithOwners,

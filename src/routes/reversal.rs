@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use tally_actors::{Authority, Refusal, TransferError};
+use tally_actors::{Authority, Refusal, TransferError, TransferId};
 use utoipa::ToSchema;
 
 use crate::auth::AuthenticatedUser;
@@ -51,7 +51,7 @@ pub async fn reverse_transfer(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ResourceId::parse(path.into_inner())?;
+    let id: i64 = ResourceId::parse(path.into_inner())?;
     let body: ReverseRequest = optional_json(payload, BodyLimits::of(&request))
         .await?
         .unwrap_or_default();
@@ -71,7 +71,13 @@ pub async fn reverse_transfer(
     };
     let reversed = state
         .engine
-        .reverse(id, amount, description, authority, Some(key))
+        .reverse(
+            TransferId::from(id),
+            amount,
+            description,
+            authority,
+            Some(key),
+        )
         .await
         .map_err(|error| reversal_error(error, id))?;
     let caller = Some(user.username.as_str());

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use tally_actors::{SearchScope, TransferSearch, TransferStatus};
+use tally_actors::{SearchScope, TransferId, TransferSearch, TransferStatus};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthenticatedUser;
@@ -78,7 +78,7 @@ pub async fn search_transfers(
         .collect();
     Ok(HttpResponse::Ok().json(TransferPage {
         transfers,
-        next_before_id: page.next_before_id,
+        next_before_id: page.next_before_id.map(TransferId::get),
     }))
 }
 
@@ -164,6 +164,6 @@ fn parse(
         until: Instant::parse_optional("until", params.until.as_deref())?,
         metadata,
         limit: page.limit,
-        before_id: page.before_id,
+        before_id: TransferId::from(page.before_id),
     })
 }

@@ -3,14 +3,15 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use tally_actors::{AccountSnapshot, Entry, StatementLine, Transfer};
+use tally_actors::{AccountId, AccountSnapshot, Entry, StatementLine, Transfer, TransferId};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 /// An account. `owner` is null only for a currency's reserve account (visible to bankers).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AccountView {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: AccountId,
     pub owner: Option<String>,
     /// Posted balance in minor units.
     pub balance: i64,
@@ -41,9 +42,12 @@ impl From<&AccountSnapshot> for AccountView {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TransferView {
-    pub id: i64,
-    pub from_account_id: i64,
-    pub to_account_id: i64,
+    #[schema(value_type = i64)]
+    pub id: TransferId,
+    #[schema(value_type = i64)]
+    pub from_account_id: AccountId,
+    #[schema(value_type = i64)]
+    pub to_account_id: AccountId,
     /// Minor units, > 0.
     pub amount: i64,
     #[schema(example = "USD")]
@@ -106,7 +110,7 @@ impl TransferView {
             description: details.description.clone(),
             reference: details.reference.clone().filter(|_| reads_payer),
             metadata: details.metadata.clone().filter(|_| reads_payer),
-            reversal_of: details.reversal_of,
+            reversal_of: details.reversal_of.map(TransferId::get),
             reversed_amount: transfer.reversed_amount,
         }
     }
@@ -116,8 +120,10 @@ impl TransferView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EntryView {
     pub id: i64,
-    pub account_id: i64,
-    pub transfer_id: i64,
+    #[schema(value_type = i64)]
+    pub account_id: AccountId,
+    #[schema(value_type = i64)]
+    pub transfer_id: TransferId,
     pub amount: i64,
     /// The account's posted balance right after this entry; only on entries of accounts the
     /// caller owns (or to a banker).
@@ -142,7 +148,7 @@ impl EntryView {
     /// what the transfer says.
     pub fn line(line: &StatementLine) -> EntryView {
         EntryView {
-            counterparty_account_id: Some(line.counterparty_account_id),
+            counterparty_account_id: Some(line.counterparty_account_id.get()),
             description: line.description.clone(),
             reference: line.reference.clone(),
             ..EntryView::new(&line.entry, true)
@@ -204,7 +210,8 @@ pub struct MovementResult {
 /// The posted balance of an account at an instant.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BalanceAtView {
-    pub account_id: i64,
+    #[schema(value_type = i64)]
+    pub account_id: AccountId,
     #[schema(example = "USD")]
     pub currency: String,
     pub balance: i64,

@@ -98,12 +98,13 @@ pub(crate) async fn claim_pending(
     if claims.is_empty() {
         return Ok(HashMap::new());
     }
-    let ids: Vec<i64> = claims.iter().map(|claim| claim.0).collect();
+    let ids: Vec<TransferId> = claims.iter().map(|claim| claim.0).collect();
     let statuses: Vec<&str> = claims.iter().map(|claim| claim.1).collect();
     let amounts: Vec<i64> = claims.iter().map(|claim| claim.2).collect();
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
     let claim_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &statuses, &amounts];
     let (_, rows) = tokio::try_join!(
+        biased;
         client.query(&statements.lock_pending, &lock_parameters),
         client.query(&statements.claim_pending, &claim_parameters),
     )?;
@@ -129,13 +130,14 @@ pub(crate) async fn apply_deltas(
     statements: &Statements,
     deltas: &Deltas,
 ) -> Result<HashMap<AccountId, AccountAfter>, tokio_postgres::Error> {
-    let ids: Vec<i64> = deltas.keys().copied().collect();
+    let ids: Vec<AccountId> = deltas.keys().copied().collect();
     let changes: Vec<i64> = deltas.values().map(|delta| delta.0).collect();
     let held_changes: Vec<i64> = deltas.values().map(|delta| delta.1).collect();
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
     let rows = if held_changes.iter().all(|held| *held == 0) {
         let update_parameters: [&(dyn ToSql + Sync); 2] = [&ids, &changes];
         let (_, rows) = tokio::try_join!(
+            biased;
             client.query(&statements.lock_accounts, &lock_parameters),
             client.query(&statements.apply_deltas, &update_parameters),
         )?;
@@ -143,6 +145,7 @@ pub(crate) async fn apply_deltas(
     } else {
         let update_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &changes, &held_changes];
         let (_, rows) = tokio::try_join!(
+            biased;
             client.query(&statements.lock_accounts, &lock_parameters),
             client.query(&statements.apply_held_deltas, &update_parameters),
         )?;
@@ -210,11 +213,14 @@ async fn insert_plain(
     let to_after: Vec<i64> = plain.iter().map(|t| balance_after(&t.to_entry)).collect();
     let details: Vec<&TransferDetails> = plain.iter().map(|t| &t.transfer.details).collect();
     let (descriptions, references, metadata) = detail_columns(&details);
-    let reversals: Vec<Option<TransferId>> = details.iter().map(|d| d.reversal_of).collect();
+    let reversals: Vec<Option<i64>> = details
+        .iter()
+        .map(|d| d.reversal_of.map(TransferId::get))
+        .collect();
     let (ids, from, to, amounts) = (
-        column(|t| t.transfer.id),
-        column(|t| t.transfer.from_account_id),
-        column(|t| t.transfer.to_account_id),
+        column(|t| t.transfer.id.get()),
+        column(|t| t.transfer.from_account_id.get()),
+        column(|t| t.transfer.to_account_id.get()),
         column(|t| t.transfer.amount.get()),
     );
     let mut parameters: Vec<&(dyn ToSql + Sync)> = vec![
@@ -235,7 +241,7 @@ async fn insert_plain(
     }
     parameters.push(&references);
     let rows = client.query(statement, &parameters).await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    Ok(rows.iter().map(|row| TransferId::new(row.get(0))).collect())
 }
 
 /// The description, reference and metadata columns of rows to insert.
@@ -262,7 +268,7 @@ pub(crate) async fn insert_hold_rows(
     row_ids: &[Option<TransferId>],
     transfers: &[Transferred],
 ) -> Result<HashSet<TransferId>, tokio_postgres::Error> {
-    let mut ids: Vec<i64> = Vec::new();
+    let mut ids: Vec<TransferId> = Vec::new();
     let mut rows: Vec<(&JournalItem, &Transferred)> = Vec::new();
     for ((item, row_id), transferred) in items.iter().zip(row_ids).zip(transfers) {
         if let (Operation::CreatePending { .. } | Operation::Post { .. }, Some(row_id)) =
@@ -275,8 +281,8 @@ pub(crate) async fn insert_hold_rows(
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
-    let from: Vec<i64> = rows.iter().map(|(item, _)| item.from.info.id).collect();
-    let to: Vec<i64> = rows.iter().map(|(item, _)| item.to.info.id).collect();
+    let from: Vec<AccountId> = rows.iter().map(|(item, _)| item.from.info.id).collect();
+    let to: Vec<AccountId> = rows.iter().map(|(item, _)| item.to.info.id).collect();
     let amounts: Vec<i64> = rows.iter().map(|(item, _)| item.amount.get()).collect();
     let currencies: Vec<&str> = rows
         .iter()
@@ -296,7 +302,7 @@ pub(crate) async fn insert_hold_rows(
             _ => None,
         })
         .collect();
-    let pending_ids: Vec<Option<i64>> = rows
+    let pending_ids: Vec<Option<TransferId>> = rows
         .iter()
         .map(|(item, _)| item.operation.pending_id())
         .collect();
@@ -349,7 +355,7 @@ pub(crate) async fn insert_idempotency_keys(
         .iter()
         .map(|row| row.key.request_hash.as_slice())
         .collect();
-    let transfer_ids: Vec<Option<i64>> = keyed.iter().map(|row| row.transfer_id).collect();
+    let transfer_ids: Vec<Option<TransferId>> = keyed.iter().map(|row| row.transfer_id).collect();
     let operations: Vec<&str> = keyed.iter().map(|row| row.key.operation.as_str()).collect();
     let outcomes: Vec<&serde_json::Value> = keyed.iter().map(|row| &row.outcome).collect();
     let rows = client

@@ -5,8 +5,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use std::time::Duration;
-
 use deadpool_postgres::{ClientWrapper, Manager, Pool};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
@@ -21,12 +19,9 @@ use super::round_trips::{
 use super::settle::{answer_committed, release_item, settle_accounts};
 use super::{JournalItem, JournalOutcome, Operation};
 use crate::account::SettlementOutcome;
-use crate::db::describe;
+use crate::db::{describe, may_retry, server_unavailable, server_wait, SERVER_RETRY_PAUSE};
 use crate::metrics::EngineMetrics;
 use crate::model::{AccountId, TransferId, Transferred};
-
-/// How long opening the writer's connection may take when the pool sets no create timeout.
-const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 
 pub(crate) struct Writer {
     /// Only for its connection settings: the writer never borrows the request pool's
@@ -51,6 +46,10 @@ enum Rejection {
         /// The constraint PostgreSQL named, if any.
         constraint: Option<String>,
     },
+    /// No server took the batch (no connection, the server shutting down, a demoted read-only
+    /// server) before its COMMIT was sent, so it did not commit: it is written again on a fresh
+    /// connection while the primary changes, for up to `server_wait`.
+    Unwritten { reason: String },
 }
 
 /// The CHECK that keeps a transfer's reversals within its amount (migration V10).
@@ -71,6 +70,17 @@ impl Rejection {
                 .map(str::to_owned),
         }
     }
+
+    /// An error met before the COMMIT was sent: a server's or connection's error proves the
+    /// batch unwritten.
+    fn before_commit(error: tokio_postgres::Error) -> Rejection {
+        match server_unavailable(&error) {
+            true => Rejection::Unwritten {
+                reason: describe(&error),
+            },
+            false => Rejection::database(error),
+        }
+    }
 }
 
 /// A writer's own connection and its statements, prepared once.
@@ -83,24 +93,21 @@ impl Connection {
     /// Opens a connection with the pool's settings (outside the pool), within the pool's
     /// create timeout.
     async fn open(pool: &Pool) -> Result<Connection, Rejection> {
-        let unavailable = |reason: String| Rejection::Failed {
-            reason,
+        let manager: &Manager = pool.manager();
+        let created = tokio::time::timeout(
+            server_wait(pool),
+            deadpool::managed::Manager::create(manager),
+        )
+        .await
+        .map_err(|_| Rejection::Failed {
+            reason: "the journal's connection timed out".to_owned(),
             items_at_fault: false,
             constraint: None,
-        };
-        let timeouts = pool.timeouts();
-        let limit = timeouts
-            .create
-            .or(timeouts.wait)
-            .unwrap_or(CONNECT_TIMEOUT_DEFAULT);
-        let manager: &Manager = pool.manager();
-        let created = tokio::time::timeout(limit, deadpool::managed::Manager::create(manager))
-            .await
-            .map_err(|_| unavailable("the journal's connection timed out".to_owned()))?;
-        let client = created.map_err(|error| unavailable(describe(&error)))?;
+        })?;
+        let client = created.map_err(Rejection::before_commit)?;
         let statements = Statements::prepare(&client)
             .await
-            .map_err(Rejection::database)?;
+            .map_err(Rejection::before_commit)?;
         Ok(Connection { client, statements })
     }
 }
@@ -148,6 +155,8 @@ impl Writer {
     /// its own: one caller's item never fails another caller's.
     async fn commit(&mut self, items: Vec<JournalItem>) {
         let mut work: Vec<Vec<JournalItem>> = vec![items];
+        // Set when a server first took nothing: writes pause until then at most.
+        let mut unwritten_deadline: Option<Instant> = None;
         while let Some(mut items) = work.pop() {
             while !items.is_empty() {
                 assert!(items.len() <= self.batch_size_max, "a batch over its bound");
@@ -164,6 +173,16 @@ impl Writer {
                         let before = items.len();
                         items = reject_items(items, &refusals);
                         assert!(items.len() < before, "each retry removes at least one item");
+                    }
+                    Err(Rejection::Unwritten { reason }) => {
+                        let deadline = *unwritten_deadline
+                            .get_or_insert_with(|| Instant::now() + server_wait(&self.pool));
+                        if !may_retry(deadline) {
+                            fail(items, &reason);
+                            break;
+                        }
+                        self.metrics.journal_unwritten_retries.inc();
+                        tokio::time::sleep(SERVER_RETRY_PAUSE).await;
                     }
                     Err(Rejection::Failed {
                         reason,
@@ -208,9 +227,14 @@ impl Writer {
             &self.numbering,
         )
         .await;
-        if outcome.is_err() {
+        match &outcome {
+            // A fresh connection next time: this one may reach a demoted, read-only server.
+            Err(Rejection::Unwritten { .. }) => return outcome,
             // Ends what is left of the transaction (a harmless warning when it already ended).
-            let _ = connection.client.batch_execute("ROLLBACK").await;
+            Err(_) => {
+                let _ = connection.client.batch_execute("ROLLBACK").await;
+            }
+            Ok(_) => {}
         }
         if !connection.client.is_closed() {
             self.connection = Some(connection);
@@ -289,8 +313,10 @@ fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem
 
 /// Two round trips for a batch: BEGIN, the claims, the row locks, the balance updates and the
 /// id allocation travel together; the inserts and the COMMIT in the second. Every statement is
-/// prepared, so each future below sends its request on its first poll, and try_join! polls in
-/// order, so they reach PostgreSQL in order, pipelined.
+/// prepared, so each future below sends its request on its first poll, and a `biased` try_join!
+/// polls in order, so they reach PostgreSQL in order, pipelined, and the error it returns is the
+/// first failed statement's (unbiased, it may be a later one's 25P02 "transaction is aborted",
+/// hiding why: a read-only server's 25006).
 async fn write_in_transaction(
     client: &Client,
     statements: &Statements,
@@ -299,13 +325,15 @@ async fn write_in_transaction(
     numbering: &Arc<Numbering>,
 ) -> Result<Committed, Rejection> {
     let claims = plan::claims(items);
+    // No COMMIT is sent in this round trip: whatever fails here wrote nothing.
     let (_, claimed, balances, ids) = tokio::try_join!(
+        biased;
         client.batch_execute("BEGIN"),
         claim_pending(client, statements, &claims),
         apply_deltas(client, statements, deltas),
         allocate_ids(client, statements, plan::rows_needed(items)),
     )
-    .map_err(Rejection::database)?;
+    .map_err(Rejection::before_commit)?;
     // Every touched row is locked now, until the commit.
     let batch = numbering.issue();
     if let Some(refusals) = plan::refusals_after_claims(items, deltas, &claimed, &balances) {
@@ -319,6 +347,7 @@ async fn write_in_transaction(
     let held_commit = keyed || referenced(items);
     let key_rows = key_rows(items, &transfers);
     let (referenced_rows, hold_rows, inserted_keys, _) = tokio::try_join!(
+        biased;
         insert_transfers(client, statements, items, &transfers),
         insert_hold_rows(client, statements, items, &row_ids, &transfers),
         insert_idempotency_keys(client, statements, &key_rows),
@@ -327,7 +356,12 @@ async fn write_in_transaction(
         // into a ROLLBACK.
         commit_unless(client, held_commit),
     )
-    .map_err(Rejection::database)?;
+    .map_err(|error| match held_commit {
+        // The COMMIT is still to be sent.
+        true => Rejection::before_commit(error),
+        // The COMMIT travelled with the inserts: a lost connection leaves its outcome unknown.
+        false => Rejection::database(error),
+    })?;
     if held_commit {
         let refusals = Refusals {
             duplicate: duplicate_keys(items, &inserted_keys),
