@@ -192,6 +192,9 @@ fn fixed_answer() -> TransferResult {
         amount,
         balance_after: Some(1_000_000 + amount),
         created_at: at,
+        counterparty_account_id: None,
+        description: None,
+        reference: None,
     };
     TransferResult {
         transfer: TransferView {
@@ -204,6 +207,11 @@ fn fixed_answer() -> TransferResult {
             created_at: at,
             posted_at: Some(at),
             expires_at: None,
+            description: None,
+            reference: None,
+            metadata: None,
+            reversal_of: None,
+            reversed_amount: 0,
         },
         from_account: account(1, 998_750),
         from_entry: Some(entry(15_308_642, 1, -1250)),

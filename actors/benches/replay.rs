@@ -575,7 +575,11 @@ async fn write_batch(client: &Client, statements: &Statements, transfers: &[Rand
     let to_ids: Vec<i64> = transfers.iter().map(|t| t.to).collect();
     let amounts: Vec<i64> = transfers.iter().map(|t| t.amount).collect();
     let currencies: Vec<&str> = vec!["USD"; transfers.len()];
-    let insert_parameters: [&(dyn ToSql + Sync); 7] = [
+    // The engine's plain transfers say nothing unless asked: no description, no metadata.
+    let descriptions: Vec<Option<&str>> = vec![None; transfers.len()];
+    let metadata: Vec<Option<serde_json::Value>> = vec![None; transfers.len()];
+    let reversals: Vec<Option<i64>> = vec![None; transfers.len()];
+    let insert_parameters: [&(dyn ToSql + Sync); 10] = [
         &transfer_ids,
         &from_ids,
         &to_ids,
@@ -583,6 +587,9 @@ async fn write_batch(client: &Client, statements: &Statements, transfers: &[Rand
         &currencies,
         &from_after,
         &to_after,
+        &descriptions,
+        &metadata,
+        &reversals,
     ];
     tokio::try_join!(
         client.execute(&statements.insert_transfers, &insert_parameters),

@@ -19,8 +19,8 @@ use crate::journal::{release, JournalItem, JournalOutcome, Operation};
 use crate::metrics::Queue;
 use crate::model::{
     AccountId, AccountInfo, AccountKind, AccountStatus, Amount, Authority, IdempotencyKey,
-    LookupError, Movement, Refusal, TransferError, TransferId, TransferRequest, TransferStatus,
-    Transferred,
+    LookupError, Movement, Refusal, TransferDetails, TransferError, TransferId, TransferRequest,
+    TransferStatus, Transferred,
 };
 use crate::model::{Outage, Saturation};
 use crate::registry::AccountHandle;
@@ -97,6 +97,85 @@ impl Engine {
         let outcome = run_detached(run).await;
         self.count_outcome(&outcome);
         outcome
+    }
+
+    /// Refunds `amount` of posted transfer `id` (all that is left of it when `None`): a new
+    /// posted transfer from its payee back to its payer, naming it (`reversal_of`), through the
+    /// ordinary path, in a task of its own. Only the payee or a banker may; the payer is refused
+    /// (`Forbidden`), anyone else does not find it. The database keeps the sum of reversals
+    /// within the original's amount whatever races it.
+    pub(crate) async fn reverse_transfer(
+        &self,
+        id: TransferId,
+        amount: Option<Amount>,
+        description: Option<String>,
+        authority: Authority,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Transferred, TransferError> {
+        let engine = self.clone();
+        let run = async move {
+            let _permit = engine.admit()?;
+            // The key first: a replay answers what it answered, whatever is left to refund now.
+            let _key = match engine.begin_key(idempotency.as_ref()).await? {
+                KeyStart::Replay(transferred) => return Ok(*transferred),
+                KeyStart::Fresh(guard) => guard,
+            };
+            let mut job = engine.reversal_job(id, amount, &authority).await?;
+            job.request.idempotency = idempotency;
+            job.request.details.description = description;
+            engine.execute_admitted(&job).await
+        };
+        let outcome = run_detached(run).await;
+        self.count_outcome(&outcome);
+        outcome
+    }
+
+    /// The transfer that reverses `amount` of transfer `id`, after the rules its row tells.
+    async fn reversal_job(
+        &self,
+        id: TransferId,
+        amount: Option<Amount>,
+        authority: &Authority,
+    ) -> Result<Job, TransferError> {
+        let found = self.find_transfer(id).await?.ok_or(Refusal::NotFound)?;
+        if let Authority::Owner(username) = authority {
+            let caller = Some(username.as_str());
+            if found.from_owner.as_deref() == caller && found.to_owner.as_deref() != caller {
+                return Err(Refusal::Forbidden.into());
+            }
+            if found.to_owner.as_deref() != caller {
+                return Err(Refusal::NotFound.into());
+            }
+        }
+        let original = found.transfer;
+        if original.status != TransferStatus::Posted {
+            return Err(TransferError::NotPosted);
+        }
+        let left = original.amount.get() - original.reversed_amount;
+        assert!(left >= 0, "reversals within the original's amount");
+        let amount = match amount {
+            Some(amount) => amount,
+            None => Amount::new(left).map_err(|_| Refusal::ReversalExceedsOriginal)?,
+        };
+        if amount.get() > left {
+            return Err(Refusal::ReversalExceedsOriginal.into());
+        }
+        Ok(Job {
+            request: TransferRequest {
+                from: original.to_account_id,
+                to: original.from_account_id,
+                amount,
+                currency: original.currency,
+                authority: Authority::Privileged,
+                idempotency: None,
+                details: TransferDetails {
+                    reversal_of: Some(id),
+                    ..TransferDetails::default()
+                },
+            },
+            movement: Some(Movement::Transfer),
+            operation: Operation::Transfer,
+        })
     }
 
     async fn execute_to_end(&self, job: Job) -> Result<Transferred, TransferError> {
@@ -193,6 +272,8 @@ impl Engine {
                 currency: pending.currency,
                 authority: Authority::Privileged,
                 idempotency: None,
+                // What the transfer says is on its pending row; the posting says nothing.
+                details: TransferDetails::default(),
             },
             movement: None,
             operation,
@@ -250,6 +331,7 @@ impl Engine {
             to,
             amount: request.amount,
             currency: request.currency,
+            details: request.details.clone(),
             idempotency: request.idempotency.clone(),
             group: None,
             group_key: None,
@@ -271,6 +353,12 @@ impl Engine {
             Ok(JournalOutcome::Committed(transferred)) => Ok(*transferred),
             Ok(JournalOutcome::Stale) => Err(Attempt::Stale),
             Ok(JournalOutcome::DuplicateKey) => Err(Attempt::DuplicateKey),
+            Ok(JournalOutcome::DuplicateReference) => Err(Attempt::Failed(TransferError::Refused(
+                Refusal::DuplicateReference,
+            ))),
+            Ok(JournalOutcome::ReversalExceeded) => Err(Attempt::Failed(TransferError::Refused(
+                Refusal::ReversalExceedsOriginal,
+            ))),
             Ok(JournalOutcome::NotPending) => Err(Attempt::Failed(TransferError::NotPending)),
             Ok(JournalOutcome::GroupAborted) => Err(Attempt::Stale),
             Ok(JournalOutcome::Failed(reason)) => {

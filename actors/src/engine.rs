@@ -155,6 +155,19 @@ impl Engine {
             .await
     }
 
+    /// Refunds a posted transfer, all that is left of it unless `amount` says less: see
+    /// `coordinator::reverse`.
+    pub async fn reverse(
+        &self,
+        id: TransferId,
+        amount: Option<Amount>,
+        description: Option<String>,
+        authority: Authority,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Transferred, TransferError> {
+        Engine::reverse_transfer(self, id, amount, description, authority, idempotency).await
+    }
+
     /// Voids a pending transfer: its hold is released and nothing moves. Only the payee or a
     /// banker may.
     pub async fn void(
@@ -206,6 +219,7 @@ impl Engine {
             currency,
             authority: Authority::Privileged,
             idempotency,
+            details: Default::default(),
         };
         self.execute(Job {
             request,
@@ -231,6 +245,7 @@ impl Engine {
             currency,
             authority,
             idempotency,
+            details: Default::default(),
         };
         self.execute(Job {
             request,

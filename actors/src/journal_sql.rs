@@ -30,13 +30,34 @@ pub const APPLY_DELTAS: &str = "UPDATE accounts AS a SET balance = a.balance + d
       AND (a.status <> 'closed' OR d.delta = 0)
     RETURNING a.id, a.balance, a.held, a.status";
 
-/// One row per transfer: both legs, and each account's balance right after its leg.
+/// One row per transfer: both legs, each account's balance right after its leg, and what the
+/// transfer says (description, metadata). Rows without a reference only: they cannot collide.
 pub const INSERT_TRANSFERS: &str =
     "INSERT INTO transfers (id, from_account_id, to_account_id, amount,
-        currency, posted_at, from_balance_after, to_balance_after)
-    SELECT id, from_id, to_id, amount, currency, now(), from_after, to_after
+        currency, posted_at, from_balance_after, to_balance_after, description, metadata,
+        reversal_of)
+    SELECT id, from_id, to_id, amount, currency, now(), from_after, to_after, description, metadata,
+           reversal_of
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
-                $7::bigint[]) AS t(id, from_id, to_id, amount, currency, from_after, to_after)";
+                $7::bigint[], $8::text[], $9::jsonb[], $10::bigint[])
+         AS t(id, from_id, to_id, amount, currency, from_after, to_after, description, metadata,
+              reversal_of)";
+
+/// INSERT_TRANSFERS for rows with a reference: a reference its payer account already used (in
+/// this batch or committed by any journal) is skipped, not an error, and its id not returned, so
+/// only that item leaves the batch. Kept apart so rows without one skip the conflict check.
+pub const INSERT_REFERENCED_TRANSFERS: &str =
+    "INSERT INTO transfers (id, from_account_id, to_account_id, amount,
+        currency, posted_at, from_balance_after, to_balance_after, description, metadata,
+        reversal_of, reference)
+    SELECT id, from_id, to_id, amount, currency, now(), from_after, to_after, description,
+           metadata, reversal_of, reference
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
+                $7::bigint[], $8::text[], $9::jsonb[], $10::bigint[], $11::text[])
+         AS t(id, from_id, to_id, amount, currency, from_after, to_after, description, metadata,
+              reversal_of, reference)
+    ON CONFLICT (from_account_id, reference) WHERE reference IS NOT NULL DO NOTHING
+    RETURNING id";
 
 /// A key some other request committed first is skipped, not an error, so only its transfer
 /// leaves the batch.
@@ -61,7 +82,8 @@ pub const CLAIM_PENDING: &str = "UPDATE transfers AS t
     FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS c(id, status, amount)
     WHERE t.id = c.id AND t.status = 'pending'
       AND CASE WHEN c.status = 'expired' THEN t.expires_at <= now() ELSE t.expires_at > now() END
-    RETURNING t.id, t.created_at, t.expires_at, t.posted_at";
+    RETURNING t.id, t.created_at, t.expires_at, t.posted_at, t.description, t.reference,
+        t.metadata";
 
 /// APPLY_DELTAS with held amounts too, for batches that create, post or release holds. An
 /// account whose held amount would go below zero is skipped too: that is a post or release
@@ -80,13 +102,18 @@ pub const APPLY_HELD_DELTAS: &str = "UPDATE accounts AS a
     RETURNING a.id, a.balance, a.held, a.status";
 
 /// Pending transfers (no legs, an expiry) and the postings of pending transfers (legs, and the
-/// pending transfer they post).
+/// pending transfer they post). A pending transfer carries what it says; its posting nothing. A
+/// reference its payer already used skips the row (as INSERT_REFERENCED_TRANSFERS).
 pub const INSERT_HOLD_ROWS: &str = "INSERT INTO transfers (id, from_account_id, to_account_id,
         amount, currency, status, posted_at, expires_at, pending_id, from_balance_after,
-        to_balance_after)
+        to_balance_after, description, reference, metadata)
     SELECT id, from_id, to_id, amount, currency, status,
-           CASE WHEN status = 'posted' THEN now() END, expires_at, pending_id, from_after, to_after
+           CASE WHEN status = 'posted' THEN now() END, expires_at, pending_id, from_after, to_after,
+           description, reference, metadata
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
-                $7::timestamptz[], $8::bigint[], $9::bigint[], $10::bigint[])
+                $7::timestamptz[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[],
+                $12::text[], $13::jsonb[])
          AS t(id, from_id, to_id, amount, currency, status, expires_at, pending_id, from_after,
-              to_after)";
+              to_after, description, reference, metadata)
+    ON CONFLICT (from_account_id, reference) WHERE reference IS NOT NULL DO NOTHING
+    RETURNING id";

@@ -33,7 +33,10 @@ pub use engine::Engine;
 pub use model::{
     AccountId, AccountInfo, AccountKind, AccountSnapshot, AccountStatus, Amount, Authority,
     BatchError, BatchItem, BatchItemOutcome, BatchOutcome, Currency, Entry, IdempotencyKey,
-    LookupError, OpenAccountError, Outage, Refusal, Saturation, Transfer, TransferError,
-    TransferId, TransferRequest, TransferStatus, Transferred,
+    LookupError, OpenAccountError, Outage, Refusal, Saturation, Transfer, TransferDetails,
+    TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
 };
-pub use queries::{StatementQuery, TransferWithOwners, TransfersQuery};
+pub use queries::{
+    SearchPage, SearchScope, StatementLine, StatementQuery, TransferSearch, TransferWithOwners,
+    TransfersQuery,
+};

@@ -2,6 +2,7 @@
 //! Values are parsed once at the edge (`Amount::new`, `Currency::parse`), so an invalid one cannot
 //! reach the engine's internals.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -337,6 +338,50 @@ pub struct Transfer {
     pub posted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub details: TransferDetails,
+    /// How much of this transfer was refused back to its payer by reversals (≤ `amount`).
+    #[serde(default)]
+    pub reversed_amount: i64,
+}
+
+/// What a transfer says about itself: `description` for both parties; `reference` (unique per
+/// payer account) and `metadata` are the payer's own. Bounds are checked at the edge (the HTTP
+/// crate's domain types) and again by the database's CHECK constraints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TransferDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// The transfer this one reverses (a refund), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversal_of: Option<TransferId>,
+}
+
+impl TransferDetails {
+    /// The metadata as stored (a JSONB object), or NULL.
+    pub fn metadata_json(&self) -> Option<serde_json::Value> {
+        self.metadata
+            .as_ref()
+            .map(|metadata| serde_json::to_value(metadata).expect("a map of strings"))
+    }
+
+    /// Details from a row's columns; metadata that is not an object of strings is dropped.
+    pub fn from_columns(
+        description: Option<String>,
+        reference: Option<String>,
+        metadata: Option<serde_json::Value>,
+    ) -> TransferDetails {
+        TransferDetails {
+            description,
+            reference,
+            metadata: metadata.and_then(|value| serde_json::from_value(value).ok()),
+            reversal_of: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -417,6 +462,7 @@ pub struct TransferRequest {
     pub currency: Currency,
     pub authority: Authority,
     pub idempotency: Option<IdempotencyKey>,
+    pub details: TransferDetails,
 }
 
 /// Why the money rules refused a transfer. Nothing moved.
@@ -448,6 +494,12 @@ pub enum Refusal {
     AccountClosed,
     #[error("only an account with balance 0 and nothing held can be closed")]
     AccountNotEmpty,
+    /// The payer's account already made a transfer with this reference.
+    #[error("the payer's account already has a transfer with this reference")]
+    DuplicateReference,
+    /// A refund would take what was reversed of a transfer past its amount.
+    #[error("the reversals would exceed the original transfer's amount")]
+    ReversalExceedsOriginal,
 }
 
 impl Refusal {
@@ -465,6 +517,8 @@ impl Refusal {
             Refusal::AccountFrozen => "account_frozen",
             Refusal::AccountClosed => "account_closed",
             Refusal::AccountNotEmpty => "account_not_empty",
+            Refusal::DuplicateReference => "duplicate_reference",
+            Refusal::ReversalExceedsOriginal => "reversal_exceeds_original",
         }
     }
 }
@@ -514,6 +568,9 @@ pub enum TransferError {
     /// its `expires_at`).
     #[error("the transfer is not pending")]
     NotPending,
+    /// A reversal of a transfer that is not posted (pending, voided or expired).
+    #[error("the transfer is not posted")]
+    NotPosted,
     /// A new hold on an account that already pays `holds_open_max` open ones.
     #[error("the account has too many open holds")]
     TooManyHolds,

@@ -3,13 +3,17 @@
 //! include it. Statements read the transfer rows through their by-account indexes (`entries` is
 //! a view over them).
 
+mod search;
+
+pub use search::{SearchPage, SearchScope, TransferSearch};
+
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use crate::engine::Engine;
 use crate::model::{
     AccountId, AccountKind, AccountSnapshot, AccountStatus, Amount, Currency, Entry, LookupError,
-    Outage, Transfer, TransferId, TransferStatus,
+    Outage, Transfer, TransferDetails, TransferId, TransferStatus,
 };
 
 /// One page of an account's statement: entries with an id below `before_id`, posted in
@@ -28,6 +32,16 @@ pub struct TransfersQuery {
     pub status: Option<TransferStatus>,
     pub limit: i64,
     pub before_id: TransferId,
+}
+
+/// One line of a statement: the entry, the account on the other side, what the transfer says,
+/// and its reference on a debit only (the payer's own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementLine {
+    pub entry: Entry,
+    pub counterparty_account_id: AccountId,
+    pub description: Option<String>,
+    pub reference: Option<String>,
 }
 
 /// A transfer with the owners of its two accounts, so the caller can decide who may see it.
@@ -49,19 +63,27 @@ const ACCOUNTS_OF: &str = "SELECT id, owner, balance, held, currency, kind, crea
 /// pending transfers' postings (rows with `pending_id`) are internal and never listed.
 const TRANSFERS_OF: &str = "SELECT * FROM (
         (SELECT id, from_account_id, to_account_id, amount, currency, status, created_at,
-                posted_at, expires_at
+                posted_at, expires_at, description, reference, metadata, reversal_of,
+                reversed_amount
          FROM transfers
          WHERE from_account_id = $1 AND id < $2 AND pending_id IS NULL
            AND ($3::text IS NULL OR status = $3)
          ORDER BY id DESC LIMIT $4)
         UNION ALL
         (SELECT id, from_account_id, to_account_id, amount, currency, status, created_at,
-                posted_at, expires_at
+                posted_at, expires_at, description, reference, metadata, reversal_of,
+                reversed_amount
          FROM transfers
          WHERE to_account_id = $1 AND id < $2 AND pending_id IS NULL
            AND ($3::text IS NULL OR status = $3)
          ORDER BY id DESC LIMIT $4)
     ) AS t ORDER BY id DESC LIMIT $4";
+
+/// Which of these (payer, reference) pairs are taken, through `transfers_reference_per_payer`.
+const TAKEN_REFERENCES: &str = "SELECT t.from_account_id, t.reference FROM transfers t
+    JOIN unnest($1::bigint[], $2::text[]) AS asked(from_id, reference)
+      ON t.from_account_id = asked.from_id AND t.reference = asked.reference
+    WHERE t.reference IS NOT NULL";
 
 /// Due holds, each account's oldest first (`turn` 1), then every account's second, and so on.
 const DUE_PENDING: &str = "SELECT id FROM (
@@ -76,7 +98,8 @@ const HOLDS_OPEN: &str = "SELECT from_account_id, count(*) FROM transfers
 
 /// A transfer (not a posting) with its accounts' owners.
 const FIND_TRANSFER: &str = "SELECT t.id, t.from_account_id, t.to_account_id, t.amount,
-        t.currency, t.status, t.created_at, t.posted_at, t.expires_at, f.owner, d.owner
+        t.currency, t.status, t.created_at, t.posted_at, t.expires_at, f.owner, d.owner,
+        t.description, t.reference, t.metadata, t.reversal_of, t.reversed_amount
     FROM transfers t
     JOIN accounts f ON f.id = t.from_account_id
     JOIN accounts d ON d.id = t.to_account_id
@@ -84,21 +107,31 @@ const FIND_TRANSFER: &str = "SELECT t.id, t.from_account_id, t.to_account_id, t.
 
 /// The legs of one account, newest first: its debits and its credits are two index scans
 /// (transfers by from and by to account), merged. Entry ids are 2t (debit) and 2t+1 (credit), so
-/// `before_id` becomes a transfer id bound per side ($2 for debits, $3 for credits).
-const STATEMENT: &str = "SELECT * FROM (
+/// `before_id` becomes a transfer id bound per side ($2 for debits, $3 for credits). What the
+/// transfer says is on its own row (a posting's is on the pending row it posts): one primary key
+/// lookup per leg of the page.
+const STATEMENT: &str = "SELECT legs.id, legs.transfer_id, legs.amount, legs.balance_after,
+        legs.created_at, legs.counterparty, said.description,
+        CASE WHEN legs.amount < 0 THEN said.reference END
+    FROM (
         (SELECT id * 2 AS id, COALESCE(pending_id, id) AS transfer_id, -amount AS amount,
-                from_balance_after AS balance_after, posted_at AS created_at
+                from_balance_after AS balance_after, posted_at AS created_at,
+                to_account_id AS counterparty
          FROM transfers
          WHERE from_account_id = $1 AND id < $2 AND from_balance_after IS NOT NULL
            AND posted_at >= $4 AND posted_at < $5
          ORDER BY id DESC LIMIT $6)
         UNION ALL
-        (SELECT id * 2 + 1, COALESCE(pending_id, id), amount, to_balance_after, posted_at
+        (SELECT id * 2 + 1, COALESCE(pending_id, id), amount, to_balance_after, posted_at,
+                from_account_id
          FROM transfers
          WHERE to_account_id = $1 AND id < $3 AND to_balance_after IS NOT NULL
            AND posted_at >= $4 AND posted_at < $5
          ORDER BY id DESC LIMIT $6)
-    ) AS legs ORDER BY id DESC LIMIT $6";
+        ORDER BY id DESC LIMIT $6
+    ) AS legs
+    JOIN transfers said ON said.id = legs.transfer_id
+    ORDER BY legs.id DESC";
 
 /// The posted balance right after the newest leg at or before an instant.
 const BALANCE_AT: &str = "SELECT balance_after FROM (
@@ -148,7 +181,7 @@ impl Engine {
         &self,
         account: AccountId,
         query: StatementQuery,
-    ) -> Result<Vec<Entry>, LookupError> {
+    ) -> Result<Vec<StatementLine>, LookupError> {
         let debits_before = query.before_id / 2 + (query.before_id & 1);
         let credits_before = query.before_id / 2;
         let since = query.since.unwrap_or(OffsetDateTime::UNIX_EPOCH);
@@ -168,13 +201,18 @@ impl Engine {
             .await?;
         Ok(rows
             .iter()
-            .map(|row| Entry {
-                id: row.get(0),
-                account_id: account,
-                transfer_id: row.get(1),
-                amount: row.get(2),
-                balance_after: row.get(3),
-                created_at: row.get(4),
+            .map(|row| StatementLine {
+                entry: Entry {
+                    id: row.get(0),
+                    account_id: account,
+                    transfer_id: row.get(1),
+                    amount: row.get(2),
+                    balance_after: row.get(3),
+                    created_at: row.get(4),
+                },
+                counterparty_account_id: row.get(5),
+                description: row.get(6),
+                reference: row.get(7),
             })
             .collect())
     }
@@ -290,6 +328,22 @@ impl Engine {
         query_on(&self.inner.pool, sql, parameters).await
     }
 
+    /// Which (payer, reference) pairs a committed transfer already uses.
+    pub(crate) async fn taken_references(
+        &self,
+        asked: &[(AccountId, &str)],
+    ) -> Result<std::collections::HashSet<(AccountId, String)>, LookupError> {
+        if asked.is_empty() {
+            return Ok(Default::default());
+        }
+        let payers: Vec<AccountId> = asked.iter().map(|pair| pair.0).collect();
+        let references: Vec<&str> = asked.iter().map(|pair| pair.1).collect();
+        let rows = self
+            .query(TAKEN_REFERENCES, &[&payers, &references])
+            .await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
     async fn query(
         &self,
         sql: &str,
@@ -356,5 +410,14 @@ fn transfer(row: &Row) -> Result<Transfer, LookupError> {
         created_at: row.get(6),
         posted_at: row.get(7),
         expires_at: row.get(8),
+        details: TransferDetails {
+            reversal_of: row.get("reversal_of"),
+            ..TransferDetails::from_columns(
+                row.get("description"),
+                row.get("reference"),
+                row.get("metadata"),
+            )
+        },
+        reversed_amount: row.get("reversed_amount"),
     })
 }

@@ -8,7 +8,9 @@ use serde_json::{json, Map, Value};
 use tally_actors::config::BATCH_ITEMS_MAX;
 use tally_actors::{AccountStatus, Currency, TransferStatus};
 
-use crate::domain::{IdempotencyKey, Page, Password, PendingTimeout, StatementPage};
+use crate::domain::{
+    Description, IdempotencyKey, Metadata, Page, Password, PendingTimeout, Reference, StatementPage,
+};
 use crate::error::{ErrorCode, RETRY_AFTER_SECONDS};
 use crate::routes::events::{EVENTS_LIMIT_MAX, EVENTS_WAIT_SECONDS_MAX};
 use crate::routes::idempotency::REPLAYED_HEADER;
@@ -65,7 +67,7 @@ fn constrain_schemas(schemas: &mut Value) {
     let id = json!({"minimum": 1});
     let amount = json!({"minimum": 1});
     let currency = json!({"enum": currencies()});
-    let rules: [(&str, &str, Value); 17] = [
+    let rules: [(&str, &str, Value); 21] = [
         ("CreateTransferRequest", "from_account_id", id.clone()),
         ("CreateTransferRequest", "to_account_id", id.clone()),
         ("CreateTransferRequest", "amount", amount.clone()),
@@ -82,6 +84,21 @@ fn constrain_schemas(schemas: &mut Value) {
             "password",
             json!({"minLength": Password::BYTES_MIN}),
         ),
+        (
+            "CreateTransferRequest",
+            "description",
+            json!({"maxLength": Description::LENGTH_MAX}),
+        ),
+        (
+            "CreateTransferRequest",
+            "reference",
+            json!({
+                "minLength": 1,
+                "maxLength": Reference::LENGTH_MAX,
+                "pattern": format!("^[!-~]{{1,{}}}$", Reference::LENGTH_MAX),
+            }),
+        ),
+        ("CreateTransferRequest", "metadata", metadata_rule()),
         ("AmountRequest", "amount", amount.clone()),
         ("PostRequest", "amount", amount.clone()),
         ("CreateAccountRequest", "currency", currency.clone()),
@@ -115,6 +132,15 @@ fn constrain_schemas(schemas: &mut Value) {
         "required": ["pending"],
         "properties": {"pending": {"const": true}},
     });
+}
+
+/// A JSON object of string values, its keys and sizes bounded.
+fn metadata_rule() -> Value {
+    json!({
+        "maxProperties": Metadata::KEYS_MAX,
+        "propertyNames": {"type": "string", "pattern": Metadata::key_pattern()},
+        "additionalProperties": {"type": "string", "maxLength": Metadata::VALUE_LENGTH_MAX},
+    })
 }
 
 fn all_codes() -> Vec<&'static str> {
@@ -168,7 +194,12 @@ fn constrain_parameters(path: &str, operation: &mut Value) {
             schema["type"] = kept.into_iter().next().expect("a non-null type");
         }
         let rule = match name.as_str() {
-            "id" | "before_id" => json!({"minimum": 1}),
+            "id" | "before_id" | "account_id" => json!({"minimum": 1}),
+            "reference" => json!({
+                "minLength": 1,
+                "maxLength": Reference::LENGTH_MAX,
+                "pattern": format!("^[!-~]{{1,{}}}$", Reference::LENGTH_MAX),
+            }),
             "page_id" => json!({"minimum": 1, "maximum": Page::ID_MAX}),
             "page_size" => json!({"minimum": 1, "maximum": Page::SIZE_MAX}),
             "limit" => json!({"minimum": 1, "maximum": limit_max}),

@@ -142,10 +142,7 @@ pub async fn list_entries(
     };
     let account = visible_account(&user, &state, path.into_inner()).await?;
     let entries = state.engine.statement(account.id, statement).await?;
-    let views: Vec<EntryView> = entries
-        .iter()
-        .map(|entry| EntryView::new(entry, true))
-        .collect();
+    let views: Vec<EntryView> = entries.iter().map(EntryView::line).collect();
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -239,7 +236,14 @@ pub async fn list_transfers(
             },
         )
         .await?;
-    let views: Vec<TransferView> = transfers.iter().map(TransferView::from).collect();
+    // The caller reads this account: the payer's details of the transfers it paid.
+    let views: Vec<TransferView> = transfers
+        .iter()
+        .map(|transfer| {
+            let pays = transfer.from_account_id == account.id;
+            TransferView::seen(transfer, pays || user.is_banker())
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(views))
 }
 

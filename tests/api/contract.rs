@@ -62,6 +62,8 @@ struct World {
     freezable_account: i64,
     pending: [i64; 2],
     webhooks: [i64; 2],
+    /// A posted transfer to the payee, which a banker refunds a unit at a time.
+    posted: i64,
 }
 
 async fn world() -> World {
@@ -88,6 +90,12 @@ async fn world() -> World {
         let result: Value = response.json().await.expect("a transfer");
         *slot = result["transfer"]["id"].as_i64().expect("an id");
     }
+    let response = app
+        .transfer(&payer, payer_account, payee_account, 1_000, "USD")
+        .await;
+    assert_eq!(response.status().as_u16(), 201);
+    let result: Value = response.json().await.expect("a transfer");
+    let posted = result["transfer"]["id"].as_i64().expect("an id");
     let mut webhooks = [0; 2];
     for slot in &mut webhooks {
         let body = json!({"url": "http://127.0.0.1:9/hook"});
@@ -107,6 +115,7 @@ async fn world() -> World {
         freezable_account,
         pending,
         webhooks,
+        posted,
     }
 }
 
@@ -185,6 +194,7 @@ fn baseline(world: &World, method: &str, path: &str) -> Option<Call> {
             Some(json!({"transfers": [transfer], "atomic": false})),
             payer,
         ),
+        ("get", "/transfers") => (None, json!({"limit": 20}), json!({}), None, payer),
         ("get", "/transfers/{id}") => (Some(world.pending[0]), json!({}), json!({}), None, payer),
         ("post", "/webhooks") => (
             None,
@@ -211,6 +221,13 @@ fn baseline(world: &World, method: &str, path: &str) -> Option<Call> {
         ("get", "/events/stream") => (None, json!({"after": 0}), json!({}), None, payer),
         ("post", "/transfers/{id}/post") => (
             Some(world.pending[0]),
+            json!({}),
+            keyed,
+            Some(json!({"amount": 1})),
+            banker,
+        ),
+        ("post", "/transfers/{id}/reverse") => (
+            Some(world.posted),
             json!({}),
             keyed,
             Some(json!({"amount": 1})),

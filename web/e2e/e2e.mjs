@@ -11,7 +11,7 @@
 // fails the step it happens in, except the API refusals a step provokes on purpose. Prints
 // `e2e: N passed, M failed` last and exits non-zero on a failure.
 import { chromium } from 'playwright-core';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -87,7 +87,7 @@ const browser = await chromium.launch({
     '--disable-dev-shm-usage',
   ],
 });
-const context = await browser.newContext({ viewport: { width: 1200, height: 860 }, locale: 'en-US', timezoneId: 'UTC' });
+const context = await browser.newContext({ viewport: { width: 1200, height: 860 }, locale: 'en-US', timezoneId: 'UTC', acceptDownloads: true });
 context.setDefaultTimeout(10_000);
 const page = await context.newPage();
 
@@ -203,6 +203,7 @@ const APP_USES = [
   ['post', '/transfers', []],
   ['post', '/transfers/{id}/post', []],
   ['post', '/transfers/{id}/void', []],
+  ['post', '/transfers/{id}/reverse', ['Idempotency-Key']],
 ];
 
 await step('the server offers every operation the app uses (its /openapi.json)', async () => {
@@ -525,6 +526,41 @@ await step('phone width (390 px): no sideways scrolling, every control reachable
   await expectHeading('Send money');
   await shot('13-phone-send');
   await page.setViewportSize({ width: 1200, height: 860 });
+});
+
+await step('a description on Send money; the statement names counterparty and description, downloads as CSV; Bob refunds', async () => {
+  await nav('Send money').click();
+  await expectHeading('Send money');
+  await label('From account').selectOption(String(alice.usd));
+  await label('To account').fill(String(bob.usd));
+  await label('Amount').fill('2.00');
+  await label('Description').fill('Lunch, Tuesday');
+  await button('Send').click();
+  await page.getByRole('status').filter({ hasText: `Sent USD 2.00 to account #${bob.usd}` }).waitFor();
+  await nav('Accounts').click();
+  await accountRow(alice.usd).getByRole('link', { name: 'Statement', exact: true }).click();
+  const newest = page.locator('table.entries tbody tr').first();
+  await newest.waitFor();
+  check((await cellText(newest, 'Description')).includes('Lunch, Tuesday'), `description: ${await cellText(newest, 'Description')}`);
+  check((await cellText(newest, 'Counterparty')) === `#${bob.usd}`, `counterparty: ${await cellText(newest, 'Counterparty')}`);
+  const [download] = await Promise.all([page.waitForEvent('download'), button('Download CSV').click()]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  check(csv.startsWith('Date,Entry,Transfer,Counterparty account,Description'), `CSV header: ${csv.slice(0, 80)}`);
+  check(csv.includes(`,${bob.usd},"Lunch, Tuesday",,-2.00,USD,`), `CSV line of the payment: ${csv.split('\r\n')[1]}`);
+  await shot('15-statement-described');
+  await logOut();
+  await logIn(bob.username, PASSWORD);
+  await accountRow(bob.usd).getByRole('link', { name: 'Statement', exact: true }).click();
+  const received = page.locator('table.entries tbody tr', { hasText: 'Lunch, Tuesday' });
+  await received.waitFor();
+  await received.getByRole('button', { name: /^Refund/ }).click();
+  await page.getByRole('status').filter({ hasText: `Refunded USD 2.00 of transfer` }).waitFor();
+  const refundLine = page.locator('table.entries tbody tr').first();
+  await page.waitForFunction(() => document.querySelector('table.entries tbody tr td[data-label="Amount"]')?.textContent?.startsWith('−2.00'));
+  check((await cellText(refundLine, 'Counterparty')) === `#${alice.usd}`, `the refund goes to Alice: ${await cellText(refundLine, 'Counterparty')}`);
+  await shot('16-refunded');
+  await logOut();
+  await logIn(alice.username, PASSWORD);
 });
 
 await step('log out: back to the login screen, the app no longer opens', async () => {

@@ -147,6 +147,7 @@ impl Engine {
             .iter()
             .map(|item| static_check(item, &handles, &closed))
             .collect();
+        self.refuse_taken_references(items, &mut statics).await?;
         let (leases, blocked) = self.lease(items, &statics, &handles).await?;
         refuse_blocked(items, &mut statics, &blocked);
         let play = play(items, &statics, &leases);
@@ -166,6 +167,49 @@ impl Engine {
             return self.answer_unwritten(idempotency, Ok(outcome)).await;
         }
         self.commit_group(items, &play, &handles, idempotency).await
+    }
+
+    /// Refuses (before any lease) the items whose reference their payer already used: in a
+    /// committed transfer, or in an earlier item of this batch. One committed meanwhile fails
+    /// the journal's insert instead, and the batch is played again.
+    async fn refuse_taken_references(
+        &self,
+        items: &[BatchItem],
+        statics: &mut [Result<(), Refusal>],
+    ) -> Result<(), Pass> {
+        let asked: Vec<(AccountId, &str)> = items
+            .iter()
+            .zip(statics.iter())
+            .filter(|(_, fits)| fits.is_ok())
+            .filter_map(|(item, _)| {
+                Some((
+                    item.request.from,
+                    item.request.details.reference.as_deref()?,
+                ))
+            })
+            .collect();
+        if asked.is_empty() {
+            return Ok(());
+        }
+        let taken = self
+            .taken_references(&asked)
+            .await
+            .map_err(TransferError::from)?;
+        let mut seen: HashSet<(AccountId, &str)> = HashSet::with_capacity(asked.len());
+        for (item, fits) in items.iter().zip(statics.iter_mut()) {
+            let Some(reference) = item.request.details.reference.as_deref() else {
+                continue;
+            };
+            if fits.is_err() {
+                continue;
+            }
+            let pair = (item.request.from, reference);
+            let committed = taken.contains(&(pair.0, reference.to_owned()));
+            if committed || !seen.insert(pair) {
+                *fits = Err(Refusal::DuplicateReference);
+            }
+        }
+        Ok(())
     }
 
     /// The answer of a batch that writes nothing, stored with its key (if any) as a committed
@@ -426,6 +470,7 @@ impl Engine {
                 to: handles[&item.request.to].clone(),
                 amount: item.request.amount,
                 currency: item.request.currency,
+                details: item.request.details.clone(),
                 idempotency: None,
                 group: Some(group),
                 group_key: group_key.take(),
@@ -445,9 +490,13 @@ impl Engine {
         for outcome in outcomes {
             match outcome {
                 Ok(JournalOutcome::Committed(transferred)) => committed.push(transferred),
-                Ok(JournalOutcome::Stale | JournalOutcome::GroupAborted) => {
-                    return Err(Pass::Again)
-                }
+                // A reference committed by another request since this pass checked: the next
+                // pass finds it taken and refuses that item alone.
+                Ok(
+                    JournalOutcome::Stale
+                    | JournalOutcome::GroupAborted
+                    | JournalOutcome::DuplicateReference,
+                ) => return Err(Pass::Again),
                 Ok(JournalOutcome::DuplicateKey) => {
                     let key = idempotency.expect("only a keyed batch collides on a key");
                     return match self.inner.idempotency.replay_batch(key).await? {
@@ -455,7 +504,11 @@ impl Engine {
                         None => Err(TransferError::Saturated(Saturation::KeyInUse).into()),
                     };
                 }
-                Ok(JournalOutcome::NotPending) | Ok(JournalOutcome::Failed(_)) | Err(_) => {
+                // A batch item is never a reversal: only the route of one refund makes those.
+                Ok(JournalOutcome::NotPending)
+                | Ok(JournalOutcome::ReversalExceeded)
+                | Ok(JournalOutcome::Failed(_))
+                | Err(_) => {
                     let outage = match outcome {
                         Ok(JournalOutcome::Failed(reason)) => Outage::Database(reason),
                         _ => Outage::Stopped,

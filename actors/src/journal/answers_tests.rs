@@ -30,6 +30,7 @@ fn claimed_row() -> Claimed {
         created_at: CREATED - time::Duration::minutes(5),
         expires_at: Some(CREATED + time::Duration::hours(1)),
         posted_at: Some(CREATED),
+        details: crate::model::TransferDetails::default(),
     }
 }
 

@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use super::{GroupKey, Operation};
 use crate::account::{Settlement, SettlementOutcome, Side};
 use crate::model::{
-    AccountId, AccountInfo, AccountStatus, Amount, Currency, IdempotencyKey, TransferId,
+    AccountId, AccountInfo, AccountStatus, Amount, Currency, IdempotencyKey, TransferDetails,
+    TransferId,
 };
 
 /// What planning needs of an item: its plain facts, no actor address and no reply channel.
@@ -20,6 +21,7 @@ pub(crate) trait Planned {
     fn payee(&self) -> &AccountInfo;
     fn amount(&self) -> Amount;
     fn currency(&self) -> Currency;
+    fn details(&self) -> &TransferDetails;
     fn idempotency(&self) -> Option<&IdempotencyKey>;
     fn group(&self) -> Option<u64>;
     fn group_key(&self) -> Option<&GroupKey>;
@@ -197,11 +199,12 @@ pub(crate) fn rows_needed<T: Planned>(items: &[T]) -> usize {
 }
 
 /// A claimed pending transfer, as its row stands after the claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Claimed {
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
     pub posted_at: Option<OffsetDateTime>,
+    pub details: TransferDetails,
 }
 
 /// An account's committed state right after a batch.
@@ -221,6 +224,8 @@ pub(crate) struct Refusals {
     pub duplicate: HashSet<usize>,
     /// Items ending a pending transfer that was no longer pending.
     pub not_pending: HashSet<usize>,
+    /// Items whose reference their payer account already used.
+    pub duplicate_reference: HashSet<usize>,
 }
 
 /// What the first round trip's answers refuse, if anything. Items whose claim failed go first
@@ -264,6 +269,7 @@ pub(crate) fn refusals_after_claims<T: Planned>(
 pub(crate) enum Refused {
     Stale,
     DuplicateKey,
+    DuplicateReference,
     NotPending,
     /// Another item of its group was refused.
     GroupAborted,
@@ -284,6 +290,8 @@ pub(crate) fn refuse<T: Planned>(items: &[T], refusals: &Refusals) -> Vec<Option
     let own = |index: usize, item: &T| {
         if refusals.duplicate.contains(&index) {
             Some(Refused::DuplicateKey)
+        } else if refusals.duplicate_reference.contains(&index) {
+            Some(Refused::DuplicateReference)
         } else if refusals.not_pending.contains(&index) {
             Some(Refused::NotPending)
         } else if stale(item) {

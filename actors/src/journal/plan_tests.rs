@@ -35,6 +35,7 @@ fn claimed() -> Claimed {
         created_at: CREATED,
         expires_at: Some(CREATED + time::Duration::hours(1)),
         posted_at: None,
+        details: crate::model::TransferDetails::default(),
     }
 }
 
@@ -374,6 +375,7 @@ fn a_duplicate_key_outranks_staleness() {
         stale: HashSet::from([a(1)]),
         duplicate: HashSet::from([0]),
         not_pending: HashSet::new(),
+        duplicate_reference: HashSet::new(),
     };
     let items = vec![transfer(1, 2, 5)];
     assert_eq!(refuse(&items, &refusals), vec![Some(Refused::DuplicateKey)]);

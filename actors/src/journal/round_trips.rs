@@ -12,9 +12,12 @@ use super::plan::{AccountAfter, Claimed, Deltas};
 use super::{JournalItem, Operation};
 use crate::journal_sql::{
     ALLOCATE_IDS, APPLY_DELTAS, APPLY_HELD_DELTAS, CLAIM_PENDING, INSERT_HOLD_ROWS,
-    INSERT_IDEMPOTENCY_KEYS, INSERT_TRANSFERS, LOCK_ACCOUNTS, LOCK_PENDING,
+    INSERT_IDEMPOTENCY_KEYS, INSERT_REFERENCED_TRANSFERS, INSERT_TRANSFERS, LOCK_ACCOUNTS,
+    LOCK_PENDING,
 };
-use crate::model::{AccountId, AccountStatus, Entry, TransferId, TransferStatus, Transferred};
+use crate::model::{
+    AccountId, AccountStatus, Entry, TransferDetails, TransferId, TransferStatus, Transferred,
+};
 
 /// The journal's statements, prepared once per connection.
 pub(crate) struct Statements {
@@ -25,6 +28,7 @@ pub(crate) struct Statements {
     lock_pending: Statement,
     claim_pending: Statement,
     insert_transfers: Statement,
+    insert_referenced_transfers: Statement,
     insert_hold_rows: Statement,
     insert_idempotency_keys: Statement,
 }
@@ -46,6 +50,7 @@ impl Statements {
             client.prepare(INSERT_HOLD_ROWS),
             client.prepare(INSERT_IDEMPOTENCY_KEYS),
         )?;
+        let insert_referenced_transfers = client.prepare(INSERT_REFERENCED_TRANSFERS).await?;
         Ok(Statements {
             allocate_ids,
             lock_accounts,
@@ -54,6 +59,7 @@ impl Statements {
             lock_pending,
             claim_pending,
             insert_transfers,
+            insert_referenced_transfers,
             insert_hold_rows,
             insert_idempotency_keys,
         })
@@ -111,6 +117,7 @@ pub(crate) async fn claim_pending(
                 created_at: row.get(1),
                 expires_at: row.get(2),
                 posted_at: row.get(3),
+                details: TransferDetails::from_columns(row.get(4), row.get(5), row.get(6)),
             };
             (row.get(0), claimed)
         })
@@ -161,46 +168,101 @@ pub(crate) async fn apply_deltas(
         .collect())
 }
 
-/// Inserts the plain transfers' rows (the fast path: both legs, nothing else).
+/// Inserts the plain transfers' rows (the fast path: both legs, nothing else); those with a
+/// reference by a statement of their own. Returns the ids of the referenced rows inserted (a
+/// referenced row whose reference its payer already used is skipped).
 pub(crate) async fn insert_transfers(
     client: &tokio_postgres::Client,
     statements: &Statements,
     items: &[JournalItem],
     transfers: &[Transferred],
-) -> Result<u64, tokio_postgres::Error> {
-    let plain: Vec<&Transferred> = items
-        .iter()
-        .zip(transfers)
-        .filter(|(item, _)| item.operation == Operation::Transfer)
-        .map(|(_, transferred)| transferred)
-        .collect();
+) -> Result<HashSet<TransferId>, tokio_postgres::Error> {
+    let plain = |referenced: bool| -> Vec<&Transferred> {
+        items
+            .iter()
+            .zip(transfers)
+            .filter(|(item, _)| item.operation == Operation::Transfer)
+            .filter(|(item, _)| item.details.reference.is_some() == referenced)
+            .map(|(_, transferred)| transferred)
+            .collect()
+    };
+    let (unreferenced, referenced) = (plain(false), plain(true));
+    let (_, inserted) = tokio::try_join!(
+        insert_plain(client, &statements.insert_transfers, &unreferenced, false),
+        insert_plain(
+            client,
+            &statements.insert_referenced_transfers,
+            &referenced,
+            true
+        ),
+    )?;
+    Ok(inserted)
+}
+
+/// One INSERT of plain transfer rows; with `referenced`, the statement with the reference
+/// column, which returns the ids it inserted.
+async fn insert_plain(
+    client: &tokio_postgres::Client,
+    statement: &Statement,
+    plain: &[&Transferred],
+    referenced: bool,
+) -> Result<HashSet<TransferId>, tokio_postgres::Error> {
     if plain.is_empty() {
-        return Ok(0);
+        return Ok(HashSet::new());
     }
     let column =
         |get: fn(&Transferred) -> i64| -> Vec<i64> { plain.iter().map(|t| get(t)).collect() };
     let currencies: Vec<&str> = plain.iter().map(|t| t.transfer.currency.as_str()).collect();
     let balance_after = |entry: &Option<Entry>| entry.as_ref().expect("a posted leg").balance_after;
-    client
-        .execute(
-            &statements.insert_transfers,
-            &[
-                &column(|t| t.transfer.id.get()),
-                &column(|t| t.transfer.from_account_id.get()),
-                &column(|t| t.transfer.to_account_id.get()),
-                &column(|t| t.transfer.amount.get()),
-                &currencies,
-                &plain
-                    .iter()
-                    .map(|t| balance_after(&t.from_entry))
-                    .collect::<Vec<i64>>(),
-                &plain
-                    .iter()
-                    .map(|t| balance_after(&t.to_entry))
-                    .collect::<Vec<i64>>(),
-            ],
-        )
-        .await
+    let from_after: Vec<i64> = plain.iter().map(|t| balance_after(&t.from_entry)).collect();
+    let to_after: Vec<i64> = plain.iter().map(|t| balance_after(&t.to_entry)).collect();
+    let details: Vec<&TransferDetails> = plain.iter().map(|t| &t.transfer.details).collect();
+    let (descriptions, references, metadata) = detail_columns(&details);
+    let reversals: Vec<Option<i64>> = details
+        .iter()
+        .map(|d| d.reversal_of.map(TransferId::get))
+        .collect();
+    let (ids, from, to, amounts) = (
+        column(|t| t.transfer.id.get()),
+        column(|t| t.transfer.from_account_id.get()),
+        column(|t| t.transfer.to_account_id.get()),
+        column(|t| t.transfer.amount.get()),
+    );
+    let mut parameters: Vec<&(dyn ToSql + Sync)> = vec![
+        &ids,
+        &from,
+        &to,
+        &amounts,
+        &currencies,
+        &from_after,
+        &to_after,
+        &descriptions,
+        &metadata,
+        &reversals,
+    ];
+    if !referenced {
+        client.execute(statement, &parameters).await?;
+        return Ok(HashSet::new());
+    }
+    parameters.push(&references);
+    let rows = client.query(statement, &parameters).await?;
+    Ok(rows.iter().map(|row| TransferId::new(row.get(0))).collect())
+}
+
+/// The description, reference and metadata columns of rows to insert.
+#[allow(clippy::type_complexity)]
+fn detail_columns<'a>(
+    details: &[&'a TransferDetails],
+) -> (
+    Vec<Option<&'a str>>,
+    Vec<Option<&'a str>>,
+    Vec<Option<serde_json::Value>>,
+) {
+    (
+        details.iter().map(|d| d.description.as_deref()).collect(),
+        details.iter().map(|d| d.reference.as_deref()).collect(),
+        details.iter().map(|d| d.metadata_json()).collect(),
+    )
 }
 
 /// Inserts new pending transfers and the postings of posted ones.
@@ -210,7 +272,7 @@ pub(crate) async fn insert_hold_rows(
     items: &[JournalItem],
     row_ids: &[Option<TransferId>],
     transfers: &[Transferred],
-) -> Result<u64, tokio_postgres::Error> {
+) -> Result<HashSet<TransferId>, tokio_postgres::Error> {
     let mut ids: Vec<TransferId> = Vec::new();
     let mut rows: Vec<(&JournalItem, &Transferred)> = Vec::new();
     for ((item, row_id), transferred) in items.iter().zip(row_ids).zip(transfers) {
@@ -222,7 +284,7 @@ pub(crate) async fn insert_hold_rows(
         }
     }
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(HashSet::new());
     }
     let from: Vec<AccountId> = rows.iter().map(|(item, _)| item.from.info.id).collect();
     let to: Vec<AccountId> = rows.iter().map(|(item, _)| item.to.info.id).collect();
@@ -257,8 +319,10 @@ pub(crate) async fn insert_hold_rows(
         .iter()
         .map(|(_, t)| t.to_entry.as_ref().map(|entry| entry.balance_after))
         .collect();
-    client
-        .execute(
+    let details: Vec<&TransferDetails> = rows.iter().map(|(item, _)| &item.details).collect();
+    let (descriptions, references, metadata) = detail_columns(&details);
+    let inserted = client
+        .query(
             &statements.insert_hold_rows,
             &[
                 &ids,
@@ -271,9 +335,13 @@ pub(crate) async fn insert_hold_rows(
                 &pending_ids,
                 &from_after,
                 &to_after,
+                &descriptions,
+                &references,
+                &metadata,
             ],
         )
-        .await
+        .await?;
+    Ok(inserted.iter().map(|row| row.get(0)).collect())
 }
 
 /// Inserts the keys of keyed items and of keyed groups (with the group's whole outcome);

@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 
 use crate::model::{
     AccountId, AccountKind, AccountSnapshot, AccountStatus, Amount, BatchError, BatchItemOutcome,
-    BatchOutcome, Currency, Entry, Refusal, Transfer, TransferId, TransferStatus, Transferred,
+    BatchOutcome, Currency, Entry, Refusal, Transfer, TransferDetails, TransferId, TransferStatus,
+    Transferred,
 };
 
 /// The version this engine writes committed outcomes (and per-item answers) at.
@@ -60,6 +61,16 @@ struct StoredTransferRow {
     posted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
+    /// Absent when the transfer says nothing (and in rows written before V10): an older engine
+    /// ignores these fields, so version 1 keeps its shape.
+    #[serde(default, flatten)]
+    details: TransferDetails,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    reversed_amount: i64,
+}
+
+fn is_zero(amount: &i64) -> bool {
+    *amount == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +170,8 @@ impl StoredTransfer {
                 created_at: transfer.created_at,
                 posted_at: transfer.posted_at,
                 expires_at: transfer.expires_at,
+                details: transfer.details.clone(),
+                reversed_amount: transfer.reversed_amount,
             },
             from_entry: transferred.from_entry.as_ref().map(StoredEntry::from_model),
             to_entry: transferred.to_entry.as_ref().map(StoredEntry::from_model),
@@ -181,6 +194,8 @@ impl StoredTransfer {
                 created_at: row.created_at,
                 posted_at: row.posted_at,
                 expires_at: row.expires_at,
+                details: row.details,
+                reversed_amount: row.reversed_amount,
             },
             from_entry: self.from_entry.map(StoredEntry::into_model),
             to_entry: self.to_entry.map(StoredEntry::into_model),

@@ -1,7 +1,7 @@
 //! A writer: takes a batch from the dispatcher, runs its round trips, and carries out what the
 //! plan decided: commits and answers, or removes the refused items and tries again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,7 +22,7 @@ use super::{JournalItem, JournalOutcome, Operation};
 use crate::account::SettlementOutcome;
 use crate::db::{describe, may_retry, server_unavailable, server_wait, SERVER_RETRY_PAUSE};
 use crate::metrics::EngineMetrics;
-use crate::model::{AccountId, Transferred};
+use crate::model::{AccountId, TransferId, Transferred};
 
 pub(crate) struct Writer {
     /// Only for its connection settings: the writer never borrows the request pool's
@@ -44,12 +44,17 @@ enum Rejection {
     Failed {
         reason: String,
         items_at_fault: bool,
+        /// The constraint PostgreSQL named, if any.
+        constraint: Option<String>,
     },
     /// No server took the batch (no connection, the server shutting down, a demoted read-only
     /// server) before its COMMIT was sent, so it did not commit: it is written again on a fresh
     /// connection while the primary changes, for up to `server_wait`.
     Unwritten { reason: String },
 }
+
+/// The CHECK that keeps a transfer's reversals within its amount (migration V10).
+const REVERSALS_WITHIN_AMOUNT: &str = "transfers_reversed_within_amount";
 
 impl Rejection {
     fn database(error: tokio_postgres::Error) -> Rejection {
@@ -60,6 +65,10 @@ impl Rejection {
         Rejection::Failed {
             reason: describe(&error),
             items_at_fault,
+            constraint: error
+                .as_db_error()
+                .and_then(|db| db.constraint())
+                .map(str::to_owned),
         }
     }
 
@@ -94,6 +103,7 @@ impl Connection {
         .map_err(|_| Rejection::Failed {
             reason: "the journal's connection timed out".to_owned(),
             items_at_fault: false,
+            constraint: None,
         })?;
         let client = created.map_err(Rejection::before_commit)?;
         let statements = Statements::prepare(&client)
@@ -179,11 +189,17 @@ impl Writer {
                     Err(Rejection::Failed {
                         reason,
                         items_at_fault,
+                        constraint,
                     }) => {
                         let split = plan::submissions(items);
                         if items_at_fault && split.len() > 1 {
                             tracing::info!(%reason, submissions = split.len(), "journal batch split");
                             work.extend(split.into_iter().rev());
+                        } else if constraint.as_deref() == Some(REVERSALS_WITHIN_AMOUNT) {
+                            // Alone, so this submission's reversal is the one past the amount.
+                            refuse_all(split.into_iter().flatten().collect(), || {
+                                JournalOutcome::ReversalExceeded
+                            });
                         } else {
                             fail(split.into_iter().flatten().collect(), &reason);
                         }
@@ -199,6 +215,7 @@ impl Writer {
         let deltas = plan::net_deltas(items).ok_or_else(|| Rejection::Failed {
             reason: "a batch's net balance overflows".to_owned(),
             items_at_fault: true,
+            constraint: None,
         })?;
         let connection = match self.connection.take() {
             Some(connection) if !connection.client.is_closed() => connection,
@@ -276,6 +293,15 @@ fn fail(items: Vec<JournalItem>, reason: &str) {
     }
 }
 
+/// Answers every item of a submission PostgreSQL refused for its own data with `outcome`; the
+/// holds are released and the accounts reload, as for a failed batch.
+fn refuse_all(items: Vec<JournalItem>, outcome: fn() -> JournalOutcome) {
+    settle_accounts(&items, plan::settlements(&items, None));
+    for item in items {
+        let _ = item.reply.send(outcome());
+    }
+}
+
 /// Answers the refused items, releasing their holds, and returns the others.
 fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem> {
     let fates = plan::refuse(&items, refusals);
@@ -288,6 +314,10 @@ fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem
         let (outcome, payer_outcome) = match fate {
             Refused::Stale => (JournalOutcome::Stale, SettlementOutcome::ReleasedAndReload),
             Refused::DuplicateKey => (JournalOutcome::DuplicateKey, SettlementOutcome::Released),
+            Refused::DuplicateReference => (
+                JournalOutcome::DuplicateReference,
+                SettlementOutcome::Released,
+            ),
             Refused::NotPending => (JournalOutcome::NotPending, SettlementOutcome::Released),
             Refused::GroupAborted => (JournalOutcome::GroupAborted, SettlementOutcome::Released),
         };
@@ -330,29 +360,38 @@ async fn write_in_transaction(
     let row_ids = row_ids(items, &ids.transfers);
     let transfers = assemble(items, &row_ids, ids.created_at, &claimed, &balances);
     let keyed = keyed(items);
+    // A referenced row may be skipped (its reference taken): then the batch must not commit.
+    let held_commit = keyed || referenced(items);
     let key_rows = key_rows(items, &transfers);
-    let (_, _, inserted_keys, _) = tokio::try_join!(
+    let (referenced_rows, hold_rows, inserted_keys, _) = tokio::try_join!(
         biased;
         insert_transfers(client, statements, items, &transfers),
         insert_hold_rows(client, statements, items, &row_ids, &transfers),
         insert_idempotency_keys(client, statements, &key_rows),
-        // Nothing but a key can refuse an item past this point, so without keys the commit
-        // travels with the inserts; should an insert fail, PostgreSQL turns it into a ROLLBACK.
-        commit_unless(client, keyed),
+        // Nothing but a key or a reference can refuse an item past this point, so without
+        // them the commit travels with the inserts; should an insert fail, PostgreSQL turns it
+        // into a ROLLBACK.
+        commit_unless(client, held_commit),
     )
-    .map_err(|error| match keyed {
+    .map_err(|error| match held_commit {
         // The COMMIT is still to be sent.
         true => Rejection::before_commit(error),
         // The COMMIT travelled with the inserts: a lost connection leaves its outcome unknown.
         false => Rejection::database(error),
     })?;
-    if keyed {
-        let duplicate = duplicate_keys(items, &inserted_keys);
-        if !duplicate.is_empty() {
-            return Err(Rejection::Items(Refusals {
-                duplicate,
-                ..Refusals::default()
-            }));
+    if held_commit {
+        let refusals = Refusals {
+            duplicate: duplicate_keys(items, &inserted_keys),
+            duplicate_reference: duplicate_references(
+                items,
+                &row_ids,
+                &referenced_rows,
+                &hold_rows,
+            ),
+            ..Refusals::default()
+        };
+        if !refusals.duplicate.is_empty() || !refusals.duplicate_reference.is_empty() {
+            return Err(Rejection::Items(refusals));
         }
         client
             .batch_execute("COMMIT")
@@ -364,6 +403,30 @@ async fn write_in_transaction(
         transfers,
         balances,
     })
+}
+
+/// Whether any item's new row carries a reference.
+fn referenced(items: &[JournalItem]) -> bool {
+    items.iter().any(|item| item.details.reference.is_some())
+}
+
+/// The items with a reference whose row PostgreSQL skipped: their payer already used it.
+fn duplicate_references(
+    items: &[JournalItem],
+    row_ids: &[Option<TransferId>],
+    referenced_rows: &HashSet<TransferId>,
+    hold_rows: &HashSet<TransferId>,
+) -> HashSet<usize> {
+    items
+        .iter()
+        .zip(row_ids)
+        .enumerate()
+        .filter(|(_, (item, _))| item.details.reference.is_some())
+        .filter(|(_, (_, row_id))| {
+            row_id.is_some_and(|id| !referenced_rows.contains(&id) && !hold_rows.contains(&id))
+        })
+        .map(|(index, _)| index)
+        .collect()
 }
 
 async fn commit_unless(client: &Client, keyed: bool) -> Result<(), tokio_postgres::Error> {

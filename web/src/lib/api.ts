@@ -409,6 +409,17 @@ export class ApiClient {
     );
   }
 
+  /** POST /transfers/{id}/reverse: the payee refunds all that is left of a transfer. */
+  reverseTransfer(id: number, idempotencyKey: string): Promise<TransferResult> {
+    return this.call((headers) =>
+      this.http.POST('/transfers/{id}/reverse', {
+        headers,
+        body: {},
+        params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+      }),
+    );
+  }
+
   voidTransfer(id: number, idempotencyKey: string): Promise<PendingResult> {
     return this.call((headers) =>
       this.http.POST('/transfers/{id}/void', {
