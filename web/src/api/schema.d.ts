@@ -56,6 +56,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/accounts/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close an empty account (its owner or a banker), for good: it then refuses debits and
+         *     credits with 409 `account_closed`.
+         */
+        post: operations["close"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/accounts/{id}/deposits": {
         parameters: {
             query?: never;
@@ -90,6 +110,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/accounts/{id}/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Freeze an account (bankers only): it refuses every debit with 409 `account_frozen` until
+         *     unfrozen; it still receives money, and its own pending transfers may still be posted.
+         */
+        post: operations["freeze"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/accounts/{id}/transfers": {
         parameters: {
             query?: never;
@@ -101,6 +141,23 @@ export interface paths {
         get: operations["list_transfers"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accounts/{id}/unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unfreeze a frozen account (bankers only). */
+        post: operations["unfreeze"];
         delete?: never;
         options?: never;
         head?: never;
@@ -489,6 +546,12 @@ export interface components {
             /** Format: int64 */
             id: number;
             owner?: string | null;
+            /**
+             * @description `active`; `frozen` (refuses debits, accepts credits); `closed` (refuses both, for good).
+             * @example active
+             * @enum {string}
+             */
+            status: "active" | "frozen" | "closed";
         };
         /** @description Serialised, it is part of the request's idempotency fingerprint. */
         AmountRequest: {
@@ -714,7 +777,7 @@ export interface components {
                  * @description A stable snake_case code, e.g. `insufficient_funds`.
                  * @enum {string}
                  */
-                code: "conflict" | "idempotency_key_reused" | "transfer_not_pending" | "too_many_holds" | "duplicate_reference" | "transfer_not_posted" | "reversal_exceeds_original";
+                code: "conflict" | "idempotency_key_reused" | "transfer_not_pending" | "too_many_holds" | "account_closed" | "account_frozen" | "account_not_empty" | "duplicate_reference" | "reversal_exceeds_original" | "transfer_not_posted";
                 /** @description The position of the offending item in a batch request. */
                 index?: number;
                 /** @description A sentence for a person. */
@@ -796,7 +859,7 @@ export interface components {
              * @description A stable snake_case code, e.g. `insufficient_funds`.
              * @enum {string}
              */
-            code: "invalid_json" | "validation_failed" | "same_account" | "unauthenticated" | "token_expired" | "invalid_credentials" | "forbidden" | "not_found" | "conflict" | "idempotency_key_reused" | "transfer_not_pending" | "too_many_holds" | "duplicate_reference" | "transfer_not_posted" | "reversal_exceeds_original" | "request_timeout" | "payload_too_large" | "insufficient_funds" | "currency_mismatch" | "balance_overflow" | "rate_limited" | "unavailable" | "internal";
+            code: "invalid_json" | "validation_failed" | "same_account" | "unauthenticated" | "token_expired" | "invalid_credentials" | "forbidden" | "not_found" | "conflict" | "idempotency_key_reused" | "transfer_not_pending" | "too_many_holds" | "account_closed" | "account_frozen" | "account_not_empty" | "duplicate_reference" | "reversal_exceeds_original" | "transfer_not_posted" | "request_timeout" | "payload_too_large" | "insufficient_funds" | "currency_mismatch" | "balance_overflow" | "rate_limited" | "unavailable" | "internal";
             /** @description The position of the offending item in a batch request. */
             index?: number;
             /** @description A sentence for a person. */
@@ -1247,6 +1310,81 @@ export interface operations {
             };
         };
     };
+    close: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account, `closed` (already closed: the same) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody400"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description Neither the owner nor a banker */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `account_not_empty`: a balance, a hold or money in flight */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
+        };
+    };
     deposit: {
         parameters: {
             query?: never;
@@ -1319,7 +1457,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1391,6 +1529,81 @@ export interface operations {
             };
         };
     };
+    freeze: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account, `frozen` (already frozen: the same) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody400"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description Not a banker */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `account_closed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
+        };
+    };
     list_transfers: {
         parameters: {
             query?: {
@@ -1448,6 +1661,81 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+        };
+    };
+    unfreeze: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account, `active` (already active: the same) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody400"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description Not a banker */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `account_closed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -1532,7 +1820,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1585,7 +1873,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1638,7 +1926,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1705,7 +1993,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1900,7 +2188,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2018,7 +2306,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2157,7 +2445,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2260,7 +2548,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2340,7 +2628,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2392,7 +2680,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2403,7 +2691,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2454,7 +2742,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2465,7 +2753,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
