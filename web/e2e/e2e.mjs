@@ -540,7 +540,8 @@ await step('a description on Send money; the statement names counterparty and de
   await nav('Accounts').click();
   await accountRow(alice.usd).getByRole('link', { name: 'Statement', exact: true }).click();
   const newest = page.locator('table.entries tbody tr').first();
-  await newest.waitFor();
+  // The statement may first show what it had cached, then the refetched page.
+  await newest.filter({ hasText: 'Lunch, Tuesday' }).waitFor();
   check((await cellText(newest, 'Description')).includes('Lunch, Tuesday'), `description: ${await cellText(newest, 'Description')}`);
   check((await cellText(newest, 'Counterparty')) === `#${bob.usd}`, `counterparty: ${await cellText(newest, 'Counterparty')}`);
   const [download] = await Promise.all([page.waitForEvent('download'), button('Download CSV').click()]);
