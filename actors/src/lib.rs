@@ -37,6 +37,6 @@ pub use model::{
     TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
 };
 pub use queries::{
-    SearchPage, SearchScope, StatementLine, StatementQuery, TransferSearch, TransferWithOwners,
-    TransfersQuery,
+    Reads, SearchPage, SearchScope, StatementLine, StatementQuery, TransferSearch,
+    TransferWithOwners, TransfersQuery,
 };
