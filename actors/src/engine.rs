@@ -376,22 +376,26 @@ impl Engine {
     }
 
     /// Transfers inside the engine now (in-flight permits taken): 0 once abandoned work ended.
+    #[cfg(feature = "test-hooks")]
     pub fn transfers_in_flight(&self) -> usize {
         self.inner.config.transfers_in_flight_max - self.inner.in_flight.available_permits()
     }
 
     /// Account actors in memory now.
+    #[cfg(feature = "test-hooks")]
     pub fn active_accounts(&self) -> usize {
         self.inner.registry.active_count()
     }
 
     /// Account actors not yet dropped: the active ones and passivated ones still draining.
+    #[cfg(feature = "test-hooks")]
     pub fn account_actors_alive(&self) -> usize {
         self.inner.registry.alive_count()
     }
 
     /// The committed balance every active account actor holds (tests compare it with
     /// PostgreSQL).
+    #[cfg(feature = "test-hooks")]
     pub async fn cached_balances(&self) -> Vec<(AccountId, i64)> {
         let mut balances = Vec::new();
         for handle in self.inner.registry.handles() {
@@ -418,6 +422,7 @@ impl Engine {
 
     /// Stops an account's actor as a failure would; its supervisor restarts it with its state
     /// reloaded from PostgreSQL.
+    #[cfg(feature = "test-hooks")]
     pub async fn restart_account(&self, id: AccountId) -> Result<(), LookupError> {
         let handle = self.inner.registry.get(id).await?;
         handle
