@@ -137,7 +137,12 @@ impl Engine {
         amount: Option<Amount>,
         authority: &Authority,
     ) -> Result<Job, TransferError> {
-        let found = self.find_transfer(id).await?.ok_or(Refusal::NotFound)?;
+        let found = self
+            .inner
+            .reads
+            .find_transfer(id)
+            .await?
+            .ok_or(Refusal::NotFound)?;
         if let Authority::Owner(username) = authority {
             let caller = Some(username.as_str());
             if found.from_owner.as_deref() == caller && found.to_owner.as_deref() != caller {
@@ -225,7 +230,12 @@ impl Engine {
         ending: Ending,
         authority: &Authority,
     ) -> Result<Job, TransferError> {
-        let found = self.find_transfer(id).await?.ok_or(Refusal::NotFound)?;
+        let found = self
+            .inner
+            .reads
+            .find_transfer(id)
+            .await?
+            .ok_or(Refusal::NotFound)?;
         if let Authority::Owner(username) = authority {
             let caller = Some(username.as_str());
             if found.from_owner.as_deref() == caller && found.to_owner.as_deref() != caller {

@@ -20,6 +20,7 @@ use crate::model::{
     TransferRequest, Transferred,
 };
 use crate::model::{Outage, Saturation};
+use crate::queries::Reads;
 use crate::registry::Registry;
 
 /// A handle to the engine; cheap to clone, shared by every HTTP worker.
@@ -39,8 +40,8 @@ pub(crate) struct Inner {
     pub(crate) in_flight: Semaphore,
     /// Each currency's reserve account, looked up once.
     pub(crate) reserves: DashMap<Currency, AccountId>,
-    /// Where statements, balances at an instant and lists may be read (`database.read_url`).
-    pub(crate) read_replica: std::sync::OnceLock<crate::replica::ReadReplica>,
+    /// The SQL-only reads, on their own handle; the engine's own checks read through it too.
+    pub(crate) reads: Reads,
     arbiters: Vec<Arbiter>,
 }
 
@@ -89,7 +90,7 @@ impl Engine {
                 in_flight: Semaphore::new(config.transfers_in_flight_max),
                 idempotency: Idempotency::new(pool.clone(), metrics.clone()),
                 reserves: DashMap::new(),
-                read_replica: std::sync::OnceLock::new(),
+                reads: Reads::new(pool.clone(), metrics.clone()),
                 config,
                 pool,
                 registry,
@@ -128,6 +129,8 @@ impl Engine {
         // Counted in PostgreSQL (every replica's holds); concurrent creations may pass it by
         // as many as are in flight, which `transfers_in_flight_max` bounds.
         let open = self
+            .inner
+            .reads
             .holds_open(&[request.from])
             .await
             .map_err(TransferError::from)?;
@@ -189,7 +192,7 @@ impl Engine {
         let round_max = self.inner.config.expiry_sweep_batch_max;
         let mut expired = 0;
         for _ in 0..crate::config::EXPIRY_SWEEP_ROUNDS_MAX {
-            let due = self.due_pending(round_max).await?;
+            let due = self.inner.reads.due_pending(round_max).await?;
             let found = due.len();
             let releases = due
                 .into_iter()
@@ -361,13 +364,10 @@ impl Engine {
             .await
     }
 
-    /// Reads statements, balances at an instant and lists from `replica` while it is fresh;
-    /// set once, at start.
-    pub fn use_read_replica(&self, replica: crate::replica::ReadReplica) {
-        assert!(
-            self.inner.read_replica.set(replica).is_ok(),
-            "the read replica is set once"
-        );
+    /// The read handle: statements, transfers, searches and account lists, straight from
+    /// PostgreSQL (or the read replica); clone it to keep it.
+    pub fn reads(&self) -> &Reads {
+        &self.inner.reads
     }
 
     /// The engine's metrics, for the service to expose with its own.
@@ -376,22 +376,26 @@ impl Engine {
     }
 
     /// Transfers inside the engine now (in-flight permits taken): 0 once abandoned work ended.
+    #[cfg(feature = "test-hooks")]
     pub fn transfers_in_flight(&self) -> usize {
         self.inner.config.transfers_in_flight_max - self.inner.in_flight.available_permits()
     }
 
     /// Account actors in memory now.
+    #[cfg(feature = "test-hooks")]
     pub fn active_accounts(&self) -> usize {
         self.inner.registry.active_count()
     }
 
     /// Account actors not yet dropped: the active ones and passivated ones still draining.
+    #[cfg(feature = "test-hooks")]
     pub fn account_actors_alive(&self) -> usize {
         self.inner.registry.alive_count()
     }
 
     /// The committed balance every active account actor holds (tests compare it with
     /// PostgreSQL).
+    #[cfg(feature = "test-hooks")]
     pub async fn cached_balances(&self) -> Vec<(AccountId, i64)> {
         let mut balances = Vec::new();
         for handle in self.inner.registry.handles() {
@@ -418,6 +422,7 @@ impl Engine {
 
     /// Stops an account's actor as a failure would; its supervisor restarts it with its state
     /// reloaded from PostgreSQL.
+    #[cfg(feature = "test-hooks")]
     pub async fn restart_account(&self, id: AccountId) -> Result<(), LookupError> {
         let handle = self.inner.registry.get(id).await?;
         handle
@@ -495,7 +500,7 @@ async fn sweep_expired_holds(engine: std::sync::Weak<Inner>) {
             Ok(expired) => tracing::info!(expired, "released expired holds"),
             Err(error) => tracing::warn!(%error, "the expiry sweep failed; retrying"),
         }
-        if let Err(error) = engine_handle.refresh_held_gauge().await {
+        if let Err(error) = engine_handle.inner.reads.refresh_held_gauge().await {
             tracing::debug!(%error, "the held-amount gauge was not refreshed");
         }
         drop(engine_handle);

@@ -10,7 +10,7 @@
 //!                   └─ on commit: settle each actor once, then answer the callers
 //! ```
 
-pub mod account;
+mod account;
 pub mod audit;
 mod batch;
 pub mod config;
@@ -22,10 +22,10 @@ pub mod failover;
 mod idempotency;
 mod journal;
 pub mod journal_sql;
-pub mod metrics;
-pub mod model;
+mod metrics;
+mod model;
 mod queries;
-pub mod registry;
+mod registry;
 pub mod replica;
 
 pub use config::{EngineConfig, InvalidEngineConfig};
@@ -37,6 +37,6 @@ pub use model::{
     TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
 };
 pub use queries::{
-    SearchPage, SearchScope, StatementLine, StatementQuery, TransferSearch, TransferWithOwners,
-    TransfersQuery,
+    Reads, SearchPage, SearchScope, StatementLine, StatementQuery, TransferSearch,
+    TransferWithOwners, TransfersQuery,
 };

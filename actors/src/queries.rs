@@ -7,14 +7,18 @@ mod search;
 
 pub use search::{SearchPage, SearchScope, TransferSearch};
 
+use std::sync::{Arc, OnceLock};
+
+use deadpool_postgres::Pool;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
-use crate::engine::Engine;
+use crate::metrics::EngineMetrics;
 use crate::model::{
     AccountId, AccountKind, AccountSnapshot, AccountStatus, Amount, Currency, Entry, LookupError,
     Outage, Transfer, TransferDetails, TransferId, TransferStatus,
 };
+use crate::replica::ReadReplica;
 
 /// One page of an account's statement: entries with an id below `before_id`, posted in
 /// `[since, until)`, newest first.
@@ -144,7 +148,35 @@ const BALANCE_AT: &str = "SELECT balance_after FROM (
          ORDER BY id DESC LIMIT 1)
     ) AS legs ORDER BY id DESC LIMIT 1";
 
-impl Engine {
+/// The read handle: SQL-only reads of accounts, statements and transfers, beside the engine's
+/// command handle. It touches no actor, so a read never activates one nor waits behind a
+/// movement. Cheap to clone: `Engine::reads` hands out the engine's own.
+#[derive(Clone)]
+pub struct Reads {
+    pool: Pool,
+    /// Where statements, balances at an instant and lists may be read (`database.read_url`).
+    replica: Arc<OnceLock<ReadReplica>>,
+    metrics: EngineMetrics,
+}
+
+impl Reads {
+    pub(crate) fn new(pool: Pool, metrics: EngineMetrics) -> Reads {
+        Reads {
+            pool,
+            replica: Arc::new(OnceLock::new()),
+            metrics,
+        }
+    }
+
+    /// Reads statements, balances at an instant and lists from `replica` while it is fresh;
+    /// set once, at start.
+    pub fn use_read_replica(&self, replica: ReadReplica) {
+        assert!(
+            self.replica.set(replica).is_ok(),
+            "the read replica is set once"
+        );
+    }
+
     /// An owner's accounts by id, one page.
     pub async fn accounts_of(
         &self,
@@ -171,7 +203,7 @@ impl Engine {
         &self,
         ids: &[AccountId],
     ) -> Result<Vec<AccountSnapshot>, LookupError> {
-        self.inner.metrics.account_lookup_queries.inc();
+        self.metrics.account_lookup_queries.inc();
         let rows = self.query(ACCOUNTS_BY_ID, &[&ids]).await?;
         self.decoded(rows.iter().map(account).collect())
     }
@@ -293,8 +325,7 @@ impl Engine {
             rows.iter().map(|row| (row.get(0), row.get(1))).collect();
         for currency in Currency::ALL {
             let amount = held.get(currency.as_str()).copied().unwrap_or(0);
-            self.inner
-                .metrics
+            self.metrics
                 .held_amount
                 .with_label_values(&[currency.as_str()])
                 .set(amount);
@@ -307,7 +338,7 @@ impl Engine {
     /// Rows that did not decode are logged and counted as corrupt where they are found.
     fn decoded<T>(&self, result: Result<T, LookupError>) -> Result<T, LookupError> {
         if let Err(LookupError::Corrupt { what }) = &result {
-            self.inner.metrics.corrupt("read_row", what);
+            self.metrics.corrupt("read_row", what);
         }
         result
     }
@@ -317,7 +348,7 @@ impl Engine {
         sql: &str,
         parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, LookupError> {
-        if let Some(replica) = self.inner.read_replica.get().filter(|r| r.fresh()) {
+        if let Some(replica) = self.replica.get().filter(|r| r.fresh()) {
             match query_on(&replica.pool, sql, parameters).await {
                 Ok(rows) => return Ok(rows),
                 Err(error) => {
@@ -325,7 +356,7 @@ impl Engine {
                 }
             }
         }
-        query_on(&self.inner.pool, sql, parameters).await
+        query_on(&self.pool, sql, parameters).await
     }
 
     /// Which (payer, reference) pairs a committed transfer already uses.
@@ -349,7 +380,7 @@ impl Engine {
         sql: &str,
         parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, LookupError> {
-        query_on(&self.inner.pool, sql, parameters).await
+        query_on(&self.pool, sql, parameters).await
     }
 }
 

@@ -130,11 +130,14 @@ impl Registry {
         self.shared.remove(handle.info.id, handle.generation);
     }
 
+    /// Actors registered now (the `test-hooks` feature's `Engine::active_accounts`).
+    #[cfg(feature = "test-hooks")]
     pub fn active_count(&self) -> usize {
         self.shared.actors.len()
     }
 
     /// Actors still in memory: the registered ones and retired ones not yet dropped.
+    #[cfg(feature = "test-hooks")]
     pub fn alive_count(&self) -> usize {
         self.shared.actors_alive.load(Ordering::Acquire)
     }

@@ -95,7 +95,7 @@ pub async fn list_accounts(
 ) -> Result<HttpResponse, ApiError> {
     let page = Page::parse(query.page_id, query.page_size)?;
     let accounts = state
-        .engine
+        .reads
         .accounts_of(user.username.as_str(), page.offset, page.limit)
         .await?;
     let views: Vec<AccountView> = accounts.iter().map(AccountView::from).collect();
@@ -141,7 +141,7 @@ pub async fn list_entries(
         until: Instant::parse_optional("until", query.until.as_deref())?,
     };
     let account = visible_account(&user, &state, path.into_inner()).await?;
-    let entries = state.engine.statement(account.id, statement).await?;
+    let entries = state.reads.statement(account.id, statement).await?;
     let views: Vec<EntryView> = entries.iter().map(EntryView::line).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -177,7 +177,7 @@ pub async fn balance_at(
         .ok_or_else(|| ApiError::Validation("at is required: an RFC 3339 instant".to_owned()))?;
     let at = Instant::parse("at", text)?;
     let account = visible_account(&user, &state, path.into_inner()).await?;
-    let balance = state.engine.balance_at(account.id, at).await?;
+    let balance = state.reads.balance_at(account.id, at).await?;
     Ok(HttpResponse::Ok().json(BalanceAtView {
         account_id: account.id,
         currency: account.currency,
@@ -226,7 +226,7 @@ pub async fn list_transfers(
     };
     let account = visible_account(&user, &state, path.into_inner()).await?;
     let transfers = state
-        .engine
+        .reads
         .transfers_of(
             account.id,
             TransfersQuery {
@@ -443,7 +443,7 @@ async fn visible_account(
 ) -> Result<AccountView, ApiError> {
     let id = ResourceId::parse(id)?;
     // From PostgreSQL, not an actor's memory: another replica's transfers are in it.
-    let account = AccountView::from(&state.engine.account_committed(id).await?);
+    let account = AccountView::from(&state.reads.account_committed(id).await?);
     match (&account.owner, user.is_banker()) {
         (_, true) => Ok(account),
         (Some(owner), false) if owner == user.username.as_str() => Ok(account),

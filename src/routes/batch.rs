@@ -179,7 +179,7 @@ async fn foreign_payer(
     payers.sort_unstable();
     payers.dedup();
     let found: HashMap<AccountId, AccountSnapshot> = state
-        .engine
+        .reads
         .accounts_by_id(&payers)
         .await?
         .into_iter()
@@ -218,7 +218,7 @@ async fn past_holds_cap(items: &[BatchItem], state: &AppState) -> Result<Option<
     }
     payers.sort_unstable();
     payers.dedup();
-    let mut open = state.engine.holds_open(&payers).await?;
+    let mut open = state.reads.holds_open(&payers).await?;
     let holds_open_max = state.settings.engine.holds_open_max;
     for (index, item) in items.iter().enumerate() {
         if item.pending_timeout.is_none() {

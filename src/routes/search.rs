@@ -66,7 +66,7 @@ pub async fn search_transfers(
 ) -> Result<HttpResponse, ApiError> {
     let (params, metadata) = split(query.into_inner())?;
     let search = parse(&user, params, metadata)?;
-    let page = state.engine.search_transfers(&search).await?;
+    let page = state.reads.search_transfers(&search).await?;
     let caller = Some(user.username.as_str());
     let transfers = page
         .transfers

@@ -153,11 +153,7 @@ pub async fn get_transfer(
 ) -> Result<HttpResponse, ApiError> {
     let id = ResourceId::parse(path.into_inner())?;
     let not_found = || ApiError::NotFound(format!("no transfer {id}"));
-    let found = state
-        .engine
-        .find_transfer(id)
-        .await?
-        .ok_or_else(not_found)?;
+    let found = state.reads.find_transfer(id).await?.ok_or_else(not_found)?;
     let caller = Some(user.username.as_str());
     let pays = found.from_owner.as_deref() == caller;
     let involved = pays || found.to_owner.as_deref() == caller;

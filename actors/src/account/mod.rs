@@ -20,7 +20,7 @@ mod state;
 mod status;
 
 use crate::registry::Shared;
-pub use state::{AccountState, Settlement, SettlementOutcome, Side, SUPPLY_MAX};
+pub use state::{AccountState, Settlement, SettlementOutcome, Side};
 pub use status::{ChangeStatus, StatusReply};
 
 /// Put a hold of `amount` on one side. Answered through `reply` so the sender can use `try_send`

@@ -103,7 +103,8 @@ impl AccountState {
         self.check();
     }
 
-    /// Whether nothing is committed, held or in flight on the account: it may be closed.
+    /// Whether nothing is committed, held or in flight on the account (the unit tests' check).
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.posted == 0 && self.held == 0 && self.is_idle()
     }

@@ -192,6 +192,8 @@ impl Engine {
             return Ok(());
         }
         let taken = self
+            .inner
+            .reads
             .taken_references(&asked)
             .await
             .map_err(TransferError::from)?;

@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 
-use super::{query_on, transfer};
-use crate::engine::Engine;
+use super::{query_on, transfer, Reads};
 use crate::model::{AccountId, Currency, LookupError, TransferId, TransferStatus};
 use crate::queries::TransferWithOwners;
 
@@ -65,7 +64,7 @@ impl Sql {
     }
 }
 
-impl Engine {
+impl Reads {
     /// One page of the transfers `search` allows, newest first.
     pub async fn search_transfers(
         &self,
@@ -89,7 +88,7 @@ impl Engine {
             .iter()
             .map(|parameter| parameter.as_ref() as &(dyn ToSql + Sync))
             .collect();
-        let rows = query_on(&self.inner.pool, &text, &parameters).await?;
+        let rows = query_on(&self.pool, &text, &parameters).await?;
         let mut transfers = rows
             .iter()
             .map(|row| {
