@@ -4,32 +4,10 @@
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, spawn_replica, TestApp, TestUser};
-
-struct Scene {
-    app: TestApp,
-    alice: TestUser,
-    bob: TestUser,
-    banker: TestUser,
-    alice_usd: i64,
-    bob_usd: i64,
-}
+use crate::helpers::{assert_error, spawn_replica, Scene, TestApp, TestUser};
 
 async fn scene() -> Scene {
-    let app = spawn_app().await;
-    let alice = app.create_depositor().await;
-    let bob = app.create_depositor().await;
-    let banker = app.create_banker().await;
-    let alice_usd = app.funded_account(&alice, &banker, "USD", 10_000).await;
-    let bob_usd = app.open_account(&bob, "USD").await;
-    Scene {
-        app,
-        alice,
-        bob,
-        banker,
-        alice_usd,
-        bob_usd,
-    }
+    Scene::funded(10_000).await
 }
 
 fn transfer_body(from: i64, to: i64, amount: i64, extra: Value) -> Value {

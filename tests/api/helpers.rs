@@ -448,3 +448,36 @@ impl TestApp {
             .expect("the request is sent")
     }
 }
+
+/// Alice with a funded USD account, Bob with an empty one, and a banker: the cast of the tests
+/// of what transfers say and of refunds.
+pub struct Scene {
+    pub app: TestApp,
+    pub alice: TestUser,
+    pub bob: TestUser,
+    pub banker: TestUser,
+    pub alice_usd: i64,
+    pub bob_usd: i64,
+}
+
+impl Scene {
+    /// Alice's account holds `alice_usd_minor` (minor units).
+    pub async fn funded(alice_usd_minor: i64) -> Scene {
+        let app = spawn_app().await;
+        let alice = app.create_depositor().await;
+        let bob = app.create_depositor().await;
+        let banker = app.create_banker().await;
+        let alice_usd = app
+            .funded_account(&alice, &banker, "USD", alice_usd_minor)
+            .await;
+        let bob_usd = app.open_account(&bob, "USD").await;
+        Scene {
+            app,
+            alice,
+            bob,
+            banker,
+            alice_usd,
+            bob_usd,
+        }
+    }
+}
