@@ -195,6 +195,8 @@ fn fixed_answer() -> TransferResult {
         counterparty_account_id: None,
         description: None,
         reference: None,
+        counterparty_kind: None,
+        reversed_amount: None,
     };
     TransferResult {
         transfer: TransferView {

@@ -35,7 +35,7 @@ mod constraints;
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail,
         views::AccountView, views::TransferView, views::EntryView, views::TransferResult,
-        views::MovementResult, views::BalanceAtView, views::PendingResult,
+        views::MovementResult, views::BalanceAtView, views::PendingResult, views::CounterpartyKind,
         search::TransferPage, reversal::ReverseRequest, pending::PostRequest, batch::BatchRequest, batch::BatchResult, batch::BatchItemResult,
         events::EventsPage, events::EventView, events::EventData, events::TransferEventData,
         webhooks::CreateWebhookRequest, webhooks::WebhookView, webhooks::CreatedWebhook,

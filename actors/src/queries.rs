@@ -38,14 +38,17 @@ pub struct TransfersQuery {
     pub before_id: TransferId,
 }
 
-/// One line of a statement: the entry, the account on the other side, what the transfer says,
-/// and its reference on a debit only (the payer's own).
+/// One line of a statement: the entry, the account on the other side (and whether it is a
+/// reserve: the line is a deposit or a withdrawal), what the transfer says, its reference on a
+/// debit only (the payer's own), and how much of the transfer was refunded so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementLine {
     pub entry: Entry,
     pub counterparty_account_id: AccountId,
+    pub counterparty_is_reserve: bool,
     pub description: Option<String>,
     pub reference: Option<String>,
+    pub reversed_amount: i64,
 }
 
 /// A transfer with the owners of its two accounts, so the caller can decide who may see it.
@@ -116,7 +119,8 @@ const FIND_TRANSFER: &str = "SELECT t.id, t.from_account_id, t.to_account_id, t.
 /// lookup per leg of the page.
 const STATEMENT: &str = "SELECT legs.id, legs.transfer_id, legs.amount, legs.balance_after,
         legs.created_at, legs.counterparty, said.description,
-        CASE WHEN legs.amount < 0 THEN said.reference END
+        CASE WHEN legs.amount < 0 THEN said.reference END, said.reversed_amount,
+        other.kind = 'reserve'
     FROM (
         (SELECT id * 2 AS id, COALESCE(pending_id, id) AS transfer_id, -amount AS amount,
                 from_balance_after AS balance_after, posted_at AS created_at,
@@ -135,6 +139,7 @@ const STATEMENT: &str = "SELECT legs.id, legs.transfer_id, legs.amount, legs.bal
         ORDER BY id DESC LIMIT $6
     ) AS legs
     JOIN transfers said ON said.id = legs.transfer_id
+    JOIN accounts other ON other.id = legs.counterparty
     ORDER BY legs.id DESC";
 
 /// The posted balance right after the newest leg at or before an instant.
@@ -243,8 +248,10 @@ impl Reads {
                     created_at: row.get(4),
                 },
                 counterparty_account_id: row.get(5),
+                counterparty_is_reserve: row.get(9),
                 description: row.get(6),
                 reference: row.get(7),
+                reversed_amount: row.get(8),
             })
             .collect())
     }

@@ -145,6 +145,21 @@ pub struct EntryView {
     /// On a statement: the transfer's reference, on the payer's side (a debit) only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// On a statement: `reserve` when the other side is the currency's reserve (the entry is a
+    /// deposit or a withdrawal, which are not refunded), else `customer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterparty_kind: Option<CounterpartyKind>,
+    /// On a statement: how much of the transfer was refunded so far (0 to its amount).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversed_amount: Option<i64>,
+}
+
+/// What kind of account is on the other side of a statement entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CounterpartyKind {
+    Customer,
+    Reserve,
 }
 
 impl EntryView {
@@ -155,6 +170,11 @@ impl EntryView {
             counterparty_account_id: Some(line.counterparty_account_id.get()),
             description: line.description.clone(),
             reference: line.reference.clone(),
+            counterparty_kind: Some(match line.counterparty_is_reserve {
+                true => CounterpartyKind::Reserve,
+                false => CounterpartyKind::Customer,
+            }),
+            reversed_amount: Some(line.reversed_amount),
             ..EntryView::new(&line.entry, true)
         }
     }
@@ -171,6 +191,8 @@ impl EntryView {
             counterparty_account_id: None,
             description: None,
             reference: None,
+            counterparty_kind: None,
+            reversed_amount: None,
         }
     }
 }

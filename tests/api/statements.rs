@@ -308,3 +308,77 @@ async fn accounts_show_held_and_available_and_a_sender_never_sees_the_recipients
     assert!(sent.get("to_account").is_none());
     assert_eq!(sent["transfer"]["status"], "posted");
 }
+
+/// The line of `statement` that is the leg of `amount` of transfer `transfer_id`.
+fn line_of(statement: &Value, transfer_id: i64, amount: i64) -> &Value {
+    statement
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|line| line["transfer_id"] == transfer_id && line["amount"] == amount)
+        .unwrap_or_else(|| panic!("transfer {transfer_id} ({amount}) in {statement}"))
+}
+
+#[actix_web::test]
+async fn statement_lines_say_what_was_refunded_and_which_come_from_the_reserve() {
+    let s = scene().await;
+    let entries = |account: i64, user: &TestUser| {
+        let (app, token) = (&s.app, user.token.clone());
+        async move {
+            let path = format!("/accounts/{account}/entries?limit=100");
+            json(app.get(&path, Some(&token)).await, 200).await
+        }
+    };
+    let bobs = entries(s.bob_usd, &s.bob).await;
+    let paid = bobs[1]["transfer_id"].as_i64().expect("alice's 300 to bob");
+    assert_eq!(bobs[1]["amount"], 300, "{bobs}");
+    let refund = s
+        .app
+        .post_keyed(
+            &format!("/transfers/{paid}/reverse"),
+            &serde_json::json!({"amount": 50}),
+            &s.bob.token,
+            "refund-50",
+        )
+        .await;
+    let refund = json(refund, 201).await["transfer"]["id"].as_i64().unwrap();
+    let withdrawal = s
+        .app
+        .post(
+            &format!("/accounts/{}/withdrawals", s.alice_usd),
+            &serde_json::json!({"amount": 10}),
+            Some(&s.alice.token),
+        )
+        .await;
+    let withdrawal = json(withdrawal, 201).await["transfer"]["id"]
+        .as_i64()
+        .unwrap();
+
+    let bobs = entries(s.bob_usd, &s.bob).await;
+    let received = line_of(&bobs, paid, 300);
+    assert_eq!(received["reversed_amount"], 50, "{received}");
+    assert_eq!(received["counterparty_kind"], "customer", "{received}");
+    let refunded = line_of(&bobs, refund, -50);
+    assert_eq!(refunded["reversed_amount"], 0, "{refunded}");
+    assert_eq!(refunded["counterparty_account_id"], s.alice_usd);
+
+    let alices = entries(s.alice_usd, &s.alice).await;
+    assert_eq!(line_of(&alices, paid, -300)["reversed_amount"], 50);
+    assert_eq!(
+        line_of(&alices, paid, -300)["counterparty_kind"],
+        "customer"
+    );
+    assert_eq!(
+        line_of(&alices, refund, 50)["counterparty_kind"],
+        "customer"
+    );
+    let out = line_of(&alices, withdrawal, -10);
+    assert_eq!(out["counterparty_kind"], "reserve", "{out}");
+    assert_eq!(out["reversed_amount"], 0, "{out}");
+    // The oldest line is the banker's deposit, from the reserve.
+    let deposit = alices.as_array().unwrap().last().expect("the deposit");
+    assert_eq!(deposit["amount"], 1_000, "{alices}");
+    assert_eq!(deposit["counterparty_kind"], "reserve", "{deposit}");
+    assert_eq!(deposit["reversed_amount"], 0, "{deposit}");
+    s.app.assert_invariants().await;
+}

@@ -593,6 +593,11 @@ export interface components {
             /** @description In request order. */
             results: components["schemas"]["BatchItemResult"][];
         };
+        /**
+         * @description What kind of account is on the other side of a statement entry.
+         * @enum {string}
+         */
+        CounterpartyKind: "customer" | "reserve";
         CreateAccountRequest: {
             /**
              * @description One of USD, EUR, CAD, KRW, JPY, GBP.
@@ -686,6 +691,7 @@ export interface components {
              * @description On a statement: the account on the other side of the transfer.
              */
             counterparty_account_id?: number | null;
+            counterparty_kind?: null | components["schemas"]["CounterpartyKind"];
             /** Format: date-time */
             created_at: string;
             /** @description On a statement: the transfer's description, when it has one. */
@@ -694,6 +700,11 @@ export interface components {
             id: number;
             /** @description On a statement: the transfer's reference, on the payer's side (a debit) only. */
             reference?: string | null;
+            /**
+             * Format: int64
+             * @description On a statement: how much of the transfer was refunded so far (0 to its amount).
+             */
+            reversed_amount?: number | null;
             /** Format: int64 */
             transfer_id: number;
         };

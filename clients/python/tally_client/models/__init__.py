@@ -9,6 +9,7 @@ from .balance_at_view_currency import BalanceAtViewCurrency
 from .batch_item_result import BatchItemResult
 from .batch_request import BatchRequest
 from .batch_result import BatchResult
+from .counterparty_kind import CounterpartyKind
 from .create_account_request import CreateAccountRequest
 from .create_account_request_currency import CreateAccountRequestCurrency
 from .create_transfer_request import CreateTransferRequest
@@ -87,6 +88,7 @@ __all__ = (
     "BatchItemResult",
     "BatchRequest",
     "BatchResult",
+    "CounterpartyKind",
     "CreateAccountRequest",
     "CreateAccountRequestCurrency",
     "CreateTransferRequest",

@@ -7,6 +7,7 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.counterparty_kind import CounterpartyKind
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="EntryView")
@@ -26,8 +27,11 @@ class EntryView:
             accounts the
             caller owns (or to a banker).
         counterparty_account_id (int | None | Unset): On a statement: the account on the other side of the transfer.
+        counterparty_kind (CounterpartyKind | None | Unset):
         description (None | str | Unset): On a statement: the transfer's description, when it has one.
         reference (None | str | Unset): On a statement: the transfer's reference, on the payer's side (a debit) only.
+        reversed_amount (int | None | Unset): On a statement: how much of the transfer was refunded so far (0 to its
+            amount).
     """
 
     account_id: int
@@ -37,8 +41,10 @@ class EntryView:
     transfer_id: int
     balance_after: int | None | Unset = UNSET
     counterparty_account_id: int | None | Unset = UNSET
+    counterparty_kind: CounterpartyKind | None | Unset = UNSET
     description: None | str | Unset = UNSET
     reference: None | str | Unset = UNSET
+    reversed_amount: int | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,6 +70,14 @@ class EntryView:
         else:
             counterparty_account_id = self.counterparty_account_id
 
+        counterparty_kind: None | str | Unset
+        if isinstance(self.counterparty_kind, Unset):
+            counterparty_kind = UNSET
+        elif isinstance(self.counterparty_kind, CounterpartyKind):
+            counterparty_kind = self.counterparty_kind.value
+        else:
+            counterparty_kind = self.counterparty_kind
+
         description: None | str | Unset
         if isinstance(self.description, Unset):
             description = UNSET
@@ -75,6 +89,12 @@ class EntryView:
             reference = UNSET
         else:
             reference = self.reference
+
+        reversed_amount: int | None | Unset
+        if isinstance(self.reversed_amount, Unset):
+            reversed_amount = UNSET
+        else:
+            reversed_amount = self.reversed_amount
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -91,10 +111,14 @@ class EntryView:
             field_dict["balance_after"] = balance_after
         if counterparty_account_id is not UNSET:
             field_dict["counterparty_account_id"] = counterparty_account_id
+        if counterparty_kind is not UNSET:
+            field_dict["counterparty_kind"] = counterparty_kind
         if description is not UNSET:
             field_dict["description"] = description
         if reference is not UNSET:
             field_dict["reference"] = reference
+        if reversed_amount is not UNSET:
+            field_dict["reversed_amount"] = reversed_amount
 
         return field_dict
 
@@ -131,6 +155,23 @@ class EntryView:
             d.pop("counterparty_account_id", UNSET)
         )
 
+        def _parse_counterparty_kind(data: object) -> CounterpartyKind | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                counterparty_kind_type_1 = CounterpartyKind(data)
+
+                return counterparty_kind_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CounterpartyKind | None | Unset, data)
+
+        counterparty_kind = _parse_counterparty_kind(d.pop("counterparty_kind", UNSET))
+
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -149,6 +190,15 @@ class EntryView:
 
         reference = _parse_reference(d.pop("reference", UNSET))
 
+        def _parse_reversed_amount(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        reversed_amount = _parse_reversed_amount(d.pop("reversed_amount", UNSET))
+
         entry_view = cls(
             account_id=account_id,
             amount=amount,
@@ -157,8 +207,10 @@ class EntryView:
             transfer_id=transfer_id,
             balance_after=balance_after,
             counterparty_account_id=counterparty_account_id,
+            counterparty_kind=counterparty_kind,
             description=description,
             reference=reference,
+            reversed_amount=reversed_amount,
         )
 
         entry_view.additional_properties = d
