@@ -182,6 +182,8 @@ async function cellText(row, column) {
 
 
 const alice = { username: 'alice', name: 'Alice Liddell' };
+/** The USD reserve's account id: where deposits come from. */
+let reserveUsd = null;
 const bob = { username: 'bob', name: 'Bob Bobson' };
 const today = new Date().toISOString().slice(0, 10);
 const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
@@ -204,6 +206,7 @@ const APP_USES = [
   ['post', '/transfers/{id}/post', []],
   ['post', '/transfers/{id}/void', []],
   ['post', '/transfers/{id}/reverse', ['Idempotency-Key']],
+  ['get', '/transfers', ['account_id', 'before_id', 'limit']],
 ];
 
 await step('the server offers every operation the app uses (its /openapi.json)', async () => {
@@ -292,7 +295,11 @@ await step('banker: deposit to any account; a third decimal in USD is refused', 
   for (let i = 0; i < 21; i++) {
     const answer = await api('POST', `/accounts/${alice.usd}/deposits`, { token, body: { amount: 100 } });
     check(answer.status === 201, `seed deposit ${i}: ${answer.status} ${JSON.stringify(answer.json)}`);
+    reserveUsd = answer.json.transfer.from_account_id;
   }
+  // Some euros, so a euro payment to a dollar account is refused by the bank for its currency.
+  const euros = await api('POST', `/accounts/${alice.eur}/deposits`, { token, body: { amount: 500 } });
+  check(euros.status === 201, `euro deposit: ${euros.status}`);
   await logIn(BANKER_USER, BANKER_PASSWORD);
   await nav('Banker').click();
   await expectHeading('Banker');
@@ -331,18 +338,37 @@ await step('banker: look an account up, freeze and unfreeze it, close an empty o
   await shot('03b-banker-frozen');
   await button('Unfreeze').click();
   await status().filter({ hasText: 'active' }).waitFor();
-  // An account with money in it is not closed: the refusal is shown in words.
+  // An account with money in it is not offered a close (the bank would refuse it): it says why.
   await label('Account number').fill(String(alice.usd));
   await button('Look up').click();
   await page.getByRole('region', { name: `Account #${alice.usd}` }).waitFor();
-  await button('Close account').click();
-  await alert().filter({ hasText: 'Only an empty account can be closed' }).waitFor();
+  await page.getByText('It can be closed once empty').waitFor();
+  check((await button('Close account').count()) === 0, 'a non-empty account offers no close');
+  check((await button('Freeze').count()) === 1, 'an active account offers a freeze');
   await label('Account number').fill(String(spare));
   await button('Look up').click();
   await page.getByRole('region', { name: `Account #${spare}` }).waitFor();
   await button('Close account').click();
   await status().filter({ hasText: 'closed' }).waitFor();
-  check(await button('Freeze').isDisabled(), 'a closed account offers no freeze');
+  await page.getByText('This account is closed for good.').waitFor();
+  for (const name of ['Freeze', 'Unfreeze', 'Close account']) {
+    check((await button(name).count()) === 0, `a closed account offers no ${name}`);
+  }
+  // A reserve is never frozen or closed (the bank answers 404): no button offers it.
+  await label('Account number').fill(String(reserveUsd));
+  await button('Look up').click();
+  await page.getByRole('region', { name: `Account #${reserveUsd}` }).getByText('the reserve', { exact: true }).waitFor();
+  await page.getByText("A currency's reserve account is never frozen or closed.").waitFor();
+  for (const name of ['Freeze', 'Unfreeze', 'Close account']) {
+    check((await button(name).count()) === 0, `a reserve offers no ${name}`);
+  }
+  const reserveRows = page.locator('table.transfers tbody tr[data-transfer-id]');
+  await reserveRows.first().waitFor();
+  check((await reserveRows.count()) === 20, `the first page of the reserve's transfers: ${await reserveRows.count()}`);
+  await button('Load more transfers').click();
+  await page.waitForFunction(() => document.querySelectorAll('table.transfers tbody tr[data-transfer-id]').length === 22);
+  check((await page.locator('table.transfers').getByRole('button', { name: /^Refund/ }).count()) === 0, 'no refund of a deposit');
+  await shot('03c-banker-reserve');
   const after = await api('GET', `/accounts/${spare}`, { token });
   check(after.json.status === 'closed', `the spare account is ${after.json.status}`);
   await logOut();
@@ -372,7 +398,7 @@ await step('refusals shown in words: insufficient funds, wrong currency, same ac
   await label('To account').fill(String(bob.usd));
   await label('Amount').fill('100000');
   await button('Send').click();
-  await alert().filter({ hasText: 'Not enough money available in that account.' }).waitFor();
+  await alert().filter({ hasText: `Amount: more than the USD 245.50 available in account #${alice.usd}.` }).waitFor();
   await shot('06-send-refused');
   await label('From account').selectOption(String(alice.eur));
   await label('Amount').fill('1.00');
@@ -548,6 +574,10 @@ await step('a description on Send money; the statement names counterparty and de
   const csv = readFileSync(await download.path(), 'utf8');
   check(csv.startsWith('Date,Entry,Transfer,Counterparty account,Description'), `CSV header: ${csv.slice(0, 80)}`);
   check(csv.includes(`,${bob.usd},"Lunch, Tuesday",,-2.00,USD,`), `CSV line of the payment: ${csv.split('\r\n')[1]}`);
+  // Deposits come from the reserve: named so, and never offered a refund (the bank answers 404).
+  const deposits = page.locator('table.entries tbody tr', { has: page.locator('td[data-label="Counterparty"]', { hasText: 'Deposit' }) });
+  check((await deposits.count()) > 0, 'the statement names deposits');
+  check((await deposits.getByRole('button', { name: /^Refund/ }).count()) === 0, 'a deposit offers no refund');
   await shot('15-statement-described');
   await logOut();
   await logIn(bob.username, PASSWORD);
@@ -559,10 +589,51 @@ await step('a description on Send money; the statement names counterparty and de
   const refundLine = page.locator('table.entries tbody tr').first();
   await page.waitForFunction(() => document.querySelector('table.entries tbody tr td[data-label="Amount"]')?.textContent?.startsWith('−2.00'));
   check((await cellText(refundLine, 'Counterparty')) === `#${alice.usd}`, `the refund goes to Alice: ${await cellText(refundLine, 'Counterparty')}`);
+  // Refunded in full: no second refund is offered (the bank would answer 409).
+  await received.getByRole('button', { name: /^Refund/ }).waitFor({ state: 'detached' });
   await shot('16-refunded');
   await logOut();
   await logIn(alice.username, PASSWORD);
 });
+
+await step("banker: an account's transfers, a partial refund from the list, none on deposits or refunded ones", async () => {
+  const aliceToken = await loginToken(alice.username, PASSWORD);
+  const aliceEntries = (await api('GET', `/accounts/${alice.usd}/entries?limit=100`, { token: aliceToken })).json;
+  const paid = aliceEntries.find((e) => e.amount === -2550).transfer_id;
+  const lunch = aliceEntries.find((e) => e.description === 'Lunch, Tuesday').transfer_id;
+  const bobBefore = (await api('GET', `/accounts/${bob.usd}`, { token: await loginToken(bob.username, PASSWORD) })).json.balance;
+  await logOut();
+  await logIn(BANKER_USER, BANKER_PASSWORD);
+  await nav('Banker').click();
+  await label('Account number').fill(String(bob.usd));
+  await button('Look up').click();
+  const region = page.getByRole('region', { name: `Account #${bob.usd}` });
+  const row = (id) => region.locator(`tr[data-transfer-id="${id}"]`);
+  await row(paid).waitFor();
+  // Fully refunded: listed, with no refund offered.
+  check((await cellText(row(lunch), 'Refunded')).startsWith('2.00'), `lunch refunded: ${await cellText(row(lunch), 'Refunded')}`);
+  check((await row(lunch).getByRole('button').count()) === 0, 'a transfer refunded in full offers no refund');
+  await region.getByRole('button', { name: `Refund transfer #${paid}`, exact: true }).click();
+  const form = region.getByRole('form', { name: `Refund of transfer #${paid}` });
+  check((await form.getByLabel('Amount to refund', { exact: true }).inputValue()) === '25.50', 'the refund defaults to all that is left');
+  await form.getByLabel('Amount to refund', { exact: true }).fill('30.00');
+  await form.getByRole('button', { name: 'Confirm refund', exact: true }).click();
+  await form.getByRole('alert').filter({ hasText: 'at most the USD 25.50 not yet refunded' }).waitFor();
+  await form.getByLabel('Amount to refund', { exact: true }).fill('5.00');
+  await shot('17-banker-refund-form');
+  await form.getByRole('button', { name: 'Confirm refund', exact: true }).click();
+  await region.getByRole('status').filter({ hasText: `Refunded USD 5.00 of transfer #${paid} to account #${alice.usd}` }).waitFor();
+  // The account and the list are read again: the balance is 5.00 lower, the row says 5.00 refunded.
+  const expected = ((bobBefore - 500) / 100).toFixed(2);
+  await page.getByTestId('account-balance').filter({ hasText: expected }).waitFor();
+  await row(paid).locator('td[data-label="Refunded"]').filter({ hasText: '5.00' }).waitFor();
+  await region.getByRole('button', { name: `Refund transfer #${paid}`, exact: true }).waitFor();
+  const seen = (await api('GET', `/transfers/${paid}`, { token: aliceToken })).json;
+  check(seen.reversed_amount === 500, `reversed_amount: ${seen.reversed_amount}`);
+  await shot('18-banker-refunded');
+  await logOut();
+  await logIn(alice.username, PASSWORD);
+}, { allow: [] });
 
 await step('log out: back to the login screen, the app no longer opens', async () => {
   await logOut();

@@ -23,7 +23,10 @@ export function AccountsTable({ accounts }: { accounts: Account[] }) {
       <tbody>
         {accounts.map((account) => (
           <tr key={account.id} data-account-id={account.id}>
-            <td data-label="Account">#{account.id}</td>
+            <td data-label="Account">
+              #{account.id}
+              {account.status !== 'active' && <span className={`badge ${account.status}`}>{account.status}</span>}
+            </td>
             <td data-label="Currency">{account.currency}</td>
             <td data-label="Balance" className="num"><Money minor={account.balance} currency={account.currency} /></td>
             <td data-label="Held" className="num"><Money minor={account.held} currency={account.currency} /></td>

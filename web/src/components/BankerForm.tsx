@@ -4,6 +4,7 @@ import { api } from '../lib/api';
 import { formatMoney, parseAmount } from '../lib/money';
 import { SubmissionKey } from '../lib/idempotency';
 import { keys } from '../lib/queries';
+import { movementRefusal } from '../lib/rules';
 import type { MovementResult } from '../lib/types';
 import { ErrorAlert, Notice } from './ErrorAlert';
 import { Field } from './Field';
@@ -31,6 +32,8 @@ export function BankerForm() {
       const account = await api.getAccount(id);
       const parsed = parseAmount(text, account.currency);
       if (!parsed.ok) throw new Error(`Amount: ${parsed.error}`);
+      const refusal = movementRefusal(kind, account, parsed.minor);
+      if (refusal) throw new Error(refusal);
       const idempotencyKey = key.current.forSubmission();
       return kind === 'deposit'
         ? api.deposit(id, parsed.minor, idempotencyKey)

@@ -3,16 +3,25 @@ import type { Currency } from '../lib/money';
 import { formatDateTime } from '../lib/dates';
 import { Money } from './Money';
 
-/** `onRefund`: offered on each received entry (a credit); the payee refunds what is left of it. */
+/** The other side: an account number, or the bank itself for a deposit or a withdrawal. */
+function counterparty(line: StatementLine): string {
+  if (line.counterparty_account_id == null) return '—';
+  if (line.counterparty_kind === 'reserve') return line.amount > 0 ? 'Deposit' : 'Withdrawal';
+  return `#${line.counterparty_account_id}`;
+}
+
+/** `onRefund`: offered on each entry `refundable` allows; the payee refunds what is left of it. */
 export function EntriesTable({
   lines,
   currency,
   onRefund,
+  refundable,
   refunding,
 }: {
   lines: StatementLine[];
   currency: Currency;
   onRefund?: (line: StatementLine) => void;
+  refundable?: (line: StatementLine) => boolean;
   refunding?: boolean;
 }) {
   if (lines.length === 0) return <p className="empty">No entries in this period.</p>;
@@ -37,9 +46,7 @@ export function EntriesTable({
             <tr key={line.id} data-entry-id={line.id}>
               <td data-label="Date">{formatDateTime(line.created_at)}</td>
               <td data-label="Transfer">#{line.transfer_id}</td>
-              <td data-label="Counterparty">
-                {line.counterparty_account_id == null ? '—' : `#${line.counterparty_account_id}`}
-              </td>
+              <td data-label="Counterparty">{counterparty(line)}</td>
               <td data-label="Description">
                 {line.description ?? ''}
                 {line.reference && <small className="hint"> {line.reference}</small>}
@@ -50,7 +57,7 @@ export function EntriesTable({
               </td>
               {onRefund && (
                 <td data-label="">
-                  {line.amount > 0 && (
+                  {refundable?.(line) && (
                     <button type="button" className="secondary" disabled={refunding}
                       aria-label={`Refund transfer #${line.transfer_id}`} onClick={() => onRefund(line)}>
                       Refund

@@ -64,15 +64,20 @@ export function SendMoneyForm({ accounts }: { accounts: Account[] }) {
     setDone(null);
     if (!from) return setProblem('Open an account first.');
     if (!/^\d+$/.test(toId.trim())) return setProblem('To account: enter the account number, e.g. 42.');
+    const to = Number(toId.trim());
+    if (to === from.id) return setProblem('To account: the money has to go to a different account.');
     const parsed = parseAmount(amount, from.currency);
     if (!parsed.ok) return setProblem(`Amount: ${parsed.error}`);
+    if (parsed.minor > from.available) {
+      return setProblem(`Amount: more than the ${formatMoney(from.available, from.currency)} available in account #${from.id}.`);
+    }
     const extra = holdFields(hold);
     if (typeof extra === 'string') return setProblem(extra);
     const said = description.trim();
     if ([...said].length > DESCRIPTION_MAX) return setProblem(`Description: at most ${DESCRIPTION_MAX} characters.`);
     const body: NewTransfer = {
       from_account_id: from.id,
-      to_account_id: Number(toId.trim()),
+      to_account_id: to,
       amount: parsed.minor,
       currency: from.currency,
       ...(said ? { description: said } : {}),

@@ -250,4 +250,24 @@ describe('ApiClient', () => {
     expect(urls[0]).toBe('/api/accounts/7/entries?limit=20&before_id=99&since=2026-11-01T00%3A00%3A00Z&until=2026-11-02T00%3A00%3A00Z');
     expect(urls[1]).toBe('/api/accounts/7/entries?limit=20');
   });
+
+  it("pages an account's transfers by next_before_id and refunds all or part under an Idempotency-Key", async () => {
+    const refund = { id: 9, from_account_id: 2, to_account_id: 1, amount: 300, currency: 'USD', status: 'posted', created_at: iso(T0), reversal_of: 5, reversed_amount: 0 };
+    const server = fakeServer({
+      'POST /users/login': loginAnswer,
+      'GET /transfers': () => json(200, { transfers: [], next_before_id: null }),
+      'POST /transfers/5/reverse': () => json(201, { transfer: refund }),
+    });
+    const client = new ApiClient({ fetch: server.fetch, storage: null });
+    await client.login('banker', 'pw');
+    await client.transfersOf(7, { limit: 20 });
+    await client.transfersOf(7, { limit: 20, beforeId: 41 });
+    expect((await client.reverseTransfer(5, 'key-part', 300)).transfer.reversal_of).toBe(5);
+    await client.reverseTransfer(5, 'key-rest');
+    const [first, next, part, rest] = server.calls.slice(1);
+    expect(first.url).toBe('/api/transfers?account_id=7&limit=20');
+    expect(next.url).toBe('/api/transfers?account_id=7&before_id=41&limit=20');
+    expect([part.url, part.body, part.headers['idempotency-key']]).toEqual(['/api/transfers/5/reverse', { amount: 300 }, 'key-part']);
+    expect([rest.body, rest.headers['idempotency-key']]).toEqual([{}, 'key-rest']);
+  });
 });

@@ -17,6 +17,7 @@ import type {
   NewTransfer,
   PendingResult,
   Transfer,
+  TransferPage,
   TransferResult,
   TransferStatus,
   User,
@@ -409,13 +410,27 @@ export class ApiClient {
     );
   }
 
-  /** POST /transfers/{id}/reverse: the payee refunds all that is left of a transfer. */
-  reverseTransfer(id: number, idempotencyKey: string): Promise<TransferResult> {
+  /**
+   * POST /transfers/{id}/reverse: the payee (or a banker) refunds `amount` minor units of a
+   * transfer, or all that is left of it when `amount` is undefined.
+   */
+  reverseTransfer(id: number, idempotencyKey: string, amount?: number): Promise<TransferResult> {
     return this.call((headers) =>
       this.http.POST('/transfers/{id}/reverse', {
         headers,
-        body: {},
+        body: amount === undefined ? {} : { amount },
         params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+      }),
+    );
+  }
+
+  /** GET /transfers?account_id=: one page of an account's transfers, newest first (a banker: any account). */
+  transfersOf(accountId: number, query: { beforeId?: number; limit?: number } = {}): Promise<TransferPage> {
+    const { beforeId: before_id, limit } = query;
+    return this.call((headers) =>
+      this.http.GET('/transfers', {
+        headers,
+        params: { query: definedOnly({ account_id: accountId, before_id, limit }) },
       }),
     );
   }

@@ -7,6 +7,8 @@ export const keys = {
   account: (id: number) => ['account', id] as const,
   statement: (id: number, since?: string, until?: string) => ['statement', id, since ?? '', until ?? ''] as const,
   holds: ['holds'] as const,
+  /** A banker's pages of an account's transfers (GET /transfers?account_id=). */
+  transfersOf: (id: number) => ['transfers', id] as const,
 };
 
 export function useAccounts() {

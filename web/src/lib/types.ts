@@ -13,6 +13,7 @@ export type Account = Schemas['AccountView'];
 export type Entry = Schemas['EntryView'];
 export type Transfer = Schemas['TransferView'];
 export type TransferStatus = Transfer['status'];
+export type TransferPage = Schemas['TransferPage'];
 export type TransferResult = Schemas['TransferResult'];
 export type PendingResult = Schemas['PendingResult'];
 export type MovementResult = Schemas['MovementResult'];

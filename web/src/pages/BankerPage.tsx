@@ -1,5 +1,5 @@
 import { useAuth } from '../auth';
-import { AccountAdmin } from '../components/AccountAdmin';
+import { AccountAdmin } from '../components/banker/AccountAdmin';
 import { BankerForm } from '../components/BankerForm';
 
 export function BankerPage() {
@@ -22,9 +22,12 @@ export function BankerPage() {
         <h2 id="banker-move">Deposit or withdraw</h2>
         <BankerForm />
       </section>
-      <section className="card narrow-card" aria-labelledby="banker-status">
-        <h2 id="banker-status">Account status</h2>
-        <p className="hint">Freeze a compromised account (it can still receive money), unfreeze it, or close an empty one for good.</p>
+      <section className="card" aria-labelledby="banker-status">
+        <h2 id="banker-status">Look up an account</h2>
+        <p className="hint">
+          Freeze a compromised account (it can still receive money), unfreeze it, close an empty one for good, or refund
+          one of its transfers.
+        </p>
         <AccountAdmin />
       </section>
     </>

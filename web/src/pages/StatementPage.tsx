@@ -8,6 +8,7 @@ import { chartPoints, runningBalances, type StatementLine } from '../lib/stateme
 import { statementCsv } from '../lib/csv';
 import { SubmissionKey } from '../lib/idempotency';
 import { formatMoney } from '../lib/money';
+import { entryRefundLeft } from '../lib/rules';
 import type { Entry } from '../lib/types';
 import { BalanceChart } from '../components/BalanceChart';
 import { DateRangeForm, type DateRange } from '../components/DateRangeForm';
@@ -90,6 +91,13 @@ export function StatementPage() {
           <div><dt>Available</dt><dd><Money minor={account.data.available} currency={account.data.currency} /></dd></div>
         </dl>
       )}
+      {account.data && account.data.status !== 'active' && (
+        <p className="notice" role="status">
+          {account.data.status === 'frozen'
+            ? 'This account is frozen: it can receive money but not pay or refund. Contact the bank.'
+            : 'This account is closed: it neither pays nor receives.'}
+        </p>
+      )}
       <section className="card" aria-labelledby="chart-heading">
         <h2 id="chart-heading">Balance over time</h2>
         {currency && statement.data && <BalanceChart points={chartPoints(lines)} currency={currency} />}
@@ -103,18 +111,21 @@ export function StatementPage() {
         <Notice text={refunded} />
         {currency && statement.data && (
           <EntriesTable lines={lines} currency={currency} refunding={refund.isPending}
+            refundable={(line) => account.data !== undefined && entryRefundLeft(line, account.data) > 0}
             onRefund={(line) => { setRefunded(null); refund.mutate(line); }} />
         )}
-        {currency && statement.data && lines.length > 0 && (
-          <button type="button" className="secondary" onClick={() => download(statementCsv(lines, currency), id, range)}>
-            Download CSV
-          </button>
-        )}
-        {statement.hasNextPage && (
-          <button type="button" className="secondary" onClick={() => statement.fetchNextPage()} disabled={statement.isFetchingNextPage}>
-            Load more
-          </button>
-        )}
+        <div className="buttons">
+          {currency && statement.data && lines.length > 0 && (
+            <button type="button" className="secondary" onClick={() => download(statementCsv(lines, currency), id, range)}>
+              Download CSV
+            </button>
+          )}
+          {statement.hasNextPage && (
+            <button type="button" className="secondary" onClick={() => statement.fetchNextPage()} disabled={statement.isFetchingNextPage}>
+              Load more
+            </button>
+          )}
+        </div>
       </section>
     </>
   );
