@@ -631,6 +631,11 @@ await step("banker: an account's transfers, a partial refund from the list, none
   const seen = (await api('GET', `/transfers/${paid}`, { token: aliceToken })).json;
   check(seen.reversed_amount === 500, `reversed_amount: ${seen.reversed_amount}`);
   await shot('18-banker-refunded');
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `the banker screen scrolls sideways by ${overflow}px`);
+  await shot('19-phone-banker');
+  await page.setViewportSize({ width: 1200, height: 860 });
   await logOut();
   await logIn(alice.username, PASSWORD);
 }, { allow: [] });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { entryRefundLeft, movementRefusal, statusActions, transferRefundLeft } from './rules';
+import { canPay, canReceive, entryRefundLeft, movementRefusal, statusActions, transferRefundLeft } from './rules';
 import type { Account, Entry, Transfer } from './types';
 
 const account = (fields: Partial<Account> = {}): Account => ({
@@ -113,5 +113,13 @@ describe("a banker's deposit or withdrawal", () => {
     expect(movementRefusal('deposit', account({ status: 'closed' }), 1)).toContain('closed');
     expect(movementRefusal('withdraw', account({ status: 'frozen', balance: 10, available: 10 }), 1)).toContain('frozen');
     expect(movementRefusal('withdraw', funded, 801)).toBe('Amount: more than the USD 8.00 available in account #42.');
+  });
+});
+
+describe('who may pay and be paid', () => {
+  it('an active account pays and receives, a frozen one only receives, a closed one neither', () => {
+    expect([canPay(account()), canReceive(account())]).toEqual([true, true]);
+    expect([canPay(account({ status: 'frozen' })), canReceive(account({ status: 'frozen' }))]).toEqual([false, true]);
+    expect([canPay(account({ status: 'closed' })), canReceive(account({ status: 'closed' }))]).toEqual([false, false]);
   });
 });

@@ -47,8 +47,8 @@ export function AccountTransfers({ account }: { account: Account }) {
           <caption className="visually-hidden">Transfers of account #{account.id}, newest first</caption>
           <thead>
             <tr>
-              <th scope="col">Transfer</th>
               <th scope="col">Date</th>
+              <th scope="col">Transfer</th>
               <th scope="col">From</th>
               <th scope="col">To</th>
               <th scope="col">Status</th>

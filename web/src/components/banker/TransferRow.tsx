@@ -22,12 +22,12 @@ export function TransferRow({ transfer, payer, payee, onDone }: {
   return (
     <>
       <tr data-transfer-id={transfer.id}>
+        <td data-label="Date">{formatDateTime(transfer.created_at)}</td>
         <td data-label="Transfer">
           #{transfer.id}
           {transfer.reversal_of != null && <small className="hint"> refund of #{transfer.reversal_of}</small>}
           {transfer.description && <small className="hint"> {transfer.description}</small>}
         </td>
-        <td data-label="Date">{formatDateTime(transfer.created_at)}</td>
         <td data-label="From">{party(transfer.from_account_id, payer)}</td>
         <td data-label="To">{party(transfer.to_account_id, payee)}</td>
         <td data-label="Status">{transfer.status}</td>

@@ -5,11 +5,15 @@ import { formatMoney, minorToInput, parseAmount } from '../../lib/money';
 import { SubmissionKey } from '../../lib/idempotency';
 import { formatDateTime } from '../../lib/dates';
 import { keys } from '../../lib/queries';
-import type { Transfer } from '../../lib/types';
+import { canReceive } from '../../lib/rules';
+import type { Account, Transfer } from '../../lib/types';
 import { ErrorAlert } from '../ErrorAlert';
 
-/** A hold waiting for me, the payee: confirm all or part of it (post), or release it (void). */
-export function HoldRow({ hold, onDone }: { hold: Transfer; onDone: (message: string) => void }) {
+/**
+ * A hold waiting for me, the payee: confirm all or part of it (post), or release it (void). Into
+ * my closed account (`payee`) it can only be released: the bank refuses to credit it (409).
+ */
+export function HoldRow({ hold, payee, onDone }: { hold: Transfer; payee?: Account; onDone: (message: string) => void }) {
   const queryClient = useQueryClient();
   const [amount, setAmount] = useState(minorToInput(hold.amount, hold.currency));
   const [problem, setProblem] = useState<string | null>(null);
@@ -40,6 +44,8 @@ export function HoldRow({ hold, onDone }: { hold: Transfer; onDone: (message: st
     },
   });
 
+  const confirmable = !payee || canReceive(payee);
+
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     if (act.isPending || inFlight.current) return;
@@ -69,13 +75,17 @@ export function HoldRow({ hold, onDone }: { hold: Transfer; onDone: (message: st
       </div>
       {act.isSuccess ? null : (
         <form className="inline-form" onSubmit={submit} aria-label={`Hold #${hold.id}`}>
-          <div className="field narrow">
-            <label htmlFor={`hold-${hold.id}-amount`}>Amount to confirm</label>
-            <input id={`hold-${hold.id}-amount`} inputMode="decimal" value={amount}
-              onChange={(e) => { key.current.reset(); setAmount(e.target.value); }} />
-          </div>
+          {confirmable ? (
+            <div className="field narrow">
+              <label htmlFor={`hold-${hold.id}-amount`}>Amount to confirm</label>
+              <input id={`hold-${hold.id}-amount`} inputMode="decimal" value={amount}
+                onChange={(e) => { key.current.reset(); setAmount(e.target.value); }} />
+            </div>
+          ) : (
+            <p className="hint">Your account #{hold.to_account_id} is closed: this hold can only be released.</p>
+          )}
           <div className="buttons">
-            <button type="submit" value="post" disabled={act.isPending}>Confirm</button>
+            {confirmable && <button type="submit" value="post" disabled={act.isPending}>Confirm</button>}
             <button type="submit" value="void" className="secondary" disabled={act.isPending}>Release</button>
           </div>
           <ErrorAlert text={problem} error={act.error} />

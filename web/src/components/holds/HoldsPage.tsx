@@ -33,7 +33,8 @@ export function HoldsPage() {
             ) : (
               <ul className="holds">
                 {holds.data.incoming.map((hold) => (
-                  <HoldRow key={hold.id} hold={hold} onDone={setDone} />
+                  <HoldRow key={hold.id} hold={hold} onDone={setDone}
+                    payee={accounts.data?.find((account) => account.id === hold.to_account_id)} />
                 ))}
               </ul>
             )}
