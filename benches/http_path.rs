@@ -181,6 +181,7 @@ fn fixed_answer() -> TransferResult {
         balance,
         held: 0,
         available: balance,
+        overdraft: 0,
         currency: "USD".to_owned(),
         created_at: at,
         status: "active".to_owned(),

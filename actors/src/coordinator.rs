@@ -291,7 +291,7 @@ impl Engine {
     }
 
     /// An in-flight permit, or `Unavailable` at once when all are taken.
-    fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, TransferError> {
+    pub(crate) fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, TransferError> {
         self.inner.in_flight.try_acquire().map_err(|_| {
             self.inner.metrics.rejected(Queue::InFlight);
             TransferError::Saturated(Saturation::InFlight)

@@ -353,6 +353,7 @@ impl Engine {
             kind: AccountKind::Customer,
             created_at: row.get(3),
             status: crate::model::AccountStatus::Active,
+            overdraft: 0,
         })
     }
 

@@ -15,20 +15,23 @@ pub const LOCK_ACCOUNTS: &str =
 /// Relative updates of the net deltas. An account the update would take out of bounds is
 /// skipped (not updated, not returned) instead of failing the whole statement, so the journal
 /// learns exactly which accounts were stale and refuses only their items: a customer account
-/// below its held amount, a reserve past the supply (its balance stays within ±(2^63 − 1); the
-/// sum is taken in numeric, so it cannot raise `bigint out of range`), an account debited
-/// (`$3`) that is not active, a closed account whose balance would change. A freeze or a close
-/// committed by any replica is so seen by every later batch. The CHECK constraints
-/// (no_overdraft, holds, the reserve's supply, a closed account's emptiness) stay as the last
-/// net.
-pub const APPLY_DELTAS: &str = "UPDATE accounts AS a SET balance = a.balance + d.delta
+/// whose balance minus its held amount would go below its floor, a reserve past the supply (its
+/// balance stays within ±(2^63 − 1); the sum is taken in numeric, so it cannot raise `bigint out
+/// of range`), an account debited (`$3`) that is not active, a closed account whose balance
+/// would change. A freeze, a close or a lowered limit committed by any replica is so seen by
+/// every later batch. The floor rises with what the account has (never past `−overdraft`): a
+/// debt above a lowered limit is paid back, never deepened (V12). A reserve's floor stays 0. The
+/// CHECK constraints (floor, holds, the reserve's supply, a closed account's emptiness) stay as
+/// the last net.
+pub const APPLY_DELTAS: &str = "UPDATE accounts AS a SET balance = a.balance + d.delta,
+        floor = LEAST(-a.overdraft, GREATEST(a.floor, a.balance::numeric + d.delta - a.held))
     FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) AS d(id, delta, debited)
     WHERE a.id = d.id
       AND a.balance::numeric + d.delta BETWEEN -9223372036854775807 AND 9223372036854775807
-      AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - a.held >= 0)
+      AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - a.held >= a.floor)
       AND (NOT d.debited OR a.status = 'active')
       AND (a.status <> 'closed' OR d.delta = 0)
-    RETURNING a.id, a.balance, a.held, a.status";
+    RETURNING a.id, a.balance, a.held, a.status, a.overdraft, a.floor";
 
 /// One row per transfer: both legs, each account's balance right after its leg, and what the
 /// transfer says (description, metadata). Rows without a reference only: they cannot collide.
@@ -90,16 +93,19 @@ pub const CLAIM_PENDING: &str = "UPDATE transfers AS t
 /// whose claim CLAIM_PENDING refused (a hold another request ended), and its item leaves the
 /// batch alone, instead of a constraint failing the whole transaction.
 pub const APPLY_HELD_DELTAS: &str = "UPDATE accounts AS a
-    SET balance = a.balance + d.delta, held = a.held + d.held_delta
+    SET balance = a.balance + d.delta, held = a.held + d.held_delta,
+        floor = LEAST(-a.overdraft, GREATEST(a.floor,
+            a.balance::numeric + d.delta - (a.held::numeric + d.held_delta)))
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::boolean[])
          AS d(id, delta, held_delta, debited)
     WHERE a.id = d.id
       AND a.balance::numeric + d.delta BETWEEN -9223372036854775807 AND 9223372036854775807
       AND a.held::numeric + d.held_delta BETWEEN 0 AND 9223372036854775807
-      AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - (a.held + d.held_delta) >= 0)
+      AND (a.kind = 'reserve'
+           OR a.balance::numeric + d.delta - (a.held::numeric + d.held_delta) >= a.floor)
       AND (NOT d.debited OR a.status = 'active')
       AND (a.status <> 'closed' OR (d.delta = 0 AND d.held_delta = 0))
-    RETURNING a.id, a.balance, a.held, a.status";
+    RETURNING a.id, a.balance, a.held, a.status, a.overdraft, a.floor";
 
 /// Pending transfers (no legs, an expiry) and the postings of pending transfers (legs, and the
 /// pending transfer they post). A pending transfer carries what it says; its posting nothing. A

@@ -28,6 +28,7 @@ mod queries;
 mod registry;
 pub mod replica;
 
+pub use account::LimitChanged;
 pub use config::{EngineConfig, InvalidEngineConfig};
 pub use engine::Engine;
 pub use model::{

@@ -5,7 +5,7 @@
 
 use actix_web::http::StatusCode;
 use serde_json::{json, Map, Value};
-use tally_actors::config::BATCH_ITEMS_MAX;
+use tally_actors::config::{BATCH_ITEMS_MAX, OVERDRAFT_MAX};
 use tally_actors::{AccountStatus, Currency, TransferStatus};
 
 use crate::domain::{
@@ -67,7 +67,7 @@ fn constrain_schemas(schemas: &mut Value) {
     let id = json!({"minimum": 1});
     let amount = json!({"minimum": 1});
     let currency = json!({"enum": currencies()});
-    let rules: [(&str, &str, Value); 21] = [
+    let rules: [(&str, &str, Value); 23] = [
         ("CreateTransferRequest", "from_account_id", id.clone()),
         ("CreateTransferRequest", "to_account_id", id.clone()),
         ("CreateTransferRequest", "amount", amount.clone()),
@@ -100,6 +100,16 @@ fn constrain_schemas(schemas: &mut Value) {
         ),
         ("CreateTransferRequest", "metadata", metadata_rule()),
         ("AmountRequest", "amount", amount.clone()),
+        (
+            "LimitsRequest",
+            "overdraft",
+            json!({"minimum": 0, "maximum": OVERDRAFT_MAX}),
+        ),
+        (
+            "AccountView",
+            "overdraft",
+            json!({"minimum": 0, "maximum": OVERDRAFT_MAX}),
+        ),
         ("PostRequest", "amount", amount.clone()),
         ("CreateAccountRequest", "currency", currency.clone()),
         (

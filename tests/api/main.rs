@@ -24,6 +24,7 @@ mod logout;
 mod metrics;
 mod openapi;
 mod outage;
+mod overdraft;
 mod pending;
 mod process;
 mod publish;

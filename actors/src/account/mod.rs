@@ -16,11 +16,13 @@ use tokio::sync::oneshot;
 
 use crate::model::{AccountInfo, AccountSnapshot, AccountStatus, Amount, Refusal};
 
+mod limit;
 mod state;
 mod status;
 
 use crate::registry::Shared;
-pub use state::{AccountState, Settlement, SettlementOutcome, Side};
+pub use limit::LimitChanged;
+pub use state::{AccountState, Committed, Settlement, SettlementOutcome, Side};
 pub use status::{ChangeStatus, StatusReply};
 
 /// Put a hold of `amount` on one side. Answered through `reply` so the sender can use `try_send`
@@ -164,17 +166,16 @@ impl Drop for AccountActor {
 impl AccountActor {
     pub(crate) fn new(
         info: Arc<AccountInfo>,
-        balance: i64,
-        held: i64,
-        status: AccountStatus,
+        committed: Committed,
         generation: u64,
         shared: Arc<Shared>,
     ) -> AccountActor {
         shared
             .actors_alive
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        let mut state = AccountState::new(info.kind, balance, held);
-        state.set_status(status);
+        let mut state = AccountState::new(info.kind, committed.balance, committed.held);
+        state.set_status(committed.status);
+        state.set_limit(committed.limit);
         AccountActor {
             state,
             info,
@@ -227,8 +228,8 @@ impl AccountActor {
         let load = async move { crate::registry::load_balance(&pool, id).await };
         ctx.wait(load.into_actor(self).map(move |loaded, actor, _| {
             match loaded {
-                Ok(Some((balance, held, status))) => {
-                    actor.state.reload(balance, held, status, committed_batch);
+                Ok(Some(committed)) => {
+                    actor.state.reload(committed, committed_batch);
                     actor.loaded = true;
                 }
                 Ok(None) | Err(_) => {
@@ -333,7 +334,7 @@ impl Handler<Lease> for AccountActor {
             }
             (false, true)
                 if self.state.status() == AccountStatus::Active
-                    && self.state.available() >= message.debit_max =>
+                    && self.state.spendable() >= message.debit_max =>
             {
                 LeaseReply::Granted(self.state.lease(message.debit_max))
             }
@@ -401,6 +402,7 @@ impl Handler<Snapshot> for AccountActor {
                 kind: self.info.kind,
                 created_at: self.info.created_at,
                 status: self.state.status(),
+                overdraft: self.state.limit().overdraft,
             }),
         };
         let _ = message.reply.send(reply);
