@@ -207,6 +207,7 @@ const APP_USES = [
   ['post', '/transfers/{id}/void', []],
   ['post', '/transfers/{id}/reverse', ['Idempotency-Key']],
   ['get', '/transfers', ['account_id', 'before_id', 'limit']],
+  ['put', '/accounts/{id}/limits', ['Idempotency-Key']],
 ];
 
 await step('the server offers every operation the app uses (its /openapi.json)', async () => {
@@ -639,6 +640,62 @@ await step("banker: an account's transfers, a partial refund from the list, none
   await logOut();
   await logIn(alice.username, PASSWORD);
 }, { allow: [] });
+
+await step('banker: set an overdraft; a debit into it shows the negative balance and available', async () => {
+  await logOut();
+  await logIn(BANKER_USER, BANKER_PASSWORD);
+  await nav('Banker').click();
+  await label('Account number').fill(String(bob.usd));
+  await button('Look up').click();
+  const region = page.getByRole('region', { name: `Account #${bob.usd}` });
+  await region.getByTestId('account-overdraft').filter({ hasText: '0.00' }).waitFor();
+  const limit = region.getByLabel('Overdraft limit', { exact: true });
+  check((await limit.inputValue()) === '0.00', `the limit shown: ${await limit.inputValue()}`);
+  await limit.fill('50.005');
+  await button('Set overdraft').click();
+  await region.getByRole('alert').filter({ hasText: 'at most 2 decimal places' }).waitFor();
+  await limit.fill('50.00');
+  await button('Set overdraft').click();
+  await region.getByRole('status').filter({ hasText: `Account #${bob.usd} may go down to USD −50.00; USD 81.75 available.` }).waitFor();
+  await region.getByTestId('account-overdraft').filter({ hasText: '50.00' }).waitFor();
+  await region.getByTestId('account-available').filter({ hasText: '81.75' }).waitFor();
+  await shot('20-banker-overdraft');
+  await logOut();
+  // Bob spends past 0, into the overdraft.
+  await logIn(bob.username, PASSWORD);
+  await nav('Send money').click();
+  await expectHeading('Send money');
+  await label('From account').selectOption(String(bob.usd));
+  await label('To account').fill(String(alice.usd));
+  await label('Amount').fill('60.00');
+  await button('Send').click();
+  await page.getByRole('status').filter({ hasText: `Sent USD 60.00 to account #${alice.usd}` }).waitFor();
+  await nav('Accounts').click();
+  const row = accountRow(bob.usd);
+  await page.waitForFunction(
+    (id) => document.querySelector(`tr[data-account-id="${id}"] td[data-label="Balance"]`)?.textContent?.startsWith('−28.25'),
+    bob.usd,
+  );
+  check((await cellText(row, 'Available')).startsWith('21.75'), `available in the overdraft: ${await cellText(row, 'Available')}`);
+  await shot('21-accounts-overdrawn');
+  await row.getByRole('link', { name: 'Statement', exact: true }).click();
+  const newest = page.locator('table.entries tbody tr').first();
+  await newest.locator('td[data-label="Balance after"]').filter({ hasText: '−28.25' }).waitFor();
+  await page.locator('.summary').getByText('21.75').waitFor();
+  check((await page.locator('.summary').innerText()).includes('Overdraft\n50.00'), `the summary names the overdraft: ${await page.locator('.summary').innerText()}`);
+  const chartName = await page.locator('.chart svg').getAttribute('aria-label');
+  check(chartName.includes('lowest USD −28.25'), `the chart names the low point: ${chartName}`);
+  await shot('22-statement-overdrawn');
+  // One minor unit past the floor is refused by the bank.
+  const token = await loginToken(bob.username, PASSWORD);
+  const past = await api('POST', '/transfers', {
+    token,
+    body: { from_account_id: bob.usd, to_account_id: alice.usd, amount: 2176, currency: 'USD' },
+  });
+  check(past.status === 422 && past.json.error.code === 'insufficient_funds', `past the floor: ${past.status}`);
+  await logOut();
+  await logIn(alice.username, PASSWORD);
+});
 
 await step('log out: back to the login screen, the app no longer opens', async () => {
   await logOut();

@@ -19,7 +19,7 @@ export function BalanceChart({ points, currency }: { points: ChartPoint[]; curre
   const last = points[points.length - 1];
   const balances = points.map((p) => p.balance);
   const low = Math.min(0, ...balances);
-  const high = Math.max(...balances);
+  const high = Math.max(0, ...balances);
   const t0 = first.time;
   const t1 = Math.max(last.time, t0 + 1);
   const x = (t: number) => PAD.left + ((t - t0) / (t1 - t0)) * (WIDTH - PAD.left - PAD.right);
@@ -31,17 +31,20 @@ export function BalanceChart({ points, currency }: { points: ChartPoint[]; curre
     path += ` H ${x(point.time).toFixed(1)} V ${y(point.balance).toFixed(1)}`;
   }
   if (points.length === 1) path += ` H ${(WIDTH - PAD.right).toFixed(1)}`;
-  const area = `${path} V ${y(low).toFixed(1)} H ${x(first.time).toFixed(1)} Z`;
+  // Filled between the line and zero: above it while in credit, below it in an overdraft.
+  const area = `${path} V ${y(0).toFixed(1)} H ${x(first.time).toFixed(1)} Z`;
+  const lowest = low < 0 ? `; lowest ${formatMoney(low, currency)}` : '';
   const label = `Balance over time: ${formatMoney(first.balance, currency)} on ${formatDateTime(
     new Date(first.time).toISOString(),
-  )}, ${formatMoney(last.balance, currency)} on ${formatDateTime(new Date(last.time).toISOString())}; highest ${formatMoney(high, currency)}.`;
+  )}, ${formatMoney(last.balance, currency)} on ${formatDateTime(new Date(last.time).toISOString())}; highest ${formatMoney(high, currency)}${lowest}.`;
 
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={label} preserveAspectRatio="none">
-        <line className="axis" x1={PAD.left} x2={WIDTH - PAD.right} y1={y(low)} y2={y(low)} />
         <line className="grid" x1={PAD.left} x2={WIDTH - PAD.right} y1={y(high)} y2={y(high)} />
         <path className="area" d={area} />
+        {/* Zero, over the area: the line an overdraft goes below. */}
+        <line className="axis" x1={PAD.left} x2={WIDTH - PAD.right} y1={y(0)} y2={y(0)} />
         <path className="line" d={path} />
         {/* Zero-length round-capped strokes: dots that stay round however the chart is stretched. */}
         {points.length <= 60 &&
@@ -50,7 +53,8 @@ export function BalanceChart({ points, currency }: { points: ChartPoint[]; curre
       <figcaption>
         <span>{formatDateTime(new Date(first.time).toISOString())}</span>
         <span>
-          high {formatMoney(high, currency)} · now {formatMoney(last.balance, currency)}
+          high {formatMoney(high, currency)}
+          {low < 0 && ` · low ${formatMoney(low, currency)}`} · now {formatMoney(last.balance, currency)}
         </span>
         <span>{formatDateTime(new Date(last.time).toISOString())}</span>
       </figcaption>

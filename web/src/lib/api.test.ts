@@ -270,4 +270,14 @@ describe('ApiClient', () => {
     expect([part.url, part.body, part.headers['idempotency-key']]).toEqual(['/api/transfers/5/reverse', { amount: 300 }, 'key-part']);
     expect([rest.body, rest.headers['idempotency-key']]).toEqual([{}, 'key-rest']);
   });
+
+  it('sets an overdraft with PUT, its amount in minor units, under an Idempotency-Key', async () => {
+    const limited = { id: 7, owner: 'bob', balance: -2_000, held: 0, available: 3_000, overdraft: 5_000, currency: 'USD', created_at: iso(T0), status: 'active' };
+    const server = fakeServer({ 'POST /users/login': loginAnswer, 'PUT /accounts/7/limits': () => json(200, limited) });
+    const client = new ApiClient({ fetch: server.fetch, storage: null });
+    await client.login('banker', 'pw');
+    expect((await client.setOverdraft(7, 5_000, 'key-limit')).available).toBe(3_000);
+    const put = server.calls[1];
+    expect([put.method, put.url, put.body, put.headers['idempotency-key']]).toEqual(['PUT', '/api/accounts/7/limits', { overdraft: 5_000 }, 'key-limit']);
+  });
 });

@@ -389,6 +389,17 @@ export class ApiClient {
     return this.call((headers) => this.http.POST('/accounts/{id}/close', { headers, params: { path: { id } } }));
   }
 
+  /** PUT /accounts/{id}/limits (bankers): the account's overdraft limit, in minor units. */
+  setOverdraft(id: number, overdraft: number, idempotencyKey: string): Promise<Account> {
+    return this.call((headers) =>
+      this.http.PUT('/accounts/{id}/limits', {
+        headers,
+        body: { overdraft },
+        params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+      }),
+    );
+  }
+
   // Holds (pending transfers, docs/api.md "Pending (two-phase) transfers").
 
   accountTransfers(id: number, status?: TransferStatus): Promise<Transfer[]> {

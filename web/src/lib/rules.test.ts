@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canPay, canReceive, entryRefundLeft, movementRefusal, statusActions, transferRefundLeft } from './rules';
+import { canPay, canReceive, canSetOverdraft, entryRefundLeft, movementRefusal, statusActions, transferRefundLeft } from './rules';
 import type { Account, Entry, Transfer } from './types';
 
 const account = (fields: Partial<Account> = {}): Account => ({
@@ -8,6 +8,7 @@ const account = (fields: Partial<Account> = {}): Account => ({
   balance: 0,
   held: 0,
   available: 0,
+  overdraft: 0,
   currency: 'USD',
   created_at: '2026-12-01T00:00:00Z',
   status: 'active',
@@ -121,5 +122,14 @@ describe('who may pay and be paid', () => {
     expect([canPay(account()), canReceive(account())]).toEqual([true, true]);
     expect([canPay(account({ status: 'frozen' })), canReceive(account({ status: 'frozen' }))]).toEqual([false, true]);
     expect([canPay(account({ status: 'closed' })), canReceive(account({ status: 'closed' }))]).toEqual([false, false]);
+  });
+});
+
+describe("a banker's overdraft limit", () => {
+  it('is set on customer accounts that are not closed', () => {
+    expect(canSetOverdraft(account())).toBe(true);
+    expect(canSetOverdraft(account({ status: 'frozen' }))).toBe(true);
+    expect(canSetOverdraft(account({ status: 'closed' }))).toBe(false);
+    expect(canSetOverdraft(reserve)).toBe(false);
   });
 });

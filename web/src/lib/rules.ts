@@ -26,6 +26,11 @@ export function statusActions(account: Account): StatusAction[] {
   return actions;
 }
 
+/** Whether a banker may set the account's overdraft: not on a reserve (404) or a closed account (409). */
+export function canSetOverdraft(account: Account): boolean {
+  return !isReserve(account) && account.status !== 'closed';
+}
+
 /** Whether an account may pay (debits: transfers out, withdrawals, refunds it makes). */
 export function canPay(account: Pick<Account, 'status'>): boolean {
   return account.status === 'active';

@@ -88,6 +88,9 @@ export function StatementPage() {
           <div><dt>Currency</dt><dd>{account.data.currency}</dd></div>
           <div><dt>Balance</dt><dd><Money minor={account.data.balance} currency={account.data.currency} /></dd></div>
           <div><dt>Held</dt><dd><Money minor={account.data.held} currency={account.data.currency} /></dd></div>
+          {account.data.overdraft > 0 && (
+            <div><dt>Overdraft</dt><dd><Money minor={account.data.overdraft} currency={account.data.currency} /></dd></div>
+          )}
           <div><dt>Available</dt><dd><Money minor={account.data.available} currency={account.data.currency} /></dd></div>
         </dl>
       )}

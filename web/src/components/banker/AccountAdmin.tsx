@@ -6,6 +6,8 @@ import { ErrorAlert } from '../ErrorAlert';
 import { Field } from '../Field';
 import { AccountFacts } from './AccountFacts';
 import { AccountTransfers } from './AccountTransfers';
+import { OverdraftForm } from './OverdraftForm';
+import { canSetOverdraft } from '../../lib/rules';
 import { StatusActions } from './StatusActions';
 
 /** A banker looks an account up by its number: what it holds, its status actions, its transfers. */
@@ -41,6 +43,7 @@ export function AccountAdmin() {
         <section key={shown.id} aria-label={`Account #${shown.id}`} className="stack">
           <AccountFacts account={shown} />
           <StatusActions account={shown} />
+          {canSetOverdraft(shown) && <OverdraftForm account={shown} />}
           <AccountTransfers account={shown} />
         </section>
       )}

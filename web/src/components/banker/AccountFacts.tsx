@@ -13,6 +13,8 @@ export function AccountFacts({ account }: { account: Account }) {
       <dd data-testid="account-status">{account.status}</dd>
       <dt>Balance</dt>
       <dd data-testid="account-balance"><Money minor={account.balance} currency={account.currency} /></dd>
+      <dt>Overdraft</dt>
+      <dd data-testid="account-overdraft"><Money minor={account.overdraft} currency={account.currency} /></dd>
       <dt>Held</dt>
       <dd><Money minor={account.held} currency={account.currency} /></dd>
       <dt>Available</dt>
