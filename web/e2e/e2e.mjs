@@ -619,7 +619,7 @@ await step("banker: an account's transfers, a partial refund from the list, none
   check((await form.getByLabel('Amount to refund', { exact: true }).inputValue()) === '25.50', 'the refund defaults to all that is left');
   await form.getByLabel('Amount to refund', { exact: true }).fill('30.00');
   await form.getByRole('button', { name: 'Confirm refund', exact: true }).click();
-  await form.getByRole('alert').filter({ hasText: 'at most the USD 25.50 not yet refunded' }).waitFor();
+  await form.getByRole('alert').filter({ hasText: 'at most USD 25.50, what is left of it' }).waitFor();
   await form.getByLabel('Amount to refund', { exact: true }).fill('5.00');
   await shot('17-banker-refund-form');
   await form.getByRole('button', { name: 'Confirm refund', exact: true }).click();

@@ -60,18 +60,26 @@ describe("a banker's status actions", () => {
 });
 
 describe("the payee's refund on a statement entry", () => {
+  const payee = account({ balance: 2_000, available: 2_000 });
+
   it('is what is left of a credit from a customer', () => {
-    expect(entryRefundLeft(entry(), account())).toBe(1_250);
-    expect(entryRefundLeft(entry({ reversed_amount: 250 }), account())).toBe(1_000);
+    expect(entryRefundLeft(entry(), payee)).toBe(1_250);
+    expect(entryRefundLeft(entry({ reversed_amount: 250 }), payee)).toBe(1_000);
+    expect(entryRefundLeft(entry(), account({ available: 1_250 }))).toBe(1_250);
+  });
+
+  it('is not offered when the payee cannot pay all that is left (422)', () => {
+    expect(entryRefundLeft(entry(), account({ balance: 1_249, available: 1_249 }))).toBe(0);
+    expect(entryRefundLeft(entry(), account({ balance: 1_250, held: 1, available: 1_249 }))).toBe(0);
   });
 
   it('is not offered on a deposit, a debit, a fully refunded entry, or from an account that cannot pay', () => {
-    expect(entryRefundLeft(entry({ counterparty_kind: 'reserve' }), account())).toBe(0);
-    expect(entryRefundLeft(entry({ counterparty_kind: undefined }), account())).toBe(0);
-    expect(entryRefundLeft(entry({ amount: -1_250 }), account())).toBe(0);
-    expect(entryRefundLeft(entry({ reversed_amount: 1_250 }), account())).toBe(0);
-    expect(entryRefundLeft(entry(), account({ status: 'frozen' }))).toBe(0);
-    expect(entryRefundLeft(entry(), account({ status: 'closed' }))).toBe(0);
+    expect(entryRefundLeft(entry({ counterparty_kind: 'reserve' }), payee)).toBe(0);
+    expect(entryRefundLeft(entry({ counterparty_kind: undefined }), payee)).toBe(0);
+    expect(entryRefundLeft(entry({ amount: -1_250 }), payee)).toBe(0);
+    expect(entryRefundLeft(entry({ reversed_amount: 1_250 }), payee)).toBe(0);
+    expect(entryRefundLeft(entry(), { ...payee, status: 'frozen' })).toBe(0);
+    expect(entryRefundLeft(entry(), { ...payee, status: 'closed' })).toBe(0);
   });
 });
 
@@ -84,6 +92,9 @@ describe("a banker's refund of a transfer", () => {
     expect(transferRefundLeft(transfer({ reversed_amount: 1_000 }), payer, payee)).toBe(250);
     // A frozen payer still receives.
     expect(transferRefundLeft(transfer(), account({ id: 57, status: 'frozen' }), payee)).toBe(1_250);
+    // No more than the payee has available (an overdraft counts).
+    expect(transferRefundLeft(transfer(), payer, account({ balance: 300, available: 300 }))).toBe(300);
+    expect(transferRefundLeft(transfer(), payer, account({ balance: -100, overdraft: 500, available: 400 }))).toBe(400);
   });
 
   it('is not offered on a hold, a refunded transfer, a deposit or withdrawal, or between accounts that cannot move it', () => {
@@ -93,7 +104,8 @@ describe("a banker's refund of a transfer", () => {
     expect(transferRefundLeft(transfer({ reversed_amount: 1_250 }), payer, payee)).toBe(0);
     expect(transferRefundLeft(transfer({ from_account_id: 1 }), reserve, payee)).toBe(0);
     expect(transferRefundLeft(transfer({ to_account_id: 1 }), payer, reserve)).toBe(0);
-    expect(transferRefundLeft(transfer(), payer, account({ status: 'frozen' }))).toBe(0);
+    expect(transferRefundLeft(transfer(), payer, account({ status: 'frozen', balance: 2_000, available: 2_000 }))).toBe(0);
+    expect(transferRefundLeft(transfer(), payer, account({ balance: -100, available: -100 }))).toBe(0);
     expect(transferRefundLeft(transfer(), account({ id: 57, status: 'closed' }), payee)).toBe(0);
     expect(transferRefundLeft(transfer(), undefined, payee)).toBe(0);
   });

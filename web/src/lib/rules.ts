@@ -44,23 +44,26 @@ export function canReceive(account: Pick<Account, 'status'>): boolean {
 /**
  * What the payee may still refund of a statement entry, in minor units (0: offer no refund): a
  * credit from a customer (not a deposit from the reserve), not refunded in full, into an account
- * that may pay (the refund is its debit).
+ * that may pay all that is left of it (the refund is its debit: 409 when frozen or closed, 422
+ * beyond its `available`).
  */
-export function entryRefundLeft(entry: Entry, account: Pick<Account, 'status'>): number {
+export function entryRefundLeft(entry: Entry, account: Pick<Account, 'status' | 'available'>): number {
   if (entry.amount <= 0 || entry.counterparty_kind !== 'customer' || !canPay(account)) return 0;
-  return Math.max(entry.amount - (entry.reversed_amount ?? 0), 0);
+  const left = Math.max(entry.amount - (entry.reversed_amount ?? 0), 0);
+  return left <= account.available ? left : 0;
 }
 
 /**
- * What a banker may still refund of a transfer, in minor units (0: offer no refund): posted, not
- * refunded in full, between two customer accounts (deposits and withdrawals are not refunded),
- * the payee able to pay and the payer able to receive. `payer` and `payee` are the transfer's two
- * accounts as last read; unknown (not read yet) offers nothing.
+ * The most a banker may refund of a transfer now, in minor units (0: offer no refund): posted,
+ * not refunded in full, between two customer accounts (deposits and withdrawals are not
+ * refunded), the payee able to pay and the payer able to receive; at most what is left of it and
+ * what the payee has available. `payer` and `payee` are the transfer's two accounts as last read;
+ * unknown (not read yet) offers nothing.
  */
 export function transferRefundLeft(transfer: Transfer, payer: Account | undefined, payee: Account | undefined): number {
   if (transfer.status !== 'posted' || !payer || !payee) return 0;
   if (isReserve(payer) || isReserve(payee) || !canPay(payee) || !canReceive(payer)) return 0;
-  return Math.max(transfer.amount - transfer.reversed_amount, 0);
+  return Math.max(Math.min(transfer.amount - transfer.reversed_amount, payee.available), 0);
 }
 
 /**

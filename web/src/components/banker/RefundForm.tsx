@@ -8,7 +8,8 @@ import type { Transfer } from '../../lib/types';
 import { ErrorAlert } from '../ErrorAlert';
 
 /**
- * A banker refunds `transfer`: all that is `left` of it (minor units) by default, or a part. The
+ * A banker refunds `transfer`: the most that can be refunded now (`left`, minor units: what is left
+ * of it within what its payee has available) by default, or a part. The
  * amount is always sent, so a refund made meanwhile by someone else cannot make this one larger
  * than what the banker saw.
  */
@@ -49,7 +50,7 @@ export function RefundForm({ transfer, left, onCancel, onDone }: {
     const parsed = parseAmount(amount, transfer.currency);
     if (!parsed.ok) return setProblem(`Amount to refund: ${parsed.error}`);
     if (parsed.minor > left) {
-      return setProblem(`Amount to refund: at most the ${formatMoney(left, transfer.currency)} not yet refunded.`);
+      return setProblem(`Amount to refund: at most ${formatMoney(left, transfer.currency)}, what is left of it that account #${transfer.to_account_id} can pay.`);
     }
     inFlight.current = true;
     refund.mutate(parsed.minor);
