@@ -7,7 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 use futures_util::future::join_all;
 
 use super::play::{first_refusal, play, Play};
-use super::{refuse_blocked, static_check, Pass};
+use super::statics::{refuse_blocked, static_check};
+use super::Pass;
 use crate::config::BATCH_ITEMS_MAX;
 use crate::dry_run::{DryRun, Probe};
 use crate::engine::Engine;

@@ -20,22 +20,24 @@ use crate::account::{
     Apportion, Apportioned, Lease, LeaseReply, SettlementOutcome, Snapshot, SnapshotReply,
 };
 use crate::config::BATCH_ITEMS_MAX;
-use crate::coordinator::{check, run_detached};
+use crate::coordinator::run_detached;
 use crate::engine::Engine;
 use crate::journal::stored::BatchAnswer;
 use crate::journal::{release_item, GroupKey, JournalItem, JournalOutcome, Operation};
 use crate::metrics::Queue;
 use crate::model::{
     AccountId, AccountStatus, BatchError, BatchItem, BatchItemOutcome, BatchOutcome,
-    IdempotencyKey, LookupError, Movement, Refusal, TransferError,
+    IdempotencyKey, LookupError, Refusal, TransferError,
 };
 use crate::model::{Outage, Saturation};
 use crate::registry::AccountHandle;
 
 mod dry_run;
 mod play;
+mod statics;
 
 use play::{first_refusal, play, refused_only, Play};
+use statics::{refuse_blocked, static_check};
 
 /// Group numbers, unique within the process (the journal only compares them within a batch).
 static GROUPS: AtomicU64 = AtomicU64::new(1);
@@ -557,39 +559,6 @@ fn operation(item: &BatchItem, now: OffsetDateTime) -> Operation {
                     .replace_nanosecond(expires_at.nanosecond() / 1_000 * 1_000)
                     .expect("a truncated nanosecond is valid"),
             }
-        }
-    }
-}
-
-/// The rules that need no balance, on the accounts' static facts, and a closed payee.
-fn static_check(
-    item: &BatchItem,
-    handles: &HashMap<AccountId, AccountHandle>,
-    closed: &HashSet<AccountId>,
-) -> Result<(), Refusal> {
-    let request = &item.request;
-    if request.from == request.to {
-        return Err(Refusal::SameAccount);
-    }
-    let from = handles.get(&request.from).ok_or(Refusal::NotFound)?;
-    let to = handles.get(&request.to).ok_or(Refusal::NotFound)?;
-    check(request, Movement::Transfer, &from.info, &to.info)?;
-    match closed.contains(&request.to) {
-        true => Err(Refusal::AccountClosed),
-        false => Ok(()),
-    }
-}
-
-/// Items paying from an account that may not pay are refused for its status (it leased
-/// nothing, so play would otherwise call them short of funds).
-fn refuse_blocked(
-    items: &[BatchItem],
-    statics: &mut [Result<(), Refusal>],
-    blocked: &HashMap<AccountId, Refusal>,
-) {
-    for (item, fits) in items.iter().zip(statics.iter_mut()) {
-        if let (Ok(()), Some(refusal)) = (&fits, blocked.get(&item.request.from)) {
-            *fits = Err(*refusal);
         }
     }
 }
