@@ -123,6 +123,9 @@ async fn a_dry_run_answers_what_the_transfer_would_and_changes_nothing() {
         (&from["balance"], &from["held"], &from["available"]),
         (&json!(70), &json!(20), &json!(50))
     );
+    // Nothing stayed held in the actors either: the whole balance is still there to spend.
+    let everything = s.app.transfer(&s.alice, alice, bob, 70, "USD").await;
+    assert_eq!(everything.status().as_u16(), 201);
     s.app.assert_invariants().await;
 }
 
