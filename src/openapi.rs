@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    accounts, batch, events, health, limits, pending, reversal, search, tokens, transfers, users,
-    views, webhooks,
+    accounts, batch, dry_run, events, health, limits, pending, reversal, search, tokens, transfers,
+    users, views, webhooks,
 };
 
 mod constraints;
@@ -36,7 +36,9 @@ mod constraints;
         crate::error::ErrorBody, crate::error::ErrorDetail,
         views::AccountView, views::TransferView, views::EntryView, views::TransferResult,
         views::MovementResult, views::BalanceAtView, views::PendingResult, views::CounterpartyKind,
-        search::TransferPage, reversal::ReverseRequest, limits::LimitsRequest, pending::PostRequest, batch::BatchRequest, batch::BatchResult, batch::BatchItemResult,
+        search::TransferPage, reversal::ReverseRequest, limits::LimitsRequest,
+        dry_run::DryRunResult, dry_run::DryRunTransferView, dry_run::DryRunBatchResult,
+        dry_run::DryRunBatchItemResult, pending::PostRequest, batch::BatchRequest, batch::BatchResult, batch::BatchItemResult,
         events::EventsPage, events::EventView, events::EventData, events::TransferEventData,
         webhooks::CreateWebhookRequest, webhooks::WebhookView, webhooks::CreatedWebhook,
     )),

@@ -49,7 +49,7 @@ pub(crate) struct Job {
     pub operation: Operation,
 }
 
-enum HoldFailure {
+pub(crate) enum HoldFailure {
     Refused(Refusal),
     Retired,
     Failed(TransferError),
@@ -427,7 +427,7 @@ impl Engine {
         side: Side,
         amount: Amount,
     ) -> Result<(), Attempt> {
-        let failure = match self.ask_hold(handle, side, amount).await {
+        let failure = match self.ask_hold(handle, side, amount, false).await {
             Ok(()) => return Ok(()),
             Err(failure) => failure,
         };
@@ -441,16 +441,19 @@ impl Engine {
         })
     }
 
-    async fn ask_hold(
+    /// Asks `handle`'s actor for a hold (`probe`: only whether it would be granted).
+    pub(crate) async fn ask_hold(
         &self,
         handle: &AccountHandle,
         side: Side,
         amount: Amount,
+        probe: bool,
     ) -> Result<(), HoldFailure> {
         let (reply, answer) = oneshot::channel();
         match handle.addr.try_send(Hold {
             side,
             amount,
+            probe,
             reply,
         }) {
             Ok(()) => {}

@@ -51,6 +51,7 @@ fn statuses() -> Value {
 pub fn apply(document: &mut Value) {
     constrain_schemas(&mut document["components"]["schemas"]);
     add_error_bodies(&mut document["components"]["schemas"]);
+    add_batch_dry_run(&mut document["paths"]);
     let paths = document["paths"]
         .as_object_mut()
         .expect("the document has paths");
@@ -67,7 +68,7 @@ fn constrain_schemas(schemas: &mut Value) {
     let id = json!({"minimum": 1});
     let amount = json!({"minimum": 1});
     let currency = json!({"enum": currencies()});
-    let rules: [(&str, &str, Value); 23] = [
+    let rules: [(&str, &str, Value); 25] = [
         ("CreateTransferRequest", "from_account_id", id.clone()),
         ("CreateTransferRequest", "to_account_id", id.clone()),
         ("CreateTransferRequest", "amount", amount.clone()),
@@ -120,6 +121,12 @@ fn constrain_schemas(schemas: &mut Value) {
         ("AccountView", "currency", currency.clone()),
         ("AccountView", "status", json!({"enum": account_statuses()})),
         ("TransferView", "currency", currency.clone()),
+        ("DryRunTransferView", "currency", currency.clone()),
+        (
+            "DryRunTransferView",
+            "status",
+            json!({"enum": ["posted", "pending"]}),
+        ),
         ("TransferView", "status", json!({"enum": statuses()})),
         ("TransferView", "amount", amount),
         ("BalanceAtView", "currency", currency),
@@ -142,6 +149,17 @@ fn constrain_schemas(schemas: &mut Value) {
         "required": ["pending"],
         "properties": {"pending": {"const": true}},
     });
+}
+
+/// The batch's 200 is two bodies: a batch's results, or with `dry_run=true` a dry run's.
+fn add_batch_dry_run(paths: &mut Value) {
+    let schema = paths
+        .pointer_mut("/~1transfers~1batch/post/responses/200/content/application~1json/schema")
+        .expect("the batch answers 200");
+    *schema = json!({"anyOf": [
+        {"$ref": "#/components/schemas/BatchResult"},
+        {"$ref": "#/components/schemas/DryRunBatchResult"},
+    ]});
 }
 
 /// A JSON object of string values, its keys and sizes bounded.

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod batch;
 mod body;
+pub mod dry_run;
 pub mod events;
 pub mod health;
 pub(crate) mod idempotency;

@@ -30,6 +30,9 @@ pub use status::{ChangeStatus, StatusReply};
 pub struct Hold {
     pub side: Side,
     pub amount: Amount,
+    /// A dry run: answer whether the hold would be granted, on a copy of the state, and hold
+    /// nothing. The same checks (and re-check against PostgreSQL) as a real hold.
+    pub probe: bool,
     pub reply: oneshot::Sender<HoldReply>,
 }
 
@@ -51,6 +54,8 @@ impl Message for Hold {
 /// `debit_max` is granted only after checking PostgreSQL, as a refused hold is.
 pub struct Lease {
     pub debit_max: i64,
+    /// A dry run: answer what would be granted, on a copy of the state, and lease nothing.
+    pub probe: bool,
     pub reply: oneshot::Sender<LeaseReply>,
 }
 
@@ -244,8 +249,20 @@ impl AccountActor {
         }));
     }
 
-    fn hold_reply(&mut self, side: Side, amount: Amount) -> HoldReply {
-        match self.state.hold(side, amount) {
+    /// A batch's lease (on a copy of the state for a dry run).
+    fn lease(&mut self, debit_max: i64, probe: bool) -> i64 {
+        match probe {
+            true => self.state.clone().lease(debit_max),
+            false => self.state.lease(debit_max),
+        }
+    }
+
+    fn hold_reply(&mut self, side: Side, amount: Amount, probe: bool) -> HoldReply {
+        let held = match probe {
+            true => self.state.clone().hold(side, amount),
+            false => self.state.hold(side, amount),
+        };
+        match held {
             Ok(()) => HoldReply::Held,
             Err(refusal) => HoldReply::Refused(refusal),
         }
@@ -289,7 +306,7 @@ impl Handler<Hold> for AccountActor {
                 ctx.stop();
                 HoldReply::Unavailable
             }
-            (false, true) => self.hold_reply(message.side, message.amount),
+            (false, true) => self.hold_reply(message.side, message.amount, message.probe),
         };
         let recheck = matches!(
             reply,
@@ -306,11 +323,12 @@ impl Handler<Hold> for AccountActor {
         let Hold {
             side,
             amount,
+            probe,
             reply,
         } = message;
         self.reload_then(ctx, move |actor| {
             let answer = match actor.loaded {
-                true => actor.hold_reply(side, amount),
+                true => actor.hold_reply(side, amount, probe),
                 false => HoldReply::Unavailable,
             };
             let _ = reply.send(answer);
@@ -336,19 +354,23 @@ impl Handler<Lease> for AccountActor {
                 if self.state.status() == AccountStatus::Active
                     && self.state.spendable() >= message.debit_max =>
             {
-                LeaseReply::Granted(self.state.lease(message.debit_max))
+                LeaseReply::Granted(self.lease(message.debit_max, message.probe))
             }
             (false, true) => {
                 // Short or frozen: another replica may have credited or unfrozen the account;
                 // check PostgreSQL first.
                 self.shared.metrics.funds_rechecks.inc();
-                let Lease { debit_max, reply } = message;
+                let Lease {
+                    debit_max,
+                    probe,
+                    reply,
+                } = message;
                 self.reload_then(ctx, move |actor| {
                     let refusal = actor.state.status().debit_refusal();
                     let answer = match (actor.loaded, refusal) {
                         (false, _) => LeaseReply::Unavailable,
                         (true, Some(refusal)) => LeaseReply::Refused(refusal),
-                        (true, None) => LeaseReply::Granted(actor.state.lease(debit_max)),
+                        (true, None) => LeaseReply::Granted(actor.lease(debit_max, probe)),
                     };
                     let _ = reply.send(answer);
                 });

@@ -20,21 +20,24 @@ use crate::account::{
     Apportion, Apportioned, Lease, LeaseReply, SettlementOutcome, Snapshot, SnapshotReply,
 };
 use crate::config::BATCH_ITEMS_MAX;
-use crate::coordinator::{check, run_detached};
+use crate::coordinator::run_detached;
 use crate::engine::Engine;
 use crate::journal::stored::BatchAnswer;
 use crate::journal::{release_item, GroupKey, JournalItem, JournalOutcome, Operation};
 use crate::metrics::Queue;
 use crate::model::{
     AccountId, AccountStatus, BatchError, BatchItem, BatchItemOutcome, BatchOutcome,
-    IdempotencyKey, LookupError, Movement, Refusal, TransferError,
+    IdempotencyKey, LookupError, Refusal, TransferError,
 };
 use crate::model::{Outage, Saturation};
 use crate::registry::AccountHandle;
 
+mod dry_run;
 mod play;
+mod statics;
 
 use play::{first_refusal, play, refused_only, Play};
+use statics::{refuse_blocked, static_check};
 
 /// Group numbers, unique within the process (the journal only compares them within a batch).
 static GROUPS: AtomicU64 = AtomicU64::new(1);
@@ -148,7 +151,7 @@ impl Engine {
             .map(|item| static_check(item, &handles, &closed))
             .collect();
         self.refuse_taken_references(items, &mut statics).await?;
-        let (leases, blocked) = self.lease(items, &statics, &handles).await?;
+        let (leases, blocked) = self.lease(items, &statics, &handles, false).await?;
         refuse_blocked(items, &mut statics, &blocked);
         let play = play(items, &statics, &leases);
         if let (true, Some((index, refusal))) = (atomic, first_refusal(&play.decisions)) {
@@ -306,13 +309,15 @@ impl Engine {
         Ok(closed)
     }
 
-    /// Leases from each paying account (ascending id) what the batch would take from it; also
-    /// answers the paying accounts that may not pay at all (frozen or closed).
+    /// Leases from each paying account (ascending id) what the batch would take from it (a
+    /// `probe` only asks what would be granted); also answers the paying accounts that may not
+    /// pay at all (frozen or closed).
     async fn lease(
         &self,
         items: &[BatchItem],
         statics: &[Result<(), Refusal>],
         handles: &HashMap<AccountId, AccountHandle>,
+        probe: bool,
     ) -> Result<(BTreeMap<AccountId, i64>, HashMap<AccountId, Refusal>), Pass> {
         let mut wanted: BTreeMap<AccountId, i64> = BTreeMap::new();
         for (item, fits) in items.iter().zip(statics) {
@@ -326,7 +331,12 @@ impl Engine {
             let debit_max = *debit_max;
             async move {
                 let (reply, answer) = oneshot::channel();
-                let sent = handle.addr.send(Lease { debit_max, reply }).await;
+                let message = Lease {
+                    debit_max,
+                    probe,
+                    reply,
+                };
+                let sent = handle.addr.send(message).await;
                 match (sent, answer.await) {
                     (Ok(()), Ok(reply)) => (handle, reply),
                     _ => (handle, LeaseReply::Retired),
@@ -359,7 +369,10 @@ impl Engine {
         match failure {
             None => Ok((leases, blocked)),
             Some(failure) => {
-                self.release_leases(&leases, handles);
+                // A probe leased nothing: nothing to give back.
+                if !probe {
+                    self.release_leases(&leases, handles);
+                }
                 Err(failure)
             }
         }
@@ -546,39 +559,6 @@ fn operation(item: &BatchItem, now: OffsetDateTime) -> Operation {
                     .replace_nanosecond(expires_at.nanosecond() / 1_000 * 1_000)
                     .expect("a truncated nanosecond is valid"),
             }
-        }
-    }
-}
-
-/// The rules that need no balance, on the accounts' static facts, and a closed payee.
-fn static_check(
-    item: &BatchItem,
-    handles: &HashMap<AccountId, AccountHandle>,
-    closed: &HashSet<AccountId>,
-) -> Result<(), Refusal> {
-    let request = &item.request;
-    if request.from == request.to {
-        return Err(Refusal::SameAccount);
-    }
-    let from = handles.get(&request.from).ok_or(Refusal::NotFound)?;
-    let to = handles.get(&request.to).ok_or(Refusal::NotFound)?;
-    check(request, Movement::Transfer, &from.info, &to.info)?;
-    match closed.contains(&request.to) {
-        true => Err(Refusal::AccountClosed),
-        false => Ok(()),
-    }
-}
-
-/// Items paying from an account that may not pay are refused for its status (it leased
-/// nothing, so play would otherwise call them short of funds).
-fn refuse_blocked(
-    items: &[BatchItem],
-    statics: &mut [Result<(), Refusal>],
-    blocked: &HashMap<AccountId, Refusal>,
-) {
-    for (item, fits) in items.iter().zip(statics.iter_mut()) {
-        if let (Ok(()), Some(refusal)) = (&fits, blocked.get(&item.request.from)) {
-            *fits = Err(*refusal);
         }
     }
 }

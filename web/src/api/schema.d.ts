@@ -701,6 +701,67 @@ export interface components {
             /** @description The HMAC-SHA256 key of `Tally-Signature`. */
             secret: string;
         };
+        /** @description One item of a batch's dry run: the transfer it would make, or why it would be refused. */
+        DryRunBatchItemResult: {
+            error?: null | components["schemas"]["ErrorDetail"];
+            transfer?: null | components["schemas"]["DryRunTransferView"];
+        };
+        /** @description The answer to a dry run of `POST /transfers/batch`. */
+        DryRunBatchResult: {
+            /** @description The caller's accounts the batch would change, as they would stand after it. */
+            accounts: components["schemas"]["AccountView"][];
+            /** @description Always true. */
+            dry_run: boolean;
+            /** @description In request order. */
+            results: components["schemas"]["DryRunBatchItemResult"][];
+        };
+        /**
+         * @description The answer to a dry run of `POST /transfers`: the transfer it would make and the payer's
+         *     account as it would stand after it (`to_account` too when the caller owns it).
+         */
+        DryRunResult: {
+            /** @description Always true. */
+            dry_run: boolean;
+            from_account: components["schemas"]["AccountView"];
+            to_account?: null | components["schemas"]["AccountView"];
+            transfer: components["schemas"]["DryRunTransferView"];
+        };
+        /**
+         * @description A transfer as a dry run says it would be: no id (always null) and no timestamps, since
+         *     nothing is stored.
+         */
+        DryRunTransferView: {
+            /**
+             * Format: int64
+             * @description Minor units, > 0.
+             */
+            amount: number;
+            /**
+             * @example USD
+             * @enum {string}
+             */
+            currency: "USD" | "EUR" | "CAD" | "KRW" | "JPY" | "GBP";
+            description?: string | null;
+            /** Format: int64 */
+            from_account_id: number;
+            /**
+             * Format: int64
+             * @description Always null: a dry run creates no transfer.
+             */
+            id?: number | null;
+            metadata?: {
+                [key: string]: string;
+            } | null;
+            reference?: string | null;
+            /**
+             * @description `posted`, or `pending` for a pending transfer.
+             * @example posted
+             * @enum {string}
+             */
+            status: "posted" | "pending";
+            /** Format: int64 */
+            to_account_id: number;
+        };
         /** @description One side of a transfer on one account: negative for a debit. */
         EntryView: {
             /** Format: int64 */
@@ -2230,7 +2291,10 @@ export interface operations {
     };
     create_transfer: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `true`: answer 200 with what the request would do, and do nothing (default false). */
+                dry_run?: boolean;
+            };
             header?: {
                 /** @description 1–255 visible ASCII characters, scoped to the caller, kept at least 24 hours */
                 "Idempotency-Key"?: string;
@@ -2244,6 +2308,17 @@ export interface operations {
             };
         };
         responses: {
+            /** @description `dry_run=true`: what the transfer would do; nothing moved, held or stored */
+            200: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same Idempotency-Key; absent otherwise. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResult"];
+                };
+            };
             /** @description Committed (a pending transfer: held, without entries); `Idempotent-Replayed: true` on a replay */
             201: {
                 headers: {
@@ -2331,7 +2406,10 @@ export interface operations {
     };
     create_batch: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `true`: answer 200 with what the request would do, and do nothing (default false). */
+                dry_run?: boolean;
+            };
             header?: {
                 /** @description For the whole batch: 1–255 visible ASCII characters */
                 "Idempotency-Key"?: string;
@@ -2345,7 +2423,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description `atomic: false`: each item's result in order; `Idempotent-Replayed: true` on a replay */
+            /** @description `atomic: false`: each item's result in order; `Idempotent-Replayed: true` on a replay. `dry_run=true` (`DryRunBatchResult`): what each item would do; nothing moved, held or stored */
             200: {
                 headers: {
                     /** @description `true` when this is the stored answer to an earlier request with the same Idempotency-Key; absent otherwise. */
@@ -2353,7 +2431,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BatchResult"];
+                    "application/json": components["schemas"]["BatchResult"] | components["schemas"]["DryRunBatchResult"];
                 };
             };
             /** @description `atomic: true`: every item committed */

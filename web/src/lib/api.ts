@@ -349,9 +349,10 @@ export class ApiClient {
   }
 
   transfer(body: NewTransfer, idempotencyKey: string): Promise<TransferResult> {
+    // No `dry_run` in the query, so never the 200 of a dry run: the answer is the 201's.
     return this.call((headers) =>
       this.http.POST('/transfers', { headers, body, params: { header: { 'Idempotency-Key': idempotencyKey } } }),
-    );
+    ) as Promise<TransferResult>;
   }
 
   deposit(accountId: number, amount: number, idempotencyKey: string): Promise<MovementResult> {

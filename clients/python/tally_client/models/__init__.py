@@ -18,6 +18,13 @@ from .create_transfer_request_metadata_type_0 import CreateTransferRequestMetada
 from .create_user_request import CreateUserRequest
 from .create_webhook_request import CreateWebhookRequest
 from .created_webhook import CreatedWebhook
+from .dry_run_batch_item_result import DryRunBatchItemResult
+from .dry_run_batch_result import DryRunBatchResult
+from .dry_run_result import DryRunResult
+from .dry_run_transfer_view import DryRunTransferView
+from .dry_run_transfer_view_currency import DryRunTransferViewCurrency
+from .dry_run_transfer_view_metadata_type_0 import DryRunTransferViewMetadataType0
+from .dry_run_transfer_view_status import DryRunTransferViewStatus
 from .entry_view import EntryView
 from .error_body import ErrorBody
 from .error_body_400 import ErrorBody400
@@ -98,6 +105,13 @@ __all__ = (
     "CreateUserRequest",
     "CreateWebhookRequest",
     "CreatedWebhook",
+    "DryRunBatchItemResult",
+    "DryRunBatchResult",
+    "DryRunResult",
+    "DryRunTransferView",
+    "DryRunTransferViewCurrency",
+    "DryRunTransferViewMetadataType0",
+    "DryRunTransferViewStatus",
     "EntryView",
     "ErrorBody",
     "ErrorBody400",

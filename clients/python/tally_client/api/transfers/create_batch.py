@@ -7,6 +7,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.batch_request import BatchRequest
 from ...models.batch_result import BatchResult
+from ...models.dry_run_batch_result import DryRunBatchResult
 from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
@@ -21,15 +22,23 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: BatchRequest,
+    dry_run: bool | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
         headers["Idempotency-Key"] = idempotency_key
 
+    params: dict[str, Any] = {}
+
+    params["dry_run"] = dry_run
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/transfers/batch",
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -44,6 +53,7 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> (
     BatchResult
+    | DryRunBatchResult
     | ErrorBody400
     | ErrorBody401
     | ErrorBody403
@@ -55,7 +65,23 @@ def _parse_response(
     | None
 ):
     if response.status_code == 200:
-        response_200 = BatchResult.from_dict(response.json())
+
+        def _parse_response_200(data: object) -> BatchResult | DryRunBatchResult:
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                response_200_type_0 = BatchResult.from_dict(data)
+
+                return response_200_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            if not isinstance(data, dict):
+                raise TypeError()
+            response_200_type_1 = DryRunBatchResult.from_dict(data)
+
+            return response_200_type_1
+
+        response_200 = _parse_response_200(response.json())
 
         return response_200
 
@@ -114,6 +140,7 @@ def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Response[
     BatchResult
+    | DryRunBatchResult
     | ErrorBody400
     | ErrorBody401
     | ErrorBody403
@@ -135,9 +162,11 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
+    dry_run: bool | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[
     BatchResult
+    | DryRunBatchResult
     | ErrorBody400
     | ErrorBody401
     | ErrorBody403
@@ -150,6 +179,7 @@ def sync_detailed(
     """Many transfers in one request, taking effect in request order.
 
     Args:
+        dry_run (bool | Unset):
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -158,11 +188,12 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503]
+        Response[BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
         idempotency_key=idempotency_key,
     )
 
@@ -177,9 +208,11 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
+    dry_run: bool | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> (
     BatchResult
+    | DryRunBatchResult
     | ErrorBody400
     | ErrorBody401
     | ErrorBody403
@@ -193,6 +226,7 @@ def sync(
     """Many transfers in one request, taking effect in request order.
 
     Args:
+        dry_run (bool | Unset):
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -201,12 +235,13 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503
+        BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503
     """
 
     return sync_detailed(
         client=client,
         body=body,
+        dry_run=dry_run,
         idempotency_key=idempotency_key,
     ).parsed
 
@@ -215,9 +250,11 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
+    dry_run: bool | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[
     BatchResult
+    | DryRunBatchResult
     | ErrorBody400
     | ErrorBody401
     | ErrorBody403
@@ -230,6 +267,7 @@ async def asyncio_detailed(
     """Many transfers in one request, taking effect in request order.
 
     Args:
+        dry_run (bool | Unset):
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -238,11 +276,12 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503]
+        Response[BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
         idempotency_key=idempotency_key,
     )
 
@@ -255,9 +294,11 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
+    dry_run: bool | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> (
     BatchResult
+    | DryRunBatchResult
     | ErrorBody400
     | ErrorBody401
     | ErrorBody403
@@ -271,6 +312,7 @@ async def asyncio(
     """Many transfers in one request, taking effect in request order.
 
     Args:
+        dry_run (bool | Unset):
         idempotency_key (str | Unset):
         body (BatchRequest):
 
@@ -279,13 +321,14 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503
+        BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503
     """
 
     return (
         await asyncio_detailed(
             client=client,
             body=body,
+            dry_run=dry_run,
             idempotency_key=idempotency_key,
         )
     ).parsed

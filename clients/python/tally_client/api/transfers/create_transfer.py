@@ -6,6 +6,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.create_transfer_request import CreateTransferRequest
+from ...models.dry_run_result import DryRunResult
 from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
@@ -21,15 +22,23 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: CreateTransferRequest,
+    dry_run: bool | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
         headers["Idempotency-Key"] = idempotency_key
 
+    params: dict[str, Any] = {}
+
+    params["dry_run"] = dry_run
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/transfers",
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -43,7 +52,8 @@ def _get_kwargs(
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> (
-    ErrorBody400
+    DryRunResult
+    | ErrorBody400
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
@@ -54,6 +64,11 @@ def _parse_response(
     | TransferResult
     | None
 ):
+    if response.status_code == 200:
+        response_200 = DryRunResult.from_dict(response.json())
+
+        return response_200
+
     if response.status_code == 201:
         response_201 = TransferResult.from_dict(response.json())
 
@@ -108,7 +123,8 @@ def _parse_response(
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Response[
-    ErrorBody400
+    DryRunResult
+    | ErrorBody400
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
@@ -130,9 +146,11 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: CreateTransferRequest,
+    dry_run: bool | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[
-    ErrorBody400
+    DryRunResult
+    | ErrorBody400
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
@@ -146,6 +164,7 @@ def sync_detailed(
     it there as a pending transfer (`pending: true`) for the payee to post or void.
 
     Args:
+        dry_run (bool | Unset):
         idempotency_key (str | Unset):
         body (CreateTransferRequest): Serialised, it is the request's idempotency fingerprint
             (`routes::idempotency::Asked`).
@@ -155,11 +174,12 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult]
+        Response[DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult]
     """
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
         idempotency_key=idempotency_key,
     )
 
@@ -174,9 +194,11 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: CreateTransferRequest,
+    dry_run: bool | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> (
-    ErrorBody400
+    DryRunResult
+    | ErrorBody400
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
@@ -191,6 +213,7 @@ def sync(
     it there as a pending transfer (`pending: true`) for the payee to post or void.
 
     Args:
+        dry_run (bool | Unset):
         idempotency_key (str | Unset):
         body (CreateTransferRequest): Serialised, it is the request's idempotency fingerprint
             (`routes::idempotency::Asked`).
@@ -200,12 +223,13 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult
+        DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult
     """
 
     return sync_detailed(
         client=client,
         body=body,
+        dry_run=dry_run,
         idempotency_key=idempotency_key,
     ).parsed
 
@@ -214,9 +238,11 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: CreateTransferRequest,
+    dry_run: bool | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[
-    ErrorBody400
+    DryRunResult
+    | ErrorBody400
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
@@ -230,6 +256,7 @@ async def asyncio_detailed(
     it there as a pending transfer (`pending: true`) for the payee to post or void.
 
     Args:
+        dry_run (bool | Unset):
         idempotency_key (str | Unset):
         body (CreateTransferRequest): Serialised, it is the request's idempotency fingerprint
             (`routes::idempotency::Asked`).
@@ -239,11 +266,12 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult]
+        Response[DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult]
     """
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
         idempotency_key=idempotency_key,
     )
 
@@ -256,9 +284,11 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: CreateTransferRequest,
+    dry_run: bool | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> (
-    ErrorBody400
+    DryRunResult
+    | ErrorBody400
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
@@ -273,6 +303,7 @@ async def asyncio(
     it there as a pending transfer (`pending: true`) for the payee to post or void.
 
     Args:
+        dry_run (bool | Unset):
         idempotency_key (str | Unset):
         body (CreateTransferRequest): Serialised, it is the request's idempotency fingerprint
             (`routes::idempotency::Asked`).
@@ -282,13 +313,14 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult
+        DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult
     """
 
     return (
         await asyncio_detailed(
             client=client,
             body=body,
+            dry_run=dry_run,
             idempotency_key=idempotency_key,
         )
     ).parsed
