@@ -14,6 +14,7 @@ mod details;
 mod docs;
 mod durability;
 mod events;
+mod events_changes;
 mod faults;
 mod health;
 mod helpers;
