@@ -95,11 +95,16 @@ report() {
 import sys
 name, events, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 before, after = [float(v) for v in sys.argv[4:7]], [float(v) for v in sys.argv[7:10]]
+idle = [float(v) for v in sys.argv[10:13]]
 process, postgres, xacts = (a - b for a, b in zip(after, before))
+# What an idle server would have cost meanwhile (its process only when it is the consumer).
+net = [process - idle[0] * seconds * (name.startswith("webhook")), postgres - idle[1] * seconds,
+       xacts - idle[2] * seconds]
 per_k = 1000 / max(events, 1)
 print(f"consumer-cost: {name}: {events} events in {seconds:.1f} s, {events / seconds:.0f} events/s; "
       f"CPU s per 1,000 events: {process * per_k:.3f} its process, {postgres * per_k:.3f} "
-      f"PostgreSQL; {xacts / max(events, 1):.3f} PostgreSQL transactions per event")
+      f"PostgreSQL; {xacts / max(events, 1):.3f} PostgreSQL transactions per event; net of an "
+      f"idle server: {net[0] * per_k:.3f}, {net[1] * per_k:.3f}, {net[2] / max(events, 1):.3f}")
 EOF
 }
 seconds_since() { python3 -c "import sys, time; print(time.time() - float(sys.argv[1]))" "$1"; }
@@ -107,12 +112,13 @@ seconds_since() { python3 -c "import sys, time; print(time.time() - float(sys.ar
 read -r -a before < <(sample "$tally_pid")
 sleep 5
 read -r -a after < <(sample "$tally_pid")
-python3 - "${before[@]}" "${after[@]}" <<'EOF'
+read -r -a idle < <(python3 - "${before[@]}" "${after[@]}" <<'EOF'
 import sys
 b, a = [float(v) for v in sys.argv[1:4]], [float(v) for v in sys.argv[4:7]]
-print(f"consumer-cost: an idle server: {(a[0] - b[0]) / 5:.3f} CPU s/s Tally, "
-      f"{(a[1] - b[1]) / 5:.3f} PostgreSQL, {(a[2] - b[2]) / 5:.0f} transactions/s")
+print(" ".join(f"{(x - y) / 5:.4f}" for x, y in zip(a, b)))
 EOF
+)
+say "an idle server: ${idle[0]} CPU s/s Tally, ${idle[1]} PostgreSQL, ${idle[2]} transactions/s"
 
 # The webhook, from the start of the stream.
 webhook=$(curl -fsS "$url/webhooks" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
@@ -130,7 +136,7 @@ done
 seconds=$(seconds_since "$start")
 read -r -a after < <(sample "$tally_pid")
 curl -fsS -X DELETE "$url/webhooks/$webhook" -H "Authorization: Bearer $token" >/dev/null
-report "webhook (tally serve)" "$delivered" "$seconds" "${before[@]}" "${after[@]}"
+report "webhook (tally serve)" "$delivered" "$seconds" "${before[@]}" "${after[@]}" "${idle[@]}"
 
 # The publisher, from the start of the stream.
 exchange=tally.cost.events
@@ -148,4 +154,4 @@ for _ in $(seq 1 3000); do
 done
 seconds=$(seconds_since "$start")
 read -r -a after < <(sample "$publisher")
-report "publisher (tally publish)" "$published" "$seconds" "${before[@]}" "${after[@]}"
+report "publisher (tally publish)" "$published" "$seconds" "${before[@]}" "${after[@]}" "${idle[@]}"
