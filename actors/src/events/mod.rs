@@ -153,6 +153,7 @@ pub fn start_numbering(pool: Pool) -> EventHead {
             pool,
             candidates: VecDeque::new(),
             watermark: 0,
+            marked_to: 0,
         };
         let mut ticks = tokio::time::interval(EVENTS_TICK);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -181,6 +182,9 @@ struct Numbering {
     /// (sequence value, xid taken after it) pairs, oldest first.
     candidates: VecDeque<(i64, i64)>,
     watermark: i64,
+    /// A watermark every position up to which is known marked: until the watermark passes it
+    /// there is nothing to number, and an idle tick takes no lock and opens no transaction.
+    marked_to: i64,
 }
 
 impl Numbering {
@@ -211,7 +215,7 @@ impl Numbering {
             self.candidates.pop_front();
         }
         for _ in 0..MARKS_PER_TICK_MAX {
-            if !self.mark_once(&mut client).await? {
+            if self.watermark <= self.marked_to || !self.mark_once(&mut client).await? {
                 break;
             }
         }
@@ -220,7 +224,7 @@ impl Numbering {
 
     /// Numbers up to EVENT_MARK_EVENTS_MAX events below the watermark; true if it wrote a full
     /// mark (more may wait).
-    async fn mark_once(&self, client: &mut deadpool_postgres::Client) -> Result<bool, String> {
+    async fn mark_once(&mut self, client: &mut deadpool_postgres::Client) -> Result<bool, String> {
         let transaction = client
             .transaction()
             .await
@@ -234,6 +238,7 @@ impl Numbering {
         let last = query_one(&transaction, LAST_MARK, &[]).await?;
         let (last_id, last_position): (i64, i64) = (last.get(0), last.get(1));
         if last_position >= self.watermark {
+            self.marked_to = self.watermark;
             return Ok(false);
         }
         let counted = query_one(
@@ -244,6 +249,7 @@ impl Numbering {
         .await?;
         let count: i64 = counted.get(0);
         if count == 0 {
+            self.marked_to = self.watermark;
             return Ok(false);
         }
         let position: i64 = counted.get(1);
@@ -260,6 +266,9 @@ impl Numbering {
             .commit()
             .await
             .map_err(|error| describe(&error))?;
+        if count < EVENT_MARK_EVENTS_MAX {
+            self.marked_to = self.watermark;
+        }
         Ok(count == EVENT_MARK_EVENTS_MAX)
     }
 }
