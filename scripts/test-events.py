@@ -181,13 +181,15 @@ def check(url, load_path, poll_path, amqp_path) -> None:
         ids = [event[0] for event in events]
         assert ids == list(range(1, expected_events + 1)), \
             f"{name}: {len(ids)} distinct events, ids {ids[:1]}..{ids[-1:]}; the database holds 1..{expected_events}"
-        in_events = {int(data_id) for _, kind, data_id in events if kind == "transfer.posted"}
+        # A refund's transfer is its transfer.reversed, in place of a transfer.posted.
+        in_events = {int(data_id) for _, kind, data_id in events
+                     if kind in ("transfer.posted", "transfer.reversed")}
         assert in_events == posted, \
             f"{name}: {len(posted - in_events)} committed transfers have no event, {len(in_events - posted)} events no transfer"
         if name == "GET /events":
             assert repeats == 0, f"GET /events repeated {repeats} events"
         print(f"test-events: {name}: {len(ids)} events in id order with no gap, {len(in_events)} "
-              f"transfer.posted = the {len(posted)} committed transfers; {repeats} repeats (deduplicated)",
+              f"transfer.posted or .reversed = the {len(posted)} committed transfers; {repeats} repeats (deduplicated)",
               file=sys.stderr)
     print(f"test-events: database: {len(posted)} transfers committed, all {len(acknowledged)} acknowledged ones "
           f"among them", file=sys.stderr)

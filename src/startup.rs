@@ -117,6 +117,7 @@ impl Application {
         housekeeping::start(pool.clone(), &settings);
         webhooks::start(
             pool,
+            state.events.clone(),
             &settings.webhooks,
             settings.env == RunMode::Production,
         )?;

@@ -1,7 +1,9 @@
 //! Webhook deliveries (design.md "Webhooks"): every replica runs one worker; a webhook is
 //! delivered by the replica holding its lease (a row in PostgreSQL), one event at a time, in
-//! order, at least once, each signed with the webhook's secret. Its cursor moves only after a
-//! 2xx, so a restart or another replica continues where it stopped.
+//! order, at least once, each signed with the webhook's secret. Its cursor moves only past 2xx
+//! answers and is stored once per run of them (every CURSOR_STORE_EVENTS_MAX events or
+//! CURSOR_STORE_INTERVAL, and before the lease is given back or a failure recorded), so a
+//! restart or another replica continues where it stopped, re-sending at most that run.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -10,7 +12,7 @@ use anyhow::{bail, Context};
 use deadpool_postgres::Pool;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tally_actors::events;
+use tally_actors::events::{self, EventHead, EVENTS_SCAN_MAX};
 use uuid::Uuid;
 
 use crate::configuration::WebhookSettings;
@@ -28,8 +30,15 @@ const WEBHOOKS_PER_TICK_MAX: i64 = 16;
 pub const WEBHOOK_LEASE: Duration = Duration::from_secs(10);
 /// A delivery that has not answered by then failed.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Events one lease delivers at most before giving the webhook back.
-const DELIVERIES_PER_LEASE_MAX: i64 = 100;
+/// Events one lease delivers (or skips) at most before giving the webhook back; it also stops
+/// after half the lease.
+const DELIVERIES_PER_LEASE_MAX: i64 = 10_000;
+/// The cursor is stored after this many events delivered (or skipped) since it last was, or
+/// after CURSOR_STORE_INTERVAL, whichever comes first: a crash re-sends at most these.
+pub const CURSOR_STORE_EVENTS_MAX: i64 = 100;
+pub const CURSOR_STORE_INTERVAL: Duration = Duration::from_millis(500);
+/// An idle keep-alive connection to a target is closed after this.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Retries wait 1 s, 2 s, 4 s, … up to an hour.
 pub const RETRY_FIRST: Duration = Duration::from_secs(1);
 pub const RETRY_MAX: Duration = Duration::from_secs(3600);
@@ -102,9 +111,15 @@ fn is_internal_address(address: IpAddr) -> bool {
 }
 
 /// Starts this replica's delivery worker on the current runtime.
-pub fn start(pool: Pool, settings: &WebhookSettings, production: bool) -> anyhow::Result<()> {
+pub fn start(
+    pool: Pool,
+    head: EventHead,
+    settings: &WebhookSettings,
+    production: bool,
+) -> anyhow::Result<()> {
     let worker = Worker {
         pool,
+        head,
         client: delivery_client(&settings.extra_root_cert)?,
         owner: Uuid::new_v4(),
         production,
@@ -135,8 +150,11 @@ pub fn install_tls_provider() {
 /// system's roots plus the PEM file `extra_root_cert` names (when not empty).
 pub fn delivery_client(extra_root_cert: &str) -> anyhow::Result<reqwest::Client> {
     install_tls_provider();
+    // One kept-alive connection per target: deliveries to a webhook are sequential.
     let mut builder = reqwest::Client::builder()
         .timeout(DELIVERY_TIMEOUT)
+        .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
+        .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none());
     if !extra_root_cert.is_empty() {
         let pem = std::fs::read(extra_root_cert)
@@ -151,8 +169,44 @@ pub fn delivery_client(extra_root_cert: &str) -> anyhow::Result<reqwest::Client>
     builder.build().context("the webhooks' HTTP client")
 }
 
+/// How a run of deliveries ended.
+enum Outcome {
+    /// Caught up, or the lease's share of work done.
+    Done,
+    Failed(String),
+    /// Another replica holds the webhook now.
+    LeaseLost,
+    /// This side failed (the database): the target is not blamed.
+    Broken(String),
+}
+
+/// A run's cursor: the last event delivered (or skipped), and the last one stored.
+struct Run {
+    cursor: i64,
+    stored: i64,
+    stored_at: Instant,
+}
+
+impl Run {
+    fn new(delivered_id: i64) -> Run {
+        Run {
+            cursor: delivered_id,
+            stored: delivered_id,
+            stored_at: Instant::now(),
+        }
+    }
+
+    fn store_due(&self) -> bool {
+        self.cursor - self.stored >= CURSOR_STORE_EVENTS_MAX
+            || self.stored_at.elapsed() >= CURSOR_STORE_INTERVAL
+    }
+}
+
 struct Worker {
     pool: Pool,
+    /// The newest numbered event: only webhooks behind it are leased (an idle webhook costs no
+    /// query).
+    head: EventHead,
     client: reqwest::Client,
     /// This worker's lease owner id.
     owner: Uuid,
@@ -161,9 +215,16 @@ struct Worker {
 
 impl Worker {
     async fn round(&self) -> Result<(), String> {
-        let leased = store::lease_due(&self.pool, self.owner, WEBHOOK_LEASE, WEBHOOKS_PER_TICK_MAX)
-            .await
-            .map_err(|error| error.to_string())?;
+        let head = self.head.current();
+        let leased = store::lease_due(
+            &self.pool,
+            self.owner,
+            WEBHOOK_LEASE,
+            WEBHOOKS_PER_TICK_MAX,
+            head,
+        )
+        .await
+        .map_err(|error| error.to_string())?;
         let deliveries = leased.iter().map(|webhook| self.deliver(webhook));
         for result in futures_util::future::join_all(deliveries).await {
             result?;
@@ -172,47 +233,108 @@ impl Worker {
     }
 
     /// Delivers the webhook's next events in order until it is caught up, a delivery fails,
-    /// or the lease's share of work is done; gives the lease back.
+    /// or the lease's share of work is done; stores the cursor once per run of deliveries
+    /// (CURSOR_STORE_EVENTS_MAX events or CURSOR_STORE_INTERVAL), and always before giving the
+    /// lease back or recording a failure.
     async fn deliver(&self, webhook: &Leased) -> Result<(), String> {
-        let started = Instant::now();
-        let mut cursor = webhook.delivered_id;
-        let page = events::read(&self.pool, cursor, DELIVERIES_PER_LEASE_MAX).await?;
-        for event in &page.events {
-            if started.elapsed() > WEBHOOK_LEASE / 2 {
-                break;
-            }
-            let wanted = webhook.types.as_ref().map_or(true, |types| {
-                types.iter().any(|kind| kind == event.kind.as_str())
-            });
-            if wanted {
-                let view = event_view(event, None).expect("a banker sees every event");
-                let body = serde_json::to_vec(&view).expect("an event serialises");
-                if let Err(error) = self.post(webhook, event.id, body).await {
-                    return self.failed(webhook, &error).await;
-                }
-            }
-            cursor = event.id;
-            let held = store::advance(&self.pool, webhook.id, self.owner, cursor, WEBHOOK_LEASE)
-                .await
-                .map_err(|error| error.to_string())?;
-            if !held {
-                return Ok(());
-            }
+        let mut run = Run::new(webhook.delivered_id);
+        let outcome = match self.target(webhook).await {
+            Ok(url) => self.deliver_to(webhook, &url, &mut run).await,
+            Err(error) => Outcome::Failed(error),
+        };
+        if !self.store_cursor(webhook, &mut run).await? {
+            return Ok(());
         }
-        store::release(&self.pool, webhook.id, self.owner)
-            .await
-            .map_err(|error| error.to_string())
+        match outcome {
+            Outcome::Done => store::release(&self.pool, webhook.id, self.owner)
+                .await
+                .map_err(|error| error.to_string()),
+            Outcome::Failed(error) => self.failed(webhook, &run, &error).await,
+            Outcome::LeaseLost => Ok(()),
+            // Not the target's fault: the lease runs out and a later round tries again.
+            Outcome::Broken(error) => Err(error),
+        }
     }
 
-    async fn post(&self, webhook: &Leased, event_id: i64, body: Vec<u8>) -> Result<(), String> {
+    /// Posts the events after the run's cursor, page by page, until one of the ends in
+    /// `deliver`.
+    async fn deliver_to(&self, webhook: &Leased, url: &reqwest::Url, run: &mut Run) -> Outcome {
+        let started = Instant::now();
+        while run.cursor - webhook.delivered_id < DELIVERIES_PER_LEASE_MAX {
+            let page = match events::read(&self.pool, run.cursor, EVENTS_SCAN_MAX).await {
+                Ok(page) => page,
+                Err(error) => return Outcome::Broken(format!("reading events: {error}")),
+            };
+            if page.events.is_empty() {
+                return Outcome::Done;
+            }
+            for event in &page.events {
+                if started.elapsed() > WEBHOOK_LEASE / 2 {
+                    return Outcome::Done;
+                }
+                let wanted = webhook.types.as_ref().map_or(true, |types| {
+                    types.iter().any(|kind| kind == event.kind.as_str())
+                });
+                if wanted {
+                    let view = event_view(event, None).expect("a banker sees every event");
+                    let body = serde_json::to_vec(&view).expect("an event serialises");
+                    if let Err(error) = self.post(webhook, url, event.id, body).await {
+                        return Outcome::Failed(error);
+                    }
+                }
+                run.cursor = event.id;
+                if run.store_due() {
+                    match self.store_cursor(webhook, run).await {
+                        Ok(true) => {}
+                        Ok(false) => return Outcome::LeaseLost,
+                        Err(error) => return Outcome::Broken(error),
+                    }
+                }
+            }
+        }
+        Outcome::Done
+    }
+
+    /// Stores the run's cursor when it moved (renewing the lease); false when this replica no
+    /// longer holds the lease.
+    async fn store_cursor(&self, webhook: &Leased, run: &mut Run) -> Result<bool, String> {
+        if run.cursor == run.stored {
+            return Ok(true);
+        }
+        let held = store::advance(
+            &self.pool,
+            webhook.id,
+            self.owner,
+            run.cursor,
+            WEBHOOK_LEASE,
+        )
+        .await
+        .map_err(|error| error.to_string())?;
+        run.stored = run.cursor;
+        run.stored_at = Instant::now();
+        Ok(held)
+    }
+
+    /// The webhook's URL, checked once per run (in production, with its name resolved).
+    async fn target(&self, webhook: &Leased) -> Result<reqwest::Url, String> {
         let url = check_url(&webhook.url, self.production)?;
         if self.production {
             self.refuse_internal_resolution(&url).await?;
         }
+        Ok(url)
+    }
+
+    async fn post(
+        &self,
+        webhook: &Leased,
+        url: &reqwest::Url,
+        event_id: i64,
+        body: Vec<u8>,
+    ) -> Result<(), String> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let response = self
             .client
-            .post(url)
+            .post(url.clone())
             .header("Content-Type", "application/json")
             .header("Tally-Event-Id", event_id.to_string())
             .header("Tally-Signature", signature(&webhook.secret, now, &body))
@@ -241,8 +363,13 @@ impl Worker {
         Ok(())
     }
 
-    async fn failed(&self, webhook: &Leased, error: &str) -> Result<(), String> {
-        let doublings = webhook.failures.clamp(0, 20) as u32;
+    async fn failed(&self, webhook: &Leased, run: &Run, error: &str) -> Result<(), String> {
+        // Deliveries succeeded in this run: the failing event is a new one, tried once.
+        let failures = match run.stored > webhook.delivered_id {
+            true => 0,
+            false => webhook.failures,
+        };
+        let doublings = failures.clamp(0, 20) as u32;
         let retry_in = RETRY_FIRST.saturating_mul(1 << doublings).min(RETRY_MAX);
         store::fail(
             &self.pool,
@@ -268,6 +395,20 @@ mod tests {
             signature("whsec", 1700000000, b"{}"),
             "t=1700000000,v1=7d44587dddbaf4c7f70fef20f48cd594834ffea1641e3ac227b84408298738af"
         );
+    }
+
+    #[test]
+    fn the_cursor_is_stored_after_a_run_of_events_or_an_interval() {
+        let mut run = Run::new(40);
+        assert!(!run.store_due());
+        run.cursor = 40 + CURSOR_STORE_EVENTS_MAX - 1;
+        assert!(!run.store_due());
+        run.cursor += 1;
+        assert!(run.store_due());
+        let mut late = Run::new(7);
+        late.cursor = 8;
+        late.stored_at = Instant::now() - CURSOR_STORE_INTERVAL;
+        assert!(late.store_due());
     }
 
     #[test]

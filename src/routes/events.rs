@@ -41,13 +41,14 @@ pub struct EventsParams {
 }
 
 /// One change. `data` is the transfer (with the balances right after it on the caller's own
-/// accounts) or the account opened.
+/// accounts) or the account as it stood right after the change.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventView {
     /// Global, gap-free, increasing in commit order.
     pub id: i64,
     /// `transfer.posted`, `transfer.pending`, `transfer.voided`, `transfer.expired`,
-    /// `account.opened`.
+    /// `transfer.reversed`, `account.opened`, `account.frozen`, `account.unfrozen`,
+    /// `account.closed`.
     #[serde(rename = "type")]
     #[schema(example = "transfer.posted")]
     pub kind: &'static str,

@@ -95,9 +95,10 @@ pub async fn create_webhook(
     check_url(&body.url, production).map_err(ApiError::Validation)?;
     if let Some(types) = &body.types {
         if types.is_empty() || types.len() > EventKind::ALL.len() {
-            return Err(ApiError::Validation(
-                "types must name 1 to 5 event types".into(),
-            ));
+            return Err(ApiError::Validation(format!(
+                "types must name 1 to {} event types",
+                EventKind::ALL.len()
+            )));
         }
         if let Some(unknown) = types.iter().find(|kind| EventKind::parse(kind).is_none()) {
             return Err(ApiError::Validation(format!(

@@ -95,12 +95,14 @@ pub async fn delete(pool: &Pool, id: i64) -> Result<bool, StoreError> {
     Ok(deleted == 1)
 }
 
-/// Leases up to `limit` due, active webhooks no replica holds, for `lease`.
+/// Leases up to `limit` due, active webhooks no replica holds and behind event `head`, for
+/// `lease`.
 pub async fn lease_due(
     pool: &Pool,
     owner: Uuid,
     lease: Duration,
     limit: i64,
+    head: i64,
 ) -> Result<Vec<Leased>, StoreError> {
     let client = pool.get().await?;
     let rows = client
@@ -110,10 +112,10 @@ pub async fn lease_due(
              WHERE w.id IN (
                  SELECT id FROM webhooks
                  WHERE status = 'active' AND next_attempt_at <= now()
-                   AND (lease_until IS NULL OR lease_until < now())
+                   AND (lease_until IS NULL OR lease_until < now()) AND delivered_id < $4
                  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
              RETURNING w.id, w.url, w.types, w.secret, w.delivered_id, w.failures",
-            &[&owner, &lease.as_secs_f64(), &limit],
+            &[&owner, &lease.as_secs_f64(), &limit, &head],
         )
         .await?;
     Ok(rows

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::helpers::{assert_error, spawn_app, spawn_replica, TestApp, TestUser};
 
 /// Reads `/events` as `user` from `after` until `done` holds of everything read, or 30 s pass.
-async fn read_until(
+pub(crate) async fn read_until(
     app: &TestApp,
     user: &TestUser,
     mut after: i64,
@@ -312,7 +312,7 @@ async fn a_long_poll_waits_for_the_next_event_and_bad_parameters_are_refused() {
 }
 
 /// Reads Server-Sent Events frames until one carries an event, or 10 s pass.
-async fn next_event(response: &mut reqwest::Response, buffer: &mut String) -> Value {
+pub(crate) async fn next_event(response: &mut reqwest::Response, buffer: &mut String) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         while let Some(end) = buffer.find("\n\n") {

@@ -15,6 +15,7 @@ mod docs;
 mod dry_run;
 mod durability;
 mod events;
+mod events_changes;
 mod faults;
 mod health;
 mod helpers;

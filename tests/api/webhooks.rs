@@ -8,7 +8,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 use tally_test_support::fresh_database;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, spawn_app, Scene, TestApp, TestUser};
 use crate::process::{free_port, funded_account, post, user, Process};
 
 /// What the receiver got: (signature header, event id header, body), accepted ones only.
@@ -191,4 +191,136 @@ async fn only_bankers_manage_webhooks_and_bad_targets_are_refused() {
         .await;
     assert_eq!(deleted.status().as_u16(), 204);
     assert_error(app.get(&path, Some(&banker.token)).await, 404, "not_found").await;
+}
+
+#[actix_web::test]
+async fn a_webhook_gets_only_its_types_and_its_cursor_passes_the_rest_in_few_writes() {
+    let Scene {
+        app,
+        alice,
+        bob,
+        banker,
+        alice_usd,
+        bob_usd,
+    } = Scene::funded(10_000).await;
+    let start: Value = app
+        .get("/events?after=9007199254740991", Some(&banker.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // A backlog: 150 payments the webhook skips, a refund, a freeze and an unfreeze it gets.
+    const PAYMENTS: usize = 150;
+    let mut payment = 0;
+    for _ in 0..PAYMENTS {
+        let paid = app.transfer(&alice, alice_usd, bob_usd, 1, "USD").await;
+        assert_eq!(paid.status().as_u16(), 201);
+        let paid: Value = paid.json().await.unwrap();
+        payment = paid["transfer"]["id"].as_i64().unwrap();
+    }
+    let path = format!("/transfers/{payment}/reverse");
+    let refunded = app.post_keyed(&path, &json!({}), &bob.token, "w1").await;
+    assert_eq!(refunded.status().as_u16(), 201);
+    for action in ["freeze", "unfreeze"] {
+        let path = format!("/accounts/{alice_usd}/{action}");
+        let response = app.post_raw(&path, Vec::new(), Some(&banker.token)).await;
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    let newest = newest_event(&app, &banker).await;
+
+    // The webhook starts before the backlog.
+    let (url, received) = receiver(0);
+    let types = json!(["transfer.reversed", "account.frozen", "account.unfrozen"]);
+    let body = json!({"url": url, "types": types});
+    let response = app.post("/webhooks", &body, Some(&banker.token)).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let created: Value = response.json().await.unwrap();
+    let updates_before = webhook_row_updates(&app).await;
+    app.db()
+        .await
+        .execute(
+            "UPDATE webhooks SET delivered_id = $1 WHERE id = $2",
+            &[
+                &start["last_id"].as_i64().unwrap(),
+                &created["id"].as_i64().unwrap(),
+            ],
+        )
+        .await
+        .unwrap();
+
+    wait_for(&received, 3, Duration::from_secs(30)).await;
+    let kinds: Vec<Value> = received.lock().unwrap().accepted[..3]
+        .iter()
+        .map(|(_, _, body)| serde_json::from_slice::<Value>(body).unwrap()["type"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [types[0].clone(), types[1].clone(), types[2].clone()]
+    );
+    // The cursor reaches the newest event, past every skipped one...
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let path = format!("/webhooks/{}", created["id"]);
+        let shown: Value = app
+            .get(&path, Some(&banker.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if shown["delivered_id"] == newest {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cursor stopped at {shown}");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ...stored once per run of events, not once per event: a run leases, stores every 100
+    // events (or 500 ms) and at its end, and gives the lease back.
+    let updates = webhook_row_updates(&app).await - updates_before;
+    assert!(
+        updates <= 20,
+        "{updates} writes of the webhook row for {PAYMENTS} events"
+    );
+    assert_eq!(received.lock().unwrap().accepted.len(), 3);
+}
+
+/// The newest event's id, once it is the unfreeze that ends the backlog.
+async fn newest_event(app: &TestApp, banker: &TestUser) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let page: Value = app
+            .get("/events?after=9007199254740991", Some(&banker.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let newest = page["last_id"].as_i64().unwrap();
+        let path = format!("/events?after={}&limit=1", newest - 1);
+        let last: Value = app
+            .get(&path, Some(&banker.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if last["events"][0]["type"] == "account.unfrozen" {
+            return newest;
+        }
+        assert!(Instant::now() < deadline, "the backlog is not numbered");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Row updates of the webhooks table so far (the statistics collector's count).
+async fn webhook_row_updates(app: &TestApp) -> i64 {
+    let db = app.db().await;
+    db.execute("SELECT pg_stat_force_next_flush()", &[])
+        .await
+        .unwrap();
+    db.query_one(
+        "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'webhooks'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
 }

@@ -967,7 +967,7 @@ export interface components {
         EventData: components["schemas"]["TransferEventData"] | components["schemas"]["AccountView"];
         /**
          * @description One change. `data` is the transfer (with the balances right after it on the caller's own
-         *     accounts) or the account opened.
+         *     accounts) or the account as it stood right after the change.
          */
         EventView: {
             /** Format: date-time */
@@ -980,7 +980,8 @@ export interface components {
             id: number;
             /**
              * @description `transfer.posted`, `transfer.pending`, `transfer.voided`, `transfer.expired`,
-             *     `account.opened`.
+             *     `transfer.reversed`, `account.opened`, `account.frozen`, `account.unfrozen`,
+             *     `account.closed`.
              * @example transfer.posted
              */
             type: string;

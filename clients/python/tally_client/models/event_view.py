@@ -18,14 +18,15 @@ T = TypeVar("T", bound="EventView")
 @_attrs_define
 class EventView:
     """One change. `data` is the transfer (with the balances right after it on the caller's own
-    accounts) or the account opened.
+    accounts) or the account as it stood right after the change.
 
         Attributes:
             created_at (datetime.datetime):
             data (AccountView | TransferEventData):
             id (int): Global, gap-free, increasing in commit order.
             type_ (str): `transfer.posted`, `transfer.pending`, `transfer.voided`, `transfer.expired`,
-                `account.opened`. Example: transfer.posted.
+                `transfer.reversed`, `account.opened`, `account.frozen`, `account.unfrozen`,
+                `account.closed`. Example: transfer.posted.
     """
 
     created_at: datetime.datetime

@@ -21,15 +21,15 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio_postgres::Row;
 
 use crate::db::describe;
-use crate::model::{
-    AccountId, AccountKind, AccountSnapshot, Amount, Currency, Transfer, TransferDetails,
-    TransferId, TransferStatus,
-};
+
+mod read;
+
+use read::{event, COUNT_POSITIONS, EVENTS_BETWEEN};
+pub use read::{Event, EventBody, EventKind};
 
 /// How often each replica looks for a new watermark and newly numbered events.
 pub const EVENTS_TICK: Duration = Duration::from_millis(50);
@@ -58,135 +58,6 @@ const MARK_AT_OR_BELOW: &str = "SELECT event_id, position FROM event_marks
     WHERE event_id <= $1 ORDER BY event_id DESC LIMIT 1";
 const INSERT_MARK: &str = "INSERT INTO event_marks (event_id, position) VALUES ($1, $2)";
 const TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1)";
-
-/// The count and the last of the first `$3` positions in `($1, $2]`.
-const COUNT_POSITIONS: &str = "SELECT count(*), max(position) FROM (
-        SELECT position FROM (
-            (SELECT id AS position FROM transfers WHERE id > $1 AND id <= $2
-             ORDER BY id LIMIT $3)
-            UNION ALL
-            (SELECT ended_position FROM transfers
-             WHERE ended_position > $1 AND ended_position <= $2
-             ORDER BY ended_position LIMIT $3)
-            UNION ALL
-            (SELECT opened_position FROM accounts
-             WHERE opened_position > $1 AND opened_position <= $2
-             ORDER BY opened_position LIMIT $3)
-        ) AS p ORDER BY position LIMIT $3
-    ) AS first";
-
-/// The first `$3` events with a position in `($1, $2]`, each as it was at that position: a
-/// pending transfer's own row is its `transfer.pending` (with what it held), a posting is the
-/// pending transfer's `transfer.posted`, an ended hold is its `transfer.voided`/`expired`.
-const EVENTS_BETWEEN: &str = "SELECT e.*, f.owner AS from_owner, d.owner AS to_owner,
-        f.kind AS account_kind
-    FROM (
-        (SELECT t.id AS position,
-                CASE WHEN t.pending_id IS NULL AND t.expires_at IS NOT NULL
-                     THEN 'pending' ELSE 'posted' END AS status,
-                COALESCE(t.pending_id, t.id) AS subject_id,
-                t.from_account_id AS account_id, t.to_account_id,
-                CASE WHEN t.pending_id IS NULL AND t.expires_at IS NOT NULL
-                     THEN COALESCE(t.pending_amount, t.amount) ELSE t.amount END AS amount,
-                t.currency, COALESCE(p.created_at, t.created_at) AS created_at,
-                CASE WHEN t.pending_id IS NULL AND t.expires_at IS NOT NULL
-                     THEN NULL ELSE t.posted_at END AS posted_at,
-                COALESCE(p.expires_at, t.expires_at) AS expires_at,
-                t.from_balance_after, t.to_balance_after,
-                COALESCE(t.posted_at, t.created_at) AS at
-         FROM transfers t LEFT JOIN transfers p ON p.id = t.pending_id
-         WHERE t.id > $1 AND t.id <= $2 ORDER BY t.id LIMIT $3)
-        UNION ALL
-        (SELECT t.ended_position, t.status, t.id, t.from_account_id, t.to_account_id,
-                COALESCE(t.pending_amount, t.amount), t.currency, t.created_at, NULL,
-                t.expires_at, NULL, NULL, t.ended_at
-         FROM transfers t
-         WHERE t.ended_position > $1 AND t.ended_position <= $2
-         ORDER BY t.ended_position LIMIT $3)
-        UNION ALL
-        (SELECT a.opened_position, 'opened', a.id, a.id, NULL, NULL, a.currency, a.created_at,
-                NULL, NULL, NULL, NULL, a.created_at
-         FROM accounts a
-         WHERE a.opened_position > $1 AND a.opened_position <= $2
-         ORDER BY a.opened_position LIMIT $3)
-    ) AS e
-    JOIN accounts f ON f.id = e.account_id
-    LEFT JOIN accounts d ON d.id = e.to_account_id
-    ORDER BY e.position LIMIT $3";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    TransferPosted,
-    TransferPending,
-    TransferVoided,
-    TransferExpired,
-    AccountOpened,
-}
-
-impl EventKind {
-    pub const ALL: [EventKind; 5] = [
-        EventKind::TransferPosted,
-        EventKind::TransferPending,
-        EventKind::TransferVoided,
-        EventKind::TransferExpired,
-        EventKind::AccountOpened,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::TransferPosted => "transfer.posted",
-            EventKind::TransferPending => "transfer.pending",
-            EventKind::TransferVoided => "transfer.voided",
-            EventKind::TransferExpired => "transfer.expired",
-            EventKind::AccountOpened => "account.opened",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<EventKind> {
-        EventKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == name)
-    }
-}
-
-/// One change, as it was when it happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub id: i64,
-    pub kind: EventKind,
-    pub created_at: OffsetDateTime,
-    pub body: EventBody,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventBody {
-    /// The transfer with its accounts' owners (who may see it) and, when it moved money, each
-    /// account's balance right after it.
-    Transfer {
-        transfer: Transfer,
-        from_owner: Option<String>,
-        to_owner: Option<String>,
-        from_balance_after: Option<i64>,
-        to_balance_after: Option<i64>,
-    },
-    /// The account as opened: no money yet.
-    Account(AccountSnapshot),
-}
-
-impl Event {
-    /// Whether `username` owns an account this event touches.
-    pub fn touches_owner(&self, username: &str) -> bool {
-        let owner = Some(username);
-        match &self.body {
-            EventBody::Transfer {
-                from_owner,
-                to_owner,
-                ..
-            } => from_owner.as_deref() == owner || to_owner.as_deref() == owner,
-            EventBody::Account(account) => account.owner.as_deref() == owner,
-        }
-    }
-}
 
 /// A read of the stream: the events after `after`, and how far it read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,70 +127,6 @@ async fn mark(
     Ok((row.get(0), row.get(1)))
 }
 
-fn event(id: i64, row: &Row) -> Result<Event, String> {
-    let corrupt = |what: &str| format!("event {id}: unreadable {what}");
-    let status: String = row.get("status");
-    let currency: String = row.get("currency");
-    let currency = Currency::parse(&currency).ok_or_else(|| corrupt("currency"))?;
-    let subject_id: TransferId = row.get("subject_id");
-    let account_id: AccountId = row.get("account_id");
-    let created_at: OffsetDateTime = row.get("created_at");
-    let at: OffsetDateTime = row.get("at");
-    if status == "opened" {
-        let kind: String = row.get("account_kind");
-        let account = AccountSnapshot {
-            id: account_id,
-            owner: row.get("from_owner"),
-            balance: 0,
-            held: 0,
-            currency,
-            kind: AccountKind::parse(&kind).ok_or_else(|| corrupt("account kind"))?,
-            created_at,
-            status: crate::model::AccountStatus::Active,
-            overdraft: 0,
-        };
-        return Ok(Event {
-            id,
-            kind: EventKind::AccountOpened,
-            created_at: at,
-            body: EventBody::Account(account),
-        });
-    }
-    let status = TransferStatus::parse(&status).ok_or_else(|| corrupt("status"))?;
-    let kind = match status {
-        TransferStatus::Pending => EventKind::TransferPending,
-        TransferStatus::Posted => EventKind::TransferPosted,
-        TransferStatus::Voided => EventKind::TransferVoided,
-        TransferStatus::Expired => EventKind::TransferExpired,
-    };
-    let transfer = Transfer {
-        id: subject_id,
-        from_account_id: account_id,
-        to_account_id: row.get("to_account_id"),
-        amount: Amount::new(row.get("amount")).map_err(|_| corrupt("amount"))?,
-        currency,
-        status,
-        created_at,
-        posted_at: row.get("posted_at"),
-        expires_at: row.get("expires_at"),
-        // Events reach both parties: what only the payer may read stays out of them.
-        details: TransferDetails::default(),
-        reversed_amount: 0,
-    };
-    Ok(Event {
-        id,
-        kind,
-        created_at: at,
-        body: EventBody::Transfer {
-            transfer,
-            from_owner: row.get("from_owner"),
-            to_owner: row.get("to_owner"),
-            from_balance_after: row.get("from_balance_after"),
-            to_balance_after: row.get("to_balance_after"),
-        },
-    })
-}
-
 /// The newest numbered event id, as this replica last saw it; readers wait on it.
 #[derive(Debug, Clone)]
 pub struct EventHead(watch::Receiver<i64>);
@@ -346,6 +153,7 @@ pub fn start_numbering(pool: Pool) -> EventHead {
             pool,
             candidates: VecDeque::new(),
             watermark: 0,
+            marked_to: 0,
         };
         let mut ticks = tokio::time::interval(EVENTS_TICK);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -374,6 +182,9 @@ struct Numbering {
     /// (sequence value, xid taken after it) pairs, oldest first.
     candidates: VecDeque<(i64, i64)>,
     watermark: i64,
+    /// A watermark every position up to which is known marked: until the watermark passes it
+    /// there is nothing to number, and an idle tick takes no lock and opens no transaction.
+    marked_to: i64,
 }
 
 impl Numbering {
@@ -404,7 +215,7 @@ impl Numbering {
             self.candidates.pop_front();
         }
         for _ in 0..MARKS_PER_TICK_MAX {
-            if !self.mark_once(&mut client).await? {
+            if self.watermark <= self.marked_to || !self.mark_once(&mut client).await? {
                 break;
             }
         }
@@ -413,7 +224,7 @@ impl Numbering {
 
     /// Numbers up to EVENT_MARK_EVENTS_MAX events below the watermark; true if it wrote a full
     /// mark (more may wait).
-    async fn mark_once(&self, client: &mut deadpool_postgres::Client) -> Result<bool, String> {
+    async fn mark_once(&mut self, client: &mut deadpool_postgres::Client) -> Result<bool, String> {
         let transaction = client
             .transaction()
             .await
@@ -427,6 +238,7 @@ impl Numbering {
         let last = query_one(&transaction, LAST_MARK, &[]).await?;
         let (last_id, last_position): (i64, i64) = (last.get(0), last.get(1));
         if last_position >= self.watermark {
+            self.marked_to = self.watermark;
             return Ok(false);
         }
         let counted = query_one(
@@ -437,6 +249,7 @@ impl Numbering {
         .await?;
         let count: i64 = counted.get(0);
         if count == 0 {
+            self.marked_to = self.watermark;
             return Ok(false);
         }
         let position: i64 = counted.get(1);
@@ -453,6 +266,9 @@ impl Numbering {
             .commit()
             .await
             .map_err(|error| describe(&error))?;
+        if count < EVENT_MARK_EVENTS_MAX {
+            self.marked_to = self.watermark;
+        }
         Ok(count == EVENT_MARK_EVENTS_MAX)
     }
 }
