@@ -39,7 +39,7 @@ fn has_closed(events: &[Value]) -> bool {
     events.iter().any(|event| event["type"] == "account.closed")
 }
 
-/// Alice pays Bob 100, Bob refunds 40, a banker freezes and unfreezes Alice's account, Alice
+/// Alice pays Bob 100, Bob refunds 40, a banker gives Alice an overdraft of 500 and freezes and unfreezes Alice's account, Alice
 /// closes an empty second account. Answers (start, payment id, refund id, empty account).
 async fn changes(scene: &Scene) -> (i64, i64, i64, i64) {
     let Scene {
@@ -69,6 +69,16 @@ async fn changes(scene: &Scene) -> (i64, i64, i64, i64) {
     assert_eq!(refunded.status().as_u16(), 201);
     let refunded: Value = refunded.json().await.expect("a result");
     let refund = refunded["transfer"]["id"].as_i64().expect("an id");
+    // A limit is no event of its own; the status changes after it carry it.
+    let limited = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/accounts/{alice_usd}/limits"),
+            Some(&json!({"overdraft": 500})),
+            Some(&banker.token),
+        )
+        .await;
+    assert_eq!(limited.status().as_u16(), 200);
     act(app, *alice_usd, "freeze", banker).await;
     act(app, *alice_usd, "unfreeze", banker).await;
     act(app, empty, "close", alice).await;
@@ -116,15 +126,17 @@ async fn freeze_unfreeze_close_and_a_refund_each_yield_their_event_in_order() {
     assert_eq!(reversed["to_balance_after"], 940);
 
     // Each status change with the account as it stood then.
-    for (event, id, status, balance) in [
-        (&events[2], *alice_usd, "frozen", 940),
-        (&events[3], *alice_usd, "active", 940),
-        (&events[4], empty, "closed", 0),
+    for (event, id, status, balance, overdraft) in [
+        (&events[2], *alice_usd, "frozen", 940, 500),
+        (&events[3], *alice_usd, "active", 940, 500),
+        (&events[4], empty, "closed", 0, 0),
     ] {
         let account = &event["data"];
         assert_eq!(account["id"], id);
         assert_eq!(account["status"], status);
         assert_eq!(account["balance"], balance);
+        assert_eq!(account["overdraft"], overdraft);
+        assert_eq!(account["available"], balance + overdraft);
     }
     // The log holds one row per change, in the order they committed.
     let logged: Vec<(i64, String)> = app
