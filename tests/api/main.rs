@@ -12,6 +12,7 @@ mod configuration;
 mod contract;
 mod details;
 mod docs;
+mod documented;
 mod durability;
 mod events;
 mod faults;
