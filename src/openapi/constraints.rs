@@ -68,7 +68,8 @@ fn constrain_schemas(schemas: &mut Value) {
     let id = json!({"minimum": 1});
     let amount = json!({"minimum": 1});
     let currency = json!({"enum": currencies()});
-    let rules: [(&str, &str, Value); 21] = [
+    let description = json!({"maxLength": Description::LENGTH_MAX, "not": no_nul()});
+    let rules: [(&str, &str, Value); 23] = [
         ("CreateTransferRequest", "from_account_id", id.clone()),
         ("CreateTransferRequest", "to_account_id", id.clone()),
         ("CreateTransferRequest", "amount", amount.clone()),
@@ -85,11 +86,9 @@ fn constrain_schemas(schemas: &mut Value) {
             "password",
             json!({"minLength": Password::BYTES_MIN}),
         ),
-        (
-            "CreateTransferRequest",
-            "description",
-            json!({"maxLength": Description::LENGTH_MAX}),
-        ),
+        ("CreateTransferRequest", "description", description.clone()),
+        ("ReverseRequest", "description", description),
+        ("ReverseRequest", "amount", amount.clone()),
         (
             "CreateTransferRequest",
             "reference",
@@ -140,8 +139,17 @@ fn metadata_rule() -> Value {
     json!({
         "maxProperties": Metadata::KEYS_MAX,
         "propertyNames": {"type": "string", "pattern": Metadata::key_pattern()},
-        "additionalProperties": {"type": "string", "maxLength": Metadata::VALUE_LENGTH_MAX},
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": Metadata::VALUE_LENGTH_MAX,
+            "not": no_nul(),
+        },
     })
+}
+
+/// Free text that PostgreSQL stores holds no U+0000 (`domain::details`).
+fn no_nul() -> Value {
+    json!({"pattern": "\\u0000"})
 }
 
 fn all_codes() -> Vec<&'static str> {

@@ -5,6 +5,7 @@ mod account_status;
 mod accounts;
 mod audit;
 mod auth;
+mod bad_input;
 mod batch;
 mod cancellation;
 mod concurrency;
