@@ -1143,6 +1143,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody401"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     create_account: {
@@ -1185,6 +1216,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody401"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description The caller already has an account in this currency (`conflict`) */
             409: {
                 headers: {
@@ -1192,6 +1232,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -1250,6 +1330,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     balance_at: {
@@ -1306,6 +1417,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -1371,6 +1513,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -1446,12 +1608,60 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
+            /** @description `account_closed`, `idempotency_key_reused` */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `balance_overflow`: the currency's total supply would pass the 64-bit range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody422"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -1527,6 +1737,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     freeze: {
@@ -1590,6 +1831,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -1663,6 +1924,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     unfreeze: {
@@ -1726,6 +2018,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -1800,12 +2112,30 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
                 };
             };
             /** @description `insufficient_funds` */
@@ -1815,6 +2145,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody422"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -1867,6 +2217,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             /** @description Too many listeners, or the database is unreachable */
@@ -1922,6 +2292,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody401"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
             /** @description Too many listeners */
             503: {
                 headers: {
@@ -1951,6 +2341,17 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
         };
     };
     metrics_doc: {
@@ -1971,6 +2372,26 @@ export interface operations {
                     "text/plain": unknown;
                 };
             };
+            /** @description `not_found`: `http.metrics_addr` serves the metrics on an address of their own */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
         };
     };
     readyz: {
@@ -1988,6 +2409,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
             };
             /** @description Not ready (`unavailable`), with Retry-After */
             503: {
@@ -2038,6 +2479,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -2092,6 +2582,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -2158,6 +2679,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description `idempotency_key_reused`; `too_many_holds`: a pending transfer from an account already paying `engine.holds_open_max` open holds; `duplicate_reference`: the paying account already made a transfer with this `reference` */
             409: {
                 headers: {
@@ -2182,6 +2712,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody422"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             /** @description Database unreachable or engine saturated; see Retry-After */
@@ -2272,6 +2822,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description `idempotency_key_reused`; `too_many_holds` (with `index`): the batch's pending items would take a payer past `engine.holds_open_max` open holds; `atomic: true`: `duplicate_reference` (with `index`), an item's `reference` already used by its paying account or by an earlier item; stored with the `Idempotency-Key` */
             409: {
                 headers: {
@@ -2301,6 +2860,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody422"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -2356,6 +2935,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -2425,6 +3035,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description `transfer_not_pending`, `idempotency_key_reused` */
             409: {
                 headers: {
@@ -2440,6 +3059,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -2519,6 +3158,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description `transfer_not_posted`, `reversal_exceeds_original`, `idempotency_key_reused` */
             409: {
                 headers: {
@@ -2543,6 +3191,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody422"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -2625,6 +3293,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody409"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
@@ -2667,6 +3355,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody400"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description Username or email taken (`conflict`) */
             409: {
                 headers: {
@@ -2674,6 +3371,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
                 };
             };
             /** @description `rate_limited`: too many sign-ups and logins from this address */
@@ -2685,6 +3391,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             /** @description `unavailable`: the database or the password checks are saturated */
@@ -2738,6 +3453,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody401"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
             /** @description `rate_limited`: 10 failures in 5 minutes for this username, or too many logins from this address */
             429: {
                 headers: {
@@ -2747,6 +3480,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             /** @description `unavailable`: the database or the password checks are saturated */
@@ -2786,6 +3528,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody401"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     me: {
@@ -2811,6 +3584,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -2846,6 +3650,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody403"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -2896,6 +3731,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody403"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description 100 webhooks exist already */
             409: {
                 headers: {
@@ -2903,6 +3747,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -2958,6 +3842,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     delete_webhook: {
@@ -3008,6 +3923,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
