@@ -62,3 +62,31 @@ async fn a_nul_character_in_free_text_is_refused_as_bad_input() {
     assert_eq!(response.status().as_u16(), 201);
     app.assert_invariants().await;
 }
+
+/// Two `Idempotency-Key` headers took the first silently: which key protected the request was
+/// the client library's choice. Now 400, and nothing moves.
+#[actix_web::test]
+async fn two_idempotency_keys_are_refused() {
+    let scene = Scene::funded(10_000).await;
+    let app = &scene.app;
+    let transfer = json!({"from_account_id": scene.alice_usd, "to_account_id": scene.bob_usd,
+        "amount": 100, "currency": "USD"});
+    let response = app
+        .client
+        .post(format!("{}/transfers", app.address))
+        .bearer_auth(&scene.alice.token)
+        .header("Idempotency-Key", "first-key")
+        .header("Idempotency-Key", "second-key")
+        .json(&transfer)
+        .send()
+        .await
+        .expect("the request is sent");
+    assert_error(response, 400, "validation_failed").await;
+    assert_eq!(app.balance(scene.alice_usd).await, 10_000, "nothing moved");
+    // One key is still taken.
+    let response = app
+        .post_keyed("/transfers", &transfer, &scene.alice.token, "first-key")
+        .await;
+    assert_eq!(response.status().as_u16(), 201);
+    assert_eq!(app.balance(scene.alice_usd).await, 9_900);
+}
