@@ -73,7 +73,10 @@ impl Modify for BearerAuth {
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"))
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 404, description = "`not_found`: `http.metrics_addr` serves the metrics on an address of their own", body = crate::error::ErrorBody),
+    )
 )]
 #[allow(dead_code)]
 fn metrics_doc() {}

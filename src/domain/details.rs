@@ -7,8 +7,15 @@ use tally_actors::TransferDetails;
 
 use super::InvalidInput;
 
-/// Free text shown to both parties: at most `LENGTH_MAX` characters.
+/// Free text shown to both parties: at most `LENGTH_MAX` characters, no NUL.
 pub struct Description;
+
+/// PostgreSQL's text cannot hold U+0000: refused here as bad input (400), it would otherwise fail
+/// the journal's write (or a search's query) and answer 503 to a request that retrying cannot
+/// help, with every other transfer of that journal batch.
+fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
 
 impl Description {
     pub const LENGTH_MAX: usize = 140;
@@ -17,9 +24,9 @@ impl Description {
         let Some(description) = description else {
             return Ok(None);
         };
-        if description.chars().count() > Self::LENGTH_MAX {
+        if description.chars().count() > Self::LENGTH_MAX || has_nul(description) {
             return Err(InvalidInput(format!(
-                "description must be at most {} characters",
+                "description must be at most {} characters, without NUL",
                 Self::LENGTH_MAX
             )));
         }
@@ -50,7 +57,8 @@ impl Reference {
 }
 
 /// The payer's metadata: at most `KEYS_MAX` keys of `^[a-z0-9_]{1,KEY_LENGTH_MAX}$`, each a
-/// string of at most `VALUE_LENGTH_MAX` characters (a non-string value fails to deserialise).
+/// string of at most `VALUE_LENGTH_MAX` characters without NUL (a non-string value fails to
+/// deserialise).
 pub struct Metadata;
 
 impl Metadata {
@@ -77,9 +85,9 @@ impl Metadata {
         }
         for (key, value) in metadata {
             Self::check_key(key)?;
-            if value.chars().count() > Self::VALUE_LENGTH_MAX {
+            if value.chars().count() > Self::VALUE_LENGTH_MAX || has_nul(value) {
                 return Err(InvalidInput(format!(
-                    "metadata values must be at most {} characters",
+                    "metadata values must be at most {} characters, without NUL",
                     Self::VALUE_LENGTH_MAX
                 )));
             }
@@ -127,6 +135,8 @@ mod tests {
             Ok(Some(longest.clone()))
         );
         assert!(Description::parse(Some(&format!("{longest}x"))).is_err());
+        assert!(Description::parse(Some("a\0b")).is_err());
+        assert!(Description::parse(Some("tab\tand\nnewline")).is_ok());
     }
 
     #[test]
@@ -157,6 +167,7 @@ mod tests {
             map(&[("a-b", "1")]),
             map(&[(&"k".repeat(41), "1")]),
             map(&[("k", &"v".repeat(201))]),
+            map(&[("k", "a\0")]),
         ] {
             assert!(Metadata::parse(Some(&bad)).is_err(), "{bad:?}");
         }

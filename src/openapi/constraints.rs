@@ -58,6 +58,7 @@ pub fn apply(document: &mut Value) {
     for (path, item) in paths.iter_mut() {
         for operation in item.as_object_mut().expect("a path item").values_mut() {
             constrain_parameters(path, operation);
+            add_implied_responses(path, operation);
             constrain_responses(operation);
         }
     }
@@ -68,7 +69,8 @@ fn constrain_schemas(schemas: &mut Value) {
     let id = json!({"minimum": 1});
     let amount = json!({"minimum": 1});
     let currency = json!({"enum": currencies()});
-    let rules: [(&str, &str, Value); 25] = [
+    let description = json!({"maxLength": Description::LENGTH_MAX, "not": no_nul()});
+    let rules: [(&str, &str, Value); 27] = [
         ("CreateTransferRequest", "from_account_id", id.clone()),
         ("CreateTransferRequest", "to_account_id", id.clone()),
         ("CreateTransferRequest", "amount", amount.clone()),
@@ -85,11 +87,9 @@ fn constrain_schemas(schemas: &mut Value) {
             "password",
             json!({"minLength": Password::BYTES_MIN}),
         ),
-        (
-            "CreateTransferRequest",
-            "description",
-            json!({"maxLength": Description::LENGTH_MAX}),
-        ),
+        ("CreateTransferRequest", "description", description.clone()),
+        ("ReverseRequest", "description", description),
+        ("ReverseRequest", "amount", amount.clone()),
         (
             "CreateTransferRequest",
             "reference",
@@ -167,8 +167,17 @@ fn metadata_rule() -> Value {
     json!({
         "maxProperties": Metadata::KEYS_MAX,
         "propertyNames": {"type": "string", "pattern": Metadata::key_pattern()},
-        "additionalProperties": {"type": "string", "maxLength": Metadata::VALUE_LENGTH_MAX},
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": Metadata::VALUE_LENGTH_MAX,
+            "not": no_nul(),
+        },
     })
+}
+
+/// Free text that PostgreSQL stores holds no U+0000 (`domain::details`).
+fn no_nul() -> Value {
+    json!({"pattern": "\\u0000"})
 }
 
 fn all_codes() -> Vec<&'static str> {
@@ -248,6 +257,73 @@ fn constrain_parameters(path: &str, operation: &mut Value) {
             parameter["required"] = json!(true);
         }
     }
+}
+
+/// The answers an operation can give whatever its handler does, from what it has: any request may
+/// meet the connection limit; a route that reads PostgreSQL may find it away (or a row that does
+/// not decode); a bearer may be missing or expired; a parameter or a body may be malformed, and a
+/// body too large or too slow. Written in here so that no route's annotation can leave one out
+/// (tests/api/documented.rs checks every error the suite meets against the document).
+fn add_implied_responses(path: &str, operation: &mut Value) {
+    let mut implied: Vec<(StatusCode, &str)> = vec![(
+        StatusCode::TOO_MANY_REQUESTS,
+        "`rate_limited`: too many open connections from this address (`http.connections_per_address_max`)",
+    )];
+    // `/healthz` and `/metrics` answer from memory.
+    if !matches!(path, "/healthz" | "/metrics") {
+        implied.push((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "`unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After",
+        ));
+        implied.push((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "`internal`: a stored row that does not decode, a fault of the server's, never of the input",
+        ));
+    }
+    let secured = operation["security"]
+        .as_array()
+        .is_some_and(|schemes| !schemes.is_empty());
+    if secured {
+        implied.push((
+            StatusCode::UNAUTHORIZED,
+            "`unauthenticated` or `token_expired`: no valid access token",
+        ));
+    }
+    let parameters = operation["parameters"]
+        .as_array()
+        .is_some_and(|parameters| !parameters.is_empty());
+    let body = operation.get("requestBody").is_some();
+    if parameters || body {
+        implied.push((
+            StatusCode::BAD_REQUEST,
+            "`validation_failed` (a parameter or field out of its rules), `invalid_json`",
+        ));
+    }
+    if body {
+        implied.push((
+            StatusCode::REQUEST_TIMEOUT,
+            "`request_timeout`: the body did not arrive whole within `http.body_read_timeout`",
+        ));
+        implied.push((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "`payload_too_large`: the body is over its limit",
+        ));
+    }
+    let responses = operation["responses"]
+        .as_object_mut()
+        .expect("an operation has responses");
+    for (status, description) in implied {
+        responses
+            .entry(status.as_str())
+            .or_insert_with(|| error_response(description));
+    }
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    })
 }
 
 /// Error answers refer to their status's body; 429 and 503 carry `Retry-After`; a replayable

@@ -265,7 +265,9 @@ pub struct AmountRequest {
         (status = 201, body = MovementResult),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "Not a banker", body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`account_closed`, `idempotency_key_reused`", body = ErrorBody),
+        (status = 422, description = "`balance_overflow`: the currency's total supply would pass the 64-bit range", body = ErrorBody),
         (status = 503, body = ErrorBody),
     )
 )]

@@ -78,9 +78,16 @@ pub fn idempotency_key(
     user: &AuthenticatedUser,
     asked: &Asked<'_>,
 ) -> Result<Option<EngineKey>, ApiError> {
-    let Some(header) = request.headers().get(IdempotencyKey::HEADER) else {
+    let mut headers = request.headers().get_all(IdempotencyKey::HEADER);
+    let Some(header) = headers.next() else {
         return Ok(None);
     };
+    // Two keys would leave it to chance which one protects the request.
+    if headers.next().is_some() {
+        return Err(ApiError::Validation(
+            "send one Idempotency-Key header, not several".to_owned(),
+        ));
+    }
     Ok(Some(IdempotencyKey::parse(
         header.as_bytes(),
         &user.username,

@@ -193,12 +193,15 @@ impl TestApp {
     }
 }
 
-/// Asserts an API error: its status and its `error.code`; returns the body.
+/// Asserts an API error: its status and its `error.code`, which `/openapi.json` must document for
+/// the route (`documented.rs`); returns the body.
 pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
     let actual_status = response.status().as_u16();
+    let path = response.url().path().to_owned();
     let body: Value = response.json().await.expect("an error body in JSON");
     assert_eq!(actual_status, status, "status of {body}");
     assert_eq!(body["error"]["code"], code, "code of {body}");
+    crate::documented::assert_error_documented(&path, actual_status, &body);
     assert!(
         body["error"]["message"]
             .as_str()

@@ -1251,6 +1251,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody401"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     create_account: {
@@ -1293,6 +1324,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody401"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description The caller already has an account in this currency (`conflict`) */
             409: {
                 headers: {
@@ -1300,6 +1340,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -1358,6 +1438,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     balance_at: {
@@ -1414,6 +1525,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -1479,6 +1621,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -1554,12 +1716,60 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
+            /** @description `account_closed`, `idempotency_key_reused` */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `balance_overflow`: the currency's total supply would pass the 64-bit range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody422"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -1635,6 +1845,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     freeze: {
@@ -1698,6 +1939,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -1857,6 +2118,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     unfreeze: {
@@ -1920,6 +2212,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -1994,12 +2306,30 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
                 };
             };
             /** @description `insufficient_funds` */
@@ -2009,6 +2339,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody422"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -2061,6 +2411,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             /** @description Too many listeners, or the database is unreachable */
@@ -2116,6 +2486,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody401"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
             /** @description Too many listeners */
             503: {
                 headers: {
@@ -2145,6 +2535,17 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
         };
     };
     metrics_doc: {
@@ -2165,6 +2566,26 @@ export interface operations {
                     "text/plain": unknown;
                 };
             };
+            /** @description `not_found`: `http.metrics_addr` serves the metrics on an address of their own */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
         };
     };
     readyz: {
@@ -2182,6 +2603,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
             };
             /** @description Not ready (`unavailable`), with Retry-After */
             503: {
@@ -2232,6 +2673,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -2286,6 +2776,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -2366,6 +2887,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description `idempotency_key_reused`; `too_many_holds`: a pending transfer from an account already paying `engine.holds_open_max` open holds; `duplicate_reference`: the paying account already made a transfer with this `reference` */
             409: {
                 headers: {
@@ -2390,6 +2920,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody422"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             /** @description Database unreachable or engine saturated; see Retry-After */
@@ -2483,6 +3033,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description `idempotency_key_reused`; `too_many_holds` (with `index`): the batch's pending items would take a payer past `engine.holds_open_max` open holds; `atomic: true`: `duplicate_reference` (with `index`), an item's `reference` already used by its paying account or by an earlier item; stored with the `Idempotency-Key` */
             409: {
                 headers: {
@@ -2512,6 +3071,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody422"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -2567,6 +3146,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -2636,6 +3246,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description `transfer_not_pending`, `idempotency_key_reused` */
             409: {
                 headers: {
@@ -2651,6 +3270,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -2730,6 +3369,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description `transfer_not_posted`, `reversal_exceeds_original`, `idempotency_key_reused` */
             409: {
                 headers: {
@@ -2754,6 +3402,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody422"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {
@@ -2836,6 +3504,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody409"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
@@ -2878,6 +3566,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody400"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description Username or email taken (`conflict`) */
             409: {
                 headers: {
@@ -2885,6 +3582,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
                 };
             };
             /** @description `rate_limited`: too many sign-ups and logins from this address */
@@ -2896,6 +3602,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             /** @description `unavailable`: the database or the password checks are saturated */
@@ -2949,6 +3664,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody401"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
             /** @description `rate_limited`: 10 failures in 5 minutes for this username, or too many logins from this address */
             429: {
                 headers: {
@@ -2958,6 +3691,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             /** @description `unavailable`: the database or the password checks are saturated */
@@ -2997,6 +3739,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody401"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     me: {
@@ -3022,6 +3795,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -3057,6 +3861,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody403"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -3107,6 +3942,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody403"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description 100 webhooks exist already */
             409: {
                 headers: {
@@ -3114,6 +3958,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -3169,6 +4053,37 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
         };
     };
     delete_webhook: {
@@ -3219,6 +4134,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
+                };
+            };
+            /** @description `unavailable`: PostgreSQL unreachable or the engine saturated; see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };

@@ -12,6 +12,9 @@ from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...types import UNSET, Response
 
 
@@ -41,7 +44,17 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | None:
+) -> (
+    BalanceAtView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     if response.status_code == 200:
         response_200 = BalanceAtView.from_dict(response.json())
 
@@ -67,6 +80,21 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -76,7 +104,14 @@ def _parse_response(
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Response[
-    BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404
+    BalanceAtView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
 ]:
     return Response(
         status_code=HTTPStatus(response.status_code),
@@ -92,7 +127,14 @@ def sync_detailed(
     client: AuthenticatedClient,
     at: datetime.datetime,
 ) -> Response[
-    BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404
+    BalanceAtView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
 ]:
     """An account's posted balance at an instant (0 before its first entry).
 
@@ -105,7 +147,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]
+        Response[BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -125,7 +167,17 @@ def sync(
     *,
     client: AuthenticatedClient,
     at: datetime.datetime,
-) -> BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | None:
+) -> (
+    BalanceAtView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """An account's posted balance at an instant (0 before its first entry).
 
     Args:
@@ -137,7 +189,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404
+        BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return sync_detailed(
@@ -153,7 +205,14 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     at: datetime.datetime,
 ) -> Response[
-    BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404
+    BalanceAtView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
 ]:
     """An account's posted balance at an instant (0 before its first entry).
 
@@ -166,7 +225,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]
+        Response[BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -184,7 +243,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     at: datetime.datetime,
-) -> BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | None:
+) -> (
+    BalanceAtView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """An account's posted balance at an instant (0 before its first entry).
 
     Args:
@@ -196,7 +265,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404
+        BalanceAtView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return (

@@ -9,7 +9,12 @@ from ...models.account_view import AccountView
 from ...models.create_account_request import CreateAccountRequest
 from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_408 import ErrorBody408
 from ...models.error_body_409 import ErrorBody409
+from ...models.error_body_413 import ErrorBody413
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...types import Response
 
 
@@ -34,7 +39,18 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> AccountView | ErrorBody400 | ErrorBody401 | ErrorBody409 | None:
+) -> (
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     if response.status_code == 201:
         response_201 = AccountView.from_dict(response.json())
 
@@ -50,10 +66,35 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 408:
+        response_408 = ErrorBody408.from_dict(response.json())
+
+        return response_408
+
     if response.status_code == 409:
         response_409 = ErrorBody409.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorBody413.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -63,7 +104,17 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody409]:
+) -> Response[
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -76,7 +127,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: CreateAccountRequest,
-) -> Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody409]:
+) -> Response[
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+]:
     """Open an account in a currency (one per currency per user).
 
     Args:
@@ -87,7 +148,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody409]
+        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -105,7 +166,18 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: CreateAccountRequest,
-) -> AccountView | ErrorBody400 | ErrorBody401 | ErrorBody409 | None:
+) -> (
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """Open an account in a currency (one per currency per user).
 
     Args:
@@ -116,7 +188,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody409
+        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return sync_detailed(
@@ -129,7 +201,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: CreateAccountRequest,
-) -> Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody409]:
+) -> Response[
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+]:
     """Open an account in a currency (one per currency per user).
 
     Args:
@@ -140,7 +222,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody409]
+        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -156,7 +238,18 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: CreateAccountRequest,
-) -> AccountView | ErrorBody400 | ErrorBody401 | ErrorBody409 | None:
+) -> (
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """Open an account in a currency (one per currency per user).
 
     Args:
@@ -167,7 +260,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody409
+        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return (

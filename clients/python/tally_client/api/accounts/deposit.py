@@ -11,7 +11,12 @@ from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_408 import ErrorBody408
 from ...models.error_body_409 import ErrorBody409
+from ...models.error_body_413 import ErrorBody413
+from ...models.error_body_422 import ErrorBody422
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...models.movement_result import MovementResult
 from ...types import UNSET, Response, Unset
@@ -49,7 +54,12 @@ def _parse_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | MovementResult
     | None
@@ -79,10 +89,35 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 408:
+        response_408 = ErrorBody408.from_dict(response.json())
+
+        return response_408
+
     if response.status_code == 409:
         response_409 = ErrorBody409.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorBody413.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 422:
+        response_422 = ErrorBody422.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
 
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
@@ -102,7 +137,12 @@ def _build_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | MovementResult
 ]:
@@ -125,7 +165,12 @@ def sync_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | MovementResult
 ]:
@@ -141,7 +186,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503 | MovementResult]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | MovementResult]
     """
 
     kwargs = _get_kwargs(
@@ -168,7 +213,12 @@ def sync(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | MovementResult
     | None
@@ -185,7 +235,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503 | MovementResult
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | MovementResult
     """
 
     return sync_detailed(
@@ -207,7 +257,12 @@ async def asyncio_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | MovementResult
 ]:
@@ -223,7 +278,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503 | MovementResult]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | MovementResult]
     """
 
     kwargs = _get_kwargs(
@@ -248,7 +303,12 @@ async def asyncio(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | MovementResult
     | None
@@ -265,7 +325,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503 | MovementResult
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | MovementResult
     """
 
     return (

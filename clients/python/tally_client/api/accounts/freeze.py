@@ -12,6 +12,8 @@ from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
 from ...models.error_body_409 import ErrorBody409
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...types import Response
 
@@ -39,6 +41,8 @@ def _parse_response(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | None
 ):
@@ -72,6 +76,16 @@ def _parse_response(
 
         return response_409
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
 
@@ -92,6 +106,8 @@ def _build_response(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
 ]:
     return Response(
@@ -113,6 +129,8 @@ def sync_detailed(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
 ]:
     """Freeze an account (bankers only): it refuses every debit with 409 `account_frozen` until
@@ -126,7 +144,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503]
+        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -151,6 +169,8 @@ def sync(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | None
 ):
@@ -165,7 +185,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503
+        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return sync_detailed(
@@ -185,6 +205,8 @@ async def asyncio_detailed(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
 ]:
     """Freeze an account (bankers only): it refuses every debit with 409 `account_frozen` until
@@ -198,7 +220,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503]
+        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -221,6 +243,8 @@ async def asyncio(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | None
 ):
@@ -235,7 +259,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503
+        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return (

@@ -11,6 +11,9 @@ from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...types import Response
 
 
@@ -30,7 +33,17 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | None:
+) -> (
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     if response.status_code == 200:
         response_200 = AccountView.from_dict(response.json())
 
@@ -56,6 +69,21 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -64,7 +92,16 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]:
+) -> Response[
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -77,7 +114,16 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]:
+) -> Response[
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+]:
     """An account, to its owner or a banker.
 
     Args:
@@ -88,7 +134,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]
+        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -106,7 +152,17 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | None:
+) -> (
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """An account, to its owner or a banker.
 
     Args:
@@ -117,7 +173,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404
+        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return sync_detailed(
@@ -130,7 +186,16 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]:
+) -> Response[
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+]:
     """An account, to its owner or a banker.
 
     Args:
@@ -141,7 +206,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]
+        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -157,7 +222,17 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | None:
+) -> (
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """An account, to its owner or a banker.
 
     Args:
@@ -168,7 +243,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404
+        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return (

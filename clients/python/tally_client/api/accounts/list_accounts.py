@@ -8,6 +8,9 @@ from ...client import AuthenticatedClient, Client
 from ...models.account_view import AccountView
 from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...types import UNSET, Response, Unset
 
 
@@ -36,7 +39,15 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody400 | ErrorBody401 | list[AccountView] | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[AccountView]
+    | None
+):
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
@@ -57,6 +68,21 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -65,7 +91,14 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody400 | ErrorBody401 | list[AccountView]]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[AccountView]
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -79,7 +112,14 @@ def sync_detailed(
     client: AuthenticatedClient,
     page_id: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> Response[ErrorBody400 | ErrorBody401 | list[AccountView]]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[AccountView]
+]:
     """The caller's accounts, by id.
 
     Args:
@@ -91,7 +131,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | list[AccountView]]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[AccountView]]
     """
 
     kwargs = _get_kwargs(
@@ -111,7 +151,15 @@ def sync(
     client: AuthenticatedClient,
     page_id: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> ErrorBody400 | ErrorBody401 | list[AccountView] | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[AccountView]
+    | None
+):
     """The caller's accounts, by id.
 
     Args:
@@ -123,7 +171,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | list[AccountView]
+        ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[AccountView]
     """
 
     return sync_detailed(
@@ -138,7 +186,14 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     page_id: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> Response[ErrorBody400 | ErrorBody401 | list[AccountView]]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[AccountView]
+]:
     """The caller's accounts, by id.
 
     Args:
@@ -150,7 +205,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | list[AccountView]]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[AccountView]]
     """
 
     kwargs = _get_kwargs(
@@ -168,7 +223,15 @@ async def asyncio(
     client: AuthenticatedClient,
     page_id: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> ErrorBody400 | ErrorBody401 | list[AccountView] | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[AccountView]
+    | None
+):
     """The caller's accounts, by id.
 
     Args:
@@ -180,7 +243,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | list[AccountView]
+        ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[AccountView]
     """
 
     return (

@@ -10,6 +10,9 @@ from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...models.list_transfers_status import ListTransfersStatus
 from ...models.transfer_view import TransferView
 from ...types import UNSET, Response, Unset
@@ -55,6 +58,9 @@ def _parse_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
     | list[TransferView]
     | None
 ):
@@ -88,6 +94,21 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -97,7 +118,14 @@ def _parse_response(
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Response[
-    ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[TransferView]
 ]:
     return Response(
         status_code=HTTPStatus(response.status_code),
@@ -115,7 +143,14 @@ def sync_detailed(
     limit: int | Unset = UNSET,
     before_id: int | Unset = UNSET,
 ) -> Response[
-    ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[TransferView]
 ]:
     """The transfers where the account is either side, newest first.
 
@@ -130,7 +165,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[TransferView]]
     """
 
     kwargs = _get_kwargs(
@@ -159,6 +194,9 @@ def sync(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
     | list[TransferView]
     | None
 ):
@@ -175,7 +213,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[TransferView]
     """
 
     return sync_detailed(
@@ -195,7 +233,14 @@ async def asyncio_detailed(
     limit: int | Unset = UNSET,
     before_id: int | Unset = UNSET,
 ) -> Response[
-    ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[TransferView]
 ]:
     """The transfers where the account is either side, newest first.
 
@@ -210,7 +255,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[TransferView]]
     """
 
     kwargs = _get_kwargs(
@@ -237,6 +282,9 @@ async def asyncio(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
     | list[TransferView]
     | None
 ):
@@ -253,7 +301,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | list[TransferView]
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[TransferView]
     """
 
     return (

@@ -10,7 +10,12 @@ from ...models.created_webhook import CreatedWebhook
 from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
+from ...models.error_body_408 import ErrorBody408
 from ...models.error_body_409 import ErrorBody409
+from ...models.error_body_413 import ErrorBody413
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...types import Response
 
 
@@ -35,7 +40,19 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409 | None:
+) -> (
+    CreatedWebhook
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     if response.status_code == 201:
         response_201 = CreatedWebhook.from_dict(response.json())
 
@@ -56,10 +73,35 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 408:
+        response_408 = ErrorBody408.from_dict(response.json())
+
+        return response_408
+
     if response.status_code == 409:
         response_409 = ErrorBody409.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorBody413.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -70,7 +112,16 @@ def _parse_response(
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Response[
-    CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409
+    CreatedWebhook
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
 ]:
     return Response(
         status_code=HTTPStatus(response.status_code),
@@ -85,7 +136,16 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: CreateWebhookRequest,
 ) -> Response[
-    CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409
+    CreatedWebhook
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
 ]:
     """Deliver events after the newest one to `url`, each a POST signed with the answered secret.
 
@@ -97,7 +157,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409]
+        Response[CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -115,7 +175,19 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: CreateWebhookRequest,
-) -> CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409 | None:
+) -> (
+    CreatedWebhook
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """Deliver events after the newest one to `url`, each a POST signed with the answered secret.
 
     Args:
@@ -126,7 +198,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409
+        CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return sync_detailed(
@@ -140,7 +212,16 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: CreateWebhookRequest,
 ) -> Response[
-    CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409
+    CreatedWebhook
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
 ]:
     """Deliver events after the newest one to `url`, each a POST signed with the answered secret.
 
@@ -152,7 +233,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409]
+        Response[CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -168,7 +249,19 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: CreateWebhookRequest,
-) -> CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409 | None:
+) -> (
+    CreatedWebhook
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """Deliver events after the newest one to `url`, each a POST signed with the answered secret.
 
     Args:
@@ -179,7 +272,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody409
+        CreatedWebhook | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return (

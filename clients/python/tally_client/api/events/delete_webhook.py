@@ -10,6 +10,9 @@ from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...types import Response
 
 
@@ -29,7 +32,17 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | None:
+) -> (
+    Any
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     if response.status_code == 204:
         response_204 = cast(Any, None)
         return response_204
@@ -54,6 +67,21 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -62,7 +90,16 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]:
+) -> Response[
+    Any
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -75,7 +112,16 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]:
+) -> Response[
+    Any
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+]:
     """Stops deliveries to the webhook and forgets it.
 
     Args:
@@ -86,7 +132,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]
+        Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -104,7 +150,17 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | None:
+) -> (
+    Any
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """Stops deliveries to the webhook and forgets it.
 
     Args:
@@ -115,7 +171,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404
+        Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return sync_detailed(
@@ -128,7 +184,16 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]:
+) -> Response[
+    Any
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+]:
     """Stops deliveries to the webhook and forgets it.
 
     Args:
@@ -139,7 +204,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404]
+        Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -155,7 +220,17 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | None:
+) -> (
+    Any
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """Stops deliveries to the webhook and forgets it.
 
     Args:
@@ -166,7 +241,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404
+        Any | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return (

@@ -10,6 +10,9 @@ from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...models.webhook_view import WebhookView
 from ...types import Response
 
@@ -30,7 +33,17 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | WebhookView | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | WebhookView
+    | None
+):
     if response.status_code == 200:
         response_200 = WebhookView.from_dict(response.json())
 
@@ -56,6 +69,21 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -64,7 +92,16 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | WebhookView]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | WebhookView
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -77,7 +114,16 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | WebhookView]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | WebhookView
+]:
     """
     Args:
         id (int):
@@ -87,7 +133,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | WebhookView]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | WebhookView]
     """
 
     kwargs = _get_kwargs(
@@ -105,7 +151,17 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | WebhookView | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | WebhookView
+    | None
+):
     """
     Args:
         id (int):
@@ -115,7 +171,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | WebhookView
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | WebhookView
     """
 
     return sync_detailed(
@@ -128,7 +184,16 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | WebhookView]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | WebhookView
+]:
     """
     Args:
         id (int):
@@ -138,7 +203,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | WebhookView]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | WebhookView]
     """
 
     kwargs = _get_kwargs(
@@ -154,7 +219,17 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | WebhookView | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | WebhookView
+    | None
+):
     """
     Args:
         id (int):
@@ -164,7 +239,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | WebhookView
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | WebhookView
     """
 
     return (

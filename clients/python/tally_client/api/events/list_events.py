@@ -7,6 +7,8 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...models.events_page import EventsPage
 from ...types import UNSET, Response, Unset
@@ -40,7 +42,15 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody400 | ErrorBody401 | ErrorBody503 | EventsPage | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | EventsPage
+    | None
+):
     if response.status_code == 200:
         response_200 = EventsPage.from_dict(response.json())
 
@@ -56,6 +66,16 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
 
@@ -69,7 +89,14 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody400 | ErrorBody401 | ErrorBody503 | EventsPage]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | EventsPage
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -84,7 +111,14 @@ def sync_detailed(
     after: int | Unset = UNSET,
     limit: int | Unset = UNSET,
     wait: int | Unset = UNSET,
-) -> Response[ErrorBody400 | ErrorBody401 | ErrorBody503 | EventsPage]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | EventsPage
+]:
     """The events after `after` the caller may see, in id order; with `wait`, held until there is
     one (or `wait` seconds pass).
 
@@ -98,7 +132,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody503 | EventsPage]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | EventsPage]
     """
 
     kwargs = _get_kwargs(
@@ -120,7 +154,15 @@ def sync(
     after: int | Unset = UNSET,
     limit: int | Unset = UNSET,
     wait: int | Unset = UNSET,
-) -> ErrorBody400 | ErrorBody401 | ErrorBody503 | EventsPage | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | EventsPage
+    | None
+):
     """The events after `after` the caller may see, in id order; with `wait`, held until there is
     one (or `wait` seconds pass).
 
@@ -134,7 +176,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody503 | EventsPage
+        ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | EventsPage
     """
 
     return sync_detailed(
@@ -151,7 +193,14 @@ async def asyncio_detailed(
     after: int | Unset = UNSET,
     limit: int | Unset = UNSET,
     wait: int | Unset = UNSET,
-) -> Response[ErrorBody400 | ErrorBody401 | ErrorBody503 | EventsPage]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | EventsPage
+]:
     """The events after `after` the caller may see, in id order; with `wait`, held until there is
     one (or `wait` seconds pass).
 
@@ -165,7 +214,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody503 | EventsPage]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | EventsPage]
     """
 
     kwargs = _get_kwargs(
@@ -185,7 +234,15 @@ async def asyncio(
     after: int | Unset = UNSET,
     limit: int | Unset = UNSET,
     wait: int | Unset = UNSET,
-) -> ErrorBody400 | ErrorBody401 | ErrorBody503 | EventsPage | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | EventsPage
+    | None
+):
     """The events after `after` the caller may see, in id order; with `wait`, held until there is
     one (or `wait` seconds pass).
 
@@ -199,7 +256,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody503 | EventsPage
+        ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | EventsPage
     """
 
     return (

@@ -7,6 +7,9 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...models.webhook_view import WebhookView
 from ...types import Response
 
@@ -23,7 +26,15 @@ def _get_kwargs() -> dict[str, Any]:
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody401 | ErrorBody403 | list[WebhookView] | None:
+) -> (
+    ErrorBody401
+    | ErrorBody403
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[WebhookView]
+    | None
+):
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
@@ -44,6 +55,21 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -52,7 +78,14 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody401 | ErrorBody403 | list[WebhookView]]:
+) -> Response[
+    ErrorBody401
+    | ErrorBody403
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[WebhookView]
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -64,7 +97,14 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody401 | ErrorBody403 | list[WebhookView]]:
+) -> Response[
+    ErrorBody401
+    | ErrorBody403
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[WebhookView]
+]:
     """Every webhook, with its delivery state.
 
     Raises:
@@ -72,7 +112,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody401 | ErrorBody403 | list[WebhookView]]
+        Response[ErrorBody401 | ErrorBody403 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[WebhookView]]
     """
 
     kwargs = _get_kwargs()
@@ -87,7 +127,15 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-) -> ErrorBody401 | ErrorBody403 | list[WebhookView] | None:
+) -> (
+    ErrorBody401
+    | ErrorBody403
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[WebhookView]
+    | None
+):
     """Every webhook, with its delivery state.
 
     Raises:
@@ -95,7 +143,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody401 | ErrorBody403 | list[WebhookView]
+        ErrorBody401 | ErrorBody403 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[WebhookView]
     """
 
     return sync_detailed(
@@ -106,7 +154,14 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody401 | ErrorBody403 | list[WebhookView]]:
+) -> Response[
+    ErrorBody401
+    | ErrorBody403
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[WebhookView]
+]:
     """Every webhook, with its delivery state.
 
     Raises:
@@ -114,7 +169,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody401 | ErrorBody403 | list[WebhookView]]
+        Response[ErrorBody401 | ErrorBody403 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[WebhookView]]
     """
 
     kwargs = _get_kwargs()
@@ -127,7 +182,15 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-) -> ErrorBody401 | ErrorBody403 | list[WebhookView] | None:
+) -> (
+    ErrorBody401
+    | ErrorBody403
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | list[WebhookView]
+    | None
+):
     """Every webhook, with its delivery state.
 
     Raises:
@@ -135,7 +198,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody401 | ErrorBody403 | list[WebhookView]
+        ErrorBody401 | ErrorBody403 | ErrorBody429 | ErrorBody500 | ErrorBody503 | list[WebhookView]
     """
 
     return (

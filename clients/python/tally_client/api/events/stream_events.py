@@ -7,6 +7,8 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...types import UNSET, Response, Unset
 
@@ -38,7 +40,15 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Any | ErrorBody400 | ErrorBody401 | ErrorBody503 | None:
+) -> (
+    Any
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     if response.status_code == 200:
         response_200 = cast(Any, None)
         return response_200
@@ -53,6 +63,16 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
 
@@ -66,7 +86,9 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody503]:
+) -> Response[
+    Any | ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -80,7 +102,9 @@ def sync_detailed(
     client: AuthenticatedClient,
     after: int | Unset = UNSET,
     last_event_id: int | Unset = UNSET,
-) -> Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody503]:
+) -> Response[
+    Any | ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503
+]:
     """The same events, pushed as Server-Sent Events (`id:`, `event:` the type, `data:` the JSON of
     an event), from `Last-Event-ID` (or `after`); a comment every 15 s when idle. The stream ends
     after the access token's lifetime: reconnect with a fresh token and `Last-Event-ID`.
@@ -94,7 +118,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody503]
+        Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -114,7 +138,15 @@ def sync(
     client: AuthenticatedClient,
     after: int | Unset = UNSET,
     last_event_id: int | Unset = UNSET,
-) -> Any | ErrorBody400 | ErrorBody401 | ErrorBody503 | None:
+) -> (
+    Any
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """The same events, pushed as Server-Sent Events (`id:`, `event:` the type, `data:` the JSON of
     an event), from `Last-Event-ID` (or `after`); a comment every 15 s when idle. The stream ends
     after the access token's lifetime: reconnect with a fresh token and `Last-Event-ID`.
@@ -128,7 +160,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | ErrorBody400 | ErrorBody401 | ErrorBody503
+        Any | ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return sync_detailed(
@@ -143,7 +175,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     after: int | Unset = UNSET,
     last_event_id: int | Unset = UNSET,
-) -> Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody503]:
+) -> Response[
+    Any | ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503
+]:
     """The same events, pushed as Server-Sent Events (`id:`, `event:` the type, `data:` the JSON of
     an event), from `Last-Event-ID` (or `after`); a comment every 15 s when idle. The stream ends
     after the access token's lifetime: reconnect with a fresh token and `Last-Event-ID`.
@@ -157,7 +191,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody503]
+        Response[Any | ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -175,7 +209,15 @@ async def asyncio(
     client: AuthenticatedClient,
     after: int | Unset = UNSET,
     last_event_id: int | Unset = UNSET,
-) -> Any | ErrorBody400 | ErrorBody401 | ErrorBody503 | None:
+) -> (
+    Any
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | None
+):
     """The same events, pushed as Server-Sent Events (`id:`, `event:` the type, `data:` the JSON of
     an event), from `Last-Event-ID` (or `after`); a comment every 15 s when idle. The stream ends
     after the access token's lifetime: reconnect with a fresh token and `Last-Event-ID`.
@@ -189,7 +231,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | ErrorBody400 | ErrorBody401 | ErrorBody503
+        Any | ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return (

@@ -5,6 +5,8 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...types import Response
 
@@ -21,10 +23,20 @@ def _get_kwargs() -> dict[str, Any]:
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Any | ErrorBody503 | None:
+) -> Any | ErrorBody429 | ErrorBody500 | ErrorBody503 | None:
     if response.status_code == 200:
         response_200 = cast(Any, None)
         return response_200
+
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
 
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
@@ -39,7 +51,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Any | ErrorBody503]:
+) -> Response[Any | ErrorBody429 | ErrorBody500 | ErrorBody503]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -51,7 +63,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-) -> Response[Any | ErrorBody503]:
+) -> Response[Any | ErrorBody429 | ErrorBody500 | ErrorBody503]:
     """200 when PostgreSQL answers and has every migration this binary embeds, else 503.
 
     Raises:
@@ -59,7 +71,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | ErrorBody503]
+        Response[Any | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs()
@@ -74,7 +86,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-) -> Any | ErrorBody503 | None:
+) -> Any | ErrorBody429 | ErrorBody500 | ErrorBody503 | None:
     """200 when PostgreSQL answers and has every migration this binary embeds, else 503.
 
     Raises:
@@ -82,7 +94,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | ErrorBody503
+        Any | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return sync_detailed(
@@ -93,7 +105,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-) -> Response[Any | ErrorBody503]:
+) -> Response[Any | ErrorBody429 | ErrorBody500 | ErrorBody503]:
     """200 when PostgreSQL answers and has every migration this binary embeds, else 503.
 
     Raises:
@@ -101,7 +113,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | ErrorBody503]
+        Response[Any | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs()
@@ -114,7 +126,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-) -> Any | ErrorBody503 | None:
+) -> Any | ErrorBody429 | ErrorBody500 | ErrorBody503 | None:
     """200 when PostgreSQL answers and has every migration this binary embeds, else 503.
 
     Raises:
@@ -122,7 +134,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | ErrorBody503
+        Any | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return (

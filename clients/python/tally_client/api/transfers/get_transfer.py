@@ -9,6 +9,9 @@ from ...client import AuthenticatedClient, Client
 from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...models.transfer_view import TransferView
 from ...types import Response
 
@@ -29,7 +32,16 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody400 | ErrorBody401 | ErrorBody404 | TransferView | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferView
+    | None
+):
     if response.status_code == 200:
         response_200 = TransferView.from_dict(response.json())
 
@@ -50,6 +62,21 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -58,7 +85,15 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody400 | ErrorBody401 | ErrorBody404 | TransferView]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferView
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -71,7 +106,15 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody400 | ErrorBody401 | ErrorBody404 | TransferView]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferView
+]:
     """A transfer, to the owner of either side or a banker; 404 to anyone else.
 
     Args:
@@ -82,7 +125,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody404 | TransferView]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferView]
     """
 
     kwargs = _get_kwargs(
@@ -100,7 +143,16 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> ErrorBody400 | ErrorBody401 | ErrorBody404 | TransferView | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferView
+    | None
+):
     """A transfer, to the owner of either side or a banker; 404 to anyone else.
 
     Args:
@@ -111,7 +163,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody404 | TransferView
+        ErrorBody400 | ErrorBody401 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferView
     """
 
     return sync_detailed(
@@ -124,7 +176,15 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody400 | ErrorBody401 | ErrorBody404 | TransferView]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferView
+]:
     """A transfer, to the owner of either side or a banker; 404 to anyone else.
 
     Args:
@@ -135,7 +195,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody404 | TransferView]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferView]
     """
 
     kwargs = _get_kwargs(
@@ -151,7 +211,16 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> ErrorBody400 | ErrorBody401 | ErrorBody404 | TransferView | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody404
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferView
+    | None
+):
     """A transfer, to the owner of either side or a banker; 404 to anyone else.
 
     Args:
@@ -162,7 +231,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody404 | TransferView
+        ErrorBody400 | ErrorBody401 | ErrorBody404 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferView
     """
 
     return (

@@ -10,8 +10,11 @@ from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_408 import ErrorBody408
 from ...models.error_body_409 import ErrorBody409
 from ...models.error_body_413 import ErrorBody413
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...models.pending_result import PendingResult
 from ...models.post_request import PostRequest
@@ -53,8 +56,11 @@ def _parse_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
     | None
@@ -84,6 +90,11 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 408:
+        response_408 = ErrorBody408.from_dict(response.json())
+
+        return response_408
+
     if response.status_code == 409:
         response_409 = ErrorBody409.from_dict(response.json())
 
@@ -93,6 +104,16 @@ def _parse_response(
         response_413 = ErrorBody413.from_dict(response.json())
 
         return response_413
+
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
 
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
@@ -112,8 +133,11 @@ def _build_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
 ]:
@@ -136,8 +160,11 @@ def sync_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
 ]:
@@ -153,7 +180,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody503 | PendingResult]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | PendingResult]
     """
 
     kwargs = _get_kwargs(
@@ -180,8 +207,11 @@ def sync(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
     | None
@@ -198,7 +228,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody503 | PendingResult
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | PendingResult
     """
 
     return sync_detailed(
@@ -220,8 +250,11 @@ async def asyncio_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
 ]:
@@ -237,7 +270,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody503 | PendingResult]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | PendingResult]
     """
 
     kwargs = _get_kwargs(
@@ -262,8 +295,11 @@ async def asyncio(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
     | None
@@ -280,7 +316,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody503 | PendingResult
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | PendingResult
     """
 
     return (

@@ -10,9 +10,12 @@ from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_408 import ErrorBody408
 from ...models.error_body_409 import ErrorBody409
 from ...models.error_body_413 import ErrorBody413
 from ...models.error_body_422 import ErrorBody422
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...models.reverse_request import ReverseRequest
 from ...models.transfer_result import TransferResult
@@ -53,9 +56,12 @@ def _parse_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
     | None
@@ -85,6 +91,11 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 408:
+        response_408 = ErrorBody408.from_dict(response.json())
+
+        return response_408
+
     if response.status_code == 409:
         response_409 = ErrorBody409.from_dict(response.json())
 
@@ -99,6 +110,16 @@ def _parse_response(
         response_422 = ErrorBody422.from_dict(response.json())
 
         return response_422
+
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
 
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
@@ -118,9 +139,12 @@ def _build_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
 ]:
@@ -143,9 +167,12 @@ def sync_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
 ]:
@@ -162,7 +189,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferResult]
     """
 
     kwargs = _get_kwargs(
@@ -189,9 +216,12 @@ def sync(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
     | None
@@ -209,7 +239,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferResult
     """
 
     return sync_detailed(
@@ -231,9 +261,12 @@ async def asyncio_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
 ]:
@@ -250,7 +283,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferResult]
     """
 
     kwargs = _get_kwargs(
@@ -275,9 +308,12 @@ async def asyncio(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
     | None
@@ -295,7 +331,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferResult
     """
 
     return (

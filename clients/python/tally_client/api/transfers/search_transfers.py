@@ -8,6 +8,9 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...models.search_transfers_status import SearchTransfersStatus
 from ...models.transfer_page import TransferPage
 from ...types import UNSET, Response, Unset
@@ -63,7 +66,15 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody400 | ErrorBody401 | TransferPage | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferPage
+    | None
+):
     if response.status_code == 200:
         response_200 = TransferPage.from_dict(response.json())
 
@@ -79,6 +90,21 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -87,7 +113,14 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody400 | ErrorBody401 | TransferPage]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferPage
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -106,7 +139,14 @@ def sync_detailed(
     until: datetime.datetime | Unset = UNSET,
     limit: int | Unset = UNSET,
     before_id: int | Unset = UNSET,
-) -> Response[ErrorBody400 | ErrorBody401 | TransferPage]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferPage
+]:
     """The transfers the caller may see (touching an account they own; a banker: all), newest
     first. Filters combine; `metadata.KEY=VALUE` (repeatable, at most 16) matches the payer's
     metadata, and like `reference`, finds for a customer only transfers they paid.
@@ -125,7 +165,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | TransferPage]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferPage]
     """
 
     kwargs = _get_kwargs(
@@ -155,7 +195,15 @@ def sync(
     until: datetime.datetime | Unset = UNSET,
     limit: int | Unset = UNSET,
     before_id: int | Unset = UNSET,
-) -> ErrorBody400 | ErrorBody401 | TransferPage | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferPage
+    | None
+):
     """The transfers the caller may see (touching an account they own; a banker: all), newest
     first. Filters combine; `metadata.KEY=VALUE` (repeatable, at most 16) matches the payer's
     metadata, and like `reference`, finds for a customer only transfers they paid.
@@ -174,7 +222,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | TransferPage
+        ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferPage
     """
 
     return sync_detailed(
@@ -199,7 +247,14 @@ async def asyncio_detailed(
     until: datetime.datetime | Unset = UNSET,
     limit: int | Unset = UNSET,
     before_id: int | Unset = UNSET,
-) -> Response[ErrorBody400 | ErrorBody401 | TransferPage]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferPage
+]:
     """The transfers the caller may see (touching an account they own; a banker: all), newest
     first. Filters combine; `metadata.KEY=VALUE` (repeatable, at most 16) matches the payer's
     metadata, and like `reference`, finds for a customer only transfers they paid.
@@ -218,7 +273,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | TransferPage]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferPage]
     """
 
     kwargs = _get_kwargs(
@@ -246,7 +301,15 @@ async def asyncio(
     until: datetime.datetime | Unset = UNSET,
     limit: int | Unset = UNSET,
     before_id: int | Unset = UNSET,
-) -> ErrorBody400 | ErrorBody401 | TransferPage | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | TransferPage
+    | None
+):
     """The transfers the caller may see (touching an account they own; a banker: all), newest
     first. Filters combine; `metadata.KEY=VALUE` (repeatable, at most 16) matches the payer's
     metadata, and like `reference`, finds for a customer only transfers they paid.
@@ -265,7 +328,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | TransferPage
+        ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferPage
     """
 
     return (

@@ -11,6 +11,8 @@ from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
 from ...models.error_body_409 import ErrorBody409
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...models.pending_result import PendingResult
 from ...types import UNSET, Response, Unset
@@ -44,6 +46,8 @@ def _parse_response(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
     | None
@@ -78,6 +82,16 @@ def _parse_response(
 
         return response_409
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
 
@@ -97,6 +111,8 @@ def _build_response(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
 ]:
@@ -119,6 +135,8 @@ def sync_detailed(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
 ]:
@@ -133,7 +151,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503 | PendingResult]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody429 | ErrorBody500 | ErrorBody503 | PendingResult]
     """
 
     kwargs = _get_kwargs(
@@ -159,6 +177,8 @@ def sync(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
     | None
@@ -174,7 +194,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503 | PendingResult
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody429 | ErrorBody500 | ErrorBody503 | PendingResult
     """
 
     return sync_detailed(
@@ -195,6 +215,8 @@ async def asyncio_detailed(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
 ]:
@@ -209,7 +231,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503 | PendingResult]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody429 | ErrorBody500 | ErrorBody503 | PendingResult]
     """
 
     kwargs = _get_kwargs(
@@ -233,6 +255,8 @@ async def asyncio(
     | ErrorBody403
     | ErrorBody404
     | ErrorBody409
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | PendingResult
     | None
@@ -248,7 +272,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503 | PendingResult
+        ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody429 | ErrorBody500 | ErrorBody503 | PendingResult
     """
 
     return (

@@ -7,8 +7,11 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.create_user_request import CreateUserRequest
 from ...models.error_body_400 import ErrorBody400
+from ...models.error_body_408 import ErrorBody408
 from ...models.error_body_409 import ErrorBody409
+from ...models.error_body_413 import ErrorBody413
 from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...models.user import User
 from ...types import Response
@@ -35,7 +38,17 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody400 | ErrorBody409 | ErrorBody429 | ErrorBody503 | User | None:
+) -> (
+    ErrorBody400
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | User
+    | None
+):
     if response.status_code == 201:
         response_201 = User.from_dict(response.json())
 
@@ -46,15 +59,30 @@ def _parse_response(
 
         return response_400
 
+    if response.status_code == 408:
+        response_408 = ErrorBody408.from_dict(response.json())
+
+        return response_408
+
     if response.status_code == 409:
         response_409 = ErrorBody409.from_dict(response.json())
 
         return response_409
 
+    if response.status_code == 413:
+        response_413 = ErrorBody413.from_dict(response.json())
+
+        return response_413
+
     if response.status_code == 429:
         response_429 = ErrorBody429.from_dict(response.json())
 
         return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
 
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
@@ -69,7 +97,16 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody400 | ErrorBody409 | ErrorBody429 | ErrorBody503 | User]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | User
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -82,7 +119,16 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: CreateUserRequest,
-) -> Response[ErrorBody400 | ErrorBody409 | ErrorBody429 | ErrorBody503 | User]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | User
+]:
     """201 with the new user, a depositor; 409 when the username or email is taken.
 
     Args:
@@ -93,7 +139,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody409 | ErrorBody429 | ErrorBody503 | User]
+        Response[ErrorBody400 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User]
     """
 
     kwargs = _get_kwargs(
@@ -111,7 +157,17 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: CreateUserRequest,
-) -> ErrorBody400 | ErrorBody409 | ErrorBody429 | ErrorBody503 | User | None:
+) -> (
+    ErrorBody400
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | User
+    | None
+):
     """201 with the new user, a depositor; 409 when the username or email is taken.
 
     Args:
@@ -122,7 +178,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody409 | ErrorBody429 | ErrorBody503 | User
+        ErrorBody400 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User
     """
 
     return sync_detailed(
@@ -135,7 +191,16 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: CreateUserRequest,
-) -> Response[ErrorBody400 | ErrorBody409 | ErrorBody429 | ErrorBody503 | User]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | User
+]:
     """201 with the new user, a depositor; 409 when the username or email is taken.
 
     Args:
@@ -146,7 +211,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody409 | ErrorBody429 | ErrorBody503 | User]
+        Response[ErrorBody400 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User]
     """
 
     kwargs = _get_kwargs(
@@ -162,7 +227,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: CreateUserRequest,
-) -> ErrorBody400 | ErrorBody409 | ErrorBody429 | ErrorBody503 | User | None:
+) -> (
+    ErrorBody400
+    | ErrorBody408
+    | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | User
+    | None
+):
     """201 with the new user, a depositor; 409 when the username or email is taken.
 
     Args:
@@ -173,7 +248,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody409 | ErrorBody429 | ErrorBody503 | User
+        ErrorBody400 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User
     """
 
     return (

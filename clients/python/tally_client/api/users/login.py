@@ -7,7 +7,10 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_408 import ErrorBody408
+from ...models.error_body_413 import ErrorBody413
 from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...models.login_request import LoginRequest
 from ...models.login_response import LoginResponse
@@ -35,7 +38,17 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody503 | LoginResponse | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | LoginResponse
+    | None
+):
     if response.status_code == 200:
         response_200 = LoginResponse.from_dict(response.json())
 
@@ -51,10 +64,25 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 408:
+        response_408 = ErrorBody408.from_dict(response.json())
+
+        return response_408
+
+    if response.status_code == 413:
+        response_413 = ErrorBody413.from_dict(response.json())
+
+        return response_413
+
     if response.status_code == 429:
         response_429 = ErrorBody429.from_dict(response.json())
 
         return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
 
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
@@ -70,7 +98,14 @@ def _parse_response(
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Response[
-    ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody503 | LoginResponse
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | LoginResponse
 ]:
     return Response(
         status_code=HTTPStatus(response.status_code),
@@ -85,7 +120,14 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
     body: LoginRequest,
 ) -> Response[
-    ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody503 | LoginResponse
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | LoginResponse
 ]:
     """200 with a new session's tokens; 401 `invalid_credentials` alike for an unknown user and a
     wrong password; 429 `rate_limited` after too many failures for the username.
@@ -98,7 +140,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody503 | LoginResponse]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | LoginResponse]
     """
 
     kwargs = _get_kwargs(
@@ -116,7 +158,17 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: LoginRequest,
-) -> ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody503 | LoginResponse | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | LoginResponse
+    | None
+):
     """200 with a new session's tokens; 401 `invalid_credentials` alike for an unknown user and a
     wrong password; 429 `rate_limited` after too many failures for the username.
 
@@ -128,7 +180,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody503 | LoginResponse
+        ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | LoginResponse
     """
 
     return sync_detailed(
@@ -142,7 +194,14 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
     body: LoginRequest,
 ) -> Response[
-    ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody503 | LoginResponse
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | LoginResponse
 ]:
     """200 with a new session's tokens; 401 `invalid_credentials` alike for an unknown user and a
     wrong password; 429 `rate_limited` after too many failures for the username.
@@ -155,7 +214,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody503 | LoginResponse]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | LoginResponse]
     """
 
     kwargs = _get_kwargs(
@@ -171,7 +230,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: LoginRequest,
-) -> ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody503 | LoginResponse | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | LoginResponse
+    | None
+):
     """200 with a new session's tokens; 401 `invalid_credentials` alike for an unknown user and a
     wrong password; 429 `rate_limited` after too many failures for the username.
 
@@ -183,7 +252,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | ErrorBody429 | ErrorBody503 | LoginResponse
+        ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | LoginResponse
     """
 
     return (

@@ -6,6 +6,9 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...types import Response
 
 
@@ -21,7 +24,7 @@ def _get_kwargs() -> dict[str, Any]:
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Any | ErrorBody401 | None:
+) -> Any | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | None:
     if response.status_code == 204:
         response_204 = cast(Any, None)
         return response_204
@@ -31,6 +34,21 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -39,7 +57,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Any | ErrorBody401]:
+) -> Response[Any | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -51,7 +69,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[Any | ErrorBody401]:
+) -> Response[Any | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503]:
     """204; blocks the caller's session: its refresh token and every access token issued for it
     are refused, here at once and by every replica within a second (`auth::revocation`).
 
@@ -60,7 +78,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | ErrorBody401]
+        Response[Any | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs()
@@ -75,7 +93,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-) -> Any | ErrorBody401 | None:
+) -> Any | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | None:
     """204; blocks the caller's session: its refresh token and every access token issued for it
     are refused, here at once and by every replica within a second (`auth::revocation`).
 
@@ -84,7 +102,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | ErrorBody401
+        Any | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return sync_detailed(
@@ -95,7 +113,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[Any | ErrorBody401]:
+) -> Response[Any | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503]:
     """204; blocks the caller's session: its refresh token and every access token issued for it
     are refused, here at once and by every replica within a second (`auth::revocation`).
 
@@ -104,7 +122,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | ErrorBody401]
+        Response[Any | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs()
@@ -117,7 +135,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-) -> Any | ErrorBody401 | None:
+) -> Any | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | None:
     """204; blocks the caller's session: its refresh token and every access token issued for it
     are refused, here at once and by every replica within a second (`auth::revocation`).
 
@@ -126,7 +144,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | ErrorBody401
+        Any | ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return (

@@ -6,6 +6,9 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...models.user import User
 from ...types import Response
 
@@ -22,7 +25,7 @@ def _get_kwargs() -> dict[str, Any]:
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody401 | User | None:
+) -> ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User | None:
     if response.status_code == 200:
         response_200 = User.from_dict(response.json())
 
@@ -33,6 +36,21 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -41,7 +59,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody401 | User]:
+) -> Response[ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -53,7 +71,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody401 | User]:
+) -> Response[ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User]:
     """200 with the caller.
 
     Raises:
@@ -61,7 +79,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody401 | User]
+        Response[ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User]
     """
 
     kwargs = _get_kwargs()
@@ -76,7 +94,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-) -> ErrorBody401 | User | None:
+) -> ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User | None:
     """200 with the caller.
 
     Raises:
@@ -84,7 +102,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody401 | User
+        ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User
     """
 
     return sync_detailed(
@@ -95,7 +113,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[ErrorBody401 | User]:
+) -> Response[ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User]:
     """200 with the caller.
 
     Raises:
@@ -103,7 +121,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody401 | User]
+        Response[ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User]
     """
 
     kwargs = _get_kwargs()
@@ -116,7 +134,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-) -> ErrorBody401 | User | None:
+) -> ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User | None:
     """200 with the caller.
 
     Raises:
@@ -124,7 +142,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody401 | User
+        ErrorBody401 | ErrorBody429 | ErrorBody500 | ErrorBody503 | User
     """
 
     return (

@@ -7,6 +7,11 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_408 import ErrorBody408
+from ...models.error_body_413 import ErrorBody413
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
+from ...models.error_body_503 import ErrorBody503
 from ...models.renew_access_request import RenewAccessRequest
 from ...models.renew_access_response import RenewAccessResponse
 from ...types import Response
@@ -33,7 +38,17 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody400 | ErrorBody401 | RenewAccessResponse | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | RenewAccessResponse
+    | None
+):
     if response.status_code == 200:
         response_200 = RenewAccessResponse.from_dict(response.json())
 
@@ -49,6 +64,31 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 408:
+        response_408 = ErrorBody408.from_dict(response.json())
+
+        return response_408
+
+    if response.status_code == 413:
+        response_413 = ErrorBody413.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -57,7 +97,16 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody400 | ErrorBody401 | RenewAccessResponse]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | RenewAccessResponse
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -70,7 +119,16 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RenewAccessRequest,
-) -> Response[ErrorBody400 | ErrorBody401 | RenewAccessResponse]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | RenewAccessResponse
+]:
     """200 with a new access token; 401 when the refresh token is not genuine, or its session is
     blocked, expired, or holds another refresh token.
 
@@ -82,7 +140,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | RenewAccessResponse]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | RenewAccessResponse]
     """
 
     kwargs = _get_kwargs(
@@ -100,7 +158,17 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: RenewAccessRequest,
-) -> ErrorBody400 | ErrorBody401 | RenewAccessResponse | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | RenewAccessResponse
+    | None
+):
     """200 with a new access token; 401 when the refresh token is not genuine, or its session is
     blocked, expired, or holds another refresh token.
 
@@ -112,7 +180,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | RenewAccessResponse
+        ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | RenewAccessResponse
     """
 
     return sync_detailed(
@@ -125,7 +193,16 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RenewAccessRequest,
-) -> Response[ErrorBody400 | ErrorBody401 | RenewAccessResponse]:
+) -> Response[
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | RenewAccessResponse
+]:
     """200 with a new access token; 401 when the refresh token is not genuine, or its session is
     blocked, expired, or holds another refresh token.
 
@@ -137,7 +214,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody400 | ErrorBody401 | RenewAccessResponse]
+        Response[ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | RenewAccessResponse]
     """
 
     kwargs = _get_kwargs(
@@ -153,7 +230,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: RenewAccessRequest,
-) -> ErrorBody400 | ErrorBody401 | RenewAccessResponse | None:
+) -> (
+    ErrorBody400
+    | ErrorBody401
+    | ErrorBody408
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
+    | ErrorBody503
+    | RenewAccessResponse
+    | None
+):
     """200 with a new access token; 401 when the refresh token is not genuine, or its session is
     blocked, expired, or holds another refresh token.
 
@@ -165,7 +252,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody400 | ErrorBody401 | RenewAccessResponse
+        ErrorBody400 | ErrorBody401 | ErrorBody408 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503 | RenewAccessResponse
     """
 
     return (
