@@ -181,6 +181,59 @@ async fn a_balance_below_its_floor_is_refused_by_the_database() {
     );
 }
 
+/// The journal's update (V12): it skips a debit below the floor, and raises the floor with what
+/// a credit brings, never past the limit, so a debt above a lowered limit is only paid back.
+#[tokio::test]
+async fn the_journal_s_update_raises_the_floor_and_skips_a_debit_below_it() {
+    let database = fresh_database().await;
+    let client = database.connect().await;
+    let account = customer_account(&client, "alice").await;
+    // A limit of 100 used to -80, then lowered to 10: the floor stays at the debt.
+    client
+        .execute(
+            "UPDATE accounts SET overdraft = 10, floor = -80, balance = -80 WHERE id = $1",
+            &[&account],
+        )
+        .await
+        .expect("a debt above a lowered limit");
+    let apply = |delta: i64, debited: bool| {
+        let client = &client;
+        async move {
+            let rows = client
+                .query(
+                    tally_actors::journal_sql::APPLY_DELTAS,
+                    &[&vec![account], &vec![delta], &vec![debited]],
+                )
+                .await
+                .expect("the journal's update");
+            rows.first()
+                .map(|row| (row.get::<_, i64>(1), row.get::<_, i64>(5)))
+        }
+    };
+    assert_eq!(apply(-1, true).await, None, "no debit below the floor");
+    assert_eq!(
+        apply(30, false).await,
+        Some((-50, -50)),
+        "the floor follows the credit"
+    );
+    assert_eq!(
+        apply(-1, true).await,
+        None,
+        "still above the limit: no debit"
+    );
+    assert_eq!(
+        apply(45, false).await,
+        Some((-5, -10)),
+        "back within it: the limit"
+    );
+    assert_eq!(
+        apply(-5, true).await,
+        Some((-10, -10)),
+        "a debit down to -overdraft"
+    );
+    assert_eq!(apply(-1, true).await, None);
+}
+
 #[tokio::test]
 async fn a_zero_amount_transfer_is_refused_by_the_database() {
     let database = fresh_database().await;
