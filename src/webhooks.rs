@@ -64,6 +64,10 @@ pub fn check_url(url: &str, production: bool) -> Result<reqwest::Url, String> {
     if url.len() > WEBHOOK_URL_BYTES_MAX {
         return Err(format!("url must be at most {WEBHOOK_URL_BYTES_MAX} bytes"));
     }
+    // The URL parser would percent-encode them, but the url is stored as given.
+    if url.chars().any(char::is_control) {
+        return Err("url must not contain control characters".to_owned());
+    }
     let parsed = reqwest::Url::parse(url).map_err(|error| format!("url: {error}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err("url must be http or https".to_owned());

@@ -162,6 +162,9 @@ async fn only_bankers_manage_webhooks_and_bad_targets_are_refused() {
     for bad in [
         json!({"url": "ftp://example.com/"}),
         json!({"url": "not a url"}),
+        // PostgreSQL's text holds no NUL: refused up front, not a failed insert (500).
+        json!({"url": "http://example.com/\u{0}"}),
+        json!({"url": "http://example.com/a\u{7}b"}),
         json!({"url": "http://example.com/", "types": []}),
         json!({"url": "http://example.com/", "types": ["transfer.lost"]}),
         json!({"url": "http://example.com/", "extra": 1}),
