@@ -1,8 +1,18 @@
 //! The journal's statements, public so that a benchmark can replay exactly what the journal
 //! sends (`cargo bench -p tally-actors --bench replay`) and compare the engine with the raw rate
-//! of its own write shape. A batch is, in this order, pipelined: BEGIN, LOCK_ACCOUNTS,
-//! APPLY_DELTAS, ALLOCATE_IDS; then INSERT_TRANSFERS (and INSERT_IDEMPOTENCY_KEYS when keyed)
-//! and COMMIT.
+//! of its own write shape. A batch of plain transfers without keys (the common case) is one
+//! round trip: BEGIN, LOCK_ACCOUNTS, WRITE_TRANSFERS and COMMIT, pipelined. Any other batch is
+//! two: BEGIN, (LOCK_PENDING, CLAIM_PENDING), LOCK_ACCOUNTS, APPLY_DELTAS, ALLOCATE_IDS; then
+//! INSERT_TRANSFERS (and INSERT_IDEMPOTENCY_KEYS when keyed) and COMMIT.
+
+/// The columns of a plain transfer's row, in the order INSERT_TRANSFERS and WRITE_TRANSFERS
+/// fill them: one place to extend.
+macro_rules! transfer_columns {
+    () => {
+        "id, from_account_id, to_account_id, amount, currency, posted_at, from_balance_after,
+        to_balance_after"
+    };
+}
 
 pub const ALLOCATE_IDS: &str =
     "SELECT nextval('transfers_id_seq'), now() FROM generate_series(1, $1::bigint)";
@@ -26,12 +36,14 @@ pub const APPLY_DELTAS: &str = "UPDATE accounts AS a SET balance = a.balance + d
     RETURNING a.id, a.balance, a.held";
 
 /// One row per transfer: both legs, and each account's balance right after its leg.
-pub const INSERT_TRANSFERS: &str =
-    "INSERT INTO transfers (id, from_account_id, to_account_id, amount,
-        currency, posted_at, from_balance_after, to_balance_after)
+pub const INSERT_TRANSFERS: &str = concat!(
+    "INSERT INTO transfers (",
+    transfer_columns!(),
+    ")
     SELECT id, from_id, to_id, amount, currency, now(), from_after, to_after
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
-                $7::bigint[]) AS t(id, from_id, to_id, amount, currency, from_after, to_after)";
+                $7::bigint[]) AS t(id, from_id, to_id, amount, currency, from_after, to_after)"
+);
 
 /// A key some other request committed first is skipped, not an error, so only its transfer
 /// leaves the batch.
@@ -82,3 +94,62 @@ pub const INSERT_HOLD_ROWS: &str = "INSERT INTO transfers (id, from_account_id, 
                 $7::timestamptz[], $8::bigint[], $9::bigint[], $10::bigint[])
          AS t(id, from_id, to_id, amount, currency, status, expires_at, pending_id, from_after,
               to_after)";
+
+/// A whole batch of plain transfers in one statement, sent after LOCK_ACCOUNTS (so the rows
+/// are already locked in id order) and followed by COMMIT in the same pipelined exchange.
+/// All or nothing: when any account would leave its bounds (APPLY_DELTAS's rules) or is
+/// missing, nothing is updated or inserted and only the `stale` rows come back, so COMMIT
+/// commits nothing and the journal refuses exactly those accounts' items, as before. Otherwise
+/// the net deltas are applied, every leg's running balance is computed from the balance before
+/// the batch in item order, ids are drawn (after the locks, in item order) and the rows are
+/// inserted. Parameters: $1 account ids and $2 their net deltas (as APPLY_DELTAS), then the
+/// items in order: $3 payers, $4 payees, $5 amounts, $6 currencies. Rows returned, by `kind`:
+/// 'account' (id, balance, held), 'stale' (id), 'transfer' (item index from 1, transfer id,
+/// now()) for each row inserted.
+pub const WRITE_TRANSFERS: &str = concat!(
+    "WITH deltas AS (
+        SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS d(id, delta)
+    ), stale AS (
+        SELECT d.id FROM deltas AS d LEFT JOIN accounts AS a ON a.id = d.id
+        WHERE a.id IS NULL
+           OR NOT (a.balance::numeric + d.delta BETWEEN -9223372036854775807 AND 9223372036854775807
+                   AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - a.held >= 0))
+    ), updated AS (
+        UPDATE accounts AS a SET balance = a.balance + d.delta
+        FROM deltas AS d
+        WHERE a.id = d.id AND NOT EXISTS (SELECT FROM stale)
+        RETURNING a.id, a.balance, a.held
+    ), items AS (
+        SELECT * FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[])
+            WITH ORDINALITY AS t(from_id, to_id, amount, currency, n)
+        WHERE NOT EXISTS (SELECT FROM stale)
+    ), moves AS (
+        SELECT n, 0 AS leg, from_id AS account_id, -amount AS delta FROM items
+        UNION ALL
+        SELECT n, 1, to_id, amount FROM items
+    ), legs AS (
+        SELECT m.n, m.leg, u.balance - d.delta
+                + sum(m.delta) OVER (PARTITION BY m.account_id ORDER BY m.n, m.leg)
+                AS balance_after
+        FROM moves AS m JOIN updated AS u ON u.id = m.account_id
+                        JOIN deltas AS d ON d.id = m.account_id
+    ), numbered AS (
+        SELECT n, nextval('transfers_id_seq') AS id FROM items ORDER BY n
+    ), inserted AS (
+        INSERT INTO transfers (",
+    transfer_columns!(),
+    ")
+        SELECT r.id, i.from_id, i.to_id, i.amount, i.currency, now(), f.balance_after,
+               t.balance_after
+        FROM items AS i JOIN numbered AS r ON r.n = i.n
+             JOIN legs AS f ON f.n = i.n AND f.leg = 0
+             JOIN legs AS t ON t.n = i.n AND t.leg = 1
+        ORDER BY i.n
+        RETURNING id
+    )
+    SELECT 'account' AS kind, id, balance, held, NULL::timestamptz AS at FROM updated
+    UNION ALL
+    SELECT 'stale', id, NULL, NULL, NULL FROM stale
+    UNION ALL
+    SELECT 'transfer', r.n, r.id, NULL, now() FROM inserted JOIN numbered AS r USING (id)"
+);

@@ -169,6 +169,16 @@ pub(crate) fn claims<T: Planned>(items: &[T]) -> Vec<(TransferId, &'static str, 
     claims
 }
 
+/// Whether a batch travels in one round trip: plain transfers only (no claim to judge) and no
+/// key to store (a key stores the answer, which needs the ids and balances first).
+pub(crate) fn one_round_trip<T: Planned>(items: &[T]) -> bool {
+    items.iter().all(|item| {
+        item.operation() == Operation::Transfer
+            && item.idempotency().is_none()
+            && item.group_key().is_none()
+    })
+}
+
 /// How many new rows a batch inserts (an id each).
 pub(crate) fn rows_needed<T: Planned>(items: &[T]) -> usize {
     items

@@ -12,7 +12,7 @@ use super::plan::{AccountAfter, Claimed, Deltas};
 use super::{JournalItem, Operation};
 use crate::journal_sql::{
     ALLOCATE_IDS, APPLY_DELTAS, APPLY_HELD_DELTAS, CLAIM_PENDING, INSERT_HOLD_ROWS,
-    INSERT_IDEMPOTENCY_KEYS, INSERT_TRANSFERS, LOCK_ACCOUNTS, LOCK_PENDING,
+    INSERT_IDEMPOTENCY_KEYS, INSERT_TRANSFERS, LOCK_ACCOUNTS, LOCK_PENDING, WRITE_TRANSFERS,
 };
 use crate::model::{AccountId, Entry, TransferId, TransferStatus, Transferred};
 
@@ -27,6 +27,7 @@ pub(crate) struct Statements {
     insert_transfers: Statement,
     insert_hold_rows: Statement,
     insert_idempotency_keys: Statement,
+    write_transfers: Statement,
 }
 
 impl Statements {
@@ -40,11 +41,18 @@ impl Statements {
             client.prepare(APPLY_HELD_DELTAS),
             client.prepare(LOCK_PENDING),
         )?;
-        let (claim_pending, insert_transfers, insert_hold_rows, insert_idempotency_keys) = tokio::try_join!(
+        let (
+            claim_pending,
+            insert_transfers,
+            insert_hold_rows,
+            insert_idempotency_keys,
+            write_transfers,
+        ) = tokio::try_join!(
             client.prepare(CLAIM_PENDING),
             client.prepare(INSERT_TRANSFERS),
             client.prepare(INSERT_HOLD_ROWS),
             client.prepare(INSERT_IDEMPOTENCY_KEYS),
+            client.prepare(WRITE_TRANSFERS),
         )?;
         Ok(Statements {
             allocate_ids,
@@ -56,8 +64,105 @@ impl Statements {
             insert_transfers,
             insert_hold_rows,
             insert_idempotency_keys,
+            write_transfers,
         })
     }
+}
+
+/// What the one round trip of a batch of plain transfers returned, its COMMIT included.
+pub(crate) struct Written {
+    /// Accounts out of bounds (or missing): nothing was written, their items must go.
+    pub stale: HashSet<AccountId>,
+    /// Every touched account after the batch; empty when any was stale.
+    pub balances: HashMap<AccountId, AccountAfter>,
+    /// Each item's new row id, in item order; empty when any account was stale.
+    pub ids: Ids,
+}
+
+/// A batch of plain transfers in one pipelined exchange: BEGIN, the row locks in id order,
+/// WRITE_TRANSFERS (updates, ids, legs and inserts, all or nothing) and COMMIT. Each prepared
+/// statement's request leaves on its future's first poll and try_join! polls in order, so all
+/// four reach PostgreSQL in order before the first answer is awaited. Should a statement fail,
+/// PostgreSQL turns the COMMIT into a ROLLBACK; the answer comes only after COMMIT returned.
+pub(crate) async fn write_transfers(
+    client: &tokio_postgres::Client,
+    statements: &Statements,
+    items: &[JournalItem],
+    deltas: &Deltas,
+) -> Result<Written, tokio_postgres::Error> {
+    assert!(
+        items
+            .iter()
+            .all(|item| item.operation == Operation::Transfer),
+        "only plain transfers travel in one round trip"
+    );
+    let ids: Vec<i64> = deltas.keys().copied().collect();
+    let changes: Vec<i64> = deltas.values().map(|delta| delta.0).collect();
+    let from: Vec<i64> = items.iter().map(|item| item.from.info.id).collect();
+    let to: Vec<i64> = items.iter().map(|item| item.to.info.id).collect();
+    let amounts: Vec<i64> = items.iter().map(|item| item.amount.get()).collect();
+    let currencies: Vec<&str> = items.iter().map(|item| item.currency.as_str()).collect();
+    let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
+    let write_parameters: [&(dyn ToSql + Sync); 6] =
+        [&ids, &changes, &from, &to, &amounts, &currencies];
+    let (_, _, rows, _) = tokio::try_join!(
+        client.batch_execute("BEGIN"),
+        client.query(&statements.lock_accounts, &lock_parameters),
+        client.query(&statements.write_transfers, &write_parameters),
+        client.batch_execute("COMMIT"),
+    )?;
+    Ok(written(&rows, items.len(), deltas.len()))
+}
+
+/// Reads WRITE_TRANSFERS's rows (see its comment for their kinds).
+fn written(rows: &[tokio_postgres::Row], items_count: usize, accounts_count: usize) -> Written {
+    let mut written = Written {
+        stale: HashSet::new(),
+        balances: HashMap::with_capacity(accounts_count),
+        ids: Ids {
+            transfers: vec![0; items_count],
+            created_at: OffsetDateTime::now_utc(),
+        },
+    };
+    let mut inserted = 0;
+    for row in rows {
+        let id: i64 = row.get(1);
+        match row.get::<_, &str>(0) {
+            "account" => {
+                let after = AccountAfter {
+                    balance: row.get(2),
+                    held: row.get(3),
+                };
+                written.balances.insert(id, after);
+            }
+            "stale" => {
+                written.stale.insert(id);
+            }
+            kind => {
+                assert_eq!(kind, "transfer", "a known kind of row");
+                let index = usize::try_from(id - 1).expect("an item index from 1");
+                written.ids.transfers[index] = row.get(2);
+                written.ids.created_at = row.get(4);
+                inserted += 1;
+            }
+        }
+    }
+    if written.stale.is_empty() {
+        // The batch committed: every account was updated and every item's row inserted.
+        assert_eq!(
+            written.balances.len(),
+            accounts_count,
+            "every account updated"
+        );
+        assert_eq!(inserted, items_count, "every item's row inserted");
+    } else {
+        assert!(
+            written.balances.is_empty() && inserted == 0,
+            "a stale account writes nothing"
+        );
+        written.ids.transfers.clear();
+    }
+    written
 }
 
 pub(crate) struct Ids {

@@ -16,7 +16,7 @@ use super::numbering::{BatchNumber, Numbering};
 use super::plan::{self, AccountAfter, Deltas, Refusals, Refused};
 use super::round_trips::{
     allocate_ids, apply_deltas, claim_pending, insert_hold_rows, insert_idempotency_keys,
-    insert_transfers, Statements,
+    insert_transfers, write_transfers, Statements,
 };
 use super::settle::{answer_committed, release_item, settle_accounts};
 use super::{JournalItem, JournalOutcome, Operation};
@@ -24,6 +24,7 @@ use crate::account::SettlementOutcome;
 use crate::db::describe;
 use crate::metrics::EngineMetrics;
 use crate::model::{AccountId, Transferred};
+use prometheus::IntCounter;
 
 /// How long opening the writer's connection may take when the pool sets no create timeout.
 const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
@@ -183,16 +184,20 @@ impl Writer {
             Some(connection) if !connection.client.is_closed() => connection,
             _ => Connection::open(&self.pool).await?,
         };
-        let outcome = write_in_transaction(
-            &connection.client,
-            &connection.statements,
-            items,
-            &deltas,
-            &self.numbering,
-        )
-        .await;
-        if outcome.is_err() {
+        let exchange = Exchange {
+            client: &connection.client,
+            statements: &connection.statements,
+            round_trips: &self.metrics.journal_round_trips,
+        };
+        let plain = plan::one_round_trip(items);
+        let outcome = match plain {
+            true => write_plain(&exchange, items, &deltas, &self.numbering).await,
+            false => write_in_transaction(&exchange, items, &deltas, &self.numbering).await,
+        };
+        // The plain exchange always carries its COMMIT (a ROLLBACK after an error).
+        if outcome.is_err() && !plain {
             // Ends what is left of the transaction (a harmless warning when it already ended).
+            exchange.round_trips.inc();
             let _ = connection.client.batch_execute("ROLLBACK").await;
         }
         if !connection.client.is_closed() {
@@ -257,18 +262,64 @@ fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem
     kept
 }
 
+/// A writer's connection for one attempt, and the counter of its round trips (each exchange
+/// that waits for PostgreSQL's answers counts one).
+struct Exchange<'a> {
+    client: &'a Client,
+    statements: &'a Statements,
+    round_trips: &'a IntCounter,
+}
+
+/// One round trip for a batch of plain transfers without keys: nothing is decided between the
+/// lock and the commit, so PostgreSQL does it all (see `write_transfers`). The number is issued
+/// before the exchange: no batch sharing an account is in flight meanwhile (the dispatcher),
+/// and the watermark stays below it until the batch has ended.
+async fn write_plain(
+    exchange: &Exchange<'_>,
+    items: &[JournalItem],
+    deltas: &Deltas,
+    numbering: &Arc<Numbering>,
+) -> Result<Committed, Rejection> {
+    let batch = numbering.issue();
+    exchange.round_trips.inc();
+    let written = write_transfers(exchange.client, exchange.statements, items, deltas)
+        .await
+        .map_err(Rejection::database)?;
+    if !written.stale.is_empty() {
+        return Err(Rejection::Items(Refusals {
+            stale: written.stale,
+            ..Refusals::default()
+        }));
+    }
+    let no_claims = HashMap::new();
+    let row_ids = row_ids(items, &written.ids.transfers);
+    let transfers = assemble(
+        items,
+        &row_ids,
+        written.ids.created_at,
+        &no_claims,
+        &written.balances,
+    );
+    Ok(Committed {
+        batch,
+        transfers,
+        balances: written.balances,
+    })
+}
+
 /// Two round trips for a batch: BEGIN, the claims, the row locks, the balance updates and the
 /// id allocation travel together; the inserts and the COMMIT in the second. Every statement is
 /// prepared, so each future below sends its request on its first poll, and try_join! polls in
 /// order, so they reach PostgreSQL in order, pipelined.
 async fn write_in_transaction(
-    client: &Client,
-    statements: &Statements,
+    exchange: &Exchange<'_>,
     items: &[JournalItem],
     deltas: &Deltas,
     numbering: &Arc<Numbering>,
 ) -> Result<Committed, Rejection> {
+    let (client, statements) = (exchange.client, exchange.statements);
     let claims = plan::claims(items);
+    exchange.round_trips.inc();
     let (_, claimed, balances, ids) = tokio::try_join!(
         client.batch_execute("BEGIN"),
         claim_pending(client, statements, &claims),
@@ -286,6 +337,7 @@ async fn write_in_transaction(
     let transfers = assemble(items, &row_ids, ids.created_at, &claimed, &balances);
     let keyed = keyed(items);
     let key_rows = key_rows(items, &transfers);
+    exchange.round_trips.inc();
     let (_, _, inserted_keys, _) = tokio::try_join!(
         insert_transfers(client, statements, items, &transfers),
         insert_hold_rows(client, statements, items, &row_ids, &transfers),
@@ -303,6 +355,7 @@ async fn write_in_transaction(
                 ..Refusals::default()
             }));
         }
+        exchange.round_trips.inc();
         client
             .batch_execute("COMMIT")
             .await

@@ -14,4 +14,5 @@ mod isolation;
 mod lifecycle;
 mod property;
 mod replicas;
+mod round_trips;
 mod security;
