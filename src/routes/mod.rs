@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub(crate) mod idempotency;
 pub mod pending;
+pub(crate) mod rfc3339;
 pub mod tokens;
 pub mod transfers;
 pub mod users;

@@ -16,9 +16,9 @@ pub struct AccountView {
     pub held: i64,
     /// `balance - held`: what transfers and withdrawals may spend.
     pub available: i64,
-    #[schema(example = "USD")]
-    pub currency: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, example = "USD")]
+    pub currency: &'static str,
+    #[serde(with = "crate::routes::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
@@ -31,7 +31,7 @@ impl From<&AccountSnapshot> for AccountView {
             balance: account.balance,
             held: account.held,
             available: account.available(),
-            currency: account.currency.as_str().to_owned(),
+            currency: account.currency.as_str(),
             created_at: account.created_at,
         }
     }
@@ -44,21 +44,21 @@ pub struct TransferView {
     pub to_account_id: i64,
     /// Minor units, > 0.
     pub amount: i64,
-    #[schema(example = "USD")]
-    pub currency: String,
+    #[schema(value_type = String, example = "USD")]
+    pub currency: &'static str,
     /// `posted` for every ordinary transfer, deposit and withdrawal; `pending`, `voided` or
     /// `expired` for holds.
     #[schema(value_type = String, example = "posted")]
     pub status: &'static str,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::routes::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// Null unless posted.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::routes::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub posted_at: Option<OffsetDateTime>,
     /// Null unless the transfer was created pending.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::routes::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
 }
@@ -70,7 +70,7 @@ impl From<&Transfer> for TransferView {
             from_account_id: transfer.from_account_id,
             to_account_id: transfer.to_account_id,
             amount: transfer.amount.get(),
-            currency: transfer.currency.as_str().to_owned(),
+            currency: transfer.currency.as_str(),
             status: transfer.status.as_str(),
             created_at: transfer.created_at,
             posted_at: transfer.posted_at,
@@ -90,7 +90,7 @@ pub struct EntryView {
     /// caller owns (or to a banker).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balance_after: Option<i64>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::routes::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
@@ -149,10 +149,10 @@ pub struct MovementResult {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BalanceAtView {
     pub account_id: i64,
-    #[schema(example = "USD")]
-    pub currency: String,
+    #[schema(value_type = String, example = "USD")]
+    pub currency: &'static str,
     pub balance: i64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::routes::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
 }
