@@ -1,5 +1,4 @@
 import type { Account } from '../lib/types';
-import { availableOf } from '../lib/types';
 import { formatMinor } from '../lib/money';
 
 /** A select of the caller's accounts, labelled by the caller (e.g. "From account"). */
@@ -23,7 +22,7 @@ export function AccountSelect({
         {accounts.length === 0 && <option value="">No accounts yet</option>}
         {accounts.map((account) => (
           <option key={account.id} value={String(account.id)}>
-            #{account.id} · {account.currency} · {formatMinor(availableOf(account), account.currency)} available
+            #{account.id} · {account.currency} · {formatMinor(account.available, account.currency)} available
           </option>
         ))}
       </select>

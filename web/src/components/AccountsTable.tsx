@@ -1,6 +1,5 @@
 import { Link } from 'react-router-dom';
 import type { Account } from '../lib/types';
-import { availableOf, heldOf } from '../lib/types';
 import { Money } from './Money';
 
 /** The caller's accounts: a table on wide screens, stacked cards on a phone (CSS). */
@@ -27,8 +26,8 @@ export function AccountsTable({ accounts }: { accounts: Account[] }) {
             <td data-label="Account">#{account.id}</td>
             <td data-label="Currency">{account.currency}</td>
             <td data-label="Balance" className="num"><Money minor={account.balance} currency={account.currency} /></td>
-            <td data-label="Held" className="num"><Money minor={heldOf(account)} currency={account.currency} /></td>
-            <td data-label="Available" className="num"><Money minor={availableOf(account)} currency={account.currency} /></td>
+            <td data-label="Held" className="num"><Money minor={account.held} currency={account.currency} /></td>
+            <td data-label="Available" className="num"><Money minor={account.available} currency={account.currency} /></td>
             <td className="actions">
               <Link to={`/statement/${account.id}`} className="button-link">
                 Statement

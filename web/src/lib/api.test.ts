@@ -13,18 +13,22 @@ interface Call {
   body: unknown;
 }
 
-/** A stand-in Tally: answers by "METHOD /path", records every call. */
+/** A stand-in Tally: answers by "METHOD /path", records every call (header names in lower case). */
 function fakeServer(routes: Record<string, (call: Call) => Response | Promise<Response>>) {
   const calls: Call[] = [];
-  const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+  const fetch = vi.fn(async (input: RequestInfo | URL) => {
+    // openapi-fetch sends one Request.
+    const request = input as Request;
+    const url = new URL(request.url);
+    const text = await request.text();
     const call: Call = {
-      method: init?.method ?? 'GET',
-      url: String(input),
-      headers: (init?.headers ?? {}) as Record<string, string>,
-      body: init?.body ? JSON.parse(String(init.body)) : undefined,
+      method: request.method,
+      url: url.pathname + url.search,
+      headers: Object.fromEntries(request.headers.entries()),
+      body: text ? JSON.parse(text) : undefined,
     };
     calls.push(call);
-    const path = new URL(call.url, 'http://x').pathname.replace(/^\/api(?=\/)/, '');
+    const path = url.pathname.replace(/^\/api(?=\/)/, '');
     const route = routes[`${call.method} ${path}`];
     if (!route) return json(404, { error: { code: 'not_found', message: `no route ${call.method} ${path}` } });
     return route(call);
@@ -63,11 +67,14 @@ const renewAnswer = (call: Call) =>
 
 beforeEach(() => {
   issued = 0;
+  // The page the app runs in: '/api' is resolved against it.
+  vi.stubGlobal('location', { href: 'http://tally.test/accounts' });
   vi.useFakeTimers();
   vi.setSystemTime(T0);
 });
 afterEach(() => {
   vi.useRealTimers();
+  vi.unstubAllGlobals();
 });
 
 describe('ApiClient', () => {
@@ -77,7 +84,7 @@ describe('ApiClient', () => {
     const client = new ApiClient({ fetch: server.fetch, storage });
     await client.login('alice', 'pw');
     expect(server.calls[0].url).toBe('/api/users/login');
-    expect(server.calls[0].headers.Authorization).toBeUndefined();
+    expect(server.calls[0].headers.authorization).toBeUndefined();
     expect(client.getState().user?.username).toBe('alice');
     const saved = [...storage.map.values()].join();
     expect(saved).toContain('refresh-1');
@@ -85,7 +92,7 @@ describe('ApiClient', () => {
 
     await client.listAccounts();
     expect(server.calls[1].url).toBe('/api/accounts?page_id=1&page_size=100');
-    expect(server.calls[1].headers.Authorization).toBe('Bearer access-1');
+    expect(server.calls[1].headers.authorization).toBe('Bearer access-1');
   });
 
   it('renews the access token a minute before it expires, then uses the new one', async () => {
@@ -104,7 +111,7 @@ describe('ApiClient', () => {
     expect(renewals[0].body).toEqual({ refresh_token: 'refresh-1' });
     expect(client.accessExpiresAt).toBe(T0 + 14 * 60_000 + 15 * 60_000); // renewed at 14 min
     await client.me();
-    expect(server.calls.at(-1)?.headers.Authorization).toBe('Bearer access-2');
+    expect(server.calls.at(-1)?.headers.authorization).toBe('Bearer access-2');
     // and again 14 minutes later: the timer is re-armed after each renewal
     await vi.advanceTimersByTimeAsync(14 * 60_000 + 1);
     expect(server.calls.filter((c) => c.url.endsWith('/tokens/renew_access'))).toHaveLength(2);
@@ -121,7 +128,7 @@ describe('ApiClient', () => {
     vi.setSystemTime(T0 + 15 * 60_000 - 1_000); // a sleeping laptop: the timer never ran
     await Promise.all([client.listAccounts(), client.listAccounts()]);
     expect(server.calls.filter((c) => c.url.endsWith('/tokens/renew_access'))).toHaveLength(1);
-    expect(server.calls.filter((c) => c.url.startsWith('/api/accounts')).map((c) => c.headers.Authorization)).toEqual([
+    expect(server.calls.filter((c) => c.url.startsWith('/api/accounts')).map((c) => c.headers.authorization)).toEqual([
       'Bearer access-2',
       'Bearer access-2',
     ]);
@@ -142,8 +149,8 @@ describe('ApiClient', () => {
     const result = await client.transfer({ from_account_id: 1, to_account_id: 2, amount: 1250, currency: 'USD' }, 'key-1');
     expect(result.transfer.id).toBe(9);
     const posts = server.calls.filter((c) => c.url === '/api/transfers');
-    expect(posts.map((c) => c.headers['Idempotency-Key'])).toEqual(['key-1', 'key-1']);
-    expect(posts.map((c) => c.headers.Authorization)).toEqual(['Bearer access-1', 'Bearer access-2']);
+    expect(posts.map((c) => c.headers['idempotency-key'])).toEqual(['key-1', 'key-1']);
+    expect(posts.map((c) => c.headers.authorization)).toEqual(['Bearer access-1', 'Bearer access-2']);
     expect(posts[1].body).toEqual({ from_account_id: 1, to_account_id: 2, amount: 1250, currency: 'USD' });
   });
 
@@ -186,7 +193,7 @@ describe('ApiClient', () => {
     const reloaded = new ApiClient({ fetch: server.fetch, storage });
     expect(await reloaded.restore()).toEqual(user);
     expect(server.calls.map((c) => `${c.method} ${c.url}`)).toEqual(['POST /api/tokens/renew_access', 'GET /api/users/me']);
-    expect(server.calls[1].headers.Authorization).toBe('Bearer access-2');
+    expect(server.calls[1].headers.authorization).toBe('Bearer access-2');
   });
 
   it('logs out on the server and forgets the tokens even if the server is unreachable', async () => {
@@ -200,7 +207,7 @@ describe('ApiClient', () => {
     const client = new ApiClient({ fetch: server.fetch, storage });
     await client.login('alice', 'pw');
     await client.logout();
-    expect(server.calls.at(-1)?.headers.Authorization).toBe('Bearer access-1');
+    expect(server.calls.at(-1)?.headers.authorization).toBe('Bearer access-1');
     expect(client.getState()).toEqual({ user: null, ended: 'logout' });
     expect(storage.map.size).toBe(0);
   });
@@ -214,6 +221,23 @@ describe('ApiClient', () => {
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).userMessage).toBe('Wrong username or password.');
     expect(client.getState().ended).toBeNull(); // a wrong password is not an ended session
+  });
+
+  it('confirms a hold with its amount and releases one with no body, each under its Idempotency-Key', async () => {
+    const hold = { id: 5, from_account_id: 1, to_account_id: 2, amount: 900, currency: 'USD', status: 'posted', created_at: iso(T0) };
+    const server = fakeServer({
+      'POST /users/login': loginAnswer,
+      'POST /transfers/5/post': () => json(200, { transfer: hold }),
+      'POST /transfers/6/void': () => json(200, { transfer: { ...hold, id: 6, status: 'voided' } }),
+    });
+    const client = new ApiClient({ fetch: server.fetch, storage: null });
+    await client.login('alice', 'pw');
+    expect((await client.postTransfer(5, 900, 'key-post')).transfer.status).toBe('posted');
+    expect((await client.voidTransfer(6, 'key-void')).transfer.status).toBe('voided');
+    const [post, release] = server.calls.slice(1);
+    expect([post.url, post.body, post.headers['idempotency-key']]).toEqual(['/api/transfers/5/post', { amount: 900 }, 'key-post']);
+    expect([release.url, release.body, release.headers['idempotency-key']]).toEqual(['/api/transfers/6/void', undefined, 'key-void']);
+    expect(release.headers['content-type']).toBeUndefined();
   });
 
   it('builds statement queries with the cursor and the date range', async () => {

@@ -5,15 +5,17 @@
 // can read it. The access token is renewed through POST /tokens/renew_access a minute before it
 // expires (and on demand when a request finds it stale); a 401 that renewal cannot cure ends the
 // session, and the app returns to the login screen.
-import { ApiError, errorFromResponse } from './errors';
-import type { Currency } from './money';
+import createClient, { type Client } from 'openapi-fetch';
+import type { paths } from '../api/schema';
+import { ApiError, errorFromBody } from './errors';
 import type {
   Account,
+  Currency,
   Entry,
-  LoginResponse,
+  EventsPage,
   MovementResult,
   NewTransfer,
-  RenewResponse,
+  PendingResult,
   Transfer,
   TransferResult,
   TransferStatus,
@@ -57,12 +59,15 @@ export interface EntriesQuery {
   until?: string;
 }
 
-export interface RequestOptions {
-  body?: unknown;
-  query?: Record<string, string | number | undefined>;
-  idempotencyKey?: string;
-  auth?: boolean;
+/** What an openapi-fetch call answers: the parsed body of a 2xx (`data`) or of an error (`error`). */
+interface Answer<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
 }
+
+/** One call to the API; `headers` carries the current Authorization (fresh on a retry). */
+type Send<T> = (headers: Record<string, string>) => Promise<Answer<T>>;
 
 const STORAGE_KEY = 'tally.session';
 
@@ -77,6 +82,8 @@ function defaultStorage(): KeyValueStore | null {
 export class ApiClient {
   private readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
+  /** The generated client (src/api/schema.d.ts): paths, parameters and bodies are type-checked. */
+  private readonly http: Client<paths>;
   private readonly storage: KeyValueStore | null;
   private readonly now: () => number;
   private readonly renewMarginMs: number;
@@ -88,8 +95,15 @@ export class ApiClient {
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: ClientOptions = {}) {
-    this.baseUrl = (options.baseUrl ?? '/api').replace(/\/+$/, '');
+    this.baseUrl = absoluteBase(options.baseUrl ?? '/api');
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.http = createClient<paths>({
+      baseUrl: this.baseUrl,
+      fetch: (request) => this.fetchImpl(request),
+      headers: { Accept: 'application/json' },
+      credentials: 'omit',
+      cache: 'no-store',
+    });
     this.storage = options.storage === undefined ? defaultStorage() : options.storage;
     this.now = options.now ?? Date.now;
     this.renewMarginMs = options.renewMarginMs ?? 60_000;
@@ -123,7 +137,7 @@ export class ApiClient {
     this.tokens = { accessToken: '', accessExpiresAt: 0, ...saved };
     try {
       await this.renewAccess();
-      const user = await this.request<User>('GET', '/users/me');
+      const user = await this.me();
       this.setState({ user, ended: null });
       return user;
     } catch (error) {
@@ -136,10 +150,10 @@ export class ApiClient {
   }
 
   async login(username: string, password: string): Promise<User> {
-    const answer = await this.request<LoginResponse>('POST', '/users/login', {
-      body: { username, password },
-      auth: false,
-    });
+    const answer = await this.call(
+      (headers) => this.http.POST('/users/login', { headers, body: { username, password } }),
+      false,
+    );
     this.tokens = {
       accessToken: answer.access_token,
       accessExpiresAt: Date.parse(answer.access_token_expires_at),
@@ -153,14 +167,14 @@ export class ApiClient {
   }
 
   async signup(fields: { username: string; full_name: string; email: string; password: string }): Promise<User> {
-    await this.request<User>('POST', '/users', { body: fields, auth: false });
+    await this.call((headers) => this.http.POST('/users', { headers, body: fields }), false);
     return this.login(fields.username, fields.password);
   }
 
   /** Ends the session on the server (best effort) and here. */
   async logout(): Promise<void> {
     try {
-      if (this.tokens) await this.request<void>('POST', '/users/logout');
+      if (this.tokens) await this.call((headers) => this.http.POST('/users/logout', { headers }));
     } catch {
       // Already ended or unreachable: forgetting the tokens here is what matters.
     } finally {
@@ -181,10 +195,10 @@ export class ApiClient {
   private async doRenew(): Promise<void> {
     const tokens = this.tokens;
     if (!tokens) throw new ApiError(401, 'unauthenticated', 'not logged in');
-    const answer = await this.request<RenewResponse>('POST', '/tokens/renew_access', {
-      body: { refresh_token: tokens.refreshToken },
-      auth: false,
-    });
+    const answer = await this.call(
+      (headers) => this.http.POST('/tokens/renew_access', { headers, body: { refresh_token: tokens.refreshToken } }),
+      false,
+    );
     if (this.tokens !== tokens) return; // logged out meanwhile
     this.tokens = {
       ...tokens,
@@ -247,14 +261,16 @@ export class ApiClient {
 
   // --- transport -----------------------------------------------------------------------------
 
-  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const auth = options.auth ?? true;
+  /**
+   * Sends through the generated client: renews a stale access token first; after a 401
+   * `token_expired` renews once and sends again (the same Idempotency-Key, so a retried POST
+   * cannot act twice); any other 401 ends the session. A non-2xx answer throws an ApiError.
+   */
+  private async call<T>(send: Send<T>, auth = true): Promise<T> {
     if (auth) await this.freshAccess();
-    let response = await this.send(method, path, options, auth);
-    if (auth && response.status === 401 && this.tokens) {
-      // An access token that expired in flight: renew once and retry (the same Idempotency-Key,
-      // so a retried POST cannot act twice).
-      const error = await errorFromResponse(response);
+    let answer = await send(this.authHeaders(auth));
+    if (auth && answer.response.status === 401 && this.tokens) {
+      const error = errorFromBody(answer.response, answer.error);
       if (error.code !== 'token_expired') {
         this.endSession('expired');
         throw error;
@@ -265,15 +281,18 @@ export class ApiClient {
         if (renewError instanceof ApiError && renewError.status === 401) this.endSession('expired');
         throw renewError;
       }
-      response = await this.send(method, path, options, auth);
-      if (response.status === 401) {
+      answer = await send(this.authHeaders(auth));
+      if (answer.response.status === 401) {
         this.endSession('expired');
-        throw await errorFromResponse(response);
+        throw errorFromBody(answer.response, answer.error);
       }
     }
-    if (!response.ok) throw await errorFromResponse(response);
-    if (response.status === 204) return undefined as T;
-    return (await response.json()) as T;
+    if (!answer.response.ok) throw errorFromBody(answer.response, answer.error);
+    return answer.data as T;
+  }
+
+  private authHeaders(auth: boolean): Record<string, string> {
+    return auth && this.tokens ? { Authorization: `Bearer ${this.tokens.accessToken}` } : {};
   }
 
   /** The URL and headers of a streaming GET (the change stream), with a fresh access token. */
@@ -298,78 +317,111 @@ export class ApiClient {
     }
   }
 
-  private send(method: string, path: string, options: RequestOptions, auth: boolean): Promise<Response> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-    if (auth && this.tokens) headers.Authorization = `Bearer ${this.tokens.accessToken}`;
-    if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
-    let url = this.baseUrl + path;
-    const query = Object.entries(options.query ?? {}).filter(
-      (pair): pair is [string, string | number] => pair[1] !== undefined && pair[1] !== '',
-    );
-    if (query.length) url += `?${new URLSearchParams(query.map(([k, v]) => [k, String(v)])).toString()}`;
-    return this.fetchImpl(url, {
-      method,
-      headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      credentials: 'omit',
-      cache: 'no-store',
-    });
-  }
-
   // --- endpoints -----------------------------------------------------------------------------
 
   me(): Promise<User> {
-    return this.request('GET', '/users/me');
+    return this.call((headers) => this.http.GET('/users/me', { headers }));
   }
 
   listAccounts(): Promise<Account[]> {
-    return this.request('GET', '/accounts', { query: { page_id: 1, page_size: 100 } });
+    return this.call((headers) =>
+      this.http.GET('/accounts', { headers, params: { query: { page_id: 1, page_size: 100 } } }),
+    );
   }
 
   getAccount(id: number): Promise<Account> {
-    return this.request('GET', `/accounts/${id}`);
+    return this.call((headers) => this.http.GET('/accounts/{id}', { headers, params: { path: { id } } }));
   }
 
   openAccount(currency: Currency): Promise<Account> {
-    return this.request('POST', '/accounts', { body: { currency } });
+    return this.call((headers) => this.http.POST('/accounts', { headers, body: { currency } }));
   }
 
   entries(id: number, query: EntriesQuery = {}): Promise<Entry[]> {
-    return this.request('GET', `/accounts/${id}/entries`, {
-      query: { limit: query.limit, before_id: query.beforeId, since: query.since, until: query.until },
-    });
+    const { limit, beforeId: before_id, since, until } = query;
+    return this.call((headers) =>
+      this.http.GET('/accounts/{id}/entries', {
+        headers,
+        params: { path: { id }, query: definedOnly({ limit, before_id, since, until }) },
+      }),
+    );
   }
 
   transfer(body: NewTransfer, idempotencyKey: string): Promise<TransferResult> {
-    return this.request('POST', '/transfers', { body, idempotencyKey });
+    return this.call((headers) =>
+      this.http.POST('/transfers', { headers, body, params: { header: { 'Idempotency-Key': idempotencyKey } } }),
+    );
   }
 
   deposit(accountId: number, amount: number, idempotencyKey: string): Promise<MovementResult> {
-    return this.request('POST', `/accounts/${accountId}/deposits`, { body: { amount }, idempotencyKey });
+    return this.call((headers) =>
+      this.http.POST('/accounts/{id}/deposits', {
+        headers,
+        body: { amount },
+        params: { path: { id: accountId }, header: { 'Idempotency-Key': idempotencyKey } },
+      }),
+    );
   }
 
   withdraw(accountId: number, amount: number, idempotencyKey: string): Promise<MovementResult> {
-    return this.request('POST', `/accounts/${accountId}/withdrawals`, { body: { amount }, idempotencyKey });
+    return this.call((headers) =>
+      this.http.POST('/accounts/{id}/withdrawals', {
+        headers,
+        body: { amount },
+        params: { path: { id: accountId }, header: { 'Idempotency-Key': idempotencyKey } },
+      }),
+    );
   }
 
   // Holds (pending transfers, docs/api.md "Pending (two-phase) transfers").
 
   accountTransfers(id: number, status?: TransferStatus): Promise<Transfer[]> {
-    return this.request('GET', `/accounts/${id}/transfers`, { query: { status, limit: 100 } });
+    return this.call((headers) =>
+      this.http.GET('/accounts/{id}/transfers', {
+        headers,
+        params: { path: { id }, query: definedOnly({ status, limit: 100 }) },
+      }),
+    );
   }
 
-  postTransfer(id: number, amount: number | undefined, idempotencyKey: string): Promise<{ transfer: Transfer }> {
-    return this.request('POST', `/transfers/${id}/post`, {
-      body: amount === undefined ? {} : { amount },
-      idempotencyKey,
-    });
+  postTransfer(id: number, amount: number | undefined, idempotencyKey: string): Promise<PendingResult> {
+    return this.call((headers) =>
+      this.http.POST('/transfers/{id}/post', {
+        headers,
+        body: amount === undefined ? {} : { amount },
+        params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+      }),
+    );
   }
 
-  voidTransfer(id: number, idempotencyKey: string): Promise<{ transfer: Transfer }> {
-    // An empty JSON object: accepted whether the server reads a body here or not.
-    return this.request('POST', `/transfers/${id}/void`, { body: {}, idempotencyKey });
+  voidTransfer(id: number, idempotencyKey: string): Promise<PendingResult> {
+    return this.call((headers) =>
+      this.http.POST('/transfers/{id}/void', {
+        headers,
+        params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+      }),
+    );
   }
+
+  /** GET /events: a page of the change stream after `after`. */
+  events(after: number, limit: number): Promise<EventsPage> {
+    return this.call((headers) => this.http.GET('/events', { headers, params: { query: { after, limit } } }));
+  }
+}
+
+/** The query without its absent fields: they are left out of the URL, not sent empty. */
+function definedOnly<T extends Record<string, unknown>>(query: T): T {
+  return Object.fromEntries(Object.entries(query).filter(([, value]) => value !== undefined && value !== '')) as T;
+}
+
+/**
+ * The base URL made absolute against the page (openapi-fetch builds a `Request`, which needs
+ * one): '/api' is this origin's /api. Outside a page a relative base stays as it is.
+ */
+function absoluteBase(baseUrl: string): string {
+  const trimmed = baseUrl.replace(/\/+$/, '');
+  const page = (globalThis as { location?: { href?: string } }).location?.href;
+  return page ? new URL(trimmed, page).href.replace(/\/+$/, '') : trimmed;
 }
 
 /** The app's client. */

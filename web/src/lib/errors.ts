@@ -1,5 +1,6 @@
 // The API's errors are {"error": {"code", "message"}} (docs/api.md, "Errors"). ApiError carries the
 // code for the program and `userMessage`, the words shown to a person.
+import type { ErrorCode } from './types';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -25,7 +26,8 @@ export class ApiError extends Error {
   }
 }
 
-const WORDS: Record<string, string> = {
+/** Words for every code the document lists: a code the server adds is a type error until it has its words. */
+const WORDS: Record<ErrorCode, string> = {
   invalid_credentials: 'Wrong username or password.',
   unauthenticated: 'Your session has ended. Please log in again.',
   token_expired: 'Your session has ended. Please log in again.',
@@ -44,7 +46,13 @@ const WORDS: Record<string, string> = {
   rate_limited: 'Too many failed log-ins. Wait a few minutes, then try again.',
   unavailable: 'The bank is busy or briefly unreachable. Please try again in a moment.',
   invalid_json: 'The app sent a request the bank could not read. Please reload the page.',
+  validation_failed: 'Please check the form.',
+  internal: 'The bank could not answer just now. Please try again in a moment.',
 };
+
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(WORDS, code);
+}
 
 /** The words a person sees for an API error. */
 export function userWords(status: number, code: string, serverMessage: string): string {
@@ -53,9 +61,8 @@ export function userWords(status: number, code: string, serverMessage: string): 
     return serverMessage ? `Please check the form: ${lowerFirst(serverMessage)}` : 'Please check the form.';
   }
   if (code === 'conflict' && serverMessage) return serverMessage;
-  const known = WORDS[code];
-  if (known) return known;
-  if (status >= 500) return 'The bank could not answer just now. Please try again in a moment.';
+  if (isErrorCode(code)) return WORDS[code];
+  if (status >= 500) return WORDS.internal;
   return serverMessage || `The bank refused the request (${status}).`;
 }
 
@@ -75,16 +82,22 @@ export function describeError(error: unknown): string {
 
 /** Builds an ApiError from a non-2xx response, whatever its body. */
 export async function errorFromResponse(response: Response): Promise<ApiError> {
-  let code = `http_${response.status}`;
-  let message = '';
+  let body: unknown = null;
   try {
-    const body: unknown = await response.json();
-    const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-    if (error && typeof error.code === 'string') code = error.code;
-    if (error && typeof error.message === 'string') message = error.message;
+    body = await response.json();
   } catch {
     // Not JSON (a proxy's error page): the status decides.
   }
+  return errorFromBody(response, body);
+}
+
+/** Builds an ApiError from a non-2xx response whose body was already read (`body`: its JSON, or its text). */
+export function errorFromBody(response: Response, body: unknown): ApiError {
+  let code = `http_${response.status}`;
+  let message = '';
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  if (error && typeof error.code === 'string') code = error.code;
+  if (error && typeof error.message === 'string') message = error.message;
   const retryAfter = Number(response.headers.get('Retry-After'));
   return new ApiError(response.status, code, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
 }

@@ -59,9 +59,7 @@ export async function followEvents({ onEvent, onConnected, signal, fetchImpl = f
     try {
       const { url, headers } = await api.streamRequest('/events/stream');
       if (lastId === null) {
-        const head = await api.request<{ last_id: number }>('GET', '/events', {
-          query: { after: AFTER_EVERYTHING, limit: 1 },
-        });
+        const head = await api.events(AFTER_EVERYTHING, 1);
         lastId = head.last_id;
       }
       const response = await fetchImpl(url, {

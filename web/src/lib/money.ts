@@ -1,10 +1,15 @@
 // Money is an integer number of minor units everywhere (docs/api.md): 1250 is 12.50 USD, 1250 is
 // ¥1250. Parsing and formatting work on the decimal digits as text, never on floating point.
 
-export const CURRENCIES = ['USD', 'EUR', 'CAD', 'GBP', 'JPY', 'KRW'] as const;
-export type Currency = (typeof CURRENCIES)[number];
+import type { Currency } from './types';
 
-/** Decimal places of each currency's minor unit (USD 100 cents per dollar: 2; JPY, KRW: 0). */
+export type { Currency };
+
+/**
+ * Decimal places of each currency's minor unit (USD 100 cents per dollar: 2; JPY, KRW: 0). Keyed
+ * by the generated currency enum: a currency the server adds is a type error here until it has
+ * its exponent, and one it drops is an excess key.
+ */
 export const EXPONENT: Record<Currency, number> = {
   USD: 2,
   EUR: 2,
@@ -13,6 +18,9 @@ export const EXPONENT: Record<Currency, number> = {
   JPY: 0,
   KRW: 0,
 };
+
+/** The currencies the server accepts, in the order the app offers them. */
+export const CURRENCIES = Object.keys(EXPONENT) as readonly Currency[];
 
 export function isCurrency(value: string): value is Currency {
   return (CURRENCIES as readonly string[]).includes(value);

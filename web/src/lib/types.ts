@@ -1,94 +1,24 @@
-// The JSON shapes of the HTTP contract (docs/api.md). Fields marked "(new)" there are optional
-// here: the app works with a server that does not send them yet.
-import type { Currency } from './money';
+// The JSON shapes of the HTTP contract, named for the app: each is the generated schema
+// (src/api/schema.d.ts, from the server's /openapi.json by `scripts/clients --write`), never a
+// copy written by hand.
+import type { components } from '../api/schema';
 
-export type Role = 'depositor' | 'banker';
+type Schemas = components['schemas'];
 
-export interface User {
-  username: string;
-  full_name: string;
-  email: string;
-  role: Role;
-  password_changed_at: string;
-  created_at: string;
-}
-
-export interface LoginResponse {
-  session_id: string;
-  access_token: string;
-  access_token_expires_at: string;
-  refresh_token: string;
-  refresh_token_expires_at: string;
-  user: User;
-}
-
-export interface RenewResponse {
-  access_token: string;
-  access_token_expires_at: string;
-}
-
-export interface Account {
-  id: number;
-  owner: string | null;
-  balance: number;
-  /** Sum of pending outgoing transfers (new): absent means 0. */
-  held?: number;
-  /** balance − held (new): absent means the balance. */
-  available?: number;
-  currency: Currency;
-  created_at: string;
-}
-
-export interface Entry {
-  id: number;
-  account_id: number;
-  transfer_id: number;
-  amount: number;
-  /** The posted balance right after this entry (new); only on accounts the caller owns. */
-  balance_after?: number;
-  created_at: string;
-}
-
-export type TransferStatus = 'posted' | 'pending' | 'voided' | 'expired';
-
-export interface Transfer {
-  id: number;
-  from_account_id: number;
-  to_account_id: number;
-  amount: number;
-  currency: Currency;
-  status?: TransferStatus;
-  created_at: string;
-  posted_at?: string | null;
-  expires_at?: string | null;
-}
-
-export interface TransferResult {
-  transfer: Transfer;
-  from_account: Account;
-  from_entry?: Entry;
-  to_entry?: Entry;
-  to_account?: Account;
-}
-
-export interface MovementResult {
-  transfer: Transfer;
-  account: Account;
-}
-
-export interface NewTransfer {
-  from_account_id: number;
-  to_account_id: number;
-  amount: number;
-  currency: Currency;
-  pending?: boolean;
-  timeout_seconds?: number;
-}
-
-export function heldOf(account: Account): number {
-  return account.held ?? 0;
-}
-
-export function availableOf(account: Account): number {
-  return account.available ?? account.balance - heldOf(account);
-}
+export type User = Schemas['User'];
+export type Role = Schemas['Role'];
+export type LoginResponse = Schemas['LoginResponse'];
+export type RenewResponse = Schemas['RenewAccessResponse'];
+export type Account = Schemas['AccountView'];
+export type Entry = Schemas['EntryView'];
+export type Transfer = Schemas['TransferView'];
+export type TransferStatus = Transfer['status'];
+export type TransferResult = Schemas['TransferResult'];
+export type PendingResult = Schemas['PendingResult'];
+export type MovementResult = Schemas['MovementResult'];
+export type NewTransfer = Schemas['CreateTransferRequest'];
+export type EventsPage = Schemas['EventsPage'];
+/** Every `error.code` the server answers with. */
+export type ErrorCode = Schemas['ErrorDetail']['code'];
+/** The currencies the server accepts. */
+export type Currency = Account['currency'];

@@ -5,7 +5,7 @@ import { api } from '../lib/api';
 import { keys } from '../lib/queries';
 import { endOfDayUtc, startOfDayUtc } from '../lib/dates';
 import { chartPoints, runningBalances } from '../lib/statement';
-import { availableOf, heldOf, type Entry } from '../lib/types';
+import type { Entry } from '../lib/types';
 import { BalanceChart } from '../components/BalanceChart';
 import { DateRangeForm, type DateRange } from '../components/DateRangeForm';
 import { EntriesTable } from '../components/EntriesTable';
@@ -63,8 +63,8 @@ export function StatementPage() {
         <dl className="summary card">
           <div><dt>Currency</dt><dd>{account.data.currency}</dd></div>
           <div><dt>Balance</dt><dd><Money minor={account.data.balance} currency={account.data.currency} /></dd></div>
-          <div><dt>Held</dt><dd><Money minor={heldOf(account.data)} currency={account.data.currency} /></dd></div>
-          <div><dt>Available</dt><dd><Money minor={availableOf(account.data)} currency={account.data.currency} /></dd></div>
+          <div><dt>Held</dt><dd><Money minor={account.data.held} currency={account.data.currency} /></dd></div>
+          <div><dt>Available</dt><dd><Money minor={account.data.available} currency={account.data.currency} /></dd></div>
         </dl>
       )}
       <section className="card" aria-labelledby="chart-heading">
