@@ -27,6 +27,7 @@ use tally::routes::transfers::CreateTransferRequest;
 use tally::routes::views::{AccountView, EntryView, TransferResult, TransferView};
 use tally::startup::AppState;
 use tally::telemetry::RequestSpan;
+use tally_actors::{AccountId, TransferId};
 use time::OffsetDateTime;
 use tracing_actix_web::TracingLogger;
 use uuid::Uuid;
@@ -176,7 +177,7 @@ async fn create_transfer(
 fn fixed_answer() -> TransferResult {
     let at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
     let account = |id: i64, balance: i64| AccountView {
-        id,
+        id: AccountId::new(id),
         owner: Some("alice".to_owned()),
         balance,
         held: 0,
@@ -186,17 +187,17 @@ fn fixed_answer() -> TransferResult {
     };
     let entry = |id: i64, account_id: i64, amount: i64| EntryView {
         id,
-        account_id,
-        transfer_id: 7_654_321,
+        account_id: AccountId::new(account_id),
+        transfer_id: TransferId::new(7_654_321),
         amount,
         balance_after: Some(1_000_000 + amount),
         created_at: at,
     };
     TransferResult {
         transfer: TransferView {
-            id: 7_654_321,
-            from_account_id: 1,
-            to_account_id: 2,
+            id: TransferId::new(7_654_321),
+            from_account_id: AccountId::new(1),
+            to_account_id: AccountId::new(2),
             amount: 1250,
             currency: "USD",
             status: "posted",

@@ -233,6 +233,26 @@ impl ApiError {
         ApiError::Unavailable("the database is unavailable; retry shortly".to_owned())
     }
 
+    /// A bound inside the engine was full: 503 with Retry-After, nothing moved.
+    pub fn saturated(saturation: tally_actors::Saturation) -> ApiError {
+        tracing::warn!(%saturation, "the engine is saturated");
+        ApiError::Unavailable("the service is busy; retry shortly".to_owned())
+    }
+
+    /// The database (or an account's state) could not be reached: 503 with Retry-After.
+    pub fn outage(outage: tally_actors::Outage) -> ApiError {
+        tracing::warn!(%outage, "the engine is unavailable");
+        ApiError::Unavailable(
+            "the service is busy or the database unreachable; retry shortly".to_owned(),
+        )
+    }
+
+    /// A stored row that does not decode (the engine logged and counted it): a 500, not an
+    /// outage to retry.
+    pub fn corrupt(what: &'static str) -> ApiError {
+        ApiError::Internal(anyhow::anyhow!("a corrupt {what} in the database"))
+    }
+
     pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
         ApiError::Internal(error.into())
     }
@@ -263,12 +283,9 @@ impl From<tally_actors::TransferError> for ApiError {
             TransferError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             TransferError::NotPending => ApiError::TransferNotPending,
             TransferError::TooManyHolds => ApiError::TooManyHolds,
-            TransferError::Unavailable(reason) => {
-                tracing::warn!(%reason, "transfer unavailable");
-                ApiError::Unavailable(
-                    "the service is busy or the database unreachable; retry shortly".to_owned(),
-                )
-            }
+            TransferError::Saturated(saturation) => ApiError::saturated(saturation),
+            TransferError::Unavailable(outage) => ApiError::outage(outage),
+            TransferError::Corrupt { what } => ApiError::corrupt(what),
         }
     }
 }
@@ -281,7 +298,7 @@ impl From<tally_actors::OpenAccountError> for ApiError {
                 ApiError::Conflict("you already have an account in this currency".to_owned())
             }
             OpenAccountError::OwnerNotFound => ApiError::NotFound("no such user".to_owned()),
-            OpenAccountError::Unavailable(reason) => ApiError::unavailable_database(reason),
+            OpenAccountError::Unavailable(outage) => ApiError::outage(outage),
         }
     }
 }
@@ -290,9 +307,9 @@ impl From<tally_actors::LookupError> for ApiError {
     fn from(error: tally_actors::LookupError) -> ApiError {
         match error {
             tally_actors::LookupError::NotFound => ApiError::NotFound("no such account".to_owned()),
-            tally_actors::LookupError::Unavailable(reason) => {
-                ApiError::unavailable_database(reason)
-            }
+            tally_actors::LookupError::Saturated(saturation) => ApiError::saturated(saturation),
+            tally_actors::LookupError::Unavailable(outage) => ApiError::outage(outage),
+            tally_actors::LookupError::Corrupt { what } => ApiError::corrupt(what),
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::model::{
     AccountId, AccountInfo, AccountKind, Amount, Authority, IdempotencyKey, LookupError, Movement,
     Refusal, TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
 };
+use crate::model::{Outage, Saturation};
 use crate::registry::AccountHandle;
 
 /// Lookups repeated because an actor was passivated under our feet; bounded so a pathological
@@ -49,7 +50,7 @@ pub(crate) struct Job {
 enum HoldFailure {
     Refused(Refusal),
     Retired,
-    Unavailable(String),
+    Failed(TransferError),
 }
 
 impl Engine {
@@ -200,7 +201,7 @@ impl Engine {
     fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, TransferError> {
         self.inner.in_flight.try_acquire().map_err(|_| {
             self.inner.metrics.rejected(Queue::InFlight);
-            TransferError::Unavailable("too many transfers in flight".to_owned())
+            TransferError::Saturated(Saturation::InFlight)
         })
     }
 
@@ -219,11 +220,7 @@ impl Engine {
                     stale_retries += 1;
                     self.inner.metrics.stale_retries.inc();
                 }
-                Err(Attempt::Retired | Attempt::Stale) => {
-                    return Err(TransferError::Unavailable(
-                        "the accounts are contended; retry".to_owned(),
-                    ))
-                }
+                Err(Attempt::Retired | Attempt::Stale) => return Err(Saturation::Contended.into()),
                 Err(Attempt::DuplicateKey) => return self.replay_committed(&job.request).await,
                 Err(Attempt::Failed(error)) => return Err(error),
                 Ok(transferred) => return Ok(transferred),
@@ -256,9 +253,7 @@ impl Engine {
         if let Err(item) = self.inner.journal.submit(item) {
             self.inner.metrics.rejected(Queue::Journal);
             crate::journal::release_item(&item, SettlementOutcome::Released);
-            return Err(Attempt::Failed(TransferError::Unavailable(
-                "the journal queue is full".to_owned(),
-            )));
+            return Err(Attempt::Failed(Saturation::JournalQueue.into()));
         }
         match answer.await {
             Ok(JournalOutcome::Committed(transferred)) => Ok(*transferred),
@@ -267,11 +262,9 @@ impl Engine {
             Ok(JournalOutcome::NotPending) => Err(Attempt::Failed(TransferError::NotPending)),
             Ok(JournalOutcome::GroupAborted) => Err(Attempt::Stale),
             Ok(JournalOutcome::Failed(reason)) => {
-                Err(Attempt::Failed(TransferError::Unavailable(reason)))
+                Err(Attempt::Failed(Outage::Database(reason).into()))
             }
-            Err(_) => Err(Attempt::Failed(TransferError::Unavailable(
-                "the journal stopped".to_owned(),
-            ))),
+            Err(_) => Err(Attempt::Failed(Outage::Stopped.into())),
         }
     }
 
@@ -314,7 +307,7 @@ impl Engine {
                 self.inner.registry.evict(handle);
                 Attempt::Retired
             }
-            HoldFailure::Unavailable(reason) => Attempt::Failed(TransferError::Unavailable(reason)),
+            HoldFailure::Failed(error) => Attempt::Failed(error),
         })
     }
 
@@ -333,10 +326,7 @@ impl Engine {
             Ok(()) => {}
             Err(SendError::Full(_)) => {
                 self.inner.metrics.rejected(Queue::AccountMailbox);
-                return Err(HoldFailure::Unavailable(format!(
-                    "account {} is saturated",
-                    handle.info.id
-                )));
+                return Err(HoldFailure::Failed(Saturation::AccountMailbox.into()));
             }
             Err(SendError::Closed(_)) => return Err(HoldFailure::Retired),
         }
@@ -344,10 +334,7 @@ impl Engine {
             Ok(HoldReply::Held) => Ok(()),
             Ok(HoldReply::Refused(refusal)) => Err(HoldFailure::Refused(refusal)),
             Ok(HoldReply::Retired) | Err(_) => Err(HoldFailure::Retired),
-            Ok(HoldReply::Unavailable) => Err(HoldFailure::Unavailable(format!(
-                "account {} could not be loaded",
-                handle.info.id
-            ))),
+            Ok(HoldReply::Unavailable) => Err(HoldFailure::Failed(Outage::AccountNotLoaded.into())),
         }
     }
 
@@ -363,9 +350,7 @@ impl Engine {
             .expect("only keyed transfers can collide on a key");
         match self.inner.idempotency.replay(key).await? {
             Some(transferred) => Ok(*transferred),
-            None => Err(TransferError::Unavailable(
-                "the idempotency key is being used by another request".to_owned(),
-            )),
+            None => Err(Saturation::KeyInUse.into()),
         }
     }
 }
@@ -380,7 +365,8 @@ where
     E: From<TransferError> + Send + 'static,
 {
     tokio::spawn(work).await.unwrap_or_else(|error| {
-        Err(TransferError::Unavailable(format!("the engine's task ended: {error}")).into())
+        tracing::error!(%error, "an engine task ended early");
+        Err(TransferError::from(Outage::Stopped).into())
     })
 }
 

@@ -19,6 +19,7 @@ use crate::model::{
     LookupError, Movement, OpenAccountError, Refusal, TransferError, TransferId, TransferRequest,
     Transferred,
 };
+use crate::model::{Outage, Saturation};
 use crate::registry::Registry;
 
 /// A handle to the engine; cheap to clone, shared by every HTTP worker.
@@ -129,7 +130,7 @@ impl Engine {
         let open = self
             .holds_open(&[request.from])
             .await
-            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
+            .map_err(TransferError::from)?;
         if open.get(&request.from).copied().unwrap_or(0) >= self.inner.config.holds_open_max {
             return Err(TransferError::TooManyHolds);
         }
@@ -249,7 +250,7 @@ impl Engine {
                 self.inner
                     .metrics
                     .rejected(crate::metrics::Queue::AccountMailbox);
-                return Err(LookupError::Unavailable("the account is busy".to_owned()));
+                return Err(Saturation::AccountMailbox.into());
             }
             match answer.await {
                 Ok(SnapshotReply::Account(snapshot)) => return Ok(snapshot),
@@ -258,9 +259,7 @@ impl Engine {
                 Ok(SnapshotReply::Unavailable) => break,
             }
         }
-        Err(LookupError::Unavailable(
-            "the account could not be loaded".to_owned(),
-        ))
+        Err(Outage::AccountNotLoaded.into())
     }
 
     /// Opens a customer account with a zero balance.
@@ -269,8 +268,9 @@ impl Engine {
         owner: &str,
         currency: Currency,
     ) -> Result<AccountSnapshot, OpenAccountError> {
-        let unavailable =
-            |error: &dyn std::fmt::Display| OpenAccountError::Unavailable(error.to_string());
+        let unavailable = |error: &dyn std::fmt::Display| {
+            OpenAccountError::Unavailable(Outage::Database(error.to_string()))
+        };
         let client = self
             .inner
             .pool
@@ -378,7 +378,7 @@ impl Engine {
             .addr
             .send(Restart)
             .await
-            .map_err(|error| LookupError::Unavailable(error.to_string()))
+            .map_err(|_| LookupError::Unavailable(Outage::Stopped))
     }
 
     /// The currency of a customer account; a reserve is no customer's to deposit into.
@@ -400,8 +400,17 @@ impl Engine {
             &[&currency.as_str()],
         )
         .await
-        .map_err(TransferError::Unavailable)?
-        .ok_or_else(|| TransferError::Unavailable(format!("no reserve account for {currency}")))?;
+        .map_err(|error| TransferError::Unavailable(Outage::Database(error)))?;
+        let Some(row) = row else {
+            // The migrations create every currency's reserve: its absence is damage.
+            self.inner.metrics.corrupt(
+                "reserve_account",
+                &format!("no reserve account for {currency}"),
+            );
+            return Err(TransferError::Corrupt {
+                what: "reserve account",
+            });
+        };
         let id: AccountId = row.get(0);
         self.inner.reserves.insert(currency, id);
         Ok(id)

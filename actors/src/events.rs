@@ -26,7 +26,9 @@ use tokio::sync::watch;
 use tokio_postgres::Row;
 
 use crate::db::describe;
-use crate::model::{AccountKind, AccountSnapshot, Amount, Currency, Transfer, TransferStatus};
+use crate::model::{
+    AccountId, AccountKind, AccountSnapshot, Amount, Currency, Transfer, TransferId, TransferStatus,
+};
 
 /// How often each replica looks for a new watermark and newly numbered events.
 pub const EVENTS_TICK: Duration = Duration::from_millis(50);
@@ -258,8 +260,8 @@ fn event(id: i64, row: &Row) -> Result<Event, String> {
     let status: String = row.get("status");
     let currency: String = row.get("currency");
     let currency = Currency::parse(&currency).ok_or_else(|| corrupt("currency"))?;
-    let subject_id: i64 = row.get("subject_id");
-    let account_id: i64 = row.get("account_id");
+    let subject_id: TransferId = row.get("subject_id");
+    let account_id: AccountId = row.get("account_id");
     let created_at: OffsetDateTime = row.get("created_at");
     let at: OffsetDateTime = row.get("at");
     if status == "opened" {

@@ -15,6 +15,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::journal::stored::{BatchAnswer, StoredBatch, StoredError, StoredTransfer};
 use crate::metrics::EngineMetrics;
 use crate::model::{IdempotencyKey, TransferError, Transferred};
+use crate::model::{Outage, Saturation};
 
 type KeyId = (String, String);
 
@@ -136,10 +137,12 @@ impl Idempotency {
     }
 
     /// A stored outcome this engine cannot read is logged and counted as what it is, a corrupt
-    /// row; the caller cannot be answered (503), but no outage is reported.
+    /// row, and answered as such (an internal error), not as an outage.
     fn corrupt(&self, error: StoredError) -> TransferError {
         self.metrics.corrupt("idempotency_outcome", &error);
-        TransferError::Unavailable(error.to_string())
+        TransferError::Corrupt {
+            what: "idempotency outcome",
+        }
     }
 
     /// Stores the answer of a batch that wrote nothing (every item refused, or an atomic batch
@@ -169,15 +172,13 @@ impl Idempotency {
             ],
         )
         .await
-        .map_err(TransferError::Unavailable)?;
+        .map_err(|error| TransferError::Unavailable(Outage::Database(error)))?;
         if inserted.is_some() {
             return Ok(answer);
         }
-        self.replay_batch(key).await?.ok_or_else(|| {
-            TransferError::Unavailable(
-                "the idempotency key is being used by another request".to_owned(),
-            )
-        })
+        self.replay_batch(key)
+            .await?
+            .ok_or(TransferError::Saturated(Saturation::KeyInUse))
     }
 
     /// The stored outcome of `key`: `None` when never committed, `IdempotencyKeyReused` when
@@ -193,7 +194,7 @@ impl Idempotency {
             &[&key.username, &key.key],
         )
         .await
-        .map_err(TransferError::Unavailable)?;
+        .map_err(|error| TransferError::Unavailable(Outage::Database(error)))?;
         let Some(row) = row else {
             return Ok(None);
         };

@@ -33,6 +33,7 @@ pub use engine::Engine;
 pub use model::{
     AccountId, AccountInfo, AccountKind, AccountSnapshot, Amount, Authority, BatchError, BatchItem,
     BatchItemOutcome, BatchOutcome, Currency, Entry, IdempotencyKey, LookupError, OpenAccountError,
-    Refusal, Transfer, TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
+    Outage, Refusal, Saturation, Transfer, TransferError, TransferId, TransferRequest,
+    TransferStatus, Transferred,
 };
 pub use queries::{StatementQuery, TransferWithOwners, TransfersQuery};

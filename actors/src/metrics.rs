@@ -55,6 +55,8 @@ pub struct EngineMetrics {
     pub held_amount: prometheus::IntGaugeVec,
     pub idempotent_replays: IntCounter,
     pub stale_retries: IntCounter,
+    /// Journal batches written again because no server took them (a leader changing).
+    pub journal_unwritten_retries: IntCounter,
     /// Rows PostgreSQL returned that the engine cannot read, by what they were.
     corrupt_rows: IntCounterVec,
     /// Queries that read accounts by id: one per activation, one per batch of activations,
@@ -162,6 +164,11 @@ impl EngineMetrics {
                 "Transfers retried after an account's cached state proved stale.",
             )
             .expect("a valid metric"),
+            journal_unwritten_retries: IntCounter::new(
+                "tally_journal_unwritten_retries_total",
+                "Journal batches written again because no server took them before their COMMIT.",
+            )
+            .expect("a valid metric"),
             corrupt_rows: IntCounterVec::new(
                 Opts::new(
                     "tally_corrupt_rows_total",
@@ -227,7 +234,7 @@ impl EngineMetrics {
     }
 
     fn register(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 17] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 18] = [
             Box::new(self.transfers_committed.clone()),
             Box::new(self.transfers_refused.clone()),
             Box::new(self.journal_batch_size.clone()),
@@ -243,6 +250,7 @@ impl EngineMetrics {
             Box::new(self.held_amount.clone()),
             Box::new(self.idempotent_replays.clone()),
             Box::new(self.stale_retries.clone()),
+            Box::new(self.journal_unwritten_retries.clone()),
             Box::new(self.corrupt_rows.clone()),
             Box::new(self.account_lookup_queries.clone()),
         ];

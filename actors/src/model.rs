@@ -5,11 +5,87 @@
 use std::fmt;
 use std::str::FromStr;
 
+use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 
-pub type AccountId = i64;
-pub type TransferId = i64;
+/// Defines an id newtype over PostgreSQL's `bigint`: serialised as the bare number, stored as
+/// `bigint`, distinct from every other id so the two cannot be swapped.
+macro_rules! id_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(i64);
+
+        impl $name {
+            pub const fn new(id: i64) -> $name {
+                $name(id)
+            }
+
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> $name {
+                $name(id)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> i64 {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl ToSql for $name {
+            fn to_sql(
+                &self,
+                ty: &Type,
+                out: &mut BytesMut,
+            ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                self.0.to_sql(ty, out)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <i64 as ToSql>::accepts(ty)
+            }
+
+            to_sql_checked!();
+        }
+
+        impl<'a> FromSql<'a> for $name {
+            fn from_sql(
+                ty: &Type,
+                raw: &'a [u8],
+            ) -> Result<$name, Box<dyn std::error::Error + Sync + Send>> {
+                i64::from_sql(ty, raw).map($name)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <i64 as FromSql>::accepts(ty)
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// An account's id (`accounts.id`).
+    AccountId
+);
+id_newtype!(
+    /// A transfer's id (`transfers.id`).
+    TransferId
+);
 
 /// A transfer amount in minor units (cents): always > 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -214,11 +290,11 @@ impl Entry {
     /// A transfer's debit leg is entry 2t, its credit leg 2t+1 (`entries` is a view over
     /// transfers): both ids are derived, never stored.
     pub fn debit_id(transfer_id: TransferId) -> i64 {
-        transfer_id * 2
+        transfer_id.get() * 2
     }
 
     pub fn credit_id(transfer_id: TransferId) -> i64 {
-        transfer_id * 2 + 1
+        transfer_id.get() * 2 + 1
     }
 }
 
@@ -318,6 +394,41 @@ impl Refusal {
     }
 }
 
+/// Which bound inside the engine was full: nothing moved, and the same request may be retried
+/// shortly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum Saturation {
+    #[error("too many transfers in flight")]
+    InFlight,
+    #[error("an account's mailbox is full")]
+    AccountMailbox,
+    #[error("the journal queue is full")]
+    JournalQueue,
+    #[error("too many active accounts")]
+    ActiveAccounts,
+    /// The accounts stayed contended through every retry (`stale_retries_max`).
+    #[error("the accounts are contended")]
+    Contended,
+    /// Another request holds the same idempotency key right now.
+    #[error("the idempotency key is being used by another request")]
+    KeyInUse,
+}
+
+/// What the engine could not reach. Nothing moved, except after `Database` during a commit,
+/// where the outcome is unknown: retry with the same key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Outage {
+    /// PostgreSQL failed or could not be reached (its message, for the log).
+    #[error("the database is unavailable: {0}")]
+    Database(String),
+    /// An account actor could not load its state.
+    #[error("an account could not be loaded")]
+    AccountNotLoaded,
+    /// The engine is stopping: its task or the journal ended.
+    #[error("the engine stopped")]
+    Stopped,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransferError {
     #[error(transparent)]
@@ -331,10 +442,26 @@ pub enum TransferError {
     /// A new hold on an account that already pays `holds_open_max` open ones.
     #[error("the account has too many open holds")]
     TooManyHolds,
-    /// The database is unreachable or the engine is saturated; nothing moved (or, if the
-    /// database fell away during a commit, the outcome is unknown: retry with the same key).
+    #[error("saturated: {0}")]
+    Saturated(Saturation),
     #[error("unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Outage),
+    /// A row in PostgreSQL that does not decode (logged and counted where found): a bug or
+    /// damage, not an outage.
+    #[error("a corrupt {what} in the database")]
+    Corrupt { what: &'static str },
+}
+
+impl From<Saturation> for TransferError {
+    fn from(saturation: Saturation) -> Self {
+        TransferError::Saturated(saturation)
+    }
+}
+
+impl From<Outage> for TransferError {
+    fn from(outage: Outage) -> Self {
+        TransferError::Unavailable(outage)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -344,22 +471,41 @@ pub enum OpenAccountError {
     #[error("no such owner")]
     OwnerNotFound,
     #[error("unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Outage),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LookupError {
     #[error("no such account")]
     NotFound,
+    #[error("saturated: {0}")]
+    Saturated(Saturation),
     #[error("unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Outage),
+    /// As `TransferError::Corrupt`.
+    #[error("a corrupt {what} in the database")]
+    Corrupt { what: &'static str },
+}
+
+impl From<Saturation> for LookupError {
+    fn from(saturation: Saturation) -> Self {
+        LookupError::Saturated(saturation)
+    }
+}
+
+impl From<Outage> for LookupError {
+    fn from(outage: Outage) -> Self {
+        LookupError::Unavailable(outage)
+    }
 }
 
 impl From<LookupError> for TransferError {
     fn from(error: LookupError) -> Self {
         match error {
             LookupError::NotFound => TransferError::Refused(Refusal::NotFound),
-            LookupError::Unavailable(reason) => TransferError::Unavailable(reason),
+            LookupError::Saturated(saturation) => TransferError::Saturated(saturation),
+            LookupError::Unavailable(outage) => TransferError::Unavailable(outage),
+            LookupError::Corrupt { what } => TransferError::Corrupt { what },
         }
     }
 }

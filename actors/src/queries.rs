@@ -8,8 +8,8 @@ use tokio_postgres::Row;
 
 use crate::engine::Engine;
 use crate::model::{
-    AccountId, AccountKind, AccountSnapshot, Amount, Currency, Entry, LookupError, Transfer,
-    TransferId, TransferStatus,
+    AccountId, AccountKind, AccountSnapshot, Amount, Currency, Entry, LookupError, Outage,
+    Transfer, TransferId, TransferStatus,
 };
 
 /// One page of an account's statement: entries with an id below `before_id`, posted in
@@ -122,7 +122,7 @@ impl Engine {
         let rows = self
             .read_query(ACCOUNTS_OF, &[&owner, &limit, &offset])
             .await?;
-        rows.iter().map(account).collect()
+        self.decoded(rows.iter().map(account).collect())
     }
 
     /// An account as PostgreSQL holds it: every transfer already answered, by any replica, is
@@ -140,7 +140,7 @@ impl Engine {
     ) -> Result<Vec<AccountSnapshot>, LookupError> {
         self.inner.metrics.account_lookup_queries.inc();
         let rows = self.query(ACCOUNTS_BY_ID, &[&ids]).await?;
-        rows.iter().map(account).collect()
+        self.decoded(rows.iter().map(account).collect())
     }
 
     /// One page of an account's statement (the caller has checked it may read the account).
@@ -202,7 +202,7 @@ impl Engine {
                 &[&account, &query.before_id, &status, &query.limit],
             )
             .await?;
-        rows.iter().map(transfer).collect()
+        self.decoded(rows.iter().map(transfer).collect())
     }
 
     /// A transfer by id with its accounts' owners; `None` when there is none (postings of
@@ -216,7 +216,7 @@ impl Engine {
             return Ok(None);
         };
         Ok(Some(TransferWithOwners {
-            transfer: transfer(row)?,
+            transfer: self.decoded(transfer(row))?,
             from_owner: row.get(9),
             to_owner: row.get(10),
         }))
@@ -266,6 +266,14 @@ impl Engine {
 
     /// A read that may come from the read replica: from it while it is fresh, else (or when
     /// it fails) from the primary. Never for a read that authorises a write.
+    /// Rows that did not decode are logged and counted as corrupt where they are found.
+    fn decoded<T>(&self, result: Result<T, LookupError>) -> Result<T, LookupError> {
+        if let Err(LookupError::Corrupt { what }) = &result {
+            self.inner.metrics.corrupt("read_row", what);
+        }
+        result
+    }
+
     async fn read_query(
         &self,
         sql: &str,
@@ -296,7 +304,7 @@ async fn query_on(
     sql: &str,
     parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<Row>, LookupError> {
-    let unavailable = |reason: String| LookupError::Unavailable(reason);
+    let unavailable = |reason: String| LookupError::Unavailable(Outage::Database(reason));
     let client = pool
         .get()
         .await
@@ -316,8 +324,8 @@ fn far_future() -> OffsetDateTime {
     time::macros::datetime!(9999-01-01 00:00 UTC)
 }
 
-fn corrupt(what: &str) -> LookupError {
-    LookupError::Unavailable(format!("unexpected {what} in the database"))
+fn corrupt(what: &'static str) -> LookupError {
+    LookupError::Corrupt { what }
 }
 
 fn account(row: &Row) -> Result<AccountSnapshot, LookupError> {

@@ -16,6 +16,7 @@ use crate::account::{AccountActor, Passivate};
 use crate::config::EngineConfig;
 use crate::metrics::EngineMetrics;
 use crate::model::{AccountId, AccountInfo, AccountKind, Currency, LookupError};
+use crate::model::{Outage, Saturation};
 
 /// Rounds of eviction an activation at the bound tries before it answers `Unavailable`.
 const EVICTION_ROUNDS_MAX: usize = 3;
@@ -183,10 +184,10 @@ impl Registry {
 
     fn lookup_error(&self, failure: LoadFailure) -> LookupError {
         match failure {
-            LoadFailure::Unavailable(reason) => LookupError::Unavailable(reason),
+            LoadFailure::Unavailable(reason) => Outage::Database(reason).into(),
             LoadFailure::Corrupt(what) => {
                 self.shared.metrics.corrupt("account_row", &what);
-                LookupError::Unavailable(format!("account row: {what}"))
+                LookupError::Corrupt { what }
             }
         }
     }
@@ -236,9 +237,7 @@ impl Registry {
             }
             self.evict_least_recent(max).await;
         }
-        Err(LookupError::Unavailable(
-            "too many active accounts; retry".to_owned(),
-        ))
+        Err(Saturation::ActiveAccounts.into())
     }
 
     /// Asks the least recently used eighth of the actors (at most `EVICTION_BATCH_MAX`) to
@@ -274,7 +273,7 @@ impl Registry {
     fn start_actor(&self, row: AccountRow) -> AccountHandle {
         let info = Arc::new(row.info);
         let generation = self.shared.generations.fetch_add(1, Ordering::Relaxed);
-        let arbiter = &self.shared.arbiters[(info.id as usize) % self.shared.arbiters.len()];
+        let arbiter = &self.shared.arbiters[(info.id.get() as usize) % self.shared.arbiters.len()];
         let actor = AccountActor::new(
             info.clone(),
             row.balance,

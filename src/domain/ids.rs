@@ -2,13 +2,14 @@
 
 use super::InvalidInput;
 
-/// An id from a path: a positive 64-bit integer (non-integers are refused by the path extractor).
+/// An id from a path: a positive 64-bit integer (non-integers are refused by the path extractor),
+/// returned as the id type the caller names (`AccountId`, `TransferId`, a plain `i64`).
 pub struct ResourceId;
 
 impl ResourceId {
-    pub fn parse(id: i64) -> Result<i64, InvalidInput> {
+    pub fn parse<Id: From<i64>>(id: i64) -> Result<Id, InvalidInput> {
         if id > 0 {
-            Ok(id)
+            Ok(Id::from(id))
         } else {
             Err(InvalidInput("ids are positive integers".to_owned()))
         }
@@ -193,9 +194,10 @@ mod tests {
 
     #[test]
     fn ids_are_positive() {
-        assert_eq!(ResourceId::parse(1), Ok(1));
-        assert!(ResourceId::parse(0).is_err());
-        assert!(ResourceId::parse(-3).is_err());
+        assert_eq!(ResourceId::parse::<i64>(1), Ok(1));
+        assert_eq!(ResourceId::parse(7), Ok(tally_actors::AccountId::new(7)));
+        assert!(ResourceId::parse::<i64>(0).is_err());
+        assert!(ResourceId::parse::<i64>(-3).is_err());
     }
 
     #[test]

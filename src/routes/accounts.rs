@@ -3,7 +3,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tally_actors::{
-    AccountSnapshot, Authority, StatementQuery, TransferStatus, Transferred, TransfersQuery,
+    AccountSnapshot, Authority, StatementQuery, TransferId, TransferStatus, Transferred,
+    TransfersQuery,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -234,7 +235,7 @@ pub async fn list_transfers(
             TransfersQuery {
                 status,
                 limit: page.limit,
-                before_id: page.before_id,
+                before_id: TransferId::new(page.before_id),
             },
         )
         .await?;
@@ -323,7 +324,7 @@ fn movement_request(
     body: &AmountRequest,
 ) -> Result<
     (
-        i64,
+        tally_actors::AccountId,
         tally_actors::Amount,
         Option<tally_actors::IdempotencyKey>,
     ),

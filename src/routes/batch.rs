@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tally_actors::config::BATCH_ITEMS_MAX;
 use tally_actors::{
-    AccountKind, AccountSnapshot, BatchError, BatchItem, BatchItemOutcome, BatchOutcome,
+    AccountId, AccountKind, AccountSnapshot, BatchError, BatchItem, BatchItemOutcome, BatchOutcome,
 };
 use utoipa::ToSchema;
 
@@ -175,10 +175,10 @@ async fn foreign_payer(
     user: &AuthenticatedUser,
     state: &AppState,
 ) -> Result<Option<(usize, ApiError)>, ApiError> {
-    let mut payers: Vec<i64> = items.iter().map(|item| item.request.from).collect();
+    let mut payers: Vec<AccountId> = items.iter().map(|item| item.request.from).collect();
     payers.sort_unstable();
     payers.dedup();
-    let found: HashMap<i64, AccountSnapshot> = state
+    let found: HashMap<AccountId, AccountSnapshot> = state
         .engine
         .accounts_by_id(&payers)
         .await?
@@ -208,7 +208,7 @@ async fn foreign_payer(
 /// The first pending item that would take its payer past `engine.holds_open_max` open holds;
 /// the whole batch is refused before anything moves. One query for every payer.
 async fn past_holds_cap(items: &[BatchItem], state: &AppState) -> Result<Option<usize>, ApiError> {
-    let mut payers: Vec<i64> = items
+    let mut payers: Vec<AccountId> = items
         .iter()
         .filter(|item| item.pending_timeout.is_some())
         .map(|item| item.request.from)
@@ -235,7 +235,7 @@ async fn past_holds_cap(items: &[BatchItem], state: &AppState) -> Result<Option<
 
 fn respond_batch(user: &AuthenticatedUser, outcome: &BatchOutcome, atomic: bool) -> HttpResponse {
     let caller = Some(user.username.as_str());
-    let mut accounts: BTreeMap<i64, AccountView> = BTreeMap::new();
+    let mut accounts: BTreeMap<AccountId, AccountView> = BTreeMap::new();
     let results = outcome
         .results
         .iter()

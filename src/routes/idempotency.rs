@@ -5,6 +5,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use tally_actors::IdempotencyKey as EngineKey;
+use tally_actors::{AccountId, TransferId};
 
 use crate::auth::AuthenticatedUser;
 use crate::domain::IdempotencyKey;
@@ -30,18 +31,18 @@ pub enum Asked<'a> {
         atomic: Option<bool>,
     },
     Post {
-        transfer_id: i64,
+        transfer_id: TransferId,
         body: &'a PostRequest,
     },
     Void {
-        transfer_id: i64,
+        transfer_id: TransferId,
     },
     Deposit {
-        account_id: i64,
+        account_id: AccountId,
         body: &'a AmountRequest,
     },
     Withdrawal {
-        account_id: i64,
+        account_id: AccountId,
         body: &'a AmountRequest,
     },
 }
@@ -138,19 +139,23 @@ mod tests {
         let amount: AmountRequest = serde_json::from_value(json!({"amount": 5})).expect("a body");
         let fingerprints = [
             Asked::Deposit {
-                account_id: 1,
+                account_id: AccountId::new(1),
                 body: &amount,
             },
             Asked::Withdrawal {
-                account_id: 1,
+                account_id: AccountId::new(1),
                 body: &amount,
             },
             Asked::Deposit {
-                account_id: 2,
+                account_id: AccountId::new(2),
                 body: &amount,
             },
-            Asked::Void { transfer_id: 1 },
-            Asked::Void { transfer_id: 2 },
+            Asked::Void {
+                transfer_id: TransferId::new(1),
+            },
+            Asked::Void {
+                transfer_id: TransferId::new(2),
+            },
         ]
         .map(|asked| fingerprint(&asked));
         for (index, one) in fingerprints.iter().enumerate() {

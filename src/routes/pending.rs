@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use tally_actors::{Authority, Refusal, TransferError, Transferred};
+use tally_actors::{Authority, Refusal, TransferError, TransferId, Transferred};
 use utoipa::ToSchema;
 
 use crate::auth::AuthenticatedUser;
@@ -106,7 +106,7 @@ fn authority(user: &AuthenticatedUser) -> Authority {
 }
 
 /// The engine's refusals in the words of a pending transfer, not of an account.
-fn pending_error(error: TransferError, id: i64) -> ApiError {
+fn pending_error(error: TransferError, id: TransferId) -> ApiError {
     match error {
         TransferError::Refused(Refusal::NotFound) => {
             ApiError::NotFound(format!("no pending transfer {id} of yours"))

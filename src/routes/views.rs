@@ -1,14 +1,15 @@
 //! The JSON shapes of docs/api.md for accounts, transfers and entries.
 
 use serde::Serialize;
-use tally_actors::{AccountSnapshot, Entry, Transfer};
+use tally_actors::{AccountId, AccountSnapshot, Entry, Transfer, TransferId};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 /// An account. `owner` is null only for a currency's reserve account (visible to bankers).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AccountView {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: AccountId,
     pub owner: Option<String>,
     /// Posted balance in minor units.
     pub balance: i64,
@@ -39,9 +40,12 @@ impl From<&AccountSnapshot> for AccountView {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TransferView {
-    pub id: i64,
-    pub from_account_id: i64,
-    pub to_account_id: i64,
+    #[schema(value_type = i64)]
+    pub id: TransferId,
+    #[schema(value_type = i64)]
+    pub from_account_id: AccountId,
+    #[schema(value_type = i64)]
+    pub to_account_id: AccountId,
     /// Minor units, > 0.
     pub amount: i64,
     #[schema(value_type = String, example = "USD")]
@@ -83,8 +87,10 @@ impl From<&Transfer> for TransferView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EntryView {
     pub id: i64,
-    pub account_id: i64,
-    pub transfer_id: i64,
+    #[schema(value_type = i64)]
+    pub account_id: AccountId,
+    #[schema(value_type = i64)]
+    pub transfer_id: TransferId,
     pub amount: i64,
     /// The account's posted balance right after this entry; only on entries of accounts the
     /// caller owns (or to a banker).
@@ -148,7 +154,8 @@ pub struct MovementResult {
 /// The posted balance of an account at an instant.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BalanceAtView {
-    pub account_id: i64,
+    #[schema(value_type = i64)]
+    pub account_id: AccountId,
     #[schema(value_type = String, example = "USD")]
     pub currency: &'static str,
     pub balance: i64,

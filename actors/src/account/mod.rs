@@ -226,7 +226,7 @@ impl AccountActor {
                 }
                 Ok(None) | Err(_) => {
                     tracing::warn!(
-                        account = actor.info.id,
+                        account = actor.info.id.get(),
                         "account state could not be reloaded"
                     );
                     actor.loaded = false;

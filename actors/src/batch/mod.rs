@@ -27,6 +27,7 @@ use crate::model::{
     AccountId, BatchError, BatchItem, BatchItemOutcome, BatchOutcome, IdempotencyKey, LookupError,
     Movement, Refusal, TransferError,
 };
+use crate::model::{Outage, Saturation};
 use crate::registry::AccountHandle;
 
 mod play;
@@ -81,9 +82,7 @@ impl Engine {
         };
         let Ok(_permit) = self.inner.in_flight.try_acquire() else {
             self.inner.metrics.rejected(Queue::InFlight);
-            return Err(
-                TransferError::Unavailable("too many transfers in flight".to_owned()).into(),
-            );
+            return Err(TransferError::Saturated(Saturation::InFlight).into());
         };
         let _guard = self.inner.idempotency.lock(&key).await;
         if let Some(answer) = self.inner.idempotency.replay_batch(&key).await? {
@@ -104,9 +103,7 @@ impl Engine {
     ) -> Result<BatchOutcome, BatchError> {
         let Ok(_permits) = self.inner.in_flight.try_acquire_many(items.len() as u32) else {
             self.inner.metrics.rejected(Queue::InFlight);
-            return Err(
-                TransferError::Unavailable("too many transfers in flight".to_owned()).into(),
-            );
+            return Err(TransferError::Saturated(Saturation::InFlight).into());
         };
         let _key = match &idempotency {
             None => None,
@@ -128,10 +125,7 @@ impl Engine {
                     self.inner.metrics.stale_retries.inc();
                 }
                 Err(Pass::Again) => {
-                    return Err(TransferError::Unavailable(
-                        "the accounts are contended; retry".to_owned(),
-                    )
-                    .into())
+                    return Err(TransferError::Saturated(Saturation::Contended).into())
                 }
                 Err(Pass::Failed(error)) => return Err(error),
             }
@@ -206,7 +200,7 @@ impl Engine {
             .registry
             .get_many(&ids)
             .await
-            .map_err(|error| TransferError::Unavailable(error.to_string()))?;
+            .map_err(TransferError::from)?;
         let mut handles = HashMap::with_capacity(ids.len());
         for (id, found) in ids.into_iter().zip(found) {
             match found {
@@ -214,9 +208,7 @@ impl Engine {
                     handles.insert(id, handle);
                 }
                 Err(LookupError::NotFound) => {}
-                Err(LookupError::Unavailable(reason)) => {
-                    return Err(TransferError::Unavailable(reason).into())
-                }
+                Err(error) => return Err(TransferError::from(error).into()),
             }
         }
         Ok(handles)
@@ -262,8 +254,7 @@ impl Engine {
                 }
                 LeaseReply::Unavailable => {
                     failure = Some(Pass::Failed(
-                        TransferError::Unavailable("an account could not be loaded".to_owned())
-                            .into(),
+                        TransferError::Unavailable(Outage::AccountNotLoaded).into(),
                     ));
                 }
             }
@@ -395,7 +386,7 @@ impl Engine {
             for item in &items {
                 release_item(item, SettlementOutcome::Released);
             }
-            return Err(TransferError::Unavailable("the journal queue is full".to_owned()).into());
+            return Err(TransferError::Saturated(Saturation::JournalQueue).into());
         }
         let outcomes = join_all(answers).await;
         let mut committed = Vec::with_capacity(outcomes.len());
@@ -409,18 +400,15 @@ impl Engine {
                     let key = idempotency.expect("only a keyed batch collides on a key");
                     return match self.inner.idempotency.replay_batch(key).await? {
                         Some(answer) => answer.map_err(Pass::Failed),
-                        None => Err(TransferError::Unavailable(
-                            "the idempotency key is being used by another request".to_owned(),
-                        )
-                        .into()),
+                        None => Err(TransferError::Saturated(Saturation::KeyInUse).into()),
                     };
                 }
                 Ok(JournalOutcome::NotPending) | Ok(JournalOutcome::Failed(_)) | Err(_) => {
-                    let reason = match outcome {
-                        Ok(JournalOutcome::Failed(reason)) => reason,
-                        _ => "the journal stopped".to_owned(),
+                    let outage = match outcome {
+                        Ok(JournalOutcome::Failed(reason)) => Outage::Database(reason),
+                        _ => Outage::Stopped,
                     };
-                    return Err(TransferError::Unavailable(reason).into());
+                    return Err(TransferError::Unavailable(outage).into());
                 }
             }
         }

@@ -4,11 +4,11 @@ use std::time::Duration;
 use super::*;
 use crate::model::{Amount, Authority, Currency, TransferRequest};
 
-fn item(from: AccountId, to: AccountId, amount: i64) -> BatchItem {
+fn item(from: i64, to: i64, amount: i64) -> BatchItem {
     BatchItem {
         request: TransferRequest {
-            from,
-            to,
+            from: AccountId::new(from),
+            to: AccountId::new(to),
             amount: Amount::new(amount).expect("a positive amount"),
             currency: Currency::USD,
             authority: Authority::Privileged,
@@ -18,7 +18,7 @@ fn item(from: AccountId, to: AccountId, amount: i64) -> BatchItem {
     }
 }
 
-fn pending(from: AccountId, to: AccountId, amount: i64) -> BatchItem {
+fn pending(from: i64, to: i64, amount: i64) -> BatchItem {
     BatchItem {
         pending_timeout: Some(Duration::from_secs(60)),
         ..item(from, to, amount)
@@ -29,8 +29,11 @@ fn fine(items: &[BatchItem]) -> Vec<Result<(), Refusal>> {
     vec![Ok(()); items.len()]
 }
 
-fn leases(pairs: &[(AccountId, i64)]) -> BTreeMap<AccountId, i64> {
-    pairs.iter().copied().collect()
+fn leases(pairs: &[(i64, i64)]) -> BTreeMap<AccountId, i64> {
+    pairs
+        .iter()
+        .map(|&(id, lease)| (AccountId::new(id), lease))
+        .collect()
 }
 
 #[test]
@@ -55,8 +58,15 @@ fn a_hold_moves_nothing_so_funds_nothing() {
     let items = vec![pending(1, 2, 50), item(2, 3, 50)];
     let play = play(&items, &fine(&items), &leases(&[(1, 50)]));
     assert_eq!(play.decisions[1], Err(Refusal::InsufficientFunds));
-    assert_eq!(play.holds[&1], (50, 1, 0, 0), "the payer's hold");
-    assert!(!play.holds.contains_key(&2), "a hold's payee holds nothing");
+    assert_eq!(
+        play.holds[&AccountId::new(1)],
+        (50, 1, 0, 0),
+        "the payer's hold"
+    );
+    assert!(
+        !play.holds.contains_key(&AccountId::new(2)),
+        "a hold's payee holds nothing"
+    );
 }
 
 #[test]
@@ -67,7 +77,7 @@ fn a_short_lease_refuses_an_item_and_a_smaller_one_after_it_passes() {
         play.decisions,
         vec![Ok(()), Err(Refusal::InsufficientFunds), Ok(())]
     );
-    assert_eq!(play.holds[&1], (40, 2, 0, 0));
+    assert_eq!(play.holds[&AccountId::new(1)], (40, 2, 0, 0));
 }
 
 #[test]
@@ -90,8 +100,8 @@ fn an_account_without_a_lease_has_nothing_to_spend() {
 fn holds_count_each_accepted_item_on_both_sides() {
     let items = vec![item(1, 2, 10), item(1, 2, 5), item(2, 1, 3)];
     let play = play(&items, &fine(&items), &leases(&[(1, 15), (2, 0)]));
-    assert_eq!(play.holds[&1], (15, 2, 3, 1));
-    assert_eq!(play.holds[&2], (3, 1, 15, 2));
+    assert_eq!(play.holds[&AccountId::new(1)], (15, 2, 3, 1));
+    assert_eq!(play.holds[&AccountId::new(2)], (3, 1, 15, 2));
 }
 
 #[test]
@@ -100,7 +110,7 @@ fn amounts_near_the_supply_do_not_overflow() {
     let items = vec![item(1, 2, big), item(3, 2, big), item(2, 4, big * 2)];
     let play = play(&items, &fine(&items), &leases(&[(1, big), (3, big)]));
     assert_eq!(play.decisions, vec![Ok(()), Ok(()), Ok(())]);
-    assert_eq!(play.holds[&4], (0, 0, big * 2, 1));
+    assert_eq!(play.holds[&AccountId::new(4)], (0, 0, big * 2, 1));
 }
 
 #[test]
@@ -117,8 +127,8 @@ fn every_random_play_conserves_money() {
         let count = 1 + next(40) as usize;
         let items: Vec<BatchItem> = (0..count)
             .map(|_| {
-                let from = next(6) as AccountId;
-                let to = (from + 1 + next(5) as AccountId) % 6;
+                let from = next(6) as i64;
+                let to = (from + 1 + next(5) as i64) % 6;
                 let amount = 1 + next(100) as i64;
                 match next(4) {
                     0 => pending(from, to, amount),
@@ -126,7 +136,7 @@ fn every_random_play_conserves_money() {
                 }
             })
             .collect();
-        let granted: Vec<(AccountId, i64)> = (0..6).map(|id| (id, next(300) as i64)).collect();
+        let granted: Vec<(i64, i64)> = (0..6).map(|id| (id, next(300) as i64)).collect();
         let play = play(&items, &fine(&items), &leases(&granted));
         let accepted = play.decisions.iter().filter(|d| d.is_ok()).count() as u32;
         let payer_holds: u32 = play.holds.values().map(|h| h.1).sum();

@@ -21,7 +21,7 @@ pub(crate) fn row_ids<T: Planned>(items: &[T], allocated: &[i64]) -> Vec<Option<
         .map(|item| {
             item.operation()
                 .writes_row()
-                .then(|| allocated.next().expect("an id per row"))
+                .then(|| TransferId::new(allocated.next().expect("an id per row")))
         })
         .collect();
     assert!(allocated.next().is_none(), "every id allocated is used");

@@ -10,11 +10,15 @@ fn after(balance: i64, held: i64) -> AccountAfter {
     AccountAfter { balance, held }
 }
 
-fn balances(pairs: &[(AccountId, i64, i64)]) -> HashMap<AccountId, AccountAfter> {
+fn balances(pairs: &[(i64, i64, i64)]) -> HashMap<AccountId, AccountAfter> {
     pairs
         .iter()
-        .map(|(id, balance, held)| (*id, after(*balance, *held)))
+        .map(|(id, balance, held)| (AccountId::new(*id), after(*balance, *held)))
         .collect()
+}
+
+fn t(id: i64) -> TransferId {
+    TransferId::new(id)
 }
 
 fn claimed_row() -> Claimed {
@@ -32,7 +36,7 @@ fn rows_get_the_allocated_ids_in_item_order_and_releases_none() {
     let items = vec![transfer(1, 2, 1), release(1, 2, 9, 1), hold(1, 2, 1)];
     assert_eq!(
         row_ids(&items, &[100, 101]),
-        vec![Some(100), None, Some(101)]
+        vec![Some(t(100)), None, Some(t(101))]
     );
 }
 
@@ -75,9 +79,9 @@ fn holds_and_releases_have_no_legs() {
 fn a_transfer_answers_posted_with_both_legs_and_snapshots() {
     let items = vec![transfer(1, 2, 10)];
     let after = balances(&[(1, 90, 0), (2, 10, 0)]);
-    let answers = assemble(&items, &[Some(50)], CREATED, &HashMap::new(), &after);
+    let answers = assemble(&items, &[Some(t(50))], CREATED, &HashMap::new(), &after);
     let answer = &answers[0];
-    assert_eq!(answer.transfer.id, 50);
+    assert_eq!(answer.transfer.id, t(50));
     assert_eq!(answer.transfer.status, TransferStatus::Posted);
     assert_eq!(answer.transfer.posted_at, Some(CREATED));
     let debit = answer.from_entry.as_ref().expect("a debit");
@@ -90,8 +94,8 @@ fn a_transfer_answers_posted_with_both_legs_and_snapshots() {
         (credit.id, credit.amount, credit.balance_after),
         (101, 10, 10)
     );
-    assert_eq!(debit.account_id, 1);
-    assert_eq!(credit.account_id, 2);
+    assert_eq!(debit.account_id, AccountId::new(1));
+    assert_eq!(credit.account_id, AccountId::new(2));
     assert_eq!(answer.from_account.balance, 90);
     assert_eq!(answer.to_account.balance, 10);
     assert!(!answer.replayed);
@@ -101,7 +105,7 @@ fn a_transfer_answers_posted_with_both_legs_and_snapshots() {
 fn a_new_hold_answers_pending_without_legs() {
     let items = vec![hold(1, 2, 10)];
     let after = balances(&[(1, 100, 10), (2, 0, 0)]);
-    let answer = &assemble(&items, &[Some(51)], CREATED, &HashMap::new(), &after)[0];
+    let answer = &assemble(&items, &[Some(t(51))], CREATED, &HashMap::new(), &after)[0];
     assert_eq!(answer.transfer.status, TransferStatus::Pending);
     assert_eq!(
         answer.transfer.expires_at,
@@ -115,31 +119,31 @@ fn a_new_hold_answers_pending_without_legs() {
 fn a_post_answers_the_pending_transfer_with_the_postings_legs() {
     let items = vec![post(1, 2, 40, 6, 10)];
     let after = balances(&[(1, 94, 0), (2, 6, 0)]);
-    let claimed = HashMap::from([(40, claimed_row())]);
-    let answer = &assemble(&items, &[Some(52)], CREATED, &claimed, &after)[0];
-    assert_eq!(answer.transfer.id, 40, "the pending transfer's id");
+    let claimed = HashMap::from([(t(40), claimed_row())]);
+    let answer = &assemble(&items, &[Some(t(52))], CREATED, &claimed, &after)[0];
+    assert_eq!(answer.transfer.id, t(40), "the pending transfer's id");
     assert_eq!(answer.transfer.status, TransferStatus::Posted);
     assert_eq!(answer.transfer.created_at, claimed_row().created_at);
     let debit = answer.from_entry.as_ref().expect("a debit");
     assert_eq!(
         debit.id,
-        Entry::debit_id(52),
+        Entry::debit_id(t(52)),
         "legs carry the posting's row id"
     );
-    assert_eq!(debit.transfer_id, 40, "legs name the pending transfer");
+    assert_eq!(debit.transfer_id, t(40), "legs name the pending transfer");
 }
 
 #[test]
 fn a_void_answers_voided_and_an_expiry_expired() {
     let mut expiry = release(1, 2, 41, 10);
     expiry.operation = Operation::Release {
-        pending_id: 41,
+        pending_id: t(41),
         held: 10,
         expired: true,
     };
     let items = vec![release(1, 2, 40, 10), expiry];
     let after = balances(&[(1, 100, 0), (2, 0, 0)]);
-    let claimed = HashMap::from([(40, claimed_row()), (41, claimed_row())]);
+    let claimed = HashMap::from([(t(40), claimed_row()), (t(41), claimed_row())]);
     let answers = assemble(&items, &[None, None], CREATED, &claimed, &after);
     assert_eq!(answers[0].transfer.status, TransferStatus::Voided);
     assert_eq!(answers[1].transfer.status, TransferStatus::Expired);
@@ -152,7 +156,7 @@ fn every_answer_shows_the_accounts_after_the_whole_batch() {
     let after = balances(&[(1, 94, 0), (2, 6, 0)]);
     let answers = assemble(
         &items,
-        &[Some(1), Some(2)],
+        &[Some(t(1)), Some(t(2))],
         CREATED,
         &HashMap::new(),
         &after,
@@ -168,12 +172,15 @@ fn legs_name_only_their_own_accounts() {
     let after = balances(&[(1, 90, 0), (2, 10, 0), (3, 96, 0), (4, 4, 0)]);
     let answers = assemble(
         &items,
-        &[Some(1), Some(2)],
+        &[Some(t(1)), Some(t(2))],
         CREATED,
         &HashMap::new(),
         &after,
     );
-    for (answer, accounts) in answers.iter().zip([[1, 2], [3, 4]]) {
+    for (answer, accounts) in answers
+        .iter()
+        .zip([[1, 2], [3, 4]].map(|pair| pair.map(AccountId::new)))
+    {
         let legs = [&answer.from_entry, &answer.to_entry];
         let named: Vec<AccountId> = legs
             .iter()
@@ -198,7 +205,7 @@ fn a_keyed_item_stores_its_answer_and_names_its_transfer() {
     let after = balances(&[(1, 90, 0), (2, 10, 0), (3, 9, 0), (4, 1, 0)]);
     let answers = assemble(
         &items,
-        &[Some(7), Some(8)],
+        &[Some(t(7)), Some(t(8))],
         CREATED,
         &HashMap::new(),
         &after,
@@ -206,7 +213,7 @@ fn a_keyed_item_stores_its_answer_and_names_its_transfer() {
     let rows = key_rows(&items, &answers);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].key.key, "k1");
-    assert_eq!(rows[0].transfer_id, Some(7));
+    assert_eq!(rows[0].transfer_id, Some(t(7)));
     let decoded = StoredTransfer::decode(rows[0].outcome.clone()).expect("it decodes");
     assert_eq!(decoded.transfer, answers[0].transfer);
 }
@@ -227,7 +234,7 @@ fn a_keyed_group_stores_refusals_in_place_and_committed_answers_in_order() {
     let after = balances(&[(1, 90, 0), (2, 5, 0), (3, 5, 0), (8, 0, 0), (9, 1, 0)]);
     let answers = assemble(
         &items,
-        &[Some(1), Some(2), Some(3)],
+        &[Some(t(1)), Some(t(2)), Some(t(3))],
         CREATED,
         &HashMap::new(),
         &after,
@@ -245,7 +252,7 @@ fn a_keyed_group_stores_refusals_in_place_and_committed_answers_in_order() {
         .results
         .iter()
         .map(|result| match result {
-            BatchItemOutcome::Committed(transferred) => Some(transferred.transfer.id),
+            BatchItemOutcome::Committed(transferred) => Some(transferred.transfer.id.get()),
             BatchItemOutcome::Refused(_) => None,
         })
         .collect();
@@ -280,8 +287,8 @@ fn a_key_not_inserted_refuses_its_item_or_its_whole_group() {
 fn answers_use_the_amount_moved_not_the_amount_held() {
     let items = vec![post(1, 2, 40, 3, 10)];
     let after = balances(&[(1, 97, 0), (2, 3, 0)]);
-    let claimed = HashMap::from([(40, claimed_row())]);
-    let answer = &assemble(&items, &[Some(9)], CREATED, &claimed, &after)[0];
+    let claimed = HashMap::from([(t(40), claimed_row())]);
+    let answer = &assemble(&items, &[Some(t(9))], CREATED, &claimed, &after)[0];
     assert_eq!(answer.transfer.amount, Amount::new(3).expect("an amount"));
     assert_eq!(answer.to_entry.as_ref().expect("a credit").amount, 3);
 }

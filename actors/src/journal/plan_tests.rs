@@ -7,11 +7,19 @@ fn backlog(submissions: Vec<Vec<Item>>) -> VecDeque<Vec<Item>> {
     submissions.into_iter().collect()
 }
 
-fn pairs(batch: &[Item]) -> Vec<(AccountId, AccountId)> {
+fn pairs(batch: &[Item]) -> Vec<(i64, i64)> {
     batch
         .iter()
-        .map(|item| (item.from.id, item.to.id))
+        .map(|item| (item.from.id.get(), item.to.id.get()))
         .collect()
+}
+
+fn a(id: i64) -> AccountId {
+    AccountId::new(id)
+}
+
+fn t(id: i64) -> TransferId {
+    TransferId::new(id)
 }
 
 fn after(balance: i64, held: i64) -> AccountAfter {
@@ -46,13 +54,13 @@ fn a_batch_stops_at_its_size() {
     let batch = choose_batch(&mut waiting, 0, &Busy::default(), 3);
     assert_eq!(batch.len(), 3);
     assert_eq!(waiting.len(), 2);
-    assert_eq!(waiting[0][0].from.id, 6, "the rest keep their order");
+    assert_eq!(waiting[0][0].from.id, a(6), "the rest keep their order");
 }
 
 #[test]
 fn a_submission_touching_a_busy_account_waits_and_keeps_its_place() {
     let busy = Busy {
-        accounts: HashSet::from([2]),
+        accounts: HashSet::from([a(2)]),
         pending: HashSet::new(),
     };
     let mut waiting = backlog(vec![
@@ -70,7 +78,7 @@ fn a_submission_touching_a_busy_account_waits_and_keeps_its_place() {
 #[test]
 fn a_busy_payee_blocks_too() {
     let busy = Busy {
-        accounts: HashSet::from([9]),
+        accounts: HashSet::from([a(9)]),
         pending: HashSet::new(),
     };
     let mut waiting = backlog(vec![vec![transfer(1, 9, 5)]]);
@@ -115,7 +123,7 @@ fn a_pending_transfer_appears_once_in_a_batch() {
 fn a_pending_transfer_in_flight_blocks_its_endings() {
     let busy = Busy {
         accounts: HashSet::new(),
-        pending: HashSet::from([40]),
+        pending: HashSet::from([t(40)]),
     };
     let mut waiting = backlog(vec![vec![release(5, 6, 40, 5)], vec![transfer(7, 8, 1)]]);
     let batch = choose_batch(&mut waiting, 0, &busy, 10);
@@ -145,8 +153,8 @@ fn taking_a_batch_marks_its_accounts_and_holds_busy_once() {
     let mut busy = Busy::default();
     let batch = vec![transfer(1, 2, 1), transfer(2, 3, 1), post(4, 5, 40, 1, 1)];
     let in_flight = busy.take(&batch);
-    assert_eq!(in_flight.accounts, vec![1, 2, 3, 4, 5]);
-    assert_eq!(in_flight.pending, vec![40]);
+    assert_eq!(in_flight.accounts, [1, 2, 3, 4, 5].map(a));
+    assert_eq!(in_flight.pending, vec![t(40)]);
     assert_eq!(busy.accounts.len(), 5);
     busy.give_back(in_flight);
     assert!(busy.accounts.is_empty() && busy.pending.is_empty());
@@ -159,11 +167,11 @@ fn two_batches_in_flight_give_back_only_their_own() {
     let second = busy.take(&[transfer(2, 3, 1)]);
     assert_eq!(
         second.accounts,
-        vec![3],
+        vec![a(3)],
         "account 2 belongs to the first batch"
     );
     busy.give_back(first);
-    assert_eq!(busy.accounts, HashSet::from([3]));
+    assert_eq!(busy.accounts, HashSet::from([a(3)]));
     busy.give_back(second);
     assert!(busy.accounts.is_empty());
 }
@@ -175,7 +183,10 @@ fn transfers_net_per_account_in_id_order() {
     let items = vec![transfer(3, 1, 10), transfer(1, 2, 4), transfer(2, 3, 1)];
     let deltas = net_deltas(&items).expect("no overflow");
     let listed: Vec<_> = deltas.into_iter().collect();
-    assert_eq!(listed, vec![(1, (6, 0)), (2, (3, 0)), (3, (-9, 0))]);
+    assert_eq!(
+        listed,
+        vec![(a(1), (6, 0)), (a(2), (3, 0)), (a(3), (-9, 0))]
+    );
 }
 
 #[test]
@@ -188,9 +199,9 @@ fn netting_conserves_money() {
 #[test]
 fn a_new_hold_changes_only_the_payers_held() {
     let deltas = net_deltas(&[hold(1, 2, 30)]).expect("no overflow");
-    assert_eq!(deltas[&1], (0, 30));
+    assert_eq!(deltas[&a(1)], (0, 30));
     assert_eq!(
-        deltas[&2],
+        deltas[&a(2)],
         (0, 0),
         "the payee is locked and read, unchanged"
     );
@@ -199,14 +210,14 @@ fn a_new_hold_changes_only_the_payers_held() {
 #[test]
 fn a_partial_post_moves_the_amount_and_releases_the_whole_hold() {
     let deltas = net_deltas(&[post(1, 2, 40, 20, 50)]).expect("no overflow");
-    assert_eq!(deltas[&1], (-20, -50));
-    assert_eq!(deltas[&2], (20, 0));
+    assert_eq!(deltas[&a(1)], (-20, -50));
+    assert_eq!(deltas[&a(2)], (20, 0));
 }
 
 #[test]
 fn a_release_gives_back_the_held_amount() {
     let deltas = net_deltas(&[release(1, 2, 40, 50)]).expect("no overflow");
-    assert_eq!(deltas[&1], (0, -50));
+    assert_eq!(deltas[&a(1)], (0, -50));
 }
 
 #[test]
@@ -221,7 +232,7 @@ fn a_net_sum_past_i64_is_none() {
 fn claims_are_sorted_by_pending_id_with_their_final_status() {
     let mut expired = release(5, 6, 10, 30);
     expired.operation = Operation::Release {
-        pending_id: 10,
+        pending_id: t(10),
         held: 30,
         expired: true,
     };
@@ -233,7 +244,11 @@ fn claims_are_sorted_by_pending_id_with_their_final_status() {
     ];
     assert_eq!(
         claims(&items),
-        vec![(10, "expired", 30), (40, "voided", 50), (70, "posted", 20)]
+        vec![
+            (t(10), "expired", 30),
+            (t(40), "voided", 50),
+            (t(70), "posted", 20)
+        ]
     );
 }
 
@@ -259,7 +274,7 @@ fn every_operation_but_a_release_needs_a_row() {
 fn a_batch_with_every_claim_and_update_is_not_refused() {
     let items = vec![post(1, 2, 40, 5, 5), transfer(3, 4, 1)];
     let deltas = net_deltas(&items).expect("no overflow");
-    let claimed = HashMap::from([(40, claimed())]);
+    let claimed = HashMap::from([(t(40), claimed())]);
     let updated: HashMap<AccountId, AccountAfter> =
         deltas.keys().map(|id| (*id, after(10, 0))).collect();
     assert_eq!(
@@ -275,7 +290,7 @@ fn a_lost_claim_is_refused_alone_even_with_its_account_skipped() {
     // account 1 is not judged stale on deltas that counted the lost hold.
     let items = vec![post(1, 2, 40, 5, 5), transfer(1, 3, 1)];
     let deltas = net_deltas(&items).expect("no overflow");
-    let updated = HashMap::from([(2, after(5, 0)), (3, after(1, 0))]);
+    let updated = HashMap::from([(a(2), after(5, 0)), (a(3), after(1, 0))]);
     let refusals =
         refusals_after_claims(&items, &deltas, &HashMap::new(), &updated).expect("a refusal");
     assert_eq!(refusals.not_pending, HashSet::from([0]));
@@ -290,17 +305,21 @@ fn a_lost_claim_is_refused_alone_even_with_its_account_skipped() {
 fn an_account_not_updated_is_stale() {
     let items = vec![transfer(1, 2, 5), transfer(3, 4, 1)];
     let deltas = net_deltas(&items).expect("no overflow");
-    let updated = HashMap::from([(2, after(5, 0)), (3, after(1, 0)), (4, after(1, 0))]);
+    let updated = HashMap::from([
+        (a(2), after(5, 0)),
+        (a(3), after(1, 0)),
+        (a(4), after(1, 0)),
+    ]);
     let refusals =
         refusals_after_claims(&items, &deltas, &HashMap::new(), &updated).expect("a refusal");
-    assert_eq!(refusals.stale, HashSet::from([1]));
+    assert_eq!(refusals.stale, HashSet::from([a(1)]));
     assert_eq!(refuse(&items, &refusals), vec![Some(Refused::Stale), None]);
 }
 
 #[test]
 fn a_stale_payer_refuses_only_the_items_it_pays() {
     let refusals = Refusals {
-        stale: HashSet::from([1]),
+        stale: HashSet::from([a(1)]),
         ..Refusals::default()
     };
     let items = vec![transfer(1, 2, 5), transfer(2, 1, 3), transfer(3, 4, 1)];
@@ -315,7 +334,7 @@ fn a_stale_payee_alone_refuses_the_items_paying_it() {
     // No payer is stale: the reserve (or an account) could not be credited. Refusing nothing
     // would retry the same batch for ever.
     let refusals = Refusals {
-        stale: HashSet::from([2]),
+        stale: HashSet::from([a(2)]),
         ..Refusals::default()
     };
     let items = vec![transfer(1, 2, 5), transfer(3, 4, 1)];
@@ -325,7 +344,7 @@ fn a_stale_payee_alone_refuses_the_items_paying_it() {
 #[test]
 fn a_refused_item_takes_its_whole_group_out() {
     let refusals = Refusals {
-        stale: HashSet::from([1]),
+        stale: HashSet::from([a(1)]),
         ..Refusals::default()
     };
     let items = vec![
@@ -348,7 +367,7 @@ fn a_refused_item_takes_its_whole_group_out() {
 #[test]
 fn a_duplicate_key_outranks_staleness() {
     let refusals = Refusals {
-        stale: HashSet::from([1]),
+        stale: HashSet::from([a(1)]),
         duplicate: HashSet::from([0]),
         not_pending: HashSet::new(),
     };
@@ -360,7 +379,7 @@ fn a_duplicate_key_outranks_staleness() {
 #[should_panic(expected = "a refusal removes at least one item")]
 fn a_refusal_that_removes_nothing_is_caught() {
     let refusals = Refusals {
-        stale: HashSet::from([99]),
+        stale: HashSet::from([a(99)]),
         ..Refusals::default()
     };
     refuse(&[transfer(1, 2, 5)], &refusals);
@@ -417,10 +436,14 @@ fn a_lone_submission_does_not_split() {
 #[test]
 fn a_committed_batch_settles_each_account_once_with_its_state() {
     let items = vec![transfer(1, 2, 5), transfer(1, 3, 7), transfer(2, 1, 1)];
-    let balances = HashMap::from([(1, after(89, 0)), (2, after(4, 0)), (3, after(7, 0))]);
+    let balances = HashMap::from([
+        (a(1), after(89, 0)),
+        (a(2), after(4, 0)),
+        (a(3), after(7, 0)),
+    ]);
     let settled = settlements(&items, Some((12, &balances)));
     assert_eq!(settled.len(), 3);
-    let one = &settled[&1];
+    let one = &settled[&a(1)];
     assert_eq!((one.debits, one.credits, one.holds), (12, 1, 3));
     assert_eq!(
         one.outcome,
@@ -430,7 +453,7 @@ fn a_committed_batch_settles_each_account_once_with_its_state() {
             held: 0
         }
     );
-    assert_eq!((settled[&3].debits, settled[&3].credits), (0, 7));
+    assert_eq!((settled[&a(3)].debits, settled[&a(3)].credits), (0, 7));
 }
 
 #[test]
@@ -441,17 +464,17 @@ fn a_failed_batch_releases_and_reloads_every_account() {
         .values()
         .all(|s| s.outcome == SettlementOutcome::ReleasedAndReload));
     assert!(
-        !settled.contains_key(&4),
+        !settled.contains_key(&a(4)),
         "a new hold's payee holds nothing"
     );
-    assert_eq!(settled[&3].debits, 7);
+    assert_eq!(settled[&a(3)].debits, 7);
 }
 
 #[test]
 fn an_ending_touches_the_payer_without_money() {
     let settled = settlements(&[post(1, 2, 40, 5, 9)], None);
-    assert_eq!((settled[&1].debits, settled[&1].holds), (0, 1));
-    assert_eq!(settled[&2].credits, 5);
+    assert_eq!((settled[&a(1)].debits, settled[&a(1)].holds), (0, 1));
+    assert_eq!(settled[&a(2)].credits, 5);
     let settled = settlements(&[release(1, 2, 40, 9)], None);
     assert_eq!(settled.len(), 1, "a release's payee holds nothing");
 }

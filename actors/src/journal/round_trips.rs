@@ -96,10 +96,10 @@ pub(crate) async fn write_transfers(
             .all(|item| item.operation == Operation::Transfer),
         "only plain transfers travel in one round trip"
     );
-    let ids: Vec<i64> = deltas.keys().copied().collect();
+    let ids: Vec<AccountId> = deltas.keys().copied().collect();
     let changes: Vec<i64> = deltas.values().map(|delta| delta.0).collect();
-    let from: Vec<i64> = items.iter().map(|item| item.from.info.id).collect();
-    let to: Vec<i64> = items.iter().map(|item| item.to.info.id).collect();
+    let from: Vec<AccountId> = items.iter().map(|item| item.from.info.id).collect();
+    let to: Vec<AccountId> = items.iter().map(|item| item.to.info.id).collect();
     let amounts: Vec<i64> = items.iter().map(|item| item.amount.get()).collect();
     let currencies: Vec<&str> = items.iter().map(|item| item.currency.as_str()).collect();
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
@@ -133,10 +133,10 @@ fn written(rows: &[tokio_postgres::Row], items_count: usize, accounts_count: usi
                     balance: row.get(2),
                     held: row.get(3),
                 };
-                written.balances.insert(id, after);
+                written.balances.insert(AccountId::new(id), after);
             }
             "stale" => {
-                written.stale.insert(id);
+                written.stale.insert(AccountId::new(id));
             }
             kind => {
                 assert_eq!(kind, "transfer", "a known kind of row");
@@ -199,12 +199,13 @@ pub(crate) async fn claim_pending(
     if claims.is_empty() {
         return Ok(HashMap::new());
     }
-    let ids: Vec<i64> = claims.iter().map(|claim| claim.0).collect();
+    let ids: Vec<TransferId> = claims.iter().map(|claim| claim.0).collect();
     let statuses: Vec<&str> = claims.iter().map(|claim| claim.1).collect();
     let amounts: Vec<i64> = claims.iter().map(|claim| claim.2).collect();
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
     let claim_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &statuses, &amounts];
     let (_, rows) = tokio::try_join!(
+        biased;
         client.query(&statements.lock_pending, &lock_parameters),
         client.query(&statements.claim_pending, &claim_parameters),
     )?;
@@ -229,13 +230,14 @@ pub(crate) async fn apply_deltas(
     statements: &Statements,
     deltas: &Deltas,
 ) -> Result<HashMap<AccountId, AccountAfter>, tokio_postgres::Error> {
-    let ids: Vec<i64> = deltas.keys().copied().collect();
+    let ids: Vec<AccountId> = deltas.keys().copied().collect();
     let changes: Vec<i64> = deltas.values().map(|delta| delta.0).collect();
     let held_changes: Vec<i64> = deltas.values().map(|delta| delta.1).collect();
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
     let rows = if held_changes.iter().all(|held| *held == 0) {
         let update_parameters: [&(dyn ToSql + Sync); 2] = [&ids, &changes];
         let (_, rows) = tokio::try_join!(
+            biased;
             client.query(&statements.lock_accounts, &lock_parameters),
             client.query(&statements.apply_deltas, &update_parameters),
         )?;
@@ -243,6 +245,7 @@ pub(crate) async fn apply_deltas(
     } else {
         let update_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &changes, &held_changes];
         let (_, rows) = tokio::try_join!(
+            biased;
             client.query(&statements.lock_accounts, &lock_parameters),
             client.query(&statements.apply_held_deltas, &update_parameters),
         )?;
@@ -284,9 +287,9 @@ pub(crate) async fn insert_transfers(
         .execute(
             &statements.insert_transfers,
             &[
-                &column(|t| t.transfer.id),
-                &column(|t| t.transfer.from_account_id),
-                &column(|t| t.transfer.to_account_id),
+                &column(|t| t.transfer.id.get()),
+                &column(|t| t.transfer.from_account_id.get()),
+                &column(|t| t.transfer.to_account_id.get()),
                 &column(|t| t.transfer.amount.get()),
                 &currencies,
                 &plain
@@ -310,7 +313,7 @@ pub(crate) async fn insert_hold_rows(
     row_ids: &[Option<TransferId>],
     transfers: &[Transferred],
 ) -> Result<u64, tokio_postgres::Error> {
-    let mut ids: Vec<i64> = Vec::new();
+    let mut ids: Vec<TransferId> = Vec::new();
     let mut rows: Vec<(&JournalItem, &Transferred)> = Vec::new();
     for ((item, row_id), transferred) in items.iter().zip(row_ids).zip(transfers) {
         if let (Operation::CreatePending { .. } | Operation::Post { .. }, Some(row_id)) =
@@ -323,8 +326,8 @@ pub(crate) async fn insert_hold_rows(
     if rows.is_empty() {
         return Ok(0);
     }
-    let from: Vec<i64> = rows.iter().map(|(item, _)| item.from.info.id).collect();
-    let to: Vec<i64> = rows.iter().map(|(item, _)| item.to.info.id).collect();
+    let from: Vec<AccountId> = rows.iter().map(|(item, _)| item.from.info.id).collect();
+    let to: Vec<AccountId> = rows.iter().map(|(item, _)| item.to.info.id).collect();
     let amounts: Vec<i64> = rows.iter().map(|(item, _)| item.amount.get()).collect();
     let currencies: Vec<&str> = rows
         .iter()
@@ -344,7 +347,7 @@ pub(crate) async fn insert_hold_rows(
             _ => None,
         })
         .collect();
-    let pending_ids: Vec<Option<i64>> = rows
+    let pending_ids: Vec<Option<TransferId>> = rows
         .iter()
         .map(|(item, _)| item.operation.pending_id())
         .collect();
@@ -391,7 +394,7 @@ pub(crate) async fn insert_idempotency_keys(
         .iter()
         .map(|row| row.key.request_hash.as_slice())
         .collect();
-    let transfer_ids: Vec<Option<i64>> = keyed.iter().map(|row| row.transfer_id).collect();
+    let transfer_ids: Vec<Option<TransferId>> = keyed.iter().map(|row| row.transfer_id).collect();
     let operations: Vec<&str> = keyed.iter().map(|row| row.key.operation.as_str()).collect();
     let outcomes: Vec<&serde_json::Value> = keyed.iter().map(|row| &row.outcome).collect();
     let rows = client

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::model::{
-    AccountKind, AccountSnapshot, Amount, BatchError, BatchItemOutcome, BatchOutcome, Currency,
-    Entry, Refusal, Transfer, TransferStatus, Transferred,
+    AccountId, AccountKind, AccountSnapshot, Amount, BatchError, BatchItemOutcome, BatchOutcome,
+    Currency, Entry, Refusal, Transfer, TransferId, TransferStatus, Transferred,
 };
 
 /// The version this engine writes committed outcomes (and per-item answers) at.
@@ -146,9 +146,9 @@ impl StoredTransfer {
         StoredTransfer {
             version: STORED_VERSION,
             transfer: StoredTransferRow {
-                id: transfer.id,
-                from_account_id: transfer.from_account_id,
-                to_account_id: transfer.to_account_id,
+                id: transfer.id.get(),
+                from_account_id: transfer.from_account_id.get(),
+                to_account_id: transfer.to_account_id.get(),
                 amount: transfer.amount,
                 currency: transfer.currency,
                 status: transfer.status,
@@ -168,9 +168,9 @@ impl StoredTransfer {
         let row = self.transfer;
         Ok(Transferred {
             transfer: Transfer {
-                id: row.id,
-                from_account_id: row.from_account_id,
-                to_account_id: row.to_account_id,
+                id: TransferId::new(row.id),
+                from_account_id: AccountId::new(row.from_account_id),
+                to_account_id: AccountId::new(row.to_account_id),
                 amount: row.amount,
                 currency: row.currency,
                 status: row.status,
@@ -201,8 +201,8 @@ impl StoredEntry {
     fn from_model(entry: &Entry) -> StoredEntry {
         StoredEntry {
             id: entry.id,
-            account_id: entry.account_id,
-            transfer_id: entry.transfer_id,
+            account_id: entry.account_id.get(),
+            transfer_id: entry.transfer_id.get(),
             amount: entry.amount,
             balance_after: entry.balance_after,
             created_at: entry.created_at,
@@ -212,8 +212,8 @@ impl StoredEntry {
     fn into_model(self) -> Entry {
         Entry {
             id: self.id,
-            account_id: self.account_id,
-            transfer_id: self.transfer_id,
+            account_id: AccountId::new(self.account_id),
+            transfer_id: TransferId::new(self.transfer_id),
             amount: self.amount,
             balance_after: self.balance_after,
             created_at: self.created_at,
@@ -224,7 +224,7 @@ impl StoredEntry {
 impl StoredAccount {
     fn from_model(account: &AccountSnapshot) -> StoredAccount {
         StoredAccount {
-            id: account.id,
+            id: account.id.get(),
             owner: account.owner.clone(),
             balance: account.balance,
             held: account.held,
@@ -236,7 +236,7 @@ impl StoredAccount {
 
     fn into_model(self) -> AccountSnapshot {
         AccountSnapshot {
-            id: self.id,
+            id: AccountId::new(self.id),
             owner: self.owner,
             balance: self.balance,
             held: self.held,

@@ -69,7 +69,7 @@ fn unversioned_batch() -> serde_json::Value {
 #[test]
 fn a_v3_row_as_v4_rewrote_it_decodes() {
     let transferred = StoredTransfer::decode(v3_row_after_v4()).expect("it decodes");
-    assert_eq!(transferred.transfer.id, 7);
+    assert_eq!(transferred.transfer.id, TransferId::new(7));
     assert_eq!(transferred.transfer.amount.get(), 250);
     assert_eq!(transferred.transfer.status, TransferStatus::Posted);
     let debit = transferred.from_entry.expect("a debit");
@@ -113,7 +113,9 @@ fn an_unversioned_batch_decodes() {
         BatchItemOutcome::Refused(Refusal::InsufficientFunds)
     );
     match &outcome.results[2] {
-        BatchItemOutcome::Committed(transferred) => assert_eq!(transferred.transfer.id, 9),
+        BatchItemOutcome::Committed(transferred) => {
+            assert_eq!(transferred.transfer.id, TransferId::new(9))
+        }
         other => panic!("a committed item, not {other:?}"),
     }
 }
@@ -265,10 +267,15 @@ fn every_refusal_round_trips_with_its_index() {
 
 #[test]
 fn an_unavailable_batch_is_not_stored() {
-    let unavailable = Err(BatchError::Failed(TransferError::Unavailable(
-        "saturated".to_owned(),
-    )));
-    assert_eq!(StoredBatch::encode_answer(&unavailable), None);
+    let failures = [
+        TransferError::Saturated(crate::model::Saturation::InFlight),
+        TransferError::Unavailable(crate::model::Outage::Database("gone".to_owned())),
+        TransferError::Corrupt { what: "amount" },
+    ];
+    for failure in failures {
+        let answer = Err(BatchError::Failed(failure));
+        assert_eq!(StoredBatch::encode_answer(&answer), None);
+    }
 }
 
 #[test]

@@ -5,7 +5,9 @@ use time::OffsetDateTime;
 
 use super::plan::Planned;
 use super::{GroupKey, Operation};
-use crate::model::{AccountId, AccountInfo, AccountKind, Amount, Currency, IdempotencyKey};
+use crate::model::{
+    AccountId, AccountInfo, AccountKind, Amount, Currency, IdempotencyKey, TransferId,
+};
 
 pub(crate) const CREATED: OffsetDateTime = datetime!(2026-01-02 03:04:05 UTC);
 
@@ -20,9 +22,9 @@ pub(crate) struct Item {
     pub group_key: Option<GroupKey>,
 }
 
-pub(crate) fn account(id: AccountId) -> AccountInfo {
+pub(crate) fn account(id: i64) -> AccountInfo {
     AccountInfo {
-        id,
+        id: AccountId::new(id),
         owner: Some(format!("owner{id}")),
         currency: Currency::USD,
         kind: AccountKind::Customer,
@@ -30,7 +32,7 @@ pub(crate) fn account(id: AccountId) -> AccountInfo {
     }
 }
 
-pub(crate) fn transfer(from: AccountId, to: AccountId, amount: i64) -> Item {
+pub(crate) fn transfer(from: i64, to: i64, amount: i64) -> Item {
     Item {
         operation: Operation::Transfer,
         from: account(from),
@@ -42,7 +44,7 @@ pub(crate) fn transfer(from: AccountId, to: AccountId, amount: i64) -> Item {
     }
 }
 
-pub(crate) fn hold(from: AccountId, to: AccountId, amount: i64) -> Item {
+pub(crate) fn hold(from: i64, to: i64, amount: i64) -> Item {
     Item {
         operation: Operation::CreatePending {
             expires_at: CREATED + time::Duration::hours(1),
@@ -51,23 +53,20 @@ pub(crate) fn hold(from: AccountId, to: AccountId, amount: i64) -> Item {
     }
 }
 
-pub(crate) fn post(
-    from: AccountId,
-    to: AccountId,
-    pending_id: i64,
-    amount: i64,
-    held: i64,
-) -> Item {
+pub(crate) fn post(from: i64, to: i64, pending_id: i64, amount: i64, held: i64) -> Item {
     Item {
-        operation: Operation::Post { pending_id, held },
+        operation: Operation::Post {
+            pending_id: TransferId::new(pending_id),
+            held,
+        },
         ..transfer(from, to, amount)
     }
 }
 
-pub(crate) fn release(from: AccountId, to: AccountId, pending_id: i64, held: i64) -> Item {
+pub(crate) fn release(from: i64, to: i64, pending_id: i64, held: i64) -> Item {
     Item {
         operation: Operation::Release {
-            pending_id,
+            pending_id: TransferId::new(pending_id),
             held,
             expired: false,
         },

@@ -5,8 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use std::time::Duration;
-
 use deadpool_postgres::{ClientWrapper, Manager, Pool};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
@@ -21,13 +19,10 @@ use super::round_trips::{
 use super::settle::{answer_committed, release_item, settle_accounts};
 use super::{JournalItem, JournalOutcome, Operation};
 use crate::account::SettlementOutcome;
-use crate::db::describe;
+use crate::db::{describe, may_retry, server_unavailable, server_wait, SERVER_RETRY_PAUSE};
 use crate::metrics::EngineMetrics;
 use crate::model::{AccountId, Transferred};
 use prometheus::IntCounter;
-
-/// How long opening the writer's connection may take when the pool sets no create timeout.
-const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 
 pub(crate) struct Writer {
     /// Only for its connection settings: the writer never borrows the request pool's
@@ -50,6 +45,10 @@ enum Rejection {
         reason: String,
         items_at_fault: bool,
     },
+    /// No server took the batch (no connection, the server shutting down, a demoted read-only
+    /// server) before its COMMIT was sent, so it did not commit: it is written again on a fresh
+    /// connection while the primary changes, for up to `server_wait`.
+    Unwritten { reason: String },
 }
 
 impl Rejection {
@@ -61,6 +60,17 @@ impl Rejection {
         Rejection::Failed {
             reason: describe(&error),
             items_at_fault,
+        }
+    }
+
+    /// An error met before the COMMIT was sent: a server's or connection's error proves the
+    /// batch unwritten.
+    fn before_commit(error: tokio_postgres::Error) -> Rejection {
+        match server_unavailable(&error) {
+            true => Rejection::Unwritten {
+                reason: describe(&error),
+            },
+            false => Rejection::database(error),
         }
     }
 }
@@ -75,23 +85,20 @@ impl Connection {
     /// Opens a connection with the pool's settings (outside the pool), within the pool's
     /// create timeout.
     async fn open(pool: &Pool) -> Result<Connection, Rejection> {
-        let unavailable = |reason: String| Rejection::Failed {
-            reason,
-            items_at_fault: false,
-        };
-        let timeouts = pool.timeouts();
-        let limit = timeouts
-            .create
-            .or(timeouts.wait)
-            .unwrap_or(CONNECT_TIMEOUT_DEFAULT);
         let manager: &Manager = pool.manager();
-        let created = tokio::time::timeout(limit, deadpool::managed::Manager::create(manager))
-            .await
-            .map_err(|_| unavailable("the journal's connection timed out".to_owned()))?;
-        let client = created.map_err(|error| unavailable(describe(&error)))?;
+        let created = tokio::time::timeout(
+            server_wait(pool),
+            deadpool::managed::Manager::create(manager),
+        )
+        .await
+        .map_err(|_| Rejection::Failed {
+            reason: "the journal's connection timed out".to_owned(),
+            items_at_fault: false,
+        })?;
+        let client = created.map_err(Rejection::before_commit)?;
         let statements = Statements::prepare(&client)
             .await
-            .map_err(Rejection::database)?;
+            .map_err(Rejection::before_commit)?;
         Ok(Connection { client, statements })
     }
 }
@@ -139,6 +146,8 @@ impl Writer {
     /// its own: one caller's item never fails another caller's.
     async fn commit(&mut self, items: Vec<JournalItem>) {
         let mut work: Vec<Vec<JournalItem>> = vec![items];
+        // Set when a server first took nothing: writes pause until then at most.
+        let mut unwritten_deadline: Option<Instant> = None;
         while let Some(mut items) = work.pop() {
             while !items.is_empty() {
                 assert!(items.len() <= self.batch_size_max, "a batch over its bound");
@@ -155,6 +164,16 @@ impl Writer {
                         let before = items.len();
                         items = reject_items(items, &refusals);
                         assert!(items.len() < before, "each retry removes at least one item");
+                    }
+                    Err(Rejection::Unwritten { reason }) => {
+                        let deadline = *unwritten_deadline
+                            .get_or_insert_with(|| Instant::now() + server_wait(&self.pool));
+                        if !may_retry(deadline) {
+                            fail(items, &reason);
+                            break;
+                        }
+                        self.metrics.journal_unwritten_retries.inc();
+                        tokio::time::sleep(SERVER_RETRY_PAUSE).await;
                     }
                     Err(Rejection::Failed {
                         reason,
@@ -194,11 +213,16 @@ impl Writer {
             true => write_plain(&exchange, items, &deltas, &self.numbering).await,
             false => write_in_transaction(&exchange, items, &deltas, &self.numbering).await,
         };
-        // The plain exchange always carries its COMMIT (a ROLLBACK after an error).
-        if outcome.is_err() && !plain {
-            // Ends what is left of the transaction (a harmless warning when it already ended).
-            exchange.round_trips.inc();
-            let _ = connection.client.batch_execute("ROLLBACK").await;
+        match &outcome {
+            // A fresh connection next time: this one may reach a demoted, read-only server.
+            Err(Rejection::Unwritten { .. }) => return outcome,
+            // The plain exchange always carries its COMMIT (a ROLLBACK after an error).
+            Err(_) if !plain => {
+                // Ends what is left of the transaction (a harmless warning when it already ended).
+                exchange.round_trips.inc();
+                let _ = connection.client.batch_execute("ROLLBACK").await;
+            }
+            _ => {}
         }
         if !connection.client.is_closed() {
             self.connection = Some(connection);
@@ -309,8 +333,10 @@ async fn write_plain(
 
 /// Two round trips for a batch: BEGIN, the claims, the row locks, the balance updates and the
 /// id allocation travel together; the inserts and the COMMIT in the second. Every statement is
-/// prepared, so each future below sends its request on its first poll, and try_join! polls in
-/// order, so they reach PostgreSQL in order, pipelined.
+/// prepared, so each future below sends its request on its first poll, and a `biased` try_join!
+/// polls in order, so they reach PostgreSQL in order, pipelined, and the error it returns is the
+/// first failed statement's (unbiased, it may be a later one's 25P02 "transaction is aborted",
+/// hiding why: a read-only server's 25006).
 async fn write_in_transaction(
     exchange: &Exchange<'_>,
     items: &[JournalItem],
@@ -320,13 +346,15 @@ async fn write_in_transaction(
     let (client, statements) = (exchange.client, exchange.statements);
     let claims = plan::claims(items);
     exchange.round_trips.inc();
+    // No COMMIT is sent in this round trip: whatever fails here wrote nothing.
     let (_, claimed, balances, ids) = tokio::try_join!(
+        biased;
         client.batch_execute("BEGIN"),
         claim_pending(client, statements, &claims),
         apply_deltas(client, statements, deltas),
         allocate_ids(client, statements, plan::rows_needed(items)),
     )
-    .map_err(Rejection::database)?;
+    .map_err(Rejection::before_commit)?;
     // Every touched row is locked now, until the commit.
     let batch = numbering.issue();
     if let Some(refusals) = plan::refusals_after_claims(items, deltas, &claimed, &balances) {
@@ -339,6 +367,7 @@ async fn write_in_transaction(
     let key_rows = key_rows(items, &transfers);
     exchange.round_trips.inc();
     let (_, _, inserted_keys, _) = tokio::try_join!(
+        biased;
         insert_transfers(client, statements, items, &transfers),
         insert_hold_rows(client, statements, items, &row_ids, &transfers),
         insert_idempotency_keys(client, statements, &key_rows),
@@ -346,7 +375,12 @@ async fn write_in_transaction(
         // travels with the inserts; should an insert fail, PostgreSQL turns it into a ROLLBACK.
         commit_unless(client, keyed),
     )
-    .map_err(Rejection::database)?;
+    .map_err(|error| match keyed {
+        // The COMMIT is still to be sent.
+        true => Rejection::before_commit(error),
+        // The COMMIT travelled with the inserts: a lost connection leaves its outcome unknown.
+        false => Rejection::database(error),
+    })?;
     if keyed {
         let duplicate = duplicate_keys(items, &inserted_keys);
         if !duplicate.is_empty() {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use tally_actors::audit::{audit, AuditError, AUDIT_LOCK_KEY};
+use tally_actors::AccountId;
 
 use crate::helpers::{fixture, Fixture};
 
@@ -13,7 +14,7 @@ async fn violations(fixture: &Fixture, invariant: &str) -> i64 {
 }
 
 /// Two funded accounts, a transfer between them and an open hold.
-async fn ledger(fixture: &Fixture) -> (i64, i64) {
+async fn ledger(fixture: &Fixture) -> (AccountId, AccountId) {
     let ids = fixture.accounts(2, 1_000).await;
     fixture
         .transfer(ids[0], ids[1], 300)
@@ -28,7 +29,7 @@ async fn ledger(fixture: &Fixture) -> (i64, i64) {
     (ids[0], ids[1])
 }
 
-async fn execute(fixture: &Fixture, sql: &str, account: i64) {
+async fn execute(fixture: &Fixture, sql: &str, account: AccountId) {
     let changed = fixture
         .client
         .execute(sql, &[&account])

@@ -1,5 +1,6 @@
 use tally_actors::{
-    AccountKind, Authority, Currency, OpenAccountError, Refusal, TransferError, TransferRequest,
+    AccountId, AccountKind, Authority, Currency, OpenAccountError, Refusal, TransferError,
+    TransferRequest,
 };
 
 use crate::helpers::{amount, fixture};
@@ -47,7 +48,7 @@ async fn a_transfer_moves_money_and_writes_both_entries() {
         )
         .await
         .expect("the entries");
-    let entries: Vec<(i64, i64, i64)> = entries
+    let entries: Vec<(i64, AccountId, i64)> = entries
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
@@ -101,7 +102,7 @@ async fn refusals_move_no_money() {
         Refusal::SameAccount
     );
     assert_eq!(
-        refused(fixture.transfer(alice, 999_999, 10).await),
+        refused(fixture.transfer(alice, AccountId::new(999_999), 10).await),
         Refusal::NotFound
     );
     assert_eq!(
@@ -134,7 +135,7 @@ async fn refusals_move_no_money() {
         .expect("the reserve")
         .get(0);
     let from_reserve = TransferRequest {
-        from: reserve,
+        from: AccountId::new(reserve),
         to: bob,
         amount: amount(10),
         currency: Currency::USD,

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use tally_actors::{
-    Authority, BatchError, BatchItem, BatchItemOutcome, Currency, EngineConfig, Refusal,
+    AccountId, Authority, BatchError, BatchItem, BatchItemOutcome, Currency, EngineConfig, Refusal,
     TransferError, TransferRequest,
 };
 
 use crate::helpers::{amount, fixture, fixture_with, Lcg};
 
-fn item(from: i64, to: i64, minor_units: i64) -> BatchItem {
+fn item(from: AccountId, to: AccountId, minor_units: i64) -> BatchItem {
     BatchItem {
         request: TransferRequest {
             from,

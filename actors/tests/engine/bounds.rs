@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use futures_util::future::join_all;
-use tally_actors::EngineConfig;
+use tally_actors::{AccountId, EngineConfig};
 
 use crate::helpers::fixture_with;
 
@@ -71,8 +71,11 @@ async fn walking_100_000_accounts_keeps_the_actors_within_their_bound() {
                         next.fetch_sub(1, Ordering::Relaxed);
                         return;
                     }
-                    let account = engine.account(first + n).await.expect("an account");
-                    assert_eq!(account.id, first + n);
+                    let account = engine
+                        .account(AccountId::new(first + n))
+                        .await
+                        .expect("an account");
+                    assert_eq!(account.id, AccountId::new(first + n));
                     peak.fetch_max(engine.active_accounts() as i64, Ordering::Relaxed);
                     alive_peak.fetch_max(engine.account_actors_alive() as i64, Ordering::Relaxed);
                 }

@@ -6,7 +6,9 @@ use futures_util::future::join_all;
 use tally_actors::{Currency, Engine, EngineConfig, Refusal, TransferError};
 use tally_test_support::{check_invariants, fresh_database, insert_user, TcpProxy};
 
-use crate::helpers::{amount, assert_memory_matches_database, fixture_with, Fixture, Lcg};
+use crate::helpers::{
+    amount, assert_memory_matches_database, fixture_with, pool_waiting, Fixture, Lcg,
+};
 
 /// Polls `condition` until it holds; panics naming `what` after 10 s.
 async fn wait_until(what: &str, condition: impl Fn() -> bool) {
@@ -20,14 +22,17 @@ async fn wait_until(what: &str, condition: impl Fn() -> bool) {
     }
 }
 
-/// The engine reaches PostgreSQL through a proxy the test cuts mid-run: the callers caught by
-/// the outage get `Unavailable`, nothing half-written remains, memory matches the database, and
+/// The engine reaches PostgreSQL through a proxy the test cuts mid-run for longer than the engine
+/// waits for it: the callers caught by the outage get `Unavailable`, nothing half-written remains, memory matches the database, and
 /// the engine serves again once the database is back.
 #[actix_rt::test]
 async fn a_database_outage_mid_run_fails_only_the_affected_transfers_and_heals() {
+    // The fault: PostgreSQL unreachable this long, once transfers flow.
+    const OUTAGE: Duration = Duration::from_millis(400);
     let database = fresh_database().await;
     let proxy = TcpProxy::to_postgres(&database).await;
-    let pool = tally_test_support::pool(&database.url_via_port(proxy.port()), 8);
+    // The engine waits this long for PostgreSQL to take writes again, shorter than the outage.
+    let pool = pool_waiting(&database.url_via_port(proxy.port()), OUTAGE / 4);
     let fixture = Fixture {
         engine: Engine::start(EngineConfig::default(), pool.clone()),
         client: database.connect().await,
@@ -35,8 +40,6 @@ async fn a_database_outage_mid_run_fails_only_the_affected_transfers_and_heals()
     };
     let accounts = fixture.accounts(10, 10_000).await;
 
-    // The fault: PostgreSQL unreachable this long, once transfers flow.
-    const OUTAGE: Duration = Duration::from_millis(400);
     // Transfers committed so far.
     let committed = Arc::new(AtomicUsize::new(0));
     let senders = (0..16u64).map(|task| {
@@ -88,15 +91,21 @@ async fn a_database_outage_mid_run_fails_only_the_affected_transfers_and_heals()
     let committed = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
     let unavailable = outcomes
         .iter()
-        .filter(|outcome| matches!(outcome, Err(TransferError::Unavailable(_))))
+        .filter(|outcome| {
+            matches!(
+                outcome,
+                Err(TransferError::Unavailable(_) | TransferError::Saturated(_))
+            )
+        })
         .count();
     assert_eq!(
         committed + unavailable,
         outcomes.len(),
         "only commits and outages: {:?}",
-        outcomes
-            .iter()
-            .find(|o| !matches!(o, Ok(_) | Err(TransferError::Unavailable(_))))
+        outcomes.iter().find(|o| !matches!(
+            o,
+            Ok(_) | Err(TransferError::Unavailable(_) | TransferError::Saturated(_))
+        ))
     );
     assert!(unavailable > 0, "the outage was felt");
     assert!(committed > 0, "transfers committed around the outage");
@@ -154,9 +163,10 @@ async fn a_batch_the_database_refuses_leaves_nothing_in_memory() {
         .expect("revoked");
     let refused = join_all((0..8).map(|_| fixture.transfer(alice, bob, 10))).await;
     assert!(
-        refused
-            .iter()
-            .all(|outcome| matches!(outcome, Err(TransferError::Unavailable(_)))),
+        refused.iter().all(|outcome| matches!(
+            outcome,
+            Err(TransferError::Unavailable(_) | TransferError::Saturated(_))
+        )),
         "{refused:?}"
     );
     assert_eq!(fixture.balance(alice).await, 500);
@@ -207,9 +217,10 @@ async fn a_full_engine_answers_unavailable() {
         1,
         "{outcomes:?}"
     );
-    assert!(outcomes
-        .iter()
-        .any(|o| matches!(o, Err(TransferError::Unavailable(_)))));
+    assert!(outcomes.iter().any(|o| matches!(
+        o,
+        Err(TransferError::Unavailable(_) | TransferError::Saturated(_))
+    )));
     assert_eq!(fixture.balance(alice).await, 90);
     let failed = fixture
         .engine

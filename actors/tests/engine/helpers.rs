@@ -1,12 +1,14 @@
 use std::collections::HashMap;
 
-use deadpool_postgres::Pool;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use tally_actors::{
     AccountId, Amount, Authority, Currency, Engine, EngineConfig, IdempotencyKey, TransferError,
     TransferRequest, Transferred,
 };
 use tally_test_support::{check_invariants, fresh_database, insert_user, Invariants};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, NoTls};
 
 pub struct Fixture {
     pub pool: Pool,
@@ -28,6 +30,28 @@ pub async fn fixture_with(config: EngineConfig) -> Fixture {
         engine,
         client,
     }
+}
+
+/// A pool whose connections are created within `wait`: how long the engine waits for a server
+/// that takes its writes.
+pub fn pool_waiting(url: &str, wait: Duration) -> Pool {
+    let manager = Manager::from_config(
+        url.parse().expect("a valid database URL"),
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(8)
+        .timeouts(Timeouts {
+            wait: Some(wait),
+            create: Some(wait),
+            recycle: Some(wait),
+        })
+        .runtime(Runtime::Tokio1)
+        .build()
+        .expect("a pool")
 }
 
 pub fn amount(minor_units: i64) -> Amount {

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use tally_actors::{
-    Authority, Currency, Engine, EngineConfig, TransferError, TransferRequest, TransferStatus,
+    Authority, Currency, Engine, EngineConfig, TransferError, TransferId, TransferRequest,
+    TransferStatus,
 };
 
 use crate::helpers::{amount, fixture_with, Lcg};
@@ -74,7 +75,7 @@ async fn holds_racing_posts_voids_and_expiry_on_two_engines_end_exactly_once() {
         let created = created.clone();
         actix_rt::spawn(async move {
             let mut random = Lcg(task + 1_000);
-            let mut successes: Vec<(i64, &'static str)> = Vec::new();
+            let mut successes: Vec<(TransferId, &'static str)> = Vec::new();
             for transfer in created.iter().skip(task as usize).step_by(TASKS as usize) {
                 let engine = &engines[random.below(2) as usize];
                 let other = &engines[random.below(2) as usize];
@@ -100,7 +101,11 @@ async fn holds_racing_posts_voids_and_expiry_on_two_engines_end_exactly_once() {
                 for (action, outcome) in outcomes {
                     match outcome {
                         Ok(_) => successes.push((id, action)),
-                        Err(TransferError::NotPending | TransferError::Unavailable(_)) => {}
+                        Err(
+                            TransferError::NotPending
+                            | TransferError::Unavailable(_)
+                            | TransferError::Saturated(_),
+                        ) => {}
                         Err(other) => panic!("{action} of {id}: unexpected {other:?}"),
                     }
                 }
@@ -108,7 +113,7 @@ async fn holds_racing_posts_voids_and_expiry_on_two_engines_end_exactly_once() {
             successes
         })
     });
-    let successes: Vec<(i64, &'static str)> = join_all(endings)
+    let successes: Vec<(TransferId, &'static str)> = join_all(endings)
         .await
         .into_iter()
         .flat_map(|task| task.expect("an ending task"))
@@ -137,7 +142,7 @@ async fn holds_racing_posts_voids_and_expiry_on_two_engines_end_exactly_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let mut ended: HashMap<i64, usize> = HashMap::new();
+    let mut ended: HashMap<TransferId, usize> = HashMap::new();
     for (id, _) in &successes {
         *ended.entry(*id).or_default() += 1;
     }
@@ -161,7 +166,9 @@ async fn holds_racing_posts_voids_and_expiry_on_two_engines_end_exactly_once() {
         let status = TransferStatus::parse(row.get(1)).expect("a known status");
         let due: bool = row.get(2);
         let postings: i64 = row.get(3);
-        let by_request = successes.iter().find(|(ended, _)| *ended == id);
+        let by_request = successes
+            .iter()
+            .find(|(ended, _)| *ended == TransferId::new(id));
         match (status, by_request) {
             (TransferStatus::Posted, Some((_, "post"))) => assert_eq!(postings, 1),
             (TransferStatus::Voided, Some((_, "void"))) => assert_eq!(postings, 0),

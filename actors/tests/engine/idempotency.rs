@@ -1,5 +1,5 @@
 use futures_util::future::join_all;
-use tally_actors::{Currency, TransferError};
+use tally_actors::{Currency, Saturation, TransferError};
 
 use crate::helpers::{fixture, key};
 
@@ -45,7 +45,7 @@ async fn a_replay_returns_the_first_answer_and_moves_no_money() {
         .await
         .expect("the key row")
         .get(0);
-    assert_eq!(stored, first.transfer.id);
+    assert_eq!(stored, first.transfer.id.get());
     fixture.assert_consistent().await;
 }
 
@@ -210,10 +210,7 @@ async fn a_flood_of_one_key_is_admitted_before_it_waits_on_the_key() {
         .collect();
     let refused_at_admission = outcomes
         .iter()
-        .filter(|outcome| {
-            matches!(outcome, Err(TransferError::Unavailable(reason))
-                if reason == "too many transfers in flight")
-        })
+        .filter(|outcome| matches!(outcome, Err(TransferError::Saturated(Saturation::InFlight))))
         .count();
     let committed = outcomes
         .iter()
@@ -258,7 +255,12 @@ async fn a_corrupt_stored_outcome_is_counted_as_corruption() {
 
     let replay = fixture.engine.transfer(request).await;
     assert!(
-        matches!(&replay, Err(TransferError::Unavailable(reason)) if reason.contains("does not decode")),
+        matches!(
+            &replay,
+            Err(TransferError::Corrupt {
+                what: "idempotency outcome"
+            })
+        ),
         "{replay:?}"
     );
     let counted: f64 = fixture

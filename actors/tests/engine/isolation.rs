@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use tally_actors::{
-    Authority, BatchError, BatchItem, BatchItemOutcome, Currency, Engine, Refusal, TransferError,
-    TransferRequest,
+    AccountId, Authority, BatchError, BatchItem, BatchItemOutcome, Currency, Engine, Refusal,
+    TransferError, TransferId, TransferRequest,
 };
 
 use crate::helpers::{amount, fixture, key, Fixture, Lcg};
@@ -18,7 +18,7 @@ const HOLDS: usize = 5;
 const POSTS_PER_HOLD: usize = 20;
 const INNOCENT_TASKS: u64 = 8;
 
-fn privileged(from: i64, to: i64, minor_units: i64) -> TransferRequest {
+fn privileged(from: AccountId, to: AccountId, minor_units: i64) -> TransferRequest {
     TransferRequest {
         from,
         to,
@@ -32,10 +32,10 @@ fn privileged(from: i64, to: i64, minor_units: i64) -> TransferRequest {
 /// Transfers among `accounts` until `stop`; returns (committed, unavailable answers).
 async fn innocent_traffic(
     engine: Engine,
-    accounts: Arc<Vec<i64>>,
+    accounts: Arc<Vec<AccountId>>,
     seed: u64,
     stop: Arc<AtomicBool>,
-) -> (u64, Vec<String>) {
+) -> (u64, Vec<TransferError>) {
     let mut random = Lcg(seed);
     let mut committed = 0;
     let mut unavailable = Vec::new();
@@ -47,7 +47,9 @@ async fn innocent_traffic(
             .await
         {
             Ok(_) => committed += 1,
-            Err(TransferError::Unavailable(reason)) => unavailable.push(reason),
+            Err(error @ (TransferError::Saturated(_) | TransferError::Unavailable(_))) => {
+                unavailable.push(error)
+            }
             Err(other) => panic!("an innocent transfer: unexpected {other:?}"),
         }
     }
@@ -325,7 +327,7 @@ async fn a_batch_refused_before_it_is_played_answers_its_key_first() {
         .await
         .expect("the committed answer");
     assert!(replayed.replayed);
-    let ids = |results: &[BatchItemOutcome]| -> Vec<i64> {
+    let ids = |results: &[BatchItemOutcome]| -> Vec<TransferId> {
         results
             .iter()
             .map(|result| match result {
@@ -433,7 +435,10 @@ async fn an_item_postgres_refuses_fails_only_its_own_caller() {
         let (minor_units, outcome) = task.expect("a task");
         match minor_units {
             13 => assert!(
-                matches!(outcome, Err(TransferError::Unavailable(_))),
+                matches!(
+                    outcome,
+                    Err(TransferError::Unavailable(_) | TransferError::Saturated(_))
+                ),
                 "the refused row fails its own caller: {outcome:?}"
             ),
             _ => {

@@ -11,6 +11,7 @@ mod helpers;
 mod holds;
 mod idempotency;
 mod isolation;
+mod leader_change;
 mod lifecycle;
 mod property;
 mod replicas;

@@ -3,7 +3,8 @@
 //! same as the longer path wrote: running balances in item order, ids in item order.
 
 use tally_actors::{
-    Authority, BatchItem, BatchItemOutcome, Currency, Engine, TransferRequest, Transferred,
+    AccountId, Authority, BatchItem, BatchItemOutcome, Currency, Engine, TransferRequest,
+    Transferred,
 };
 
 use crate::helpers::{amount, fixture, key};
@@ -29,7 +30,7 @@ fn counts(engine: &Engine) -> (f64, f64) {
     )
 }
 
-fn item(from: i64, to: i64, minor_units: i64) -> BatchItem {
+fn item(from: AccountId, to: AccountId, minor_units: i64) -> BatchItem {
     BatchItem {
         request: TransferRequest {
             from,
@@ -94,7 +95,7 @@ async fn a_batch_of_plain_transfers_is_one_round_trip() {
     // The rows carry each leg's running balance in item order, with ids in item order, and the
     // answers say what the rows say.
     let answers: Vec<&Transferred> = outcome.results.iter().map(committed).collect();
-    let ids: Vec<i64> = answers.iter().map(|t| t.transfer.id).collect();
+    let ids: Vec<i64> = answers.iter().map(|t| t.transfer.id.get()).collect();
     assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "ids in order");
     let rows = fixture
         .client

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use futures_util::stream::{self, StreamExt};
-use tally_actors::{Amount, Engine, IdempotencyKey, TransferError};
+use tally_actors::{AccountId, Amount, Engine, IdempotencyKey, TransferError};
 
 /// Attempts per deposit when the engine answers `Unavailable` (saturated, or the database
 /// blinked); the idempotency key makes a retry safe.
@@ -52,9 +52,14 @@ async fn deposit(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match engine.deposit(account_id, amount, Some(key.clone())).await {
+        match engine
+            .deposit(AccountId::new(account_id), amount, Some(key.clone()))
+            .await
+        {
             Ok(_) => return Ok(()),
-            Err(TransferError::Unavailable(reason)) if attempt < DEPOSIT_ATTEMPTS => {
+            Err(reason @ (TransferError::Saturated(_) | TransferError::Unavailable(_)))
+                if attempt < DEPOSIT_ATTEMPTS =>
+            {
                 tracing::debug!(account_id, %reason, attempt, "seed deposit retried");
                 tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
             }
