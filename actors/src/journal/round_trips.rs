@@ -89,7 +89,7 @@ pub(crate) async fn write_transfers(
     statements: &Statements,
     items: &[JournalItem],
     deltas: &Deltas,
-) -> Result<Written, tokio_postgres::Error> {
+) -> Result<Written, WriteFailed> {
     assert!(
         items
             .iter()
@@ -105,13 +105,38 @@ pub(crate) async fn write_transfers(
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
     let write_parameters: [&(dyn ToSql + Sync); 6] =
         [&ids, &changes, &from, &to, &amounts, &currencies];
+    let before = WriteFailed::BeforeCommit;
+    // Async blocks send on their first poll too, so the four still leave in order, together.
     let (_, _, rows, _) = tokio::try_join!(
-        client.batch_execute("BEGIN"),
-        client.query(&statements.lock_accounts, &lock_parameters),
-        client.query(&statements.write_transfers, &write_parameters),
-        client.batch_execute("COMMIT"),
+        async { client.batch_execute("BEGIN").await.map_err(before) },
+        async {
+            client
+                .query(&statements.lock_accounts, &lock_parameters)
+                .await
+                .map_err(before)
+        },
+        async {
+            client
+                .query(&statements.write_transfers, &write_parameters)
+                .await
+                .map_err(before)
+        },
+        async {
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(WriteFailed::Commit)
+        },
     )?;
     Ok(written(&rows, items.len(), deltas.len()))
+}
+
+/// Which answer of the exchange carried the error.
+pub(crate) enum WriteFailed {
+    /// A statement before COMMIT: when PostgreSQL answered it with an error, the transaction
+    /// aborted and the COMMIT that follows is a ROLLBACK.
+    BeforeCommit(tokio_postgres::Error),
+    Commit(tokio_postgres::Error),
 }
 
 /// Reads WRITE_TRANSFERS's rows (see its comment for their kinds).

@@ -14,7 +14,7 @@ use super::numbering::{BatchNumber, Numbering};
 use super::plan::{self, AccountAfter, Deltas, Refusals, Refused};
 use super::round_trips::{
     allocate_ids, apply_deltas, claim_pending, insert_hold_rows, insert_idempotency_keys,
-    insert_transfers, write_transfers, Statements,
+    insert_transfers, write_transfers, Statements, WriteFailed,
 };
 use super::settle::{answer_committed, release_item, settle_accounts};
 use super::{JournalItem, JournalOutcome, Operation};
@@ -308,7 +308,16 @@ async fn write_plain(
     exchange.round_trips.inc();
     let written = write_transfers(exchange.client, exchange.statements, items, deltas)
         .await
-        .map_err(Rejection::database)?;
+        .map_err(|failed| match failed {
+            // PostgreSQL's own error before COMMIT proves nothing was written (a read-only
+            // server, one shutting down); a broken connection does not: COMMIT was sent.
+            WriteFailed::BeforeCommit(error) if error.as_db_error().is_some() => {
+                Rejection::before_commit(error)
+            }
+            WriteFailed::BeforeCommit(error) | WriteFailed::Commit(error) => {
+                Rejection::database(error)
+            }
+        })?;
     if !written.stale.is_empty() {
         return Err(Rejection::Items(Refusals {
             stale: written.stale,
