@@ -184,6 +184,7 @@ fn fixed_answer() -> TransferResult {
         available: balance,
         currency: "USD",
         created_at: at,
+        status: "active".to_owned(),
     };
     let entry = |id: i64, account_id: i64, amount: i64| EntryView {
         id,
@@ -192,6 +193,9 @@ fn fixed_answer() -> TransferResult {
         amount,
         balance_after: Some(1_000_000 + amount),
         created_at: at,
+        counterparty_account_id: None,
+        description: None,
+        reference: None,
     };
     TransferResult {
         transfer: TransferView {
@@ -204,6 +208,11 @@ fn fixed_answer() -> TransferResult {
             created_at: at,
             posted_at: Some(at),
             expires_at: None,
+            description: None,
+            reference: None,
+            metadata: None,
+            reversal_of: None,
+            reversed_amount: 0,
         },
         from_account: account(1, 998_750),
         from_entry: Some(entry(15_308_642, 1, -1250)),

@@ -55,7 +55,10 @@ pub struct Settings {
     pub token: TokenSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
     pub engine: EngineConfig,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -218,11 +221,56 @@ pub struct AuthSettings {
     pub address_window: Duration,
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// A PEM file of root certificates trusted for https deliveries besides the system's (a
+    /// private CA); empty: the system's roots only. Verification is never turned off.
+    #[serde(default)]
+    pub extra_root_cert: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
     pub level: String,
+}
+
+/// OpenTelemetry traces, exported over OTLP (HTTP, protobuf) only when an endpoint is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// The collector's OTLP/HTTP base URL (e.g. `http://otel-collector:4318`); spans go to its
+    /// `/v1/traces`. Unset or empty: no exporter, no OpenTelemetry layer.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` resource attribute of every span.
+    pub service_name: String,
+}
+
+impl TelemetrySettings {
+    /// The endpoint when tracing is on.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.otlp_endpoint
+            .as_deref()
+            .map(str::trim)
+            .filter(|endpoint| !endpoint.is_empty())
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if let Some(endpoint) = self.endpoint() {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return Err(format!(
+                    "telemetry.otlp_endpoint: `{endpoint}` is not an http:// or https:// URL"
+                ));
+            }
+        }
+        if self.service_name.trim().is_empty() {
+            return Err("telemetry.service_name must not be empty".to_owned());
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -287,6 +335,7 @@ impl Settings {
             .and_then(|()| self.check_auth())
             .and_then(|()| self.check_service_bounds())
             .and_then(|()| check_log_level(&self.log.level))
+            .and_then(|()| self.telemetry.check())
             .map_err(ConfigurationError)?;
         self.engine
             .validate()

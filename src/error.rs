@@ -42,6 +42,18 @@ pub enum ApiError {
     TransferNotPending,
     #[error("the paying account has too many open pending transfers; post, void or let some expire first")]
     TooManyHolds,
+    #[error("the account is frozen: it can receive money but not pay")]
+    AccountFrozen,
+    #[error("the account is closed")]
+    AccountClosed,
+    #[error("only an account with balance 0 and nothing held can be closed")]
+    AccountNotEmpty,
+    #[error("the paying account already made a transfer with this reference")]
+    DuplicateReference,
+    #[error("the transfer is not posted (pending, voided or expired): nothing to reverse")]
+    TransferNotPosted,
+    #[error("the reversals would exceed the original transfer's amount")]
+    ReversalExceedsOriginal,
     #[error("the request body did not arrive within {timeout_ms} ms")]
     BodyTimeout { timeout_ms: u64 },
     #[error("{reason}; try again later")]
@@ -88,6 +100,12 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     TransferNotPending,
     TooManyHolds,
+    AccountClosed,
+    AccountFrozen,
+    AccountNotEmpty,
+    DuplicateReference,
+    ReversalExceedsOriginal,
+    TransferNotPosted,
     RequestTimeout,
     PayloadTooLarge,
     InsufficientFunds,
@@ -99,7 +117,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::InvalidJson,
         ErrorCode::ValidationFailed,
         ErrorCode::SameAccount,
@@ -112,6 +130,12 @@ impl ErrorCode {
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::TransferNotPending,
         ErrorCode::TooManyHolds,
+        ErrorCode::AccountClosed,
+        ErrorCode::AccountFrozen,
+        ErrorCode::AccountNotEmpty,
+        ErrorCode::DuplicateReference,
+        ErrorCode::ReversalExceedsOriginal,
+        ErrorCode::TransferNotPosted,
         ErrorCode::RequestTimeout,
         ErrorCode::PayloadTooLarge,
         ErrorCode::InsufficientFunds,
@@ -137,6 +161,12 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::TransferNotPending => "transfer_not_pending",
             ErrorCode::TooManyHolds => "too_many_holds",
+            ErrorCode::AccountFrozen => "account_frozen",
+            ErrorCode::AccountClosed => "account_closed",
+            ErrorCode::AccountNotEmpty => "account_not_empty",
+            ErrorCode::DuplicateReference => "duplicate_reference",
+            ErrorCode::TransferNotPosted => "transfer_not_posted",
+            ErrorCode::ReversalExceedsOriginal => "reversal_exceeds_original",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::InsufficientFunds => "insufficient_funds",
@@ -161,7 +191,13 @@ impl ErrorCode {
             ErrorCode::Conflict
             | ErrorCode::IdempotencyKeyReused
             | ErrorCode::TransferNotPending
-            | ErrorCode::TooManyHolds => StatusCode::CONFLICT,
+            | ErrorCode::TooManyHolds
+            | ErrorCode::AccountFrozen
+            | ErrorCode::AccountClosed
+            | ErrorCode::AccountNotEmpty => StatusCode::CONFLICT,
+            ErrorCode::DuplicateReference
+            | ErrorCode::TransferNotPosted
+            | ErrorCode::ReversalExceedsOriginal => StatusCode::CONFLICT,
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::InsufficientFunds
@@ -202,6 +238,12 @@ impl ApiError {
             ApiError::BalanceOverflow => ErrorCode::BalanceOverflow,
             ApiError::TransferNotPending => ErrorCode::TransferNotPending,
             ApiError::TooManyHolds => ErrorCode::TooManyHolds,
+            ApiError::AccountFrozen => ErrorCode::AccountFrozen,
+            ApiError::AccountClosed => ErrorCode::AccountClosed,
+            ApiError::AccountNotEmpty => ErrorCode::AccountNotEmpty,
+            ApiError::DuplicateReference => ErrorCode::DuplicateReference,
+            ApiError::TransferNotPosted => ErrorCode::TransferNotPosted,
+            ApiError::ReversalExceedsOriginal => ErrorCode::ReversalExceedsOriginal,
             ApiError::BodyTimeout { .. } => ErrorCode::RequestTimeout,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
@@ -279,9 +321,15 @@ impl From<tally_actors::TransferError> for ApiError {
                 Refusal::AmountAbovePending => ApiError::Validation(
                     "amount must not exceed the pending transfer's amount".to_owned(),
                 ),
+                Refusal::AccountFrozen => ApiError::AccountFrozen,
+                Refusal::AccountClosed => ApiError::AccountClosed,
+                Refusal::AccountNotEmpty => ApiError::AccountNotEmpty,
+                Refusal::DuplicateReference => ApiError::DuplicateReference,
+                Refusal::ReversalExceedsOriginal => ApiError::ReversalExceedsOriginal,
             },
             TransferError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             TransferError::NotPending => ApiError::TransferNotPending,
+            TransferError::NotPosted => ApiError::TransferNotPosted,
             TransferError::TooManyHolds => ApiError::TooManyHolds,
             TransferError::Saturated(saturation) => ApiError::saturated(saturation),
             TransferError::Unavailable(outage) => ApiError::outage(outage),

@@ -17,7 +17,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.log);
+    let _telemetry = match telemetry::init(&settings.log, &settings.telemetry) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("tally: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let outcome = actix_web::rt::System::new().block_on(tally::cli::run(cli.command, settings));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

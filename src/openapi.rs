@@ -7,7 +7,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    accounts, batch, events, health, pending, tokens, transfers, users, views, webhooks,
+    accounts, batch, events, health, pending, reversal, search, tokens, transfers, users, views,
+    webhooks,
 };
 
 mod constraints;
@@ -22,9 +23,10 @@ mod constraints;
         users::create_user, users::login, users::logout, users::me, tokens::renew_access,
         accounts::create_account, accounts::get_account, accounts::list_accounts,
         accounts::list_entries, accounts::balance_at, accounts::list_transfers,
-        accounts::deposit, accounts::withdraw,
-        transfers::create_transfer, transfers::get_transfer,
-        pending::post_transfer, pending::void_transfer, batch::create_batch,
+        accounts::deposit, accounts::withdraw, accounts::freeze, accounts::unfreeze,
+        accounts::close,
+        transfers::create_transfer, transfers::get_transfer, search::search_transfers,
+        pending::post_transfer, pending::void_transfer, reversal::reverse_transfer, batch::create_batch,
         events::list_events, events::stream_events,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook,
         webhooks::delete_webhook,
@@ -34,7 +36,7 @@ mod constraints;
         crate::error::ErrorBody, crate::error::ErrorDetail,
         views::AccountView, views::TransferView, views::EntryView, views::TransferResult,
         views::MovementResult, views::BalanceAtView, views::PendingResult,
-        pending::PostRequest, batch::BatchRequest, batch::BatchResult, batch::BatchItemResult,
+        search::TransferPage, reversal::ReverseRequest, pending::PostRequest, batch::BatchRequest, batch::BatchResult, batch::BatchItemResult,
         events::EventsPage, events::EventView, events::EventData, events::TransferEventData,
         webhooks::CreateWebhookRequest, webhooks::WebhookView, webhooks::CreatedWebhook,
     )),
@@ -78,15 +80,19 @@ fn metrics_doc() {}
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/docs", web::get().to(redirect_to_docs))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document()));
+        // Served as JSON, not through utoipa's types, which would drop the keywords they do not
+        // model (`if`/`then`).
+        .service(
+            SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", document()),
+        );
 }
 
 /// The document `/openapi.json` serves: the handlers' annotations with every enforced rule
 /// written in (bounds, enums, patterns, error codes per status, headers).
-pub fn document() -> utoipa::openapi::OpenApi {
+pub fn document() -> serde_json::Value {
     let mut value = serde_json::to_value(ApiDoc::openapi()).expect("the document is JSON");
     constraints::apply(&mut value);
-    serde_json::from_value(value).expect("the constrained document is still OpenAPI")
+    value
 }
 
 async fn redirect_to_docs() -> HttpResponse {

@@ -9,7 +9,7 @@ use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use deadpool_postgres::Pool;
 use tally_actors::events::{self, EventHead};
-use tally_actors::Engine;
+use tally_actors::{Engine, Reads};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{
@@ -39,8 +39,10 @@ pub struct AppState {
     pub address_limiter: AddressLimiter,
     /// Logged-out sessions, whose access tokens every worker refuses.
     pub revoked: Arc<RevokedSessions>,
-    /// The engine: one per process, started before the server.
+    /// The engine's command handle: one per process, started before the server.
     pub engine: Engine,
+    /// The engine's read handle (statements, transfers, searches, account lists).
+    pub reads: Reads,
     /// The newest numbered event, followed by this process's numbering task.
     pub events: EventHead,
     pub metrics: Metrics,
@@ -54,8 +56,10 @@ impl AppState {
         pool: Pool,
         clock: Clock,
     ) -> anyhow::Result<AppState> {
+        let engine = Engine::start(settings.engine.clone(), pool.clone());
         Ok(AppState {
-            engine: Engine::start(settings.engine.clone(), pool.clone()),
+            reads: engine.reads().clone(),
+            engine,
             events: events::start_numbering(pool.clone()),
             metrics: Metrics::new(),
             tokens: TokenMaker::with_clock(&settings.token, clock)?,
@@ -111,7 +115,11 @@ impl Application {
         let state = web::Data::new(AppState::build(settings.clone(), pool.clone(), clock).await?);
         revocation::follow(&state.revoked, pool.clone(), &settings.database);
         housekeeping::start(pool.clone(), &settings);
-        webhooks::start(pool, settings.env == RunMode::Production);
+        webhooks::start(
+            pool,
+            &settings.webhooks,
+            settings.env == RunMode::Production,
+        )?;
         let engine = state.engine.clone();
         let lag_gauge = tally_actors::replica::lag_gauge(state.engine.metrics_registry());
         if let Some(read_url) = &settings.database.read_url {
@@ -124,7 +132,7 @@ impl Application {
                 settings.database.read_max_lag,
                 lag_gauge,
             );
-            state.engine.use_read_replica(replica);
+            state.reads.use_read_replica(replica);
         }
         tally_actors::audit::start(&state.engine, settings.engine.audit_interval);
         tally_actors::failover::watch(&state.engine, SERVER_CHECK_INTERVAL);

@@ -6,12 +6,14 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use anyhow::{bail, Context};
 use deadpool_postgres::Pool;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tally_actors::events;
 use uuid::Uuid;
 
+use crate::configuration::WebhookSettings;
 use crate::routes::events::event_view;
 use crate::store::webhooks::{self as store, Leased};
 
@@ -100,15 +102,10 @@ fn is_internal_address(address: IpAddr) -> bool {
 }
 
 /// Starts this replica's delivery worker on the current runtime.
-pub fn start(pool: Pool, production: bool) {
-    let client = reqwest::Client::builder()
-        .timeout(DELIVERY_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client");
+pub fn start(pool: Pool, settings: &WebhookSettings, production: bool) -> anyhow::Result<()> {
     let worker = Worker {
         pool,
-        client,
+        client: delivery_client(&settings.extra_root_cert)?,
         owner: Uuid::new_v4(),
         production,
     };
@@ -122,6 +119,36 @@ pub fn start(pool: Pool, production: bool) {
             }
         }
     });
+    Ok(())
+}
+
+/// Installs rustls' `ring` provider as the process's default, once. reqwest is built without a
+/// provider of its own (its default, aws-lc, downloads and builds with cmake), so every client
+/// in the process needs this before it is built; a provider already installed stays.
+pub fn install_tls_provider() {
+    // Deprecated only as a nudge towards aws-lc's post-quantum groups, which ring lacks.
+    #[allow(deprecated)]
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The deliveries' client: no redirects, a timeout, and certificates verified against the
+/// system's roots plus the PEM file `extra_root_cert` names (when not empty).
+pub fn delivery_client(extra_root_cert: &str) -> anyhow::Result<reqwest::Client> {
+    install_tls_provider();
+    let mut builder = reqwest::Client::builder()
+        .timeout(DELIVERY_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none());
+    if !extra_root_cert.is_empty() {
+        let pem = std::fs::read(extra_root_cert)
+            .with_context(|| format!("webhooks.extra_root_cert: reading {extra_root_cert}"))?;
+        let roots = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("webhooks.extra_root_cert: {extra_root_cert}"))?;
+        if roots.is_empty() {
+            bail!("webhooks.extra_root_cert: {extra_root_cert} holds no PEM certificate");
+        }
+        builder = builder.tls_certs_merge(roots);
+    }
+    builder.build().context("the webhooks' HTTP client")
 }
 
 struct Worker {
@@ -241,6 +268,23 @@ mod tests {
             signature("whsec", 1700000000, b"{}"),
             "t=1700000000,v1=7d44587dddbaf4c7f70fef20f48cd594834ffea1641e3ac227b84408298738af"
         );
+    }
+
+    #[test]
+    fn an_extra_root_that_cannot_be_read_or_holds_no_certificate_stops_the_start() {
+        let missing = delivery_client("/nonexistent/roots.pem").unwrap_err();
+        assert!(format!("{missing:#}").contains("webhooks.extra_root_cert"));
+        let empty = tempfile_with(b"no certificate here\n");
+        let error = delivery_client(empty.to_str().unwrap()).unwrap_err();
+        assert!(format!("{error:#}").contains("holds no PEM certificate"));
+        assert!(delivery_client("").is_ok());
+        std::fs::remove_file(empty).unwrap();
+    }
+
+    fn tempfile_with(bytes: &[u8]) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("tally-roots-{}.pem", Uuid::new_v4()));
+        std::fs::write(&path, bytes).unwrap();
+        path
     }
 
     #[test]

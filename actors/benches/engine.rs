@@ -359,6 +359,7 @@ async fn scenario(
                     currency: Currency::USD,
                     authority: Authority::Owner(from.owner.to_string()),
                     idempotency: None,
+                    details: Default::default(),
                 };
                 let sent = Instant::now();
                 let outcome = engine.transfer(request).await;

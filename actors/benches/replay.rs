@@ -539,8 +539,27 @@ async fn write_batch(client: &Client, statements: &Statements, transfers: &[Rand
     let amounts: Vec<i64> = transfers.iter().map(|t| t.amount).collect();
     let currencies: Vec<&str> = vec!["USD"; transfers.len()];
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
-    let write_parameters: [&(dyn ToSql + Sync); 6] =
-        [&ids, &changes, &from_ids, &to_ids, &amounts, &currencies];
+    // As the journal's: an account paying in the batch is debited (it must be active); the
+    // engine's plain transfers say nothing unless asked.
+    let debited: Vec<bool> = ids
+        .iter()
+        .map(|id| transfers.iter().any(|t| t.from == *id))
+        .collect();
+    let descriptions: Vec<Option<&str>> = vec![None; transfers.len()];
+    let metadata: Vec<Option<serde_json::Value>> = vec![None; transfers.len()];
+    let reversals: Vec<Option<i64>> = vec![None; transfers.len()];
+    let write_parameters: [&(dyn ToSql + Sync); 10] = [
+        &ids,
+        &changes,
+        &debited,
+        &from_ids,
+        &to_ids,
+        &amounts,
+        &currencies,
+        &descriptions,
+        &metadata,
+        &reversals,
+    ];
     let (_, _, rows, _) = tokio::try_join!(
         client.batch_execute("BEGIN"),
         client.query(&statements.lock_accounts, &lock_parameters),

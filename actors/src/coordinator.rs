@@ -10,15 +10,17 @@
 use actix::dev::SendError;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
-use crate::account::{Hold, HoldReply, SettlementOutcome, Side};
+use crate::account::{Hold, HoldReply, SettlementOutcome, Side, Snapshot, SnapshotReply};
 use crate::engine::Engine;
 use crate::idempotency::Begin;
 use crate::journal::{release, JournalItem, JournalOutcome, Operation};
 use crate::metrics::Queue;
 use crate::model::{
-    AccountId, AccountInfo, AccountKind, Amount, Authority, IdempotencyKey, LookupError, Movement,
-    Refusal, TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
+    AccountId, AccountInfo, AccountKind, AccountStatus, Amount, Authority, IdempotencyKey,
+    LookupError, Movement, Refusal, TransferDetails, TransferError, TransferId, TransferRequest,
+    TransferStatus, Transferred,
 };
 use crate::model::{Outage, Saturation};
 use crate::registry::AccountHandle;
@@ -97,6 +99,90 @@ impl Engine {
         outcome
     }
 
+    /// Refunds `amount` of posted transfer `id` (all that is left of it when `None`): a new
+    /// posted transfer from its payee back to its payer, naming it (`reversal_of`), through the
+    /// ordinary path, in a task of its own. Only the payee or a banker may; the payer is refused
+    /// (`Forbidden`), anyone else does not find it. The database keeps the sum of reversals
+    /// within the original's amount whatever races it.
+    pub(crate) async fn reverse_transfer(
+        &self,
+        id: TransferId,
+        amount: Option<Amount>,
+        description: Option<String>,
+        authority: Authority,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Transferred, TransferError> {
+        let engine = self.clone();
+        let run = async move {
+            let _permit = engine.admit()?;
+            // The key first: a replay answers what it answered, whatever is left to refund now.
+            let _key = match engine.begin_key(idempotency.as_ref()).await? {
+                KeyStart::Replay(transferred) => return Ok(*transferred),
+                KeyStart::Fresh(guard) => guard,
+            };
+            let mut job = engine.reversal_job(id, amount, &authority).await?;
+            job.request.idempotency = idempotency;
+            job.request.details.description = description;
+            engine.execute_admitted(&job).await
+        };
+        let outcome = run_detached(run).await;
+        self.count_outcome(&outcome);
+        outcome
+    }
+
+    /// The transfer that reverses `amount` of transfer `id`, after the rules its row tells.
+    async fn reversal_job(
+        &self,
+        id: TransferId,
+        amount: Option<Amount>,
+        authority: &Authority,
+    ) -> Result<Job, TransferError> {
+        let found = self
+            .inner
+            .reads
+            .find_transfer(id)
+            .await?
+            .ok_or(Refusal::NotFound)?;
+        if let Authority::Owner(username) = authority {
+            let caller = Some(username.as_str());
+            if found.from_owner.as_deref() == caller && found.to_owner.as_deref() != caller {
+                return Err(Refusal::Forbidden.into());
+            }
+            if found.to_owner.as_deref() != caller {
+                return Err(Refusal::NotFound.into());
+            }
+        }
+        let original = found.transfer;
+        if original.status != TransferStatus::Posted {
+            return Err(TransferError::NotPosted);
+        }
+        let left = original.amount.get() - original.reversed_amount;
+        assert!(left >= 0, "reversals within the original's amount");
+        let amount = match amount {
+            Some(amount) => amount,
+            None => Amount::new(left).map_err(|_| Refusal::ReversalExceedsOriginal)?,
+        };
+        if amount.get() > left {
+            return Err(Refusal::ReversalExceedsOriginal.into());
+        }
+        Ok(Job {
+            request: TransferRequest {
+                from: original.to_account_id,
+                to: original.from_account_id,
+                amount,
+                currency: original.currency,
+                authority: Authority::Privileged,
+                idempotency: None,
+                details: TransferDetails {
+                    reversal_of: Some(id),
+                    ..TransferDetails::default()
+                },
+            },
+            movement: Some(Movement::Transfer),
+            operation: Operation::Transfer,
+        })
+    }
+
     async fn execute_to_end(&self, job: Job) -> Result<Transferred, TransferError> {
         let outcome = async {
             if job.request.from == job.request.to {
@@ -144,7 +230,12 @@ impl Engine {
         ending: Ending,
         authority: &Authority,
     ) -> Result<Job, TransferError> {
-        let found = self.find_transfer(id).await?.ok_or(Refusal::NotFound)?;
+        let found = self
+            .inner
+            .reads
+            .find_transfer(id)
+            .await?
+            .ok_or(Refusal::NotFound)?;
         if let Authority::Owner(username) = authority {
             let caller = Some(username.as_str());
             if found.from_owner.as_deref() == caller && found.to_owner.as_deref() != caller {
@@ -191,6 +282,8 @@ impl Engine {
                 currency: pending.currency,
                 authority: Authority::Privileged,
                 idempotency: None,
+                // What the transfer says is on its pending row; the posting says nothing.
+                details: TransferDetails::default(),
             },
             movement: None,
             operation,
@@ -237,6 +330,10 @@ impl Engine {
             check(request, movement, &from.info, &to.info)
                 .map_err(|refusal| Attempt::Failed(refusal.into()))?;
         }
+        if let Operation::CreatePending { .. } = job.operation {
+            // A hold puts nothing on its payee's actor: ask it whether it is closed.
+            self.refuse_closed(&to).await?;
+        }
         let (reply, answer) = oneshot::channel();
         let item = JournalItem {
             operation: job.operation,
@@ -244,12 +341,19 @@ impl Engine {
             to,
             amount: request.amount,
             currency: request.currency,
+            details: request.details.clone(),
             idempotency: request.idempotency.clone(),
             group: None,
             group_key: None,
             reply,
+            span: tracing::Span::current(),
         };
-        self.hold_in_order(&item).await?;
+        let hold = tracing::debug_span!(
+            "engine hold",
+            account.from = %request.from,
+            account.to = %request.to,
+        );
+        self.hold_in_order(&item).instrument(hold).await?;
         if let Err(item) = self.inner.journal.submit(item) {
             self.inner.metrics.rejected(Queue::Journal);
             crate::journal::release_item(&item, SettlementOutcome::Released);
@@ -259,12 +363,38 @@ impl Engine {
             Ok(JournalOutcome::Committed(transferred)) => Ok(*transferred),
             Ok(JournalOutcome::Stale) => Err(Attempt::Stale),
             Ok(JournalOutcome::DuplicateKey) => Err(Attempt::DuplicateKey),
+            Ok(JournalOutcome::DuplicateReference) => Err(Attempt::Failed(TransferError::Refused(
+                Refusal::DuplicateReference,
+            ))),
+            Ok(JournalOutcome::ReversalExceeded) => Err(Attempt::Failed(TransferError::Refused(
+                Refusal::ReversalExceedsOriginal,
+            ))),
             Ok(JournalOutcome::NotPending) => Err(Attempt::Failed(TransferError::NotPending)),
             Ok(JournalOutcome::GroupAborted) => Err(Attempt::Stale),
             Ok(JournalOutcome::Failed(reason)) => {
                 Err(Attempt::Failed(Outage::Database(reason).into()))
             }
             Err(_) => Err(Attempt::Failed(Outage::Stopped.into())),
+        }
+    }
+
+    /// `AccountClosed` when the account is closed (final: its actor's word is enough).
+    async fn refuse_closed(&self, handle: &AccountHandle) -> Result<(), Attempt> {
+        let (reply, answer) = oneshot::channel();
+        if handle.addr.try_send(Snapshot { reply }).is_err() {
+            self.inner.metrics.rejected(Queue::AccountMailbox);
+            return Err(Attempt::Failed(Saturation::AccountMailbox.into()));
+        }
+        match answer.await {
+            Ok(SnapshotReply::Account(account)) if account.status == AccountStatus::Closed => {
+                Err(Attempt::Failed(Refusal::AccountClosed.into()))
+            }
+            Ok(SnapshotReply::Account(_)) => Ok(()),
+            Ok(SnapshotReply::Retired) | Err(_) => {
+                self.inner.registry.evict(handle);
+                Err(Attempt::Retired)
+            }
+            Ok(SnapshotReply::Unavailable) => Err(Attempt::Failed(Outage::AccountNotLoaded.into())),
         }
     }
 
@@ -356,7 +486,8 @@ impl Engine {
 }
 
 /// Runs `work` in a task of its own, so that dropping the caller's future (a client that went
-/// away) cannot stop it between a hold and its release.
+/// away) cannot stop it between a hold and its release. The task stays in the caller's span:
+/// the engine's spans are children of the request's.
 pub(crate) async fn run_detached<T, E>(
     work: impl std::future::Future<Output = Result<T, E>> + Send + 'static,
 ) -> Result<T, E>
@@ -364,10 +495,12 @@ where
     T: Send + 'static,
     E: From<TransferError> + Send + 'static,
 {
-    tokio::spawn(work).await.unwrap_or_else(|error| {
-        tracing::error!(%error, "an engine task ended early");
-        Err(TransferError::from(Outage::Stopped).into())
-    })
+    tokio::spawn(work.in_current_span())
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "an engine task ended early");
+            Err(TransferError::from(Outage::Stopped).into())
+        })
 }
 
 /// How an idempotency key lets a request start.

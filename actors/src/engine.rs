@@ -8,18 +8,19 @@ use dashmap::DashMap;
 use deadpool_postgres::Pool;
 use tokio::sync::{oneshot, Semaphore};
 
-use crate::account::{Restart, Snapshot, SnapshotReply};
+use crate::account::{ChangeStatus, Restart, Snapshot, SnapshotReply, StatusReply};
 use crate::config::EngineConfig;
 use crate::coordinator::{Ending, Job};
 use crate::idempotency::Idempotency;
 use crate::journal::{Journal, Operation};
 use crate::metrics::EngineMetrics;
 use crate::model::{
-    AccountId, AccountKind, AccountSnapshot, Amount, Authority, Currency, IdempotencyKey,
-    LookupError, Movement, OpenAccountError, Refusal, TransferError, TransferId, TransferRequest,
-    Transferred,
+    AccountId, AccountKind, AccountSnapshot, AccountStatus, Amount, Authority, Currency,
+    IdempotencyKey, LookupError, Movement, OpenAccountError, Refusal, TransferError, TransferId,
+    TransferRequest, Transferred,
 };
 use crate::model::{Outage, Saturation};
+use crate::queries::Reads;
 use crate::registry::Registry;
 
 /// A handle to the engine; cheap to clone, shared by every HTTP worker.
@@ -39,8 +40,8 @@ pub(crate) struct Inner {
     pub(crate) in_flight: Semaphore,
     /// Each currency's reserve account, looked up once.
     pub(crate) reserves: DashMap<Currency, AccountId>,
-    /// Where statements, balances at an instant and lists may be read (`database.read_url`).
-    pub(crate) read_replica: std::sync::OnceLock<crate::replica::ReadReplica>,
+    /// The SQL-only reads, on their own handle; the engine's own checks read through it too.
+    pub(crate) reads: Reads,
     arbiters: Vec<Arbiter>,
 }
 
@@ -89,7 +90,7 @@ impl Engine {
                 in_flight: Semaphore::new(config.transfers_in_flight_max),
                 idempotency: Idempotency::new(pool.clone(), metrics.clone()),
                 reserves: DashMap::new(),
-                read_replica: std::sync::OnceLock::new(),
+                reads: Reads::new(pool.clone(), metrics.clone()),
                 config,
                 pool,
                 registry,
@@ -128,6 +129,8 @@ impl Engine {
         // Counted in PostgreSQL (every replica's holds); concurrent creations may pass it by
         // as many as are in flight, which `transfers_in_flight_max` bounds.
         let open = self
+            .inner
+            .reads
             .holds_open(&[request.from])
             .await
             .map_err(TransferError::from)?;
@@ -155,6 +158,19 @@ impl Engine {
             .await
     }
 
+    /// Refunds a posted transfer, all that is left of it unless `amount` says less: see
+    /// `coordinator::reverse`.
+    pub async fn reverse(
+        &self,
+        id: TransferId,
+        amount: Option<Amount>,
+        description: Option<String>,
+        authority: Authority,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Transferred, TransferError> {
+        Engine::reverse_transfer(self, id, amount, description, authority, idempotency).await
+    }
+
     /// Voids a pending transfer: its hold is released and nothing moves. Only the payee or a
     /// banker may.
     pub async fn void(
@@ -176,7 +192,7 @@ impl Engine {
         let round_max = self.inner.config.expiry_sweep_batch_max;
         let mut expired = 0;
         for _ in 0..crate::config::EXPIRY_SWEEP_ROUNDS_MAX {
-            let due = self.due_pending(round_max).await?;
+            let due = self.inner.reads.due_pending(round_max).await?;
             let found = due.len();
             let releases = due
                 .into_iter()
@@ -206,6 +222,7 @@ impl Engine {
             currency,
             authority: Authority::Privileged,
             idempotency,
+            details: Default::default(),
         };
         self.execute(Job {
             request,
@@ -231,6 +248,7 @@ impl Engine {
             currency,
             authority,
             idempotency,
+            details: Default::default(),
         };
         self.execute(Job {
             request,
@@ -260,6 +278,36 @@ impl Engine {
             }
         }
         Err(Outage::AccountNotLoaded.into())
+    }
+
+    /// Freezes, unfreezes or closes an account (the caller checked who may); answers the
+    /// account as it stands after. Its actor makes the change, so its cache and PostgreSQL
+    /// agree, and a batch already holding the account's row commits before the change.
+    pub async fn change_status(
+        &self,
+        id: AccountId,
+        to: AccountStatus,
+    ) -> Result<AccountSnapshot, TransferError> {
+        for _ in 0..2 {
+            let handle = self.inner.registry.get(id).await?;
+            if handle.info.kind == AccountKind::Reserve {
+                return Err(Refusal::NotFound.into());
+            }
+            let (reply, answer) = oneshot::channel();
+            if handle.addr.try_send(ChangeStatus { to, reply }).is_err() {
+                self.inner
+                    .metrics
+                    .rejected(crate::metrics::Queue::AccountMailbox);
+                return Err(crate::model::Saturation::AccountMailbox.into());
+            }
+            match answer.await {
+                Ok(StatusReply::Changed) => return Ok(self.account(id).await?),
+                Ok(StatusReply::Refused(refusal)) => return Err(refusal.into()),
+                Ok(StatusReply::Retired) | Err(_) => self.inner.registry.evict(&handle),
+                Ok(StatusReply::Unavailable) => break,
+            }
+        }
+        Err(crate::model::Outage::AccountNotLoaded.into())
     }
 
     /// Opens a customer account with a zero balance.
@@ -304,6 +352,7 @@ impl Engine {
             currency,
             kind: AccountKind::Customer,
             created_at: row.get(3),
+            status: crate::model::AccountStatus::Active,
         })
     }
 
@@ -315,13 +364,10 @@ impl Engine {
             .await
     }
 
-    /// Reads statements, balances at an instant and lists from `replica` while it is fresh;
-    /// set once, at start.
-    pub fn use_read_replica(&self, replica: crate::replica::ReadReplica) {
-        assert!(
-            self.inner.read_replica.set(replica).is_ok(),
-            "the read replica is set once"
-        );
+    /// The read handle: statements, transfers, searches and account lists, straight from
+    /// PostgreSQL (or the read replica); clone it to keep it.
+    pub fn reads(&self) -> &Reads {
+        &self.inner.reads
     }
 
     /// The engine's metrics, for the service to expose with its own.
@@ -330,22 +376,26 @@ impl Engine {
     }
 
     /// Transfers inside the engine now (in-flight permits taken): 0 once abandoned work ended.
+    #[cfg(feature = "test-hooks")]
     pub fn transfers_in_flight(&self) -> usize {
         self.inner.config.transfers_in_flight_max - self.inner.in_flight.available_permits()
     }
 
     /// Account actors in memory now.
+    #[cfg(feature = "test-hooks")]
     pub fn active_accounts(&self) -> usize {
         self.inner.registry.active_count()
     }
 
     /// Account actors not yet dropped: the active ones and passivated ones still draining.
+    #[cfg(feature = "test-hooks")]
     pub fn account_actors_alive(&self) -> usize {
         self.inner.registry.alive_count()
     }
 
     /// The committed balance every active account actor holds (tests compare it with
     /// PostgreSQL).
+    #[cfg(feature = "test-hooks")]
     pub async fn cached_balances(&self) -> Vec<(AccountId, i64)> {
         let mut balances = Vec::new();
         for handle in self.inner.registry.handles() {
@@ -372,6 +422,7 @@ impl Engine {
 
     /// Stops an account's actor as a failure would; its supervisor restarts it with its state
     /// reloaded from PostgreSQL.
+    #[cfg(feature = "test-hooks")]
     pub async fn restart_account(&self, id: AccountId) -> Result<(), LookupError> {
         let handle = self.inner.registry.get(id).await?;
         handle
@@ -449,7 +500,7 @@ async fn sweep_expired_holds(engine: std::sync::Weak<Inner>) {
             Ok(expired) => tracing::info!(expired, "released expired holds"),
             Err(error) => tracing::warn!(%error, "the expiry sweep failed; retrying"),
         }
-        if let Err(error) = engine_handle.refresh_held_gauge().await {
+        if let Err(error) = engine_handle.inner.reads.refresh_held_gauge().await {
             tracing::debug!(%error, "the held-amount gauge was not refreshed");
         }
         drop(engine_handle);

@@ -27,7 +27,8 @@ use tokio_postgres::Row;
 
 use crate::db::describe;
 use crate::model::{
-    AccountId, AccountKind, AccountSnapshot, Amount, Currency, Transfer, TransferId, TransferStatus,
+    AccountId, AccountKind, AccountSnapshot, Amount, Currency, Transfer, TransferDetails,
+    TransferId, TransferStatus,
 };
 
 /// How often each replica looks for a new watermark and newly numbered events.
@@ -274,6 +275,7 @@ fn event(id: i64, row: &Row) -> Result<Event, String> {
             currency,
             kind: AccountKind::parse(&kind).ok_or_else(|| corrupt("account kind"))?,
             created_at,
+            status: crate::model::AccountStatus::Active,
         };
         return Ok(Event {
             id,
@@ -299,6 +301,9 @@ fn event(id: i64, row: &Row) -> Result<Event, String> {
         created_at,
         posted_at: row.get("posted_at"),
         expires_at: row.get("expires_at"),
+        // Events reach both parties: what only the payer may read stays out of them.
+        details: TransferDetails::default(),
+        reversed_amount: 0,
     };
     Ok(Event {
         id,

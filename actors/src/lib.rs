@@ -10,7 +10,7 @@
 //!                   └─ on commit: settle each actor once, then answer the callers
 //! ```
 
-pub mod account;
+mod account;
 pub mod audit;
 mod batch;
 pub mod config;
@@ -22,18 +22,21 @@ pub mod failover;
 mod idempotency;
 mod journal;
 pub mod journal_sql;
-pub mod metrics;
-pub mod model;
+mod metrics;
+mod model;
 mod queries;
-pub mod registry;
+mod registry;
 pub mod replica;
 
 pub use config::{EngineConfig, InvalidEngineConfig};
 pub use engine::Engine;
 pub use model::{
-    AccountId, AccountInfo, AccountKind, AccountSnapshot, Amount, Authority, BatchError, BatchItem,
-    BatchItemOutcome, BatchOutcome, Currency, Entry, IdempotencyKey, LookupError, OpenAccountError,
-    Outage, Refusal, Saturation, Transfer, TransferError, TransferId, TransferRequest,
-    TransferStatus, Transferred,
+    AccountId, AccountInfo, AccountKind, AccountSnapshot, AccountStatus, Amount, Authority,
+    BatchError, BatchItem, BatchItemOutcome, BatchOutcome, Currency, Entry, IdempotencyKey,
+    LookupError, OpenAccountError, Outage, Refusal, Saturation, Transfer, TransferDetails,
+    TransferError, TransferId, TransferRequest, TransferStatus, Transferred,
 };
-pub use queries::{StatementQuery, TransferWithOwners, TransfersQuery};
+pub use queries::{
+    Reads, SearchPage, SearchScope, StatementLine, StatementQuery, TransferSearch,
+    TransferWithOwners, TransfersQuery,
+};

@@ -195,6 +195,8 @@ impl EngineMetrics {
             Refusal::InsufficientFunds,
             Refusal::BalanceOverflow,
             Refusal::AmountAbovePending,
+            Refusal::DuplicateReference,
+            Refusal::ReversalExceedsOriginal,
         ] {
             // Present at 0 from the start, so dashboards and rate() see every reason.
             metrics

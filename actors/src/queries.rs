@@ -3,14 +3,22 @@
 //! include it. Statements read the transfer rows through their by-account indexes (`entries` is
 //! a view over them).
 
+mod search;
+
+pub use search::{SearchPage, SearchScope, TransferSearch};
+
+use std::sync::{Arc, OnceLock};
+
+use deadpool_postgres::Pool;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
-use crate::engine::Engine;
+use crate::metrics::EngineMetrics;
 use crate::model::{
-    AccountId, AccountKind, AccountSnapshot, Amount, Currency, Entry, LookupError, Outage,
-    Transfer, TransferId, TransferStatus,
+    AccountId, AccountKind, AccountSnapshot, AccountStatus, Amount, Currency, Entry, LookupError,
+    Outage, Transfer, TransferDetails, TransferId, TransferStatus,
 };
+use crate::replica::ReadReplica;
 
 /// One page of an account's statement: entries with an id below `before_id`, posted in
 /// `[since, until)`, newest first.
@@ -30,6 +38,16 @@ pub struct TransfersQuery {
     pub before_id: TransferId,
 }
 
+/// One line of a statement: the entry, the account on the other side, what the transfer says,
+/// and its reference on a debit only (the payer's own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementLine {
+    pub entry: Entry,
+    pub counterparty_account_id: AccountId,
+    pub description: Option<String>,
+    pub reference: Option<String>,
+}
+
 /// A transfer with the owners of its two accounts, so the caller can decide who may see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferWithOwners {
@@ -39,29 +57,37 @@ pub struct TransferWithOwners {
 }
 
 /// Accounts by id, whichever exist (a missing id has no row).
-const ACCOUNTS_BY_ID: &str = "SELECT id, owner, balance, held, currency, kind, created_at
-    FROM accounts WHERE id = ANY($1)";
+const ACCOUNTS_BY_ID: &str = "SELECT id, owner, balance, held, currency, kind, created_at,
+        status FROM accounts WHERE id = ANY($1)";
 
-const ACCOUNTS_OF: &str = "SELECT id, owner, balance, held, currency, kind, created_at
-    FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2 OFFSET $3";
+const ACCOUNTS_OF: &str = "SELECT id, owner, balance, held, currency, kind, created_at,
+        status FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2 OFFSET $3";
 
 /// The transfers on either side of an account, newest first: two index scans, merged. The
 /// pending transfers' postings (rows with `pending_id`) are internal and never listed.
 const TRANSFERS_OF: &str = "SELECT * FROM (
         (SELECT id, from_account_id, to_account_id, amount, currency, status, created_at,
-                posted_at, expires_at
+                posted_at, expires_at, description, reference, metadata, reversal_of,
+                reversed_amount
          FROM transfers
          WHERE from_account_id = $1 AND id < $2 AND pending_id IS NULL
            AND ($3::text IS NULL OR status = $3)
          ORDER BY id DESC LIMIT $4)
         UNION ALL
         (SELECT id, from_account_id, to_account_id, amount, currency, status, created_at,
-                posted_at, expires_at
+                posted_at, expires_at, description, reference, metadata, reversal_of,
+                reversed_amount
          FROM transfers
          WHERE to_account_id = $1 AND id < $2 AND pending_id IS NULL
            AND ($3::text IS NULL OR status = $3)
          ORDER BY id DESC LIMIT $4)
     ) AS t ORDER BY id DESC LIMIT $4";
+
+/// Which of these (payer, reference) pairs are taken, through `transfers_reference_per_payer`.
+const TAKEN_REFERENCES: &str = "SELECT t.from_account_id, t.reference FROM transfers t
+    JOIN unnest($1::bigint[], $2::text[]) AS asked(from_id, reference)
+      ON t.from_account_id = asked.from_id AND t.reference = asked.reference
+    WHERE t.reference IS NOT NULL";
 
 /// Due holds, each account's oldest first (`turn` 1), then every account's second, and so on.
 const DUE_PENDING: &str = "SELECT id FROM (
@@ -76,7 +102,8 @@ const HOLDS_OPEN: &str = "SELECT from_account_id, count(*) FROM transfers
 
 /// A transfer (not a posting) with its accounts' owners.
 const FIND_TRANSFER: &str = "SELECT t.id, t.from_account_id, t.to_account_id, t.amount,
-        t.currency, t.status, t.created_at, t.posted_at, t.expires_at, f.owner, d.owner
+        t.currency, t.status, t.created_at, t.posted_at, t.expires_at, f.owner, d.owner,
+        t.description, t.reference, t.metadata, t.reversal_of, t.reversed_amount
     FROM transfers t
     JOIN accounts f ON f.id = t.from_account_id
     JOIN accounts d ON d.id = t.to_account_id
@@ -84,21 +111,31 @@ const FIND_TRANSFER: &str = "SELECT t.id, t.from_account_id, t.to_account_id, t.
 
 /// The legs of one account, newest first: its debits and its credits are two index scans
 /// (transfers by from and by to account), merged. Entry ids are 2t (debit) and 2t+1 (credit), so
-/// `before_id` becomes a transfer id bound per side ($2 for debits, $3 for credits).
-const STATEMENT: &str = "SELECT * FROM (
+/// `before_id` becomes a transfer id bound per side ($2 for debits, $3 for credits). What the
+/// transfer says is on its own row (a posting's is on the pending row it posts): one primary key
+/// lookup per leg of the page.
+const STATEMENT: &str = "SELECT legs.id, legs.transfer_id, legs.amount, legs.balance_after,
+        legs.created_at, legs.counterparty, said.description,
+        CASE WHEN legs.amount < 0 THEN said.reference END
+    FROM (
         (SELECT id * 2 AS id, COALESCE(pending_id, id) AS transfer_id, -amount AS amount,
-                from_balance_after AS balance_after, posted_at AS created_at
+                from_balance_after AS balance_after, posted_at AS created_at,
+                to_account_id AS counterparty
          FROM transfers
          WHERE from_account_id = $1 AND id < $2 AND from_balance_after IS NOT NULL
            AND posted_at >= $4 AND posted_at < $5
          ORDER BY id DESC LIMIT $6)
         UNION ALL
-        (SELECT id * 2 + 1, COALESCE(pending_id, id), amount, to_balance_after, posted_at
+        (SELECT id * 2 + 1, COALESCE(pending_id, id), amount, to_balance_after, posted_at,
+                from_account_id
          FROM transfers
          WHERE to_account_id = $1 AND id < $3 AND to_balance_after IS NOT NULL
            AND posted_at >= $4 AND posted_at < $5
          ORDER BY id DESC LIMIT $6)
-    ) AS legs ORDER BY id DESC LIMIT $6";
+        ORDER BY id DESC LIMIT $6
+    ) AS legs
+    JOIN transfers said ON said.id = legs.transfer_id
+    ORDER BY legs.id DESC";
 
 /// The posted balance right after the newest leg at or before an instant.
 const BALANCE_AT: &str = "SELECT balance_after FROM (
@@ -111,7 +148,35 @@ const BALANCE_AT: &str = "SELECT balance_after FROM (
          ORDER BY id DESC LIMIT 1)
     ) AS legs ORDER BY id DESC LIMIT 1";
 
-impl Engine {
+/// The read handle: SQL-only reads of accounts, statements and transfers, beside the engine's
+/// command handle. It touches no actor, so a read never activates one nor waits behind a
+/// movement. Cheap to clone: `Engine::reads` hands out the engine's own.
+#[derive(Clone)]
+pub struct Reads {
+    pool: Pool,
+    /// Where statements, balances at an instant and lists may be read (`database.read_url`).
+    replica: Arc<OnceLock<ReadReplica>>,
+    metrics: EngineMetrics,
+}
+
+impl Reads {
+    pub(crate) fn new(pool: Pool, metrics: EngineMetrics) -> Reads {
+        Reads {
+            pool,
+            replica: Arc::new(OnceLock::new()),
+            metrics,
+        }
+    }
+
+    /// Reads statements, balances at an instant and lists from `replica` while it is fresh;
+    /// set once, at start.
+    pub fn use_read_replica(&self, replica: ReadReplica) {
+        assert!(
+            self.replica.set(replica).is_ok(),
+            "the read replica is set once"
+        );
+    }
+
     /// An owner's accounts by id, one page.
     pub async fn accounts_of(
         &self,
@@ -138,7 +203,7 @@ impl Engine {
         &self,
         ids: &[AccountId],
     ) -> Result<Vec<AccountSnapshot>, LookupError> {
-        self.inner.metrics.account_lookup_queries.inc();
+        self.metrics.account_lookup_queries.inc();
         let rows = self.query(ACCOUNTS_BY_ID, &[&ids]).await?;
         self.decoded(rows.iter().map(account).collect())
     }
@@ -148,7 +213,7 @@ impl Engine {
         &self,
         account: AccountId,
         query: StatementQuery,
-    ) -> Result<Vec<Entry>, LookupError> {
+    ) -> Result<Vec<StatementLine>, LookupError> {
         let debits_before = query.before_id / 2 + (query.before_id & 1);
         let credits_before = query.before_id / 2;
         let since = query.since.unwrap_or(OffsetDateTime::UNIX_EPOCH);
@@ -168,13 +233,18 @@ impl Engine {
             .await?;
         Ok(rows
             .iter()
-            .map(|row| Entry {
-                id: row.get(0),
-                account_id: account,
-                transfer_id: row.get(1),
-                amount: row.get(2),
-                balance_after: row.get(3),
-                created_at: row.get(4),
+            .map(|row| StatementLine {
+                entry: Entry {
+                    id: row.get(0),
+                    account_id: account,
+                    transfer_id: row.get(1),
+                    amount: row.get(2),
+                    balance_after: row.get(3),
+                    created_at: row.get(4),
+                },
+                counterparty_account_id: row.get(5),
+                description: row.get(6),
+                reference: row.get(7),
             })
             .collect())
     }
@@ -255,8 +325,7 @@ impl Engine {
             rows.iter().map(|row| (row.get(0), row.get(1))).collect();
         for currency in Currency::ALL {
             let amount = held.get(currency.as_str()).copied().unwrap_or(0);
-            self.inner
-                .metrics
+            self.metrics
                 .held_amount
                 .with_label_values(&[currency.as_str()])
                 .set(amount);
@@ -269,7 +338,7 @@ impl Engine {
     /// Rows that did not decode are logged and counted as corrupt where they are found.
     fn decoded<T>(&self, result: Result<T, LookupError>) -> Result<T, LookupError> {
         if let Err(LookupError::Corrupt { what }) = &result {
-            self.inner.metrics.corrupt("read_row", what);
+            self.metrics.corrupt("read_row", what);
         }
         result
     }
@@ -279,7 +348,7 @@ impl Engine {
         sql: &str,
         parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, LookupError> {
-        if let Some(replica) = self.inner.read_replica.get().filter(|r| r.fresh()) {
+        if let Some(replica) = self.replica.get().filter(|r| r.fresh()) {
             match query_on(&replica.pool, sql, parameters).await {
                 Ok(rows) => return Ok(rows),
                 Err(error) => {
@@ -287,7 +356,23 @@ impl Engine {
                 }
             }
         }
-        query_on(&self.inner.pool, sql, parameters).await
+        query_on(&self.pool, sql, parameters).await
+    }
+
+    /// Which (payer, reference) pairs a committed transfer already uses.
+    pub(crate) async fn taken_references(
+        &self,
+        asked: &[(AccountId, &str)],
+    ) -> Result<std::collections::HashSet<(AccountId, String)>, LookupError> {
+        if asked.is_empty() {
+            return Ok(Default::default());
+        }
+        let payers: Vec<AccountId> = asked.iter().map(|pair| pair.0).collect();
+        let references: Vec<&str> = asked.iter().map(|pair| pair.1).collect();
+        let rows = self
+            .query(TAKEN_REFERENCES, &[&payers, &references])
+            .await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
     async fn query(
@@ -295,7 +380,7 @@ impl Engine {
         sql: &str,
         parameters: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, LookupError> {
-        query_on(&self.inner.pool, sql, parameters).await
+        query_on(&self.pool, sql, parameters).await
     }
 }
 
@@ -339,6 +424,7 @@ fn account(row: &Row) -> Result<AccountSnapshot, LookupError> {
         currency: Currency::parse(&currency).ok_or_else(|| corrupt("currency"))?,
         kind: AccountKind::parse(&kind).ok_or_else(|| corrupt("account kind"))?,
         created_at: row.get("created_at"),
+        status: AccountStatus::parse(row.get("status")).ok_or_else(|| corrupt("account status"))?,
     })
 }
 
@@ -355,5 +441,14 @@ fn transfer(row: &Row) -> Result<Transfer, LookupError> {
         created_at: row.get(6),
         posted_at: row.get(7),
         expires_at: row.get(8),
+        details: TransferDetails {
+            reversal_of: row.get("reversal_of"),
+            ..TransferDetails::from_columns(
+                row.get("description"),
+                row.get("reference"),
+                row.get("metadata"),
+            )
+        },
+        reversed_amount: row.get("reversed_amount"),
     })
 }

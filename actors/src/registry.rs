@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use crate::account::{AccountActor, Passivate};
 use crate::config::EngineConfig;
 use crate::metrics::EngineMetrics;
-use crate::model::{AccountId, AccountInfo, AccountKind, Currency, LookupError};
+use crate::model::{AccountId, AccountInfo, AccountKind, AccountStatus, Currency, LookupError};
 use crate::model::{Outage, Saturation};
 
 /// Rounds of eviction an activation at the bound tries before it answers `Unavailable`.
@@ -86,6 +86,7 @@ struct AccountRow {
     info: AccountInfo,
     balance: i64,
     held: i64,
+    status: AccountStatus,
 }
 
 impl Registry {
@@ -129,11 +130,14 @@ impl Registry {
         self.shared.remove(handle.info.id, handle.generation);
     }
 
+    /// Actors registered now (the `test-hooks` feature's `Engine::active_accounts`).
+    #[cfg(feature = "test-hooks")]
     pub fn active_count(&self) -> usize {
         self.shared.actors.len()
     }
 
     /// Actors still in memory: the registered ones and retired ones not yet dropped.
+    #[cfg(feature = "test-hooks")]
     pub fn alive_count(&self) -> usize {
         self.shared.actors_alive.load(Ordering::Acquire)
     }
@@ -278,6 +282,7 @@ impl Registry {
             info.clone(),
             row.balance,
             row.held,
+            row.status,
             generation,
             self.shared.clone(),
         );
@@ -300,7 +305,8 @@ enum LoadFailure {
 }
 
 const LOAD_ACCOUNTS: &str =
-    "SELECT id, owner, currency, kind, balance, created_at, held FROM accounts WHERE id = ANY($1)";
+    "SELECT id, owner, currency, kind, balance, created_at, held, status FROM accounts
+    WHERE id = ANY($1)";
 
 async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, LoadFailure> {
     Ok(load_accounts(pool, &[id]).await?.remove(&id))
@@ -328,10 +334,13 @@ async fn load_accounts(
                     .ok_or(LoadFailure::Corrupt("unknown kind in accounts"))?,
                 created_at: row.get(5),
             };
+            let status: String = row.get(7);
             let account = AccountRow {
                 info,
                 balance: row.get(4),
                 held: row.get(6),
+                status: AccountStatus::parse(&status)
+                    .ok_or(LoadFailure::Corrupt("unknown status in accounts"))?,
             };
             Ok((id, account))
         })
@@ -339,12 +348,19 @@ async fn load_accounts(
 }
 
 /// The committed balance and held amount of an account, for actors reloading their state.
-pub(crate) async fn load_balance(pool: &Pool, id: AccountId) -> Result<Option<(i64, i64)>, String> {
+pub(crate) async fn load_balance(
+    pool: &Pool,
+    id: AccountId,
+) -> Result<Option<(i64, i64, AccountStatus)>, String> {
     let row = crate::db::query_opt(
         pool,
-        "SELECT balance, held FROM accounts WHERE id = $1",
+        "SELECT balance, held, status FROM accounts WHERE id = $1",
         &[&id],
     )
     .await?;
-    Ok(row.map(|row| (row.get(0), row.get(1))))
+    row.map(|row| {
+        let status = AccountStatus::parse(row.get(2)).ok_or("unknown status in accounts")?;
+        Ok((row.get(0), row.get(1), status))
+    })
+    .transpose()
 }

@@ -27,8 +27,9 @@ pub struct PublishOptions {
     pub exchange: String,
 }
 
-/// Events read per round; each is still published and confirmed one at a time, in order.
-pub const PUBLISH_BATCH_MAX: i64 = 100;
+/// Events read, published and confirmed per round (one cursor write each): after a crash, at
+/// most this many confirmed events are sent again.
+pub const PUBLISH_BATCH_MAX: i64 = 500;
 /// The pause when there is nothing new.
 pub const PUBLISH_IDLE: Duration = Duration::from_millis(100);
 const RECONNECT_FIRST: Duration = Duration::from_secs(1);
@@ -62,8 +63,11 @@ async fn publish_until_error(pool: &Pool, options: &PublishOptions) -> anyhow::E
 enum Never {}
 
 async fn publish(pool: &Pool, options: &PublishOptions) -> anyhow::Result<Never> {
-    // Held for the publisher's life: the advisory lock is this session's.
-    let lock = pool.get().await.context("PostgreSQL")?;
+    // Held for this attempt's life: the advisory lock is this session's. Taken out of the pool,
+    // so that when the attempt fails (RabbitMQ restarted) the session closes and the lock goes
+    // with it; back in the pool, an idle session would keep it and the next attempt would
+    // wait for it for ever.
+    let lock = deadpool_postgres::Object::take(pool.get().await.context("PostgreSQL")?);
     while !lock
         .query_one(
             "SELECT pg_try_advisory_lock(hashtext('tally.publish:' || $1))",
@@ -106,31 +110,49 @@ async fn publish(pool: &Pool, options: &PublishOptions) -> anyhow::Result<Never>
             tokio::time::sleep(PUBLISH_IDLE).await;
             continue;
         }
-        for event in &page.events {
-            let view = event_view(event, None).expect("every event is visible to the publisher");
-            let body = serde_json::to_vec(&view)?;
-            let properties = BasicProperties::default()
-                .with_delivery_mode(PERSISTENT)
-                .with_content_type(ShortString::from("application/json"))
-                .with_message_id(ShortString::from(event.id.to_string()))
-                .with_type(ShortString::from(event.kind.as_str()));
-            let confirmation = channel
-                .basic_publish(
-                    &options.exchange,
-                    event.kind.as_str(),
-                    BasicPublishOptions::default(),
-                    &body,
-                    properties,
-                )
-                .await?
-                .await?;
-            if !confirmation.is_ack() {
-                bail!("RabbitMQ did not confirm event {}", event.id);
-            }
-            cursor = event.id;
-            store_cursor(pool, &options.exchange, cursor).await?;
-        }
+        cursor = publish_page(&channel, &options.exchange, &page.events).await?;
+        store_cursor(pool, &options.exchange, cursor).await?;
     }
+}
+
+/// Publishes a page of events in order without waiting between them, then waits for every
+/// confirm: one RabbitMQ fsync and one cursor write per page, not per event. Answers the last
+/// id, to be stored only now that every event up to it is confirmed.
+async fn publish_page(
+    channel: &lapin::Channel,
+    exchange: &str,
+    page: &[events::Event],
+) -> anyhow::Result<i64> {
+    assert!(!page.is_empty() && page.len() <= PUBLISH_BATCH_MAX as usize);
+    let mut confirmations = Vec::with_capacity(page.len());
+    for event in page {
+        let view = event_view(event, None).expect("every event is visible to the publisher");
+        let body = serde_json::to_vec(&view)?;
+        let properties = BasicProperties::default()
+            .with_delivery_mode(PERSISTENT)
+            .with_content_type(ShortString::from("application/json"))
+            .with_message_id(ShortString::from(event.id.to_string()))
+            .with_type(ShortString::from(event.kind.as_str()));
+        let confirmation = channel
+            .basic_publish(
+                exchange,
+                event.kind.as_str(),
+                BasicPublishOptions::default(),
+                &body,
+                properties,
+            )
+            .await?;
+        confirmations.push((event.id, confirmation));
+    }
+    let mut last_id = 0;
+    for (id, confirmation) in confirmations {
+        if !confirmation.await?.is_ack() {
+            bail!("RabbitMQ did not confirm event {id}");
+        }
+        assert!(id > last_id, "a page is in id order");
+        last_id = id;
+    }
+    Ok(last_id)
 }
 
 async fn load_cursor(pool: &Pool, exchange: &str) -> anyhow::Result<i64> {

@@ -1,6 +1,7 @@
 //! Input parsed once into types that cannot hold an invalid value. Handlers turn request bodies
 //! into these at the edge; everything behind them trusts the type.
 
+mod details;
 mod email;
 mod full_name;
 mod idempotency_key;
@@ -11,6 +12,7 @@ mod password;
 mod role;
 mod username;
 
+pub use details::{parse_details, Description, Metadata, Reference};
 pub use email::Email;
 pub use full_name::FullName;
 pub use idempotency_key::{fingerprint, IdempotencyKey};

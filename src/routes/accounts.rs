@@ -3,8 +3,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tally_actors::{
-    AccountSnapshot, Authority, StatementQuery, TransferId, TransferStatus, Transferred,
-    TransfersQuery,
+    AccountSnapshot, AccountStatus, Authority, StatementQuery, TransferId, TransferStatus,
+    Transferred, TransfersQuery,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -95,7 +95,7 @@ pub async fn list_accounts(
 ) -> Result<HttpResponse, ApiError> {
     let page = Page::parse(query.page_id, query.page_size)?;
     let accounts = state
-        .engine
+        .reads
         .accounts_of(user.username.as_str(), page.offset, page.limit)
         .await?;
     let views: Vec<AccountView> = accounts.iter().map(AccountView::from).collect();
@@ -141,11 +141,8 @@ pub async fn list_entries(
         until: Instant::parse_optional("until", query.until.as_deref())?,
     };
     let account = visible_account(&user, &state, path.into_inner()).await?;
-    let entries = state.engine.statement(account.id, statement).await?;
-    let views: Vec<EntryView> = entries
-        .iter()
-        .map(|entry| EntryView::new(entry, true))
-        .collect();
+    let entries = state.reads.statement(account.id, statement).await?;
+    let views: Vec<EntryView> = entries.iter().map(EntryView::line).collect();
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -180,7 +177,7 @@ pub async fn balance_at(
         .ok_or_else(|| ApiError::Validation("at is required: an RFC 3339 instant".to_owned()))?;
     let at = Instant::parse("at", text)?;
     let account = visible_account(&user, &state, path.into_inner()).await?;
-    let balance = state.engine.balance_at(account.id, at).await?;
+    let balance = state.reads.balance_at(account.id, at).await?;
     Ok(HttpResponse::Ok().json(BalanceAtView {
         account_id: account.id,
         currency: account.currency,
@@ -229,7 +226,7 @@ pub async fn list_transfers(
     };
     let account = visible_account(&user, &state, path.into_inner()).await?;
     let transfers = state
-        .engine
+        .reads
         .transfers_of(
             account.id,
             TransfersQuery {
@@ -239,7 +236,14 @@ pub async fn list_transfers(
             },
         )
         .await?;
-    let views: Vec<TransferView> = transfers.iter().map(TransferView::from).collect();
+    // The caller reads this account: the payer's details of the transfers it paid.
+    let views: Vec<TransferView> = transfers
+        .iter()
+        .map(|transfer| {
+            let pays = transfer.from_account_id == account.id;
+            TransferView::seen(transfer, pays || user.is_banker())
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -310,6 +314,83 @@ pub async fn withdraw(
     Ok(movement(&transferred, &transferred.from_account))
 }
 
+/// Freeze an account (bankers only): it refuses every debit with 409 `account_frozen` until
+/// unfrozen; it still receives money, and its own pending transfers may still be posted.
+#[utoipa::path(
+    post, path = "/accounts/{id}/freeze", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "The account, `frozen` (already frozen: the same)", body = AccountView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a banker", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`account_closed`", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn freeze(
+    _banker: Banker,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    change_status(&state, *path, AccountStatus::Frozen).await
+}
+
+/// Unfreeze a frozen account (bankers only).
+#[utoipa::path(
+    post, path = "/accounts/{id}/unfreeze", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "The account, `active` (already active: the same)", body = AccountView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a banker", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`account_closed`", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn unfreeze(
+    _banker: Banker,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    change_status(&state, *path, AccountStatus::Active).await
+}
+
+/// Close an empty account (its owner or a banker), for good: it then refuses debits and
+/// credits with 409 `account_closed`.
+#[utoipa::path(
+    post, path = "/accounts/{id}/close", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "The account, `closed` (already closed: the same)", body = AccountView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Neither the owner nor a banker", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`account_not_empty`: a balance, a hold or money in flight", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+pub async fn close(
+    user: AuthenticatedUser,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account = visible_account(&user, &state, *path).await?;
+    change_status(&state, account.id.get(), AccountStatus::Closed).await
+}
+
+/// Changes the status through the engine; a reserve account is not anyone's to change (404).
+async fn change_status(
+    state: &AppState,
+    id: i64,
+    to: AccountStatus,
+) -> Result<HttpResponse, ApiError> {
+    let id = ResourceId::parse(id)?;
+    let account = state.engine.change_status(id, to).await?;
+    Ok(HttpResponse::Ok().json(AccountView::from(&account)))
+}
+
 enum Kind {
     Deposit,
     Withdrawal,
@@ -362,7 +443,7 @@ async fn visible_account(
 ) -> Result<AccountView, ApiError> {
     let id = ResourceId::parse(id)?;
     // From PostgreSQL, not an actor's memory: another replica's transfers are in it.
-    let account = AccountView::from(&state.engine.account_committed(id).await?);
+    let account = AccountView::from(&state.reads.account_committed(id).await?);
     match (&account.owner, user.is_banker()) {
         (_, true) => Ok(account),
         (Some(owner), false) if owner == user.username.as_str() => Ok(account),

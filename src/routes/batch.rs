@@ -62,7 +62,7 @@ pub struct BatchResult {
         (status = 401, body = ErrorBody),
         (status = 403, description = "An item's `from_account_id` is not the caller's (with `index`)", body = ErrorBody),
         (status = 404, description = "`atomic: true`: the first refused item's account is missing (with `index`); stored with the `Idempotency-Key`, `Idempotent-Replayed: true` on a replay", body = ErrorBody, headers(("Idempotent-Replayed" = bool, description = "`true` on a replay of the stored refusal; absent otherwise"))),
-        (status = 409, description = "`idempotency_key_reused`; `too_many_holds` (with `index`): the batch's pending items would take a payer past `engine.holds_open_max` open holds", body = ErrorBody, headers(("Idempotent-Replayed" = bool, description = "`true` on a replay of the stored refusal; absent otherwise"))),
+        (status = 409, description = "`idempotency_key_reused`; `too_many_holds` (with `index`): the batch's pending items would take a payer past `engine.holds_open_max` open holds; `atomic: true`: `duplicate_reference` (with `index`), an item's `reference` already used by its paying account or by an earlier item; stored with the `Idempotency-Key`", body = ErrorBody, headers(("Idempotent-Replayed" = bool, description = "`true` on a replay of the stored refusal; absent otherwise"))),
         (status = 413, description = "Body over 4 MiB", body = ErrorBody),
         (status = 422, description = "`atomic: true`: the first refused item (`insufficient_funds`, `currency_mismatch`, with `index`); stored with the `Idempotency-Key`, `Idempotent-Replayed: true` on a replay", body = ErrorBody, headers(("Idempotent-Replayed" = bool, description = "`true` on a replay of the stored refusal; absent otherwise"))),
         (status = 503, body = ErrorBody),
@@ -179,7 +179,7 @@ async fn foreign_payer(
     payers.sort_unstable();
     payers.dedup();
     let found: HashMap<AccountId, AccountSnapshot> = state
-        .engine
+        .reads
         .accounts_by_id(&payers)
         .await?
         .into_iter()
@@ -218,7 +218,7 @@ async fn past_holds_cap(items: &[BatchItem], state: &AppState) -> Result<Option<
     }
     payers.sort_unstable();
     payers.dedup();
-    let mut open = state.engine.holds_open(&payers).await?;
+    let mut open = state.reads.holds_open(&payers).await?;
     let holds_open_max = state.settings.engine.holds_open_max;
     for (index, item) in items.iter().enumerate() {
         if item.pending_timeout.is_none() {
@@ -247,7 +247,8 @@ fn respond_batch(user: &AuthenticatedUser, outcome: &BatchOutcome, atomic: bool)
                     }
                 }
                 BatchItemResult {
-                    transfer: Some(TransferView::from(&transferred.transfer)),
+                    // Every item's payer is the caller's.
+                    transfer: Some(TransferView::seen(&transferred.transfer, true)),
                     error: None,
                 }
             }

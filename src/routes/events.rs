@@ -231,13 +231,16 @@ pub async fn stream_events(
     query: web::Query<StreamParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // `after` is checked even when the header wins over it: a request the document calls
+    // invalid is refused whatever else it carries.
+    let after_query = query.after.map(parse_after).transpose()?;
     let after = match request.headers().get("Last-Event-ID") {
         Some(value) => value
             .to_str()
             .ok()
             .and_then(|text| text.trim().parse::<i64>().ok())
             .ok_or_else(|| ApiError::Validation("Last-Event-ID must be an event id".to_owned()))?,
-        None => query.after.unwrap_or(0),
+        None => after_query.unwrap_or(0),
     };
     let stream = Stream {
         permit: listener()?,

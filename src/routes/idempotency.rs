@@ -12,6 +12,7 @@ use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::routes::accounts::AmountRequest;
 use crate::routes::pending::PostRequest;
+use crate::routes::reversal::ReverseRequest;
 use crate::routes::transfers::CreateTransferRequest;
 
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
@@ -37,6 +38,10 @@ pub enum Asked<'a> {
     Void {
         transfer_id: TransferId,
     },
+    Reverse {
+        transfer_id: i64,
+        body: &'a ReverseRequest,
+    },
     Deposit {
         account_id: AccountId,
         body: &'a AmountRequest,
@@ -55,6 +60,7 @@ impl Asked<'_> {
             Asked::Batch { .. } => "batch",
             Asked::Post { .. } => "post",
             Asked::Void { .. } => "void",
+            Asked::Reverse { .. } => "reverse",
             Asked::Deposit { .. } => "deposit",
             Asked::Withdrawal { .. } => "withdrawal",
         }

@@ -8,7 +8,9 @@ pub mod events;
 pub mod health;
 pub(crate) mod idempotency;
 pub mod pending;
+pub mod reversal;
 pub(crate) mod rfc3339;
+pub mod search;
 pub mod tokens;
 pub mod transfers;
 pub mod users;
@@ -60,12 +62,17 @@ fn register(routes: &mut Routes) {
         .route(GET, "/accounts/{id}/transfers", accounts::list_transfers)
         .route(POST, "/accounts/{id}/deposits", accounts::deposit)
         .route(POST, "/accounts/{id}/withdrawals", accounts::withdraw)
+        .route(POST, "/accounts/{id}/freeze", accounts::freeze)
+        .route(POST, "/accounts/{id}/unfreeze", accounts::unfreeze)
+        .route(POST, "/accounts/{id}/close", accounts::close)
         .route(POST, "/transfers", transfers::create_transfer)
+        .route(GET, "/transfers", search::search_transfers)
         // Before /transfers/{id}, which would otherwise take "batch" for an id.
         .route(POST, "/transfers/batch", batch::create_batch)
         .route(GET, "/transfers/{id}", transfers::get_transfer)
         .route(POST, "/transfers/{id}/post", pending::post_transfer)
         .route(POST, "/transfers/{id}/void", pending::void_transfer)
+        .route(POST, "/transfers/{id}/reverse", reversal::reverse_transfer)
         .route(GET, "/events", events::list_events)
         .route(GET, "/events/stream", events::stream_events)
         .route(POST, "/webhooks", webhooks::create_webhook)

@@ -125,7 +125,7 @@ fn respond_ended(user: &AuthenticatedUser, ended: &Transferred) -> HttpResponse 
     let reads_from = reads(&ended.from_account.owner);
     let reads_to = reads(&ended.to_account.owner);
     let body = PendingResult {
-        transfer: TransferView::from(&ended.transfer),
+        transfer: TransferView::seen(&ended.transfer, reads_from),
         from_entry: ended
             .from_entry
             .as_ref()

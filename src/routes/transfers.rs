@@ -1,12 +1,14 @@
 //! `POST /transfers` and `GET /transfers/{id}`.
 
+use std::collections::BTreeMap;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tally_actors::{Authority, TransferRequest};
 use utoipa::ToSchema;
 
 use crate::auth::AuthenticatedUser;
-use crate::domain::{Amount, CurrencyCode, PendingTimeout, ResourceId};
+use crate::domain::{parse_details, Amount, CurrencyCode, PendingTimeout, ResourceId};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::body::Json;
 use crate::routes::idempotency::{idempotency_key, respond_created, Asked};
@@ -29,6 +31,21 @@ pub struct CreateTransferRequest {
     pending: Option<bool>,
     /// Seconds until a pending transfer expires: 1–604800 (default 86400); only with `pending`.
     timeout_seconds: Option<i64>,
+    // Absent fields are left out of the fingerprint, so a request without them keeps the
+    // fingerprint it had before they existed.
+    /// At most 140 characters, shown to both parties.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Rent for March")]
+    description: Option<String>,
+    /// 1–64 visible ASCII characters, unique per paying account (409 `duplicate_reference`).
+    /// Shown to the payer's owner and bankers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "INV-2026-0042")]
+    reference: Option<String>,
+    /// At most 16 keys `^[a-z0-9_]{1,40}$`, string values of at most 200 characters. Shown to
+    /// the payer's owner and bankers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metadata: Option<BTreeMap<String, String>>,
 }
 
 impl CreateTransferRequest {
@@ -43,6 +60,11 @@ impl CreateTransferRequest {
         let from = ResourceId::parse(self.from_account_id)?;
         let to = ResourceId::parse(self.to_account_id)?;
         let timeout = PendingTimeout::parse(self.pending, self.timeout_seconds)?;
+        let details = parse_details(
+            self.description.as_deref(),
+            self.reference.as_deref(),
+            self.metadata.as_ref(),
+        )?;
         if from == to {
             return Err(ApiError::SameAccount);
         }
@@ -53,6 +75,7 @@ impl CreateTransferRequest {
             currency,
             authority: Authority::Owner(user.username.as_str().to_owned()),
             idempotency: None,
+            details,
         };
         Ok((request, timeout))
     }
@@ -74,7 +97,7 @@ impl CreateTransferRequest {
         (status = 401, body = ErrorBody),
         (status = 403, description = "The caller does not own `from_account_id`", body = ErrorBody),
         (status = 404, description = "Either account is missing", body = ErrorBody),
-        (status = 409, description = "`idempotency_key_reused`; `too_many_holds`: a pending transfer from an account already paying `engine.holds_open_max` open holds", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_reused`; `too_many_holds`: a pending transfer from an account already paying `engine.holds_open_max` open holds; `duplicate_reference`: the paying account already made a transfer with this `reference`", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 422, description = "`currency_mismatch`, `insufficient_funds`", body = ErrorBody),
         (status = 503, description = "Database unreachable or engine saturated; see Retry-After", body = ErrorBody),
@@ -96,7 +119,8 @@ pub async fn create_transfer(
     let caller_owns_recipient =
         transferred.to_account.owner.as_deref() == Some(user.username.as_str());
     let body = TransferResult {
-        transfer: TransferView::from(&transferred.transfer),
+        // The caller paid: it reads what it wrote.
+        transfer: TransferView::seen(&transferred.transfer, true),
         from_account: AccountView::from(&transferred.from_account),
         from_entry: transferred
             .from_entry
@@ -129,15 +153,13 @@ pub async fn get_transfer(
 ) -> Result<HttpResponse, ApiError> {
     let id = ResourceId::parse(path.into_inner())?;
     let not_found = || ApiError::NotFound(format!("no transfer {id}"));
-    let found = state
-        .engine
-        .find_transfer(id)
-        .await?
-        .ok_or_else(not_found)?;
+    let found = state.reads.find_transfer(id).await?.ok_or_else(not_found)?;
     let caller = Some(user.username.as_str());
-    let involved = found.from_owner.as_deref() == caller || found.to_owner.as_deref() == caller;
+    let pays = found.from_owner.as_deref() == caller;
+    let involved = pays || found.to_owner.as_deref() == caller;
     if !(involved || user.is_banker()) {
         return Err(not_found());
     }
-    Ok(HttpResponse::Ok().json(TransferView::from(&found.transfer)))
+    let view = TransferView::seen(&found.transfer, pays || user.is_banker());
+    Ok(HttpResponse::Ok().json(view))
 }

@@ -1,7 +1,9 @@
 //! The JSON shapes of docs/api.md for accounts, transfers and entries.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
-use tally_actors::{AccountId, AccountSnapshot, Entry, Transfer, TransferId};
+use tally_actors::{AccountId, AccountSnapshot, Entry, StatementLine, Transfer, TransferId};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -22,6 +24,9 @@ pub struct AccountView {
     #[serde(with = "crate::routes::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// `active`; `frozen` (refuses debits, accepts credits); `closed` (refuses both, for good).
+    #[schema(example = "active")]
+    pub status: String,
 }
 
 impl From<&AccountSnapshot> for AccountView {
@@ -34,6 +39,7 @@ impl From<&AccountSnapshot> for AccountView {
             available: account.available(),
             currency: account.currency.as_str(),
             created_at: account.created_at,
+            status: account.status.as_str().to_owned(),
         }
     }
 }
@@ -65,10 +71,36 @@ pub struct TransferView {
     #[serde(with = "crate::routes::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
+    /// What the payer wrote about the transfer; shown to both parties. Absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The payer's reference, unique per paying account; only to the payer's owner and
+    /// bankers. Absent when none (or not shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The payer's metadata; only to the payer's owner and bankers. Absent when none (or not
+    /// shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// The transfer this one refunds; absent unless it is a reversal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversal_of: Option<i64>,
+    /// How much of this transfer was refunded by reversals (0 to `amount`).
+    pub reversed_amount: i64,
 }
 
+/// Without a caller to judge by, a transfer shows only what both parties may read.
 impl From<&Transfer> for TransferView {
     fn from(transfer: &Transfer) -> TransferView {
+        TransferView::seen(transfer, false)
+    }
+}
+
+impl TransferView {
+    /// The transfer as a caller sees it: `reference` and `metadata` only when `reads_payer`
+    /// (the caller owns the paying account, or is a banker).
+    pub fn seen(transfer: &Transfer, reads_payer: bool) -> TransferView {
+        let details = &transfer.details;
         TransferView {
             id: transfer.id,
             from_account_id: transfer.from_account_id,
@@ -79,6 +111,11 @@ impl From<&Transfer> for TransferView {
             created_at: transfer.created_at,
             posted_at: transfer.posted_at,
             expires_at: transfer.expires_at,
+            description: details.description.clone(),
+            reference: details.reference.clone().filter(|_| reads_payer),
+            metadata: details.metadata.clone().filter(|_| reads_payer),
+            reversal_of: details.reversal_of.map(TransferId::get),
+            reversed_amount: transfer.reversed_amount,
         }
     }
 }
@@ -99,9 +136,29 @@ pub struct EntryView {
     #[serde(with = "crate::routes::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// On a statement: the account on the other side of the transfer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterparty_account_id: Option<i64>,
+    /// On a statement: the transfer's description, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// On a statement: the transfer's reference, on the payer's side (a debit) only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 impl EntryView {
+    /// A statement line: the entry (the caller reads the account) with its counterparty and
+    /// what the transfer says.
+    pub fn line(line: &StatementLine) -> EntryView {
+        EntryView {
+            counterparty_account_id: Some(line.counterparty_account_id.get()),
+            description: line.description.clone(),
+            reference: line.reference.clone(),
+            ..EntryView::new(&line.entry, true)
+        }
+    }
+
     /// The entry as the caller may see it: `balance_after` only when `may_read_account`.
     pub fn new(entry: &Entry, may_read_account: bool) -> EntryView {
         EntryView {
@@ -111,6 +168,9 @@ impl EntryView {
             amount: entry.amount,
             balance_after: may_read_account.then_some(entry.balance_after),
             created_at: entry.created_at,
+            counterparty_account_id: None,
+            description: None,
+            reference: None,
         }
     }
 }

@@ -31,6 +31,11 @@ fn defaults_load_without_file_or_environment() {
     assert_eq!(settings.token.refresh_ttl, Duration::from_secs(24 * 3600));
     assert_eq!(settings.auth.bcrypt_cost, 12);
     assert_eq!(settings.log.format, LogFormat::Pretty);
+    assert_eq!(
+        settings.telemetry.endpoint(),
+        None,
+        "tracing is off by default"
+    );
     assert!(settings.token.key.is_development_default());
 }
 
@@ -109,6 +114,16 @@ fn a_malformed_value_is_refused_with_a_message_naming_its_key() {
         ("TALLY_TOKEN__ACCESS_TTL", "soon", "token.access_ttl"),
         ("TALLY_HTTP__ADDR", "not an address", "http.addr"),
         ("TALLY_LOG__FORMAT", "xml", "log.format"),
+        (
+            "TALLY_TELEMETRY__OTLP_ENDPOINT",
+            "collector:4318",
+            "telemetry.otlp_endpoint",
+        ),
+        (
+            "TALLY_TELEMETRY__SERVICE_NAME",
+            " ",
+            "telemetry.service_name",
+        ),
         ("TALLY_ENV", "staging", "env"),
         (
             "TALLY_DATABASE__URL",

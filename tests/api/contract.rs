@@ -56,8 +56,14 @@ struct World {
     payer: TestUser,
     payer_account: i64,
     payee_account: i64,
+    /// Empty accounts of their own for the status changes (paths run in order: the close
+    /// comes before the others would use it).
+    closable_account: i64,
+    freezable_account: i64,
     pending: [i64; 2],
     webhooks: [i64; 2],
+    /// A posted transfer to the payee, which a banker refunds a unit at a time.
+    posted: i64,
 }
 
 async fn world() -> World {
@@ -73,6 +79,8 @@ async fn world() -> World {
     let payee = app.create_depositor().await;
     let payer_account = app.funded_account(&payer, &banker, "USD", 1_000_000).await;
     let payee_account = app.open_account(&payee, "USD").await;
+    let closable_account = app.open_account(&payee, "EUR").await;
+    let freezable_account = app.open_account(&payee, "CAD").await;
     let mut pending = [0; 2];
     for slot in &mut pending {
         let body = json!({"from_account_id": payer_account, "to_account_id": payee_account,
@@ -82,6 +90,12 @@ async fn world() -> World {
         let result: Value = response.json().await.expect("a transfer");
         *slot = result["transfer"]["id"].as_i64().expect("an id");
     }
+    let response = app
+        .transfer(&payer, payer_account, payee_account, 1_000, "USD")
+        .await;
+    assert_eq!(response.status().as_u16(), 201);
+    let result: Value = response.json().await.expect("a transfer");
+    let posted = result["transfer"]["id"].as_i64().expect("an id");
     let mut webhooks = [0; 2];
     for slot in &mut webhooks {
         let body = json!({"url": "http://127.0.0.1:9/hook"});
@@ -97,8 +111,11 @@ async fn world() -> World {
         payer,
         payer_account,
         payee_account,
+        closable_account,
+        freezable_account,
         pending,
         webhooks,
+        posted,
     }
 }
 
@@ -147,6 +164,20 @@ fn baseline(world: &World, method: &str, path: &str) -> Option<Call> {
             Some(json!({"amount": 1})),
             banker,
         ),
+        ("post", "/accounts/{id}/close") => (
+            Some(world.closable_account),
+            json!({}),
+            json!({}),
+            None,
+            banker,
+        ),
+        ("post", "/accounts/{id}/freeze" | "/accounts/{id}/unfreeze") => (
+            Some(world.freezable_account),
+            json!({}),
+            json!({}),
+            None,
+            banker,
+        ),
         ("post", "/accounts/{id}/withdrawals") => {
             (account, json!({}), keyed, Some(json!({"amount": 1})), payer)
         }
@@ -163,6 +194,7 @@ fn baseline(world: &World, method: &str, path: &str) -> Option<Call> {
             Some(json!({"transfers": [transfer], "atomic": false})),
             payer,
         ),
+        ("get", "/transfers") => (None, json!({"limit": 20}), json!({}), None, payer),
         ("get", "/transfers/{id}") => (Some(world.pending[0]), json!({}), json!({}), None, payer),
         ("post", "/webhooks") => (
             None,
@@ -184,8 +216,18 @@ fn baseline(world: &World, method: &str, path: &str) -> Option<Call> {
             None,
             payer,
         ),
+        // The stream's answer is endless: `send` reads only its status. No Last-Event-ID here:
+        // it wins over `after`, whose cases would never be read.
+        ("get", "/events/stream") => (None, json!({"after": 0}), json!({}), None, payer),
         ("post", "/transfers/{id}/post") => (
             Some(world.pending[0]),
+            json!({}),
+            keyed,
+            Some(json!({"amount": 1})),
+            banker,
+        ),
+        ("post", "/transfers/{id}/reverse") => (
+            Some(world.posted),
             json!({}),
             keyed,
             Some(json!({"amount": 1})),
@@ -435,6 +477,14 @@ async fn send(app: &TestApp, call: &Call) -> (u16, Value) {
     }
     let response = request.send().await.expect("the request is sent");
     let status = response.status().as_u16();
+    let streaming = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"));
+    if streaming {
+        // Never ends: dropping it closes the connection.
+        return (status, Value::Null);
+    }
     let body = response.json().await.unwrap_or(Value::Null);
     (status, body)
 }

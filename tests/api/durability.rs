@@ -18,7 +18,7 @@ async fn transfers_answered_201_survive_a_sigkill_mid_load() {
     let database = fresh_database().await;
     let port = free_port();
     let mut server = Process::tally(&database, port).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let db = database.connect().await;
 
     let banker = user(&client, &server.address, &db, "kill_banker", true).await;
@@ -106,7 +106,7 @@ async fn holds_answered_201_survive_a_sigkill() {
     let database = fresh_database().await;
     let port = free_port();
     let mut server = Process::tally(&database, port).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let db = database.connect().await;
     let banker = user(&client, &server.address, &db, "hold_banker", true).await;
     let (payer_token, payer) =
@@ -186,7 +186,7 @@ async fn an_atomic_batch_is_wholly_there_or_wholly_absent_after_a_sigkill() {
     let database = fresh_database().await;
     let port = free_port();
     let mut server = Process::tally(&database, port).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let db = database.connect().await;
     let banker = user(&client, &server.address, &db, "batch_banker", true).await;
     let mut accounts = Vec::new();

@@ -329,7 +329,7 @@ async fn transfers_survive_a_postgres_restart_under_load() {
     let server = Process::tally(&database, free_port()).await;
     // A second replica, to log out on after the restart.
     let other = Process::tally(&database, free_port()).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let accounts = Arc::new(accounts(&client, &server.address, &database, "restart").await);
 
     let started_at = postmaster_start_time(&database).await;
@@ -402,7 +402,7 @@ async fn a_replica_killed_under_load_loses_nothing_and_the_other_serves_on() {
     let database = fresh_database().await;
     let mut doomed = Process::tally(&database, free_port()).await;
     let survivor = Process::tally(&database, free_port()).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let accounts = Arc::new(accounts(&client, &survivor.address, &database, "sigkill").await);
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -32,6 +32,13 @@ pub struct TestApp {
 }
 
 /// Settings for a test app: port 0, a cheap bcrypt cost, quiet logs unless TEST_LOG is set.
+/// A plain HTTP client for a test. reqwest here has TLS without a provider of its own: the
+/// process's (rustls' ring, installed here) must be in place before any client is built.
+pub fn http_client() -> reqwest::Client {
+    tally::webhooks::install_tls_provider();
+    reqwest::Client::new()
+}
+
 pub fn test_settings(database_url: &str) -> Settings {
     let mut environment = HashMap::new();
     environment.insert("TALLY_DATABASE__URL".to_owned(), database_url.to_owned());
@@ -61,7 +68,7 @@ pub fn test_settings(database_url: &str) -> Settings {
     } else {
         "error".to_owned()
     };
-    telemetry::init(&settings.log);
+    let _ = telemetry::init(&settings.log, &settings.telemetry);
     settings
 }
 
@@ -112,10 +119,13 @@ async fn launch(database: TestDatabase, settings: Settings, proxy: Option<TcpPro
         metrics_port,
         pool: database.pool(4),
         database,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client"),
+        client: {
+            tally::webhooks::install_tls_provider();
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("an HTTP client")
+        },
         proxy,
         clock,
         engine,
@@ -176,6 +186,13 @@ impl TestApp {
             .filter_map(|line| line.rsplit_once(' '))
             .find(|(name, _)| *name == series)
             .and_then(|(_, value)| value.parse().ok())
+    }
+
+    /// (batches the journal committed, its round trips to PostgreSQL) so far, from `/metrics`.
+    pub async fn journal_counts(&self) -> (f64, f64) {
+        let batches = self.metric("tally_journal_batch_size_count").await;
+        let trips = self.metric("tally_journal_round_trips_total").await;
+        (batches.unwrap_or(0.0), trips.unwrap_or(0.0))
     }
 
     pub async fn db(&self) -> deadpool_postgres::Object {
@@ -436,5 +453,38 @@ impl TestApp {
             .send()
             .await
             .expect("the request is sent")
+    }
+}
+
+/// Alice with a funded USD account, Bob with an empty one, and a banker: the cast of the tests
+/// of what transfers say and of refunds.
+pub struct Scene {
+    pub app: TestApp,
+    pub alice: TestUser,
+    pub bob: TestUser,
+    pub banker: TestUser,
+    pub alice_usd: i64,
+    pub bob_usd: i64,
+}
+
+impl Scene {
+    /// Alice's account holds `alice_usd_minor` (minor units).
+    pub async fn funded(alice_usd_minor: i64) -> Scene {
+        let app = spawn_app().await;
+        let alice = app.create_depositor().await;
+        let bob = app.create_depositor().await;
+        let banker = app.create_banker().await;
+        let alice_usd = app
+            .funded_account(&alice, &banker, "USD", alice_usd_minor)
+            .await;
+        let bob_usd = app.open_account(&bob, "USD").await;
+        Scene {
+            app,
+            alice,
+            bob,
+            banker,
+            alice_usd,
+            bob_usd,
+        }
     }
 }

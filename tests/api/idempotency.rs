@@ -271,7 +271,7 @@ async fn the_same_key_and_body_replay_after_a_restart() {
     let database = fresh_database().await;
     let port = free_port();
     let mut server = Process::tally(&database, port).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let db = database.connect().await;
     let banker = user(&client, &server.address, &db, "restart_banker", true).await;
     let (token, from) = funded_account(
@@ -321,4 +321,47 @@ async fn the_same_key_and_body_replay_after_a_restart() {
         .get(0);
     assert_eq!(balance, 750, "the money moved once");
     check_invariants(&db).await;
+}
+
+/// A stored outcome that no longer decodes is damage, not an outage: the replay answers 500
+/// `internal` (no `Retry-After` to retry by), the corrupt-rows counter rises, and nothing moves.
+#[actix_web::test]
+async fn a_corrupt_stored_outcome_answers_500_and_is_counted() {
+    let scene = scene().await;
+    let body = json!({"from_account_id": scene.from, "to_account_id": scene.to,
+                      "amount": 40, "currency": "USD"});
+    let token = scene.payer.token.as_str();
+    let first = scene
+        .app
+        .post_keyed("/transfers", &body, token, "k-corrupt")
+        .await;
+    assert_eq!(first.status().as_u16(), 201);
+    scene
+        .app
+        .pool
+        .get()
+        .await
+        .expect("a connection")
+        .execute(
+            "UPDATE idempotency_keys SET outcome = '{\"transfer\": 7}' WHERE key = 'k-corrupt'",
+            &[],
+        )
+        .await
+        .expect("a corrupted row");
+    let series = "tally_corrupt_rows_total{what=\"idempotency_outcome\"}";
+    let counted_before = scene.app.metric(series).await.unwrap_or(0.0);
+    let footprint = scene.footprint().await;
+
+    let replay = scene
+        .app
+        .post_keyed("/transfers", &body, token, "k-corrupt")
+        .await;
+    assert!(replay.headers().get("retry-after").is_none());
+    assert_error(replay, 500, "internal").await;
+    assert_eq!(
+        scene.app.metric(series).await,
+        Some(counted_before + 1.0),
+        "counted as corruption"
+    );
+    assert_eq!(scene.footprint().await, footprint, "nothing moved");
 }

@@ -1,6 +1,7 @@
 //! Black-box tests of the service over HTTP: each test spawns the real app on a random port
 //! against a fresh database cloned from the migrated template.
 
+mod account_status;
 mod accounts;
 mod audit;
 mod auth;
@@ -9,6 +10,7 @@ mod cancellation;
 mod concurrency;
 mod configuration;
 mod contract;
+mod details;
 mod docs;
 mod durability;
 mod events;
@@ -26,11 +28,15 @@ mod pending;
 mod process;
 mod publish;
 mod read_replica;
+mod refunds;
 mod replicas;
 mod schema;
+mod search;
 mod security;
 mod seed;
 mod statements;
+mod traces;
 mod transfers;
 mod users;
 mod webhooks;
+mod webhooks_tls;

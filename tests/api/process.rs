@@ -21,7 +21,7 @@ impl Process {
         health_path: &str,
         what: &str,
     ) -> Process {
-        let client = reqwest::Client::new();
+        let client = crate::helpers::http_client();
         for _ in 0..200 {
             if let Ok(response) = client.get(format!("{address}{health_path}")).send().await {
                 if response.status().is_success() {
@@ -35,6 +35,17 @@ impl Process {
 
     /// `tally serve --no-migrate` on `port` against `database` (already migrated).
     pub async fn tally(database: &TestDatabase, port: u16) -> Process {
+        Process::tally_with(database, port, &[], Stdio::null()).await
+    }
+
+    /// As `tally`, with more settings (`TALLY_*` variables, winning over the defaults here) and
+    /// its log lines (standard error) sent to `log`.
+    pub async fn tally_with(
+        database: &TestDatabase,
+        port: u16,
+        settings: &[(&str, &str)],
+        log: Stdio,
+    ) -> Process {
         let child = Command::new(env!("CARGO_BIN_EXE_tally"))
             .args(["serve", "--no-migrate"])
             .env("TALLY_DATABASE__URL", database.url())
@@ -43,8 +54,9 @@ impl Process {
             .env("TALLY_AUTH__BCRYPT_COST", "4")
             .env("TALLY_AUTH__ADDRESS_ATTEMPTS_MAX", "1000000")
             .env("TALLY_LOG__LEVEL", "error")
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("the tally binary starts");
         Process::wait_until_serving(

@@ -27,7 +27,7 @@ async fn two_replicas_behind_nginx_keep_every_invariant() {
     let second = Process::tally(&database, replicas[1]).await;
     let nginx_directory = std::env::temp_dir().join(format!("tally-nginx-{}", database.name));
     let nginx = Process::nginx(&nginx_directory, free_port(), &replicas).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     // The front door serves the API under /api/ (the web app is at /).
     let address = format!("{}/api", nginx.address);
 

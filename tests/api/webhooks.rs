@@ -79,7 +79,7 @@ async fn wait_for(received: &Arc<Mutex<Received>>, accepted: usize, within: Dura
 async fn every_event_arrives_signed_and_in_order_despite_failures_and_a_sigkill() {
     let database = fresh_database().await;
     let db = database.connect().await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let mut first = Process::tally(&database, free_port()).await;
     let banker = user(&client, &first.address, &db, "hook_banker", true).await;
     let (url, received) = receiver(3);

@@ -11,7 +11,7 @@
 // fails the step it happens in, except the API refusals a step provokes on purpose. Prints
 // `e2e: N passed, M failed` last and exits non-zero on a failure.
 import { chromium } from 'playwright-core';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -87,7 +87,7 @@ const browser = await chromium.launch({
     '--disable-dev-shm-usage',
   ],
 });
-const context = await browser.newContext({ viewport: { width: 1200, height: 860 }, locale: 'en-US', timezoneId: 'UTC' });
+const context = await browser.newContext({ viewport: { width: 1200, height: 860 }, locale: 'en-US', timezoneId: 'UTC', acceptDownloads: true });
 context.setDefaultTimeout(10_000);
 const page = await context.newPage();
 
@@ -203,6 +203,7 @@ const APP_USES = [
   ['post', '/transfers', []],
   ['post', '/transfers/{id}/post', []],
   ['post', '/transfers/{id}/void', []],
+  ['post', '/transfers/{id}/reverse', ['Idempotency-Key']],
 ];
 
 await step('the server offers every operation the app uses (its /openapi.json)', async () => {
@@ -305,6 +306,47 @@ await step('banker: deposit to any account; a third decimal in USD is refused', 
   await shot('03-banker-deposit');
   await logOut();
 });
+
+await step('banker: look an account up, freeze and unfreeze it, close an empty one', async () => {
+  const token = await loginToken(bob.username, PASSWORD);
+  const opened = await api('POST', '/accounts', { token, body: { currency: 'EUR' } });
+  check(opened.status === 201, `Bob's EUR account: ${opened.status}`);
+  const spare = opened.json.id;
+  await logIn(BANKER_USER, BANKER_PASSWORD);
+  await nav('Banker').click();
+  await expectHeading('Banker');
+  const status = () => page.getByTestId('account-status');
+  await label('Account number').fill(String(bob.usd));
+  await button('Look up').click();
+  await status().filter({ hasText: 'active' }).waitFor();
+  await page.getByRole('region', { name: `Account #${bob.usd}` }).getByText(bob.username, { exact: true }).waitFor();
+  await button('Freeze').click();
+  await status().filter({ hasText: 'frozen' }).waitFor();
+  await page.getByRole('status').filter({ hasText: `Account #${bob.usd} is frozen` }).waitFor();
+  const refused = await api('POST', '/transfers', {
+    token,
+    body: { from_account_id: bob.usd, to_account_id: alice.usd, amount: 1, currency: 'USD' },
+  });
+  check(refused.status === 409 && refused.json.error.code === 'account_frozen', `a frozen account paid: ${refused.status}`);
+  await shot('03b-banker-frozen');
+  await button('Unfreeze').click();
+  await status().filter({ hasText: 'active' }).waitFor();
+  // An account with money in it is not closed: the refusal is shown in words.
+  await label('Account number').fill(String(alice.usd));
+  await button('Look up').click();
+  await page.getByRole('region', { name: `Account #${alice.usd}` }).waitFor();
+  await button('Close account').click();
+  await alert().filter({ hasText: 'Only an empty account can be closed' }).waitFor();
+  await label('Account number').fill(String(spare));
+  await button('Look up').click();
+  await page.getByRole('region', { name: `Account #${spare}` }).waitFor();
+  await button('Close account').click();
+  await status().filter({ hasText: 'closed' }).waitFor();
+  check(await button('Freeze').isDisabled(), 'a closed account offers no freeze');
+  const after = await api('GET', `/accounts/${spare}`, { token });
+  check(after.json.status === 'closed', `the spare account is ${after.json.status}`);
+  await logOut();
+}, { allow: [409] });
 
 await step('Alice sends 25.50 to Bob (a double click sends once)', async () => {
   await logIn(alice.username, PASSWORD);
@@ -484,6 +526,42 @@ await step('phone width (390 px): no sideways scrolling, every control reachable
   await expectHeading('Send money');
   await shot('13-phone-send');
   await page.setViewportSize({ width: 1200, height: 860 });
+});
+
+await step('a description on Send money; the statement names counterparty and description, downloads as CSV; Bob refunds', async () => {
+  await nav('Send money').click();
+  await expectHeading('Send money');
+  await label('From account').selectOption(String(alice.usd));
+  await label('To account').fill(String(bob.usd));
+  await label('Amount').fill('2.00');
+  await label('Description').fill('Lunch, Tuesday');
+  await button('Send').click();
+  await page.getByRole('status').filter({ hasText: `Sent USD 2.00 to account #${bob.usd}` }).waitFor();
+  await nav('Accounts').click();
+  await accountRow(alice.usd).getByRole('link', { name: 'Statement', exact: true }).click();
+  const newest = page.locator('table.entries tbody tr').first();
+  // The statement may first show what it had cached, then the refetched page.
+  await newest.filter({ hasText: 'Lunch, Tuesday' }).waitFor();
+  check((await cellText(newest, 'Description')).includes('Lunch, Tuesday'), `description: ${await cellText(newest, 'Description')}`);
+  check((await cellText(newest, 'Counterparty')) === `#${bob.usd}`, `counterparty: ${await cellText(newest, 'Counterparty')}`);
+  const [download] = await Promise.all([page.waitForEvent('download'), button('Download CSV').click()]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  check(csv.startsWith('Date,Entry,Transfer,Counterparty account,Description'), `CSV header: ${csv.slice(0, 80)}`);
+  check(csv.includes(`,${bob.usd},"Lunch, Tuesday",,-2.00,USD,`), `CSV line of the payment: ${csv.split('\r\n')[1]}`);
+  await shot('15-statement-described');
+  await logOut();
+  await logIn(bob.username, PASSWORD);
+  await accountRow(bob.usd).getByRole('link', { name: 'Statement', exact: true }).click();
+  const received = page.locator('table.entries tbody tr', { hasText: 'Lunch, Tuesday' });
+  await received.waitFor();
+  await received.getByRole('button', { name: /^Refund/ }).click();
+  await page.getByRole('status').filter({ hasText: `Refunded USD 2.00 of transfer` }).waitFor();
+  const refundLine = page.locator('table.entries tbody tr').first();
+  await page.waitForFunction(() => document.querySelector('table.entries tbody tr td[data-label="Amount"]')?.textContent?.startsWith('−2.00'));
+  check((await cellText(refundLine, 'Counterparty')) === `#${alice.usd}`, `the refund goes to Alice: ${await cellText(refundLine, 'Counterparty')}`);
+  await shot('16-refunded');
+  await logOut();
+  await logIn(alice.username, PASSWORD);
 });
 
 await step('log out: back to the login screen, the app no longer opens', async () => {

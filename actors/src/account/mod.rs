@@ -14,12 +14,14 @@ use actix::{
 };
 use tokio::sync::oneshot;
 
-use crate::model::{AccountInfo, AccountSnapshot, Amount, Refusal};
+use crate::model::{AccountInfo, AccountSnapshot, AccountStatus, Amount, Refusal};
 
 mod state;
+mod status;
 
 use crate::registry::Shared;
-pub use state::{AccountState, Settlement, SettlementOutcome, Side, SUPPLY_MAX};
+pub use state::{AccountState, Settlement, SettlementOutcome, Side};
+pub use status::{ChangeStatus, StatusReply};
 
 /// Put a hold of `amount` on one side. Answered through `reply` so the sender can use `try_send`
 /// and turn a full mailbox into `Unavailable` instead of waiting.
@@ -53,6 +55,8 @@ pub struct Lease {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseReply {
     Granted(i64),
+    /// The account may not pay (frozen or closed), checked against PostgreSQL.
+    Refused(Refusal),
     Retired,
     Unavailable,
 }
@@ -162,14 +166,17 @@ impl AccountActor {
         info: Arc<AccountInfo>,
         balance: i64,
         held: i64,
+        status: AccountStatus,
         generation: u64,
         shared: Arc<Shared>,
     ) -> AccountActor {
         shared
             .actors_alive
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let mut state = AccountState::new(info.kind, balance, held);
+        state.set_status(status);
         AccountActor {
-            state: AccountState::new(info.kind, balance, held),
+            state,
             info,
             loaded: true,
             retired: false,
@@ -220,8 +227,8 @@ impl AccountActor {
         let load = async move { crate::registry::load_balance(&pool, id).await };
         ctx.wait(load.into_actor(self).map(move |loaded, actor, _| {
             match loaded {
-                Ok(Some((balance, held))) => {
-                    actor.state.reload(balance, held, committed_batch);
+                Ok(Some((balance, held, status))) => {
+                    actor.state.reload(balance, held, status, committed_batch);
                     actor.loaded = true;
                 }
                 Ok(None) | Err(_) => {
@@ -283,12 +290,17 @@ impl Handler<Hold> for AccountActor {
             }
             (false, true) => self.hold_reply(message.side, message.amount),
         };
-        if reply != HoldReply::Refused(Refusal::InsufficientFunds) {
+        let recheck = matches!(
+            reply,
+            HoldReply::Refused(Refusal::InsufficientFunds | Refusal::AccountFrozen)
+        );
+        if !recheck {
             let _ = message.reply.send(reply);
             return;
         }
-        // Another replica may have credited the account since it was cached: refuse for funds
-        // only after checking PostgreSQL. The mailbox waits meanwhile, so nothing interleaves.
+        // Another replica may have credited (or unfrozen) the account since it was cached:
+        // refuse only after checking PostgreSQL. The mailbox waits meanwhile, so nothing
+        // interleaves.
         self.shared.metrics.funds_rechecks.inc();
         let Hold {
             side,
@@ -316,17 +328,26 @@ impl Handler<Lease> for AccountActor {
                 ctx.stop();
                 LeaseReply::Unavailable
             }
-            (false, true) if self.state.available() >= message.debit_max => {
+            (false, true) if self.state.status() == AccountStatus::Closed => {
+                LeaseReply::Refused(Refusal::AccountClosed)
+            }
+            (false, true)
+                if self.state.status() == AccountStatus::Active
+                    && self.state.available() >= message.debit_max =>
+            {
                 LeaseReply::Granted(self.state.lease(message.debit_max))
             }
             (false, true) => {
-                // Short: another replica may have credited the account; check PostgreSQL first.
+                // Short or frozen: another replica may have credited or unfrozen the account;
+                // check PostgreSQL first.
                 self.shared.metrics.funds_rechecks.inc();
                 let Lease { debit_max, reply } = message;
                 self.reload_then(ctx, move |actor| {
-                    let answer = match actor.loaded {
-                        true => LeaseReply::Granted(actor.state.lease(debit_max)),
-                        false => LeaseReply::Unavailable,
+                    let refusal = actor.state.status().debit_refusal();
+                    let answer = match (actor.loaded, refusal) {
+                        (false, _) => LeaseReply::Unavailable,
+                        (true, Some(refusal)) => LeaseReply::Refused(refusal),
+                        (true, None) => LeaseReply::Granted(actor.state.lease(debit_max)),
                     };
                     let _ = reply.send(answer);
                 });
@@ -379,6 +400,7 @@ impl Handler<Snapshot> for AccountActor {
                 currency: self.info.currency,
                 kind: self.info.kind,
                 created_at: self.info.created_at,
+                status: self.state.status(),
             }),
         };
         let _ = message.reply.send(reply);

@@ -2,7 +2,7 @@
 //! actors or PostgreSQL. The actor in `account` owns one and serialises every change to it.
 
 use super::Apportion;
-use crate::model::{AccountKind, Amount, Refusal};
+use crate::model::{AccountKind, AccountStatus, Amount, Refusal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -17,6 +17,9 @@ pub enum Side {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountState {
     kind: AccountKind,
+    /// As PostgreSQL last reported it: a debit of a frozen or closed account and a credit to a
+    /// closed one are refused here; the journal's update refuses them too, on any replica.
+    status: AccountStatus,
     /// Committed money, as PostgreSQL last reported it.
     posted: i64,
     /// Committed holds of pending transfers, as PostgreSQL last reported them.
@@ -49,7 +52,12 @@ pub struct Settlement {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettlementOutcome {
     /// Committed in `batch`; the account's balance and held amount in PostgreSQL right after it.
-    Posted { batch: u64, balance: i64, held: i64 },
+    Posted {
+        batch: u64,
+        balance: i64,
+        held: i64,
+        status: AccountStatus,
+    },
     /// Not written; nothing changed in PostgreSQL.
     Released,
     /// Not written, and the cached state is suspect (another replica moved money, or the commit's
@@ -61,6 +69,7 @@ impl AccountState {
     pub fn new(kind: AccountKind, posted: i64, held: i64) -> AccountState {
         let state = AccountState {
             kind,
+            status: AccountStatus::Active,
             posted,
             held,
             pending_debits: 0,
@@ -80,6 +89,26 @@ impl AccountState {
         self.held
     }
 
+    pub fn status(&self) -> AccountStatus {
+        self.status
+    }
+
+    /// Adopts a status PostgreSQL committed (or reported).
+    pub fn set_status(&mut self, status: AccountStatus) {
+        assert!(
+            self.status != AccountStatus::Closed || status == AccountStatus::Closed,
+            "status: a closed account is never reopened {self:?}"
+        );
+        self.status = status;
+        self.check();
+    }
+
+    /// Whether nothing is committed, held or in flight on the account (the unit tests' check).
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.posted == 0 && self.held == 0 && self.is_idle()
+    }
+
     /// What a new debit may spend: committed money minus committed holds and debits in flight.
     pub fn available(&self) -> i64 {
         self.posted - self.held - self.pending_debits
@@ -93,6 +122,14 @@ impl AccountState {
     /// ever depends on the debited account.
     pub fn hold(&mut self, side: Side, amount: Amount) -> Result<(), Refusal> {
         let amount = amount.get();
+        let status_refusal = match side {
+            Side::Debit => self.status.debit_refusal(),
+            Side::Credit => self.status.credit_refusal(),
+            Side::Touch => None,
+        };
+        if let Some(refusal) = status_refusal {
+            return Err(refusal);
+        }
         match side {
             Side::Debit => {
                 // Past i64 only the reserve can go (a customer's available is never below 0).
@@ -173,6 +210,7 @@ impl AccountState {
                 batch,
                 balance,
                 held,
+                status,
             } => {
                 // Batches may be settled out of order; the newest committed balance wins, and it
                 // includes whatever other replicas committed, so drift heals itself.
@@ -180,6 +218,12 @@ impl AccountState {
                     self.synced_batch = batch;
                     self.posted = balance;
                     self.held = held;
+                    // Never relaxed here: a batch that committed just before a freeze reports
+                    // the account active. An unfreeze elsewhere is learned by the reload a
+                    // frozen refusal makes first.
+                    if status.rank() > self.status.rank() {
+                        self.status = status;
+                    }
                 }
                 false
             }
@@ -193,9 +237,10 @@ impl AccountState {
     /// Replaces the committed balance with PostgreSQL's, read after batch `committed_batch` had
     /// committed (so settlements of that batch or older must not overwrite it). Holds in flight
     /// stay counted, since their settlements are still to come.
-    pub fn reload(&mut self, posted: i64, held: i64, committed_batch: u64) {
+    pub fn reload(&mut self, posted: i64, held: i64, status: AccountStatus, committed_batch: u64) {
         self.posted = posted;
         self.held = held;
+        self.status = status;
         self.synced_batch = self.synced_batch.max(committed_batch);
         self.check();
     }
@@ -214,6 +259,10 @@ impl AccountState {
         assert!(
             self.kind == AccountKind::Reserve || self.posted >= 0,
             "no_overdraft: a customer's posted balance below 0 {self:?}"
+        );
+        assert!(
+            self.status != AccountStatus::Closed || (self.posted == 0 && self.held == 0),
+            "status: a closed account holds money {self:?}"
         );
     }
 }
@@ -235,6 +284,7 @@ mod tests {
                 batch,
                 balance,
                 held: 0,
+                status: AccountStatus::Active,
             },
         }
     }
@@ -332,7 +382,7 @@ mod tests {
             outcome: SettlementOutcome::ReleasedAndReload,
         };
         assert!(state.settle(&suspect));
-        state.reload(40, 0, 0);
+        state.reload(40, 0, AccountStatus::Active, 0);
         assert_eq!(state.available(), 40);
     }
 
@@ -341,7 +391,7 @@ mod tests {
         let mut state = AccountState::new(AccountKind::Customer, 100, 0);
         state.hold(Side::Debit, amount(10)).expect("held");
         // Reloaded after batch 3 committed: the balance already includes batch 2.
-        state.reload(60, 0, 3);
+        state.reload(60, 0, AccountStatus::Active, 3);
         state.settle(&posted(2, 90, 10, 0, 1));
         assert_eq!((state.posted(), state.available()), (60, 60));
     }
@@ -412,6 +462,77 @@ mod tests {
             Err(Refusal::InsufficientFunds)
         );
         state.hold(Side::Debit, amount(40)).expect("the rest");
+    }
+
+    #[test]
+    fn a_frozen_account_refuses_debits_but_takes_credits_and_finishes_its_holds() {
+        let mut state = AccountState::new(AccountKind::Customer, 100, 40);
+        state.set_status(AccountStatus::Frozen);
+        let before = state.clone();
+        assert_eq!(
+            state.hold(Side::Debit, amount(1)),
+            Err(Refusal::AccountFrozen)
+        );
+        assert_eq!(state, before);
+        state.hold(Side::Credit, amount(5)).expect("a credit");
+        state
+            .hold(Side::Touch, amount(40))
+            .expect("posting its own hold");
+        assert_eq!(state.available(), 60);
+    }
+
+    #[test]
+    fn a_closed_account_refuses_debits_and_credits() {
+        let mut state = AccountState::new(AccountKind::Customer, 0, 0);
+        assert!(state.is_empty());
+        state.set_status(AccountStatus::Closed);
+        assert_eq!(
+            state.hold(Side::Debit, amount(1)),
+            Err(Refusal::AccountClosed)
+        );
+        assert_eq!(
+            state.hold(Side::Credit, amount(1)),
+            Err(Refusal::AccountClosed)
+        );
+        assert!(state.is_idle());
+    }
+
+    #[test]
+    fn a_settlement_tightens_the_status_but_never_relaxes_it() {
+        let settled = |status| Settlement {
+            debits: 0,
+            credits: 0,
+            holds: 0,
+            outcome: SettlementOutcome::Posted {
+                batch: 9,
+                balance: 10,
+                held: 0,
+                status,
+            },
+        };
+        let mut state = AccountState::new(AccountKind::Customer, 10, 0);
+        state.set_status(AccountStatus::Frozen);
+        state.settle(&settled(AccountStatus::Active));
+        assert_eq!(state.status(), AccountStatus::Frozen);
+        let mut state = AccountState::new(AccountKind::Customer, 10, 0);
+        state.settle(&settled(AccountStatus::Frozen));
+        assert_eq!(state.status(), AccountStatus::Frozen);
+    }
+
+    #[test]
+    fn an_unfrozen_account_pays_again() {
+        let mut state = AccountState::new(AccountKind::Customer, 10, 0);
+        state.set_status(AccountStatus::Frozen);
+        state.reload(10, 0, AccountStatus::Active, 1);
+        state.hold(Side::Debit, amount(10)).expect("active again");
+    }
+
+    #[test]
+    #[should_panic(expected = "a closed account is never reopened")]
+    fn reopening_a_closed_account_is_a_broken_invariant() {
+        let mut state = AccountState::new(AccountKind::Customer, 0, 0);
+        state.set_status(AccountStatus::Closed);
+        state.set_status(AccountStatus::Active);
     }
 
     #[test]

@@ -9,14 +9,16 @@
 //! go to the journal as one group, committed together or not at all. Leases hold only what the
 //! batch needs, so single transfers on the same accounts keep being served meanwhile.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::future::join_all;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
-use crate::account::{Apportion, Apportioned, Lease, LeaseReply, SettlementOutcome};
+use crate::account::{
+    Apportion, Apportioned, Lease, LeaseReply, SettlementOutcome, Snapshot, SnapshotReply,
+};
 use crate::config::BATCH_ITEMS_MAX;
 use crate::coordinator::{check, run_detached};
 use crate::engine::Engine;
@@ -24,8 +26,8 @@ use crate::journal::stored::BatchAnswer;
 use crate::journal::{release_item, GroupKey, JournalItem, JournalOutcome, Operation};
 use crate::metrics::Queue;
 use crate::model::{
-    AccountId, BatchError, BatchItem, BatchItemOutcome, BatchOutcome, IdempotencyKey, LookupError,
-    Movement, Refusal, TransferError,
+    AccountId, AccountStatus, BatchError, BatchItem, BatchItemOutcome, BatchOutcome,
+    IdempotencyKey, LookupError, Movement, Refusal, TransferError,
 };
 use crate::model::{Outage, Saturation};
 use crate::registry::AccountHandle;
@@ -140,11 +142,14 @@ impl Engine {
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<BatchOutcome, Pass> {
         let handles = self.batch_handles(items).await?;
-        let statics: Vec<Result<(), Refusal>> = items
+        let closed = self.closed_payees(items, &handles).await?;
+        let mut statics: Vec<Result<(), Refusal>> = items
             .iter()
-            .map(|item| static_check(item, &handles))
+            .map(|item| static_check(item, &handles, &closed))
             .collect();
-        let leases = self.lease(items, &statics, &handles).await?;
+        self.refuse_taken_references(items, &mut statics).await?;
+        let (leases, blocked) = self.lease(items, &statics, &handles).await?;
+        refuse_blocked(items, &mut statics, &blocked);
         let play = play(items, &statics, &leases);
         if let (true, Some((index, refusal))) = (atomic, first_refusal(&play.decisions)) {
             self.release_leases(&leases, &handles);
@@ -162,6 +167,51 @@ impl Engine {
             return self.answer_unwritten(idempotency, Ok(outcome)).await;
         }
         self.commit_group(items, &play, &handles, idempotency).await
+    }
+
+    /// Refuses (before any lease) the items whose reference their payer already used: in a
+    /// committed transfer, or in an earlier item of this batch. One committed meanwhile fails
+    /// the journal's insert instead, and the batch is played again.
+    async fn refuse_taken_references(
+        &self,
+        items: &[BatchItem],
+        statics: &mut [Result<(), Refusal>],
+    ) -> Result<(), Pass> {
+        let asked: Vec<(AccountId, &str)> = items
+            .iter()
+            .zip(statics.iter())
+            .filter(|(_, fits)| fits.is_ok())
+            .filter_map(|(item, _)| {
+                Some((
+                    item.request.from,
+                    item.request.details.reference.as_deref()?,
+                ))
+            })
+            .collect();
+        if asked.is_empty() {
+            return Ok(());
+        }
+        let taken = self
+            .inner
+            .reads
+            .taken_references(&asked)
+            .await
+            .map_err(TransferError::from)?;
+        let mut seen: HashSet<(AccountId, &str)> = HashSet::with_capacity(asked.len());
+        for (item, fits) in items.iter().zip(statics.iter_mut()) {
+            let Some(reference) = item.request.details.reference.as_deref() else {
+                continue;
+            };
+            if fits.is_err() {
+                continue;
+            }
+            let pair = (item.request.from, reference);
+            let committed = taken.contains(&(pair.0, reference.to_owned()));
+            if committed || !seen.insert(pair) {
+                *fits = Err(Refusal::DuplicateReference);
+            }
+        }
+        Ok(())
     }
 
     /// The answer of a batch that writes nothing, stored with its key (if any) as a committed
@@ -214,13 +264,56 @@ impl Engine {
         Ok(handles)
     }
 
-    /// Leases from each paying account (ascending id) what the batch would take from it.
+    /// The closed accounts among those the batch pays into (a closed account takes no credit).
+    /// Closed is final, so an actor's word for it needs no check against PostgreSQL; an
+    /// account closed on another replica meanwhile is refused by the journal, reloads, and is
+    /// seen closed on the next pass.
+    async fn closed_payees(
+        &self,
+        items: &[BatchItem],
+        handles: &HashMap<AccountId, AccountHandle>,
+    ) -> Result<HashSet<AccountId>, Pass> {
+        let payees: BTreeSet<AccountId> = items
+            .iter()
+            .map(|item| item.request.to)
+            .filter(|id| handles.contains_key(id))
+            .collect();
+        let asks = payees.into_iter().map(|id| {
+            let handle = handles[&id].clone();
+            async move {
+                let (reply, answer) = oneshot::channel();
+                let sent = handle.addr.send(Snapshot { reply }).await;
+                let status = match (sent, answer.await) {
+                    (Ok(()), Ok(SnapshotReply::Account(account))) => Some(account.status),
+                    _ => None,
+                };
+                (handle, status)
+            }
+        });
+        let mut closed = HashSet::new();
+        for (handle, status) in join_all(asks).await {
+            match status {
+                Some(AccountStatus::Closed) => {
+                    closed.insert(handle.info.id);
+                }
+                Some(_) => {}
+                None => {
+                    self.inner.registry.evict(&handle);
+                    return Err(Pass::Again);
+                }
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Leases from each paying account (ascending id) what the batch would take from it; also
+    /// answers the paying accounts that may not pay at all (frozen or closed).
     async fn lease(
         &self,
         items: &[BatchItem],
         statics: &[Result<(), Refusal>],
         handles: &HashMap<AccountId, AccountHandle>,
-    ) -> Result<BTreeMap<AccountId, i64>, Pass> {
+    ) -> Result<(BTreeMap<AccountId, i64>, HashMap<AccountId, Refusal>), Pass> {
         let mut wanted: BTreeMap<AccountId, i64> = BTreeMap::new();
         for (item, fits) in items.iter().zip(statics) {
             if fits.is_ok() {
@@ -242,11 +335,15 @@ impl Engine {
         });
         let answers = join_all(asks).await;
         let mut leases = BTreeMap::new();
+        let mut blocked = HashMap::new();
         let mut failure = None;
         for (handle, reply) in &answers {
             match reply {
                 LeaseReply::Granted(granted) => {
                     leases.insert(handle.info.id, *granted);
+                }
+                LeaseReply::Refused(refusal) => {
+                    blocked.insert(handle.info.id, *refusal);
                 }
                 LeaseReply::Retired => {
                     self.inner.registry.evict(handle);
@@ -260,7 +357,7 @@ impl Engine {
             }
         }
         match failure {
-            None => Ok(leases),
+            None => Ok((leases, blocked)),
             Some(failure) => {
                 self.release_leases(&leases, handles);
                 Err(failure)
@@ -375,10 +472,12 @@ impl Engine {
                 to: handles[&item.request.to].clone(),
                 amount: item.request.amount,
                 currency: item.request.currency,
+                details: item.request.details.clone(),
                 idempotency: None,
                 group: Some(group),
                 group_key: group_key.take(),
                 reply,
+                span: tracing::Span::current(),
             });
         }
         if let Err(items) = self.inner.journal.submit_group(journal_items) {
@@ -393,9 +492,13 @@ impl Engine {
         for outcome in outcomes {
             match outcome {
                 Ok(JournalOutcome::Committed(transferred)) => committed.push(transferred),
-                Ok(JournalOutcome::Stale | JournalOutcome::GroupAborted) => {
-                    return Err(Pass::Again)
-                }
+                // A reference committed by another request since this pass checked: the next
+                // pass finds it taken and refuses that item alone.
+                Ok(
+                    JournalOutcome::Stale
+                    | JournalOutcome::GroupAborted
+                    | JournalOutcome::DuplicateReference,
+                ) => return Err(Pass::Again),
                 Ok(JournalOutcome::DuplicateKey) => {
                     let key = idempotency.expect("only a keyed batch collides on a key");
                     return match self.inner.idempotency.replay_batch(key).await? {
@@ -403,7 +506,11 @@ impl Engine {
                         None => Err(TransferError::Saturated(Saturation::KeyInUse).into()),
                     };
                 }
-                Ok(JournalOutcome::NotPending) | Ok(JournalOutcome::Failed(_)) | Err(_) => {
+                // A batch item is never a reversal: only the route of one refund makes those.
+                Ok(JournalOutcome::NotPending)
+                | Ok(JournalOutcome::ReversalExceeded)
+                | Ok(JournalOutcome::Failed(_))
+                | Err(_) => {
                     let outage = match outcome {
                         Ok(JournalOutcome::Failed(reason)) => Outage::Database(reason),
                         _ => Outage::Stopped,
@@ -443,10 +550,11 @@ fn operation(item: &BatchItem, now: OffsetDateTime) -> Operation {
     }
 }
 
-/// The rules that need no balance, on the accounts' static facts.
+/// The rules that need no balance, on the accounts' static facts, and a closed payee.
 fn static_check(
     item: &BatchItem,
     handles: &HashMap<AccountId, AccountHandle>,
+    closed: &HashSet<AccountId>,
 ) -> Result<(), Refusal> {
     let request = &item.request;
     if request.from == request.to {
@@ -454,5 +562,23 @@ fn static_check(
     }
     let from = handles.get(&request.from).ok_or(Refusal::NotFound)?;
     let to = handles.get(&request.to).ok_or(Refusal::NotFound)?;
-    check(request, Movement::Transfer, &from.info, &to.info)
+    check(request, Movement::Transfer, &from.info, &to.info)?;
+    match closed.contains(&request.to) {
+        true => Err(Refusal::AccountClosed),
+        false => Ok(()),
+    }
+}
+
+/// Items paying from an account that may not pay are refused for its status (it leased
+/// nothing, so play would otherwise call them short of funds).
+fn refuse_blocked(
+    items: &[BatchItem],
+    statics: &mut [Result<(), Refusal>],
+    blocked: &HashMap<AccountId, Refusal>,
+) {
+    for (item, fits) in items.iter().zip(statics.iter_mut()) {
+        if let (Ok(()), Some(refusal)) = (&fits, blocked.get(&item.request.from)) {
+            *fits = Err(*refusal);
+        }
+    }
 }

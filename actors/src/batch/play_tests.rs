@@ -13,6 +13,7 @@ fn item(from: i64, to: i64, amount: i64) -> BatchItem {
             currency: Currency::USD,
             authority: Authority::Privileged,
             idempotency: None,
+            details: Default::default(),
         },
         pending_timeout: None,
     }

@@ -114,6 +114,7 @@ fn snapshot(info: &AccountInfo, balances: &HashMap<AccountId, AccountAfter>) -> 
         currency: info.currency,
         kind: info.kind,
         created_at: info.created_at,
+        status: after.status,
     }
 }
 
@@ -135,6 +136,8 @@ fn transfer_after<T: Planned>(
         created_at: now,
         posted_at: None,
         expires_at: None,
+        details: item.details().clone(),
+        reversed_amount: 0,
     };
     let operation = item.operation();
     match operation {
@@ -147,12 +150,13 @@ fn transfer_after<T: Planned>(
             ..base(row_id.expect("a row"), TransferStatus::Pending)
         },
         Operation::Post { pending_id, .. } | Operation::Release { pending_id, .. } => {
-            let row = claimed[&pending_id];
+            let row = &claimed[&pending_id];
             let status = operation.claim_status().expect("an ending");
             Transfer {
                 created_at: row.created_at,
                 posted_at: row.posted_at,
                 expires_at: row.expires_at,
+                details: row.details.clone(),
                 ..base(pending_id, status)
             }
         }

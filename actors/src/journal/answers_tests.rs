@@ -7,7 +7,11 @@ use crate::journal::GroupKey;
 use crate::model::{Amount, Refusal};
 
 fn after(balance: i64, held: i64) -> AccountAfter {
-    AccountAfter { balance, held }
+    AccountAfter {
+        balance,
+        held,
+        status: crate::model::AccountStatus::Active,
+    }
 }
 
 fn balances(pairs: &[(i64, i64, i64)]) -> HashMap<AccountId, AccountAfter> {
@@ -26,6 +30,7 @@ fn claimed_row() -> Claimed {
         created_at: CREATED - time::Duration::minutes(5),
         expires_at: Some(CREATED + time::Duration::hours(1)),
         posted_at: Some(CREATED),
+        details: crate::model::TransferDetails::default(),
     }
 }
 

@@ -31,6 +31,7 @@
 mod answers;
 mod dispatcher;
 mod numbering;
+mod one_trip;
 mod plan;
 mod round_trips;
 mod settle;
@@ -51,8 +52,8 @@ use crate::config::EngineConfig;
 use crate::config::BATCH_ITEMS_MAX;
 use crate::metrics::EngineMetrics;
 use crate::model::{
-    AccountInfo, Amount, BatchItemOutcome, Currency, IdempotencyKey, TransferId, TransferStatus,
-    Transferred,
+    AccountInfo, Amount, BatchItemOutcome, Currency, IdempotencyKey, TransferDetails, TransferId,
+    TransferStatus, Transferred,
 };
 use crate::registry::AccountHandle;
 
@@ -125,12 +126,17 @@ pub(crate) struct JournalItem {
     /// Moved (a transfer, a post), held (a new pending transfer) or released (a release).
     pub amount: Amount,
     pub currency: Currency,
+    /// What a new row says (a transfer, a pending transfer); empty for a post or a release.
+    pub details: TransferDetails,
     pub idempotency: Option<IdempotencyKey>,
     /// Items of one group (a batch request) commit in one transaction or not at all.
     pub group: Option<u64>,
     /// A group's idempotency key, on its first item: stored with the group's outcome.
     pub group_key: Option<Box<GroupKey>>,
     pub reply: oneshot::Sender<JournalOutcome>,
+    /// The submitter's span (the request's, through the engine's task): the parent of the
+    /// batch's span, so a trace runs from the request to its commit across the journal's tasks.
+    pub span: tracing::Span,
 }
 
 /// The idempotency key of a batch request and its answer, of which the journal fills in the
@@ -164,6 +170,9 @@ impl plan::Planned for JournalItem {
     fn currency(&self) -> Currency {
         self.currency
     }
+    fn details(&self) -> &TransferDetails {
+        &self.details
+    }
     fn idempotency(&self) -> Option<&IdempotencyKey> {
         self.idempotency.as_ref()
     }
@@ -183,6 +192,12 @@ pub(crate) enum JournalOutcome {
     Stale,
     /// Another request (on this or another replica) committed this idempotency key first.
     DuplicateKey,
+    /// The payer's account already has a transfer with this item's reference (committed
+    /// before, or earlier in the same batch).
+    DuplicateReference,
+    /// A reversal would take what was reversed of its original past the original's amount
+    /// (another reversal, on any replica, committed first).
+    ReversalExceeded,
     /// The pending transfer was no longer pending (ended by another request, or expired).
     NotPending,
     /// Another item of this item's group was refused, so none of the group was written.

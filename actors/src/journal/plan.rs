@@ -9,7 +9,10 @@ use time::OffsetDateTime;
 
 use super::{GroupKey, Operation};
 use crate::account::{Settlement, SettlementOutcome, Side};
-use crate::model::{AccountId, AccountInfo, Amount, Currency, IdempotencyKey, TransferId};
+use crate::model::{
+    AccountId, AccountInfo, AccountStatus, Amount, Currency, IdempotencyKey, TransferDetails,
+    TransferId,
+};
 
 /// What planning needs of an item: its plain facts, no actor address and no reply channel.
 pub(crate) trait Planned {
@@ -18,6 +21,7 @@ pub(crate) trait Planned {
     fn payee(&self) -> &AccountInfo;
     fn amount(&self) -> Amount;
     fn currency(&self) -> Currency;
+    fn details(&self) -> &TransferDetails;
     fn idempotency(&self) -> Option<&IdempotencyKey>;
     fn group(&self) -> Option<u64>;
     fn group_key(&self) -> Option<&GroupKey>;
@@ -150,6 +154,23 @@ pub(crate) fn net_deltas<T: Planned>(items: &[T]) -> Option<Deltas> {
     Some(deltas)
 }
 
+/// Per account of `deltas`, in its order: whether an item debits it (pays out of it or puts a
+/// new hold on it). Only such an account must be active; the payer of a hold being posted or
+/// released is not debited anew, so a frozen account's own holds still finish.
+pub(crate) fn debited<T: Planned>(items: &[T], deltas: &Deltas) -> Vec<bool> {
+    let payers: HashSet<AccountId> = items
+        .iter()
+        .filter(|item| {
+            matches!(
+                item.operation(),
+                Operation::Transfer | Operation::CreatePending { .. }
+            )
+        })
+        .map(|item| item.payer().id)
+        .collect();
+    deltas.keys().map(|id| payers.contains(id)).collect()
+}
+
 /// The pending transfers a batch ends, in ascending id order: (id, final status, amount).
 pub(crate) fn claims<T: Planned>(items: &[T]) -> Vec<(TransferId, &'static str, i64)> {
     let mut claims: Vec<(TransferId, &'static str, i64)> = items
@@ -169,13 +190,15 @@ pub(crate) fn claims<T: Planned>(items: &[T]) -> Vec<(TransferId, &'static str, 
     claims
 }
 
-/// Whether a batch travels in one round trip: plain transfers only (no claim to judge) and no
-/// key to store (a key stores the answer, which needs the ids and balances first).
+/// Whether a batch travels in one round trip: plain transfers only (no claim to judge), no key
+/// to store (a key stores the answer, which needs the ids and balances first) and no reference
+/// (a reference its payer already used refuses one item, which must not fail the others).
 pub(crate) fn one_round_trip<T: Planned>(items: &[T]) -> bool {
     items.iter().all(|item| {
         item.operation() == Operation::Transfer
             && item.idempotency().is_none()
             && item.group_key().is_none()
+            && item.details().reference.is_none()
     })
 }
 
@@ -188,11 +211,12 @@ pub(crate) fn rows_needed<T: Planned>(items: &[T]) -> usize {
 }
 
 /// A claimed pending transfer, as its row stands after the claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Claimed {
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
     pub posted_at: Option<OffsetDateTime>,
+    pub details: TransferDetails,
 }
 
 /// An account's committed state right after a batch.
@@ -200,6 +224,7 @@ pub(crate) struct Claimed {
 pub(crate) struct AccountAfter {
     pub balance: i64,
     pub held: i64,
+    pub status: AccountStatus,
 }
 
 /// Why items must leave a batch before it can commit; the rest is retried at once.
@@ -211,6 +236,8 @@ pub(crate) struct Refusals {
     pub duplicate: HashSet<usize>,
     /// Items ending a pending transfer that was no longer pending.
     pub not_pending: HashSet<usize>,
+    /// Items whose reference their payer account already used.
+    pub duplicate_reference: HashSet<usize>,
 }
 
 /// What the first round trip's answers refuse, if anything. Items whose claim failed go first
@@ -254,6 +281,7 @@ pub(crate) fn refusals_after_claims<T: Planned>(
 pub(crate) enum Refused {
     Stale,
     DuplicateKey,
+    DuplicateReference,
     NotPending,
     /// Another item of its group was refused.
     GroupAborted,
@@ -274,6 +302,8 @@ pub(crate) fn refuse<T: Planned>(items: &[T], refusals: &Refusals) -> Vec<Option
     let own = |index: usize, item: &T| {
         if refusals.duplicate.contains(&index) {
             Some(Refused::DuplicateKey)
+        } else if refusals.duplicate_reference.contains(&index) {
+            Some(Refused::DuplicateReference)
         } else if refusals.not_pending.contains(&index) {
             Some(Refused::NotPending)
         } else if stale(item) {
@@ -357,6 +387,7 @@ pub(crate) fn settlements<T: Planned>(
                         batch,
                         balance: after.balance,
                         held: after.held,
+                        status: after.status,
                     }
                 }
                 None => SettlementOutcome::ReleasedAndReload,

@@ -23,7 +23,11 @@ fn t(id: i64) -> TransferId {
 }
 
 fn after(balance: i64, held: i64) -> AccountAfter {
-    AccountAfter { balance, held }
+    AccountAfter {
+        balance,
+        held,
+        status: crate::model::AccountStatus::Active,
+    }
 }
 
 fn claimed() -> Claimed {
@@ -31,6 +35,7 @@ fn claimed() -> Claimed {
         created_at: CREATED,
         expires_at: Some(CREATED + time::Duration::hours(1)),
         posted_at: None,
+        details: crate::model::TransferDetails::default(),
     }
 }
 
@@ -370,6 +375,7 @@ fn a_duplicate_key_outranks_staleness() {
         stale: HashSet::from([a(1)]),
         duplicate: HashSet::from([0]),
         not_pending: HashSet::new(),
+        duplicate_reference: HashSet::new(),
     };
     let items = vec![transfer(1, 2, 5)];
     assert_eq!(refuse(&items, &refusals), vec![Some(Refused::DuplicateKey)]);
@@ -450,7 +456,8 @@ fn a_committed_batch_settles_each_account_once_with_its_state() {
         SettlementOutcome::Posted {
             batch: 12,
             balance: 89,
-            held: 0
+            held: 0,
+            status: crate::model::AccountStatus::Active,
         }
     );
     assert_eq!((settled[&a(3)].debits, settled[&a(3)].credits), (0, 7));
@@ -488,7 +495,7 @@ fn held_money_by_side() {
 }
 
 #[test]
-fn only_plain_transfers_without_keys_travel_in_one_round_trip() {
+fn only_plain_transfers_without_keys_or_references_travel_in_one_round_trip() {
     let plain = vec![transfer(1, 2, 5), grouped(transfer(2, 3, 1), 7)];
     assert!(one_round_trip(&plain));
     let keyed = Item {
@@ -496,6 +503,23 @@ fn only_plain_transfers_without_keys_travel_in_one_round_trip() {
         ..transfer(3, 4, 1)
     };
     assert!(!one_round_trip(&[transfer(1, 2, 5), keyed]));
+    let referenced = Item {
+        details: TransferDetails {
+            reference: Some("R-1".to_owned()),
+            ..TransferDetails::default()
+        },
+        ..transfer(3, 4, 1)
+    };
+    assert!(!one_round_trip(&[transfer(1, 2, 5), referenced]));
+    let described = Item {
+        details: TransferDetails {
+            description: Some("Rent".to_owned()),
+            reversal_of: Some(TransferId::new(9)),
+            ..TransferDetails::default()
+        },
+        ..transfer(3, 4, 1)
+    };
+    assert!(one_round_trip(&[transfer(1, 2, 5), described]));
     assert!(!one_round_trip(&[transfer(1, 2, 5), hold(3, 4, 1)]));
     assert!(!one_round_trip(&[post(1, 2, 9, 5, 5)]));
     assert!(!one_round_trip(&[release(1, 2, 9, 5)]));

@@ -12,22 +12,26 @@ use super::plan::{AccountAfter, Claimed, Deltas};
 use super::{JournalItem, Operation};
 use crate::journal_sql::{
     ALLOCATE_IDS, APPLY_DELTAS, APPLY_HELD_DELTAS, CLAIM_PENDING, INSERT_HOLD_ROWS,
-    INSERT_IDEMPOTENCY_KEYS, INSERT_TRANSFERS, LOCK_ACCOUNTS, LOCK_PENDING, WRITE_TRANSFERS,
+    INSERT_IDEMPOTENCY_KEYS, INSERT_REFERENCED_TRANSFERS, INSERT_TRANSFERS, LOCK_ACCOUNTS,
+    LOCK_PENDING, WRITE_TRANSFERS,
 };
-use crate::model::{AccountId, Entry, TransferId, TransferStatus, Transferred};
+use crate::model::{
+    AccountId, AccountStatus, Entry, TransferDetails, TransferId, TransferStatus, Transferred,
+};
 
 /// The journal's statements, prepared once per connection.
 pub(crate) struct Statements {
     allocate_ids: Statement,
-    lock_accounts: Statement,
+    pub(super) lock_accounts: Statement,
     apply_deltas: Statement,
     apply_held_deltas: Statement,
     lock_pending: Statement,
     claim_pending: Statement,
     insert_transfers: Statement,
+    insert_referenced_transfers: Statement,
     insert_hold_rows: Statement,
     insert_idempotency_keys: Statement,
-    write_transfers: Statement,
+    pub(super) write_transfers: Statement,
 }
 
 impl Statements {
@@ -54,6 +58,7 @@ impl Statements {
             client.prepare(INSERT_IDEMPOTENCY_KEYS),
             client.prepare(WRITE_TRANSFERS),
         )?;
+        let insert_referenced_transfers = client.prepare(INSERT_REFERENCED_TRANSFERS).await?;
         Ok(Statements {
             allocate_ids,
             lock_accounts,
@@ -62,132 +67,12 @@ impl Statements {
             lock_pending,
             claim_pending,
             insert_transfers,
+            insert_referenced_transfers,
             insert_hold_rows,
             insert_idempotency_keys,
             write_transfers,
         })
     }
-}
-
-/// What the one round trip of a batch of plain transfers returned, its COMMIT included.
-pub(crate) struct Written {
-    /// Accounts out of bounds (or missing): nothing was written, their items must go.
-    pub stale: HashSet<AccountId>,
-    /// Every touched account after the batch; empty when any was stale.
-    pub balances: HashMap<AccountId, AccountAfter>,
-    /// Each item's new row id, in item order; empty when any account was stale.
-    pub ids: Ids,
-}
-
-/// A batch of plain transfers in one pipelined exchange: BEGIN, the row locks in id order,
-/// WRITE_TRANSFERS (updates, ids, legs and inserts, all or nothing) and COMMIT. Each prepared
-/// statement's request leaves on its future's first poll and try_join! polls in order, so all
-/// four reach PostgreSQL in order before the first answer is awaited. Should a statement fail,
-/// PostgreSQL turns the COMMIT into a ROLLBACK; the answer comes only after COMMIT returned.
-pub(crate) async fn write_transfers(
-    client: &tokio_postgres::Client,
-    statements: &Statements,
-    items: &[JournalItem],
-    deltas: &Deltas,
-) -> Result<Written, WriteFailed> {
-    assert!(
-        items
-            .iter()
-            .all(|item| item.operation == Operation::Transfer),
-        "only plain transfers travel in one round trip"
-    );
-    let ids: Vec<AccountId> = deltas.keys().copied().collect();
-    let changes: Vec<i64> = deltas.values().map(|delta| delta.0).collect();
-    let from: Vec<AccountId> = items.iter().map(|item| item.from.info.id).collect();
-    let to: Vec<AccountId> = items.iter().map(|item| item.to.info.id).collect();
-    let amounts: Vec<i64> = items.iter().map(|item| item.amount.get()).collect();
-    let currencies: Vec<&str> = items.iter().map(|item| item.currency.as_str()).collect();
-    let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
-    let write_parameters: [&(dyn ToSql + Sync); 6] =
-        [&ids, &changes, &from, &to, &amounts, &currencies];
-    let before = WriteFailed::BeforeCommit;
-    // Async blocks send on their first poll too, so the four still leave in order, together.
-    let (_, _, rows, _) = tokio::try_join!(
-        async { client.batch_execute("BEGIN").await.map_err(before) },
-        async {
-            client
-                .query(&statements.lock_accounts, &lock_parameters)
-                .await
-                .map_err(before)
-        },
-        async {
-            client
-                .query(&statements.write_transfers, &write_parameters)
-                .await
-                .map_err(before)
-        },
-        async {
-            client
-                .batch_execute("COMMIT")
-                .await
-                .map_err(WriteFailed::Commit)
-        },
-    )?;
-    Ok(written(&rows, items.len(), deltas.len()))
-}
-
-/// Which answer of the exchange carried the error.
-pub(crate) enum WriteFailed {
-    /// A statement before COMMIT: when PostgreSQL answered it with an error, the transaction
-    /// aborted and the COMMIT that follows is a ROLLBACK.
-    BeforeCommit(tokio_postgres::Error),
-    Commit(tokio_postgres::Error),
-}
-
-/// Reads WRITE_TRANSFERS's rows (see its comment for their kinds).
-fn written(rows: &[tokio_postgres::Row], items_count: usize, accounts_count: usize) -> Written {
-    let mut written = Written {
-        stale: HashSet::new(),
-        balances: HashMap::with_capacity(accounts_count),
-        ids: Ids {
-            transfers: vec![0; items_count],
-            created_at: OffsetDateTime::now_utc(),
-        },
-    };
-    let mut inserted = 0;
-    for row in rows {
-        let id: i64 = row.get(1);
-        match row.get::<_, &str>(0) {
-            "account" => {
-                let after = AccountAfter {
-                    balance: row.get(2),
-                    held: row.get(3),
-                };
-                written.balances.insert(AccountId::new(id), after);
-            }
-            "stale" => {
-                written.stale.insert(AccountId::new(id));
-            }
-            kind => {
-                assert_eq!(kind, "transfer", "a known kind of row");
-                let index = usize::try_from(id - 1).expect("an item index from 1");
-                written.ids.transfers[index] = row.get(2);
-                written.ids.created_at = row.get(4);
-                inserted += 1;
-            }
-        }
-    }
-    if written.stale.is_empty() {
-        // The batch committed: every account was updated and every item's row inserted.
-        assert_eq!(
-            written.balances.len(),
-            accounts_count,
-            "every account updated"
-        );
-        assert_eq!(inserted, items_count, "every item's row inserted");
-    } else {
-        assert!(
-            written.balances.is_empty() && inserted == 0,
-            "a stale account writes nothing"
-        );
-        written.ids.transfers.clear();
-    }
-    written
 }
 
 pub(crate) struct Ids {
@@ -241,6 +126,7 @@ pub(crate) async fn claim_pending(
                 created_at: row.get(1),
                 expires_at: row.get(2),
                 posted_at: row.get(3),
+                details: TransferDetails::from_columns(row.get(4), row.get(5), row.get(6)),
             };
             (row.get(0), claimed)
         })
@@ -254,13 +140,15 @@ pub(crate) async fn apply_deltas(
     client: &tokio_postgres::Client,
     statements: &Statements,
     deltas: &Deltas,
+    debited: &[bool],
 ) -> Result<HashMap<AccountId, AccountAfter>, tokio_postgres::Error> {
+    assert_eq!(debited.len(), deltas.len(), "a debit flag per account");
     let ids: Vec<AccountId> = deltas.keys().copied().collect();
     let changes: Vec<i64> = deltas.values().map(|delta| delta.0).collect();
     let held_changes: Vec<i64> = deltas.values().map(|delta| delta.1).collect();
     let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
     let rows = if held_changes.iter().all(|held| *held == 0) {
-        let update_parameters: [&(dyn ToSql + Sync); 2] = [&ids, &changes];
+        let update_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &changes, &debited];
         let (_, rows) = tokio::try_join!(
             biased;
             client.query(&statements.lock_accounts, &lock_parameters),
@@ -268,7 +156,7 @@ pub(crate) async fn apply_deltas(
         )?;
         rows
     } else {
-        let update_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &changes, &held_changes];
+        let update_parameters: [&(dyn ToSql + Sync); 4] = [&ids, &changes, &held_changes, &debited];
         let (_, rows) = tokio::try_join!(
             biased;
             client.query(&statements.lock_accounts, &lock_parameters),
@@ -282,52 +170,108 @@ pub(crate) async fn apply_deltas(
             let after = AccountAfter {
                 balance: row.get(1),
                 held: row.get(2),
+                status: AccountStatus::parse(row.get(3)).expect("accounts_status_known holds"),
             };
             (row.get(0), after)
         })
         .collect())
 }
 
-/// Inserts the plain transfers' rows (the fast path: both legs, nothing else).
+/// Inserts the plain transfers' rows (the fast path: both legs, nothing else); those with a
+/// reference by a statement of their own. Returns the ids of the referenced rows inserted (a
+/// referenced row whose reference its payer already used is skipped).
 pub(crate) async fn insert_transfers(
     client: &tokio_postgres::Client,
     statements: &Statements,
     items: &[JournalItem],
     transfers: &[Transferred],
-) -> Result<u64, tokio_postgres::Error> {
-    let plain: Vec<&Transferred> = items
-        .iter()
-        .zip(transfers)
-        .filter(|(item, _)| item.operation == Operation::Transfer)
-        .map(|(_, transferred)| transferred)
-        .collect();
+) -> Result<HashSet<TransferId>, tokio_postgres::Error> {
+    let plain = |referenced: bool| -> Vec<&Transferred> {
+        items
+            .iter()
+            .zip(transfers)
+            .filter(|(item, _)| item.operation == Operation::Transfer)
+            .filter(|(item, _)| item.details.reference.is_some() == referenced)
+            .map(|(_, transferred)| transferred)
+            .collect()
+    };
+    let (unreferenced, referenced) = (plain(false), plain(true));
+    let (_, inserted) = tokio::try_join!(
+        insert_plain(client, &statements.insert_transfers, &unreferenced, false),
+        insert_plain(
+            client,
+            &statements.insert_referenced_transfers,
+            &referenced,
+            true
+        ),
+    )?;
+    Ok(inserted)
+}
+
+/// One INSERT of plain transfer rows; with `referenced`, the statement with the reference
+/// column, which returns the ids it inserted.
+async fn insert_plain(
+    client: &tokio_postgres::Client,
+    statement: &Statement,
+    plain: &[&Transferred],
+    referenced: bool,
+) -> Result<HashSet<TransferId>, tokio_postgres::Error> {
     if plain.is_empty() {
-        return Ok(0);
+        return Ok(HashSet::new());
     }
     let column =
         |get: fn(&Transferred) -> i64| -> Vec<i64> { plain.iter().map(|t| get(t)).collect() };
     let currencies: Vec<&str> = plain.iter().map(|t| t.transfer.currency.as_str()).collect();
     let balance_after = |entry: &Option<Entry>| entry.as_ref().expect("a posted leg").balance_after;
-    client
-        .execute(
-            &statements.insert_transfers,
-            &[
-                &column(|t| t.transfer.id.get()),
-                &column(|t| t.transfer.from_account_id.get()),
-                &column(|t| t.transfer.to_account_id.get()),
-                &column(|t| t.transfer.amount.get()),
-                &currencies,
-                &plain
-                    .iter()
-                    .map(|t| balance_after(&t.from_entry))
-                    .collect::<Vec<i64>>(),
-                &plain
-                    .iter()
-                    .map(|t| balance_after(&t.to_entry))
-                    .collect::<Vec<i64>>(),
-            ],
-        )
-        .await
+    let from_after: Vec<i64> = plain.iter().map(|t| balance_after(&t.from_entry)).collect();
+    let to_after: Vec<i64> = plain.iter().map(|t| balance_after(&t.to_entry)).collect();
+    let details: Vec<&TransferDetails> = plain.iter().map(|t| &t.transfer.details).collect();
+    let (descriptions, references, metadata) = detail_columns(&details);
+    let reversals: Vec<Option<i64>> = details
+        .iter()
+        .map(|d| d.reversal_of.map(TransferId::get))
+        .collect();
+    let (ids, from, to, amounts) = (
+        column(|t| t.transfer.id.get()),
+        column(|t| t.transfer.from_account_id.get()),
+        column(|t| t.transfer.to_account_id.get()),
+        column(|t| t.transfer.amount.get()),
+    );
+    let mut parameters: Vec<&(dyn ToSql + Sync)> = vec![
+        &ids,
+        &from,
+        &to,
+        &amounts,
+        &currencies,
+        &from_after,
+        &to_after,
+        &descriptions,
+        &metadata,
+        &reversals,
+    ];
+    if !referenced {
+        client.execute(statement, &parameters).await?;
+        return Ok(HashSet::new());
+    }
+    parameters.push(&references);
+    let rows = client.query(statement, &parameters).await?;
+    Ok(rows.iter().map(|row| TransferId::new(row.get(0))).collect())
+}
+
+/// The description, reference and metadata columns of rows to insert.
+#[allow(clippy::type_complexity)]
+pub(super) fn detail_columns<'a>(
+    details: &[&'a TransferDetails],
+) -> (
+    Vec<Option<&'a str>>,
+    Vec<Option<&'a str>>,
+    Vec<Option<serde_json::Value>>,
+) {
+    (
+        details.iter().map(|d| d.description.as_deref()).collect(),
+        details.iter().map(|d| d.reference.as_deref()).collect(),
+        details.iter().map(|d| d.metadata_json()).collect(),
+    )
 }
 
 /// Inserts new pending transfers and the postings of posted ones.
@@ -337,7 +281,7 @@ pub(crate) async fn insert_hold_rows(
     items: &[JournalItem],
     row_ids: &[Option<TransferId>],
     transfers: &[Transferred],
-) -> Result<u64, tokio_postgres::Error> {
+) -> Result<HashSet<TransferId>, tokio_postgres::Error> {
     let mut ids: Vec<TransferId> = Vec::new();
     let mut rows: Vec<(&JournalItem, &Transferred)> = Vec::new();
     for ((item, row_id), transferred) in items.iter().zip(row_ids).zip(transfers) {
@@ -349,7 +293,7 @@ pub(crate) async fn insert_hold_rows(
         }
     }
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(HashSet::new());
     }
     let from: Vec<AccountId> = rows.iter().map(|(item, _)| item.from.info.id).collect();
     let to: Vec<AccountId> = rows.iter().map(|(item, _)| item.to.info.id).collect();
@@ -384,8 +328,10 @@ pub(crate) async fn insert_hold_rows(
         .iter()
         .map(|(_, t)| t.to_entry.as_ref().map(|entry| entry.balance_after))
         .collect();
-    client
-        .execute(
+    let details: Vec<&TransferDetails> = rows.iter().map(|(item, _)| &item.details).collect();
+    let (descriptions, references, metadata) = detail_columns(&details);
+    let inserted = client
+        .query(
             &statements.insert_hold_rows,
             &[
                 &ids,
@@ -398,9 +344,13 @@ pub(crate) async fn insert_hold_rows(
                 &pending_ids,
                 &from_after,
                 &to_after,
+                &descriptions,
+                &references,
+                &metadata,
             ],
         )
-        .await
+        .await?;
+    Ok(inserted.iter().map(|row| row.get(0)).collect())
 }
 
 /// Inserts the keys of keyed items and of keyed groups (with the group's whole outcome);

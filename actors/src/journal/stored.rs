@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::model::{
-    AccountId, AccountKind, AccountSnapshot, Amount, BatchError, BatchItemOutcome, BatchOutcome,
-    Currency, Entry, Refusal, Transfer, TransferId, TransferStatus, Transferred,
+    AccountId, AccountKind, AccountSnapshot, AccountStatus, Amount, BatchError, BatchItemOutcome,
+    BatchOutcome, Currency, Entry, Refusal, Transfer, TransferDetails, TransferId, TransferStatus,
+    Transferred,
 };
 
 /// The version this engine writes committed outcomes (and per-item answers) at.
@@ -60,6 +61,16 @@ struct StoredTransferRow {
     posted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
+    /// Absent when the transfer says nothing (and in rows written before V10): an older engine
+    /// ignores these fields, so version 1 keeps its shape.
+    #[serde(default, flatten)]
+    details: TransferDetails,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    reversed_amount: i64,
+}
+
+fn is_zero(amount: &i64) -> bool {
+    *amount == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +96,10 @@ struct StoredAccount {
     kind: AccountKind,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
+    /// Absent in rows written before accounts had a status (migration V11): they were active.
+    /// Left out when active, so an active account is stored as it always was.
+    #[serde(default, skip_serializing_if = "is_active")]
+    status: AccountStatus,
 }
 
 /// A batch request's stored outcome: each item committed or refused, in request order.
@@ -155,6 +170,8 @@ impl StoredTransfer {
                 created_at: transfer.created_at,
                 posted_at: transfer.posted_at,
                 expires_at: transfer.expires_at,
+                details: transfer.details.clone(),
+                reversed_amount: transfer.reversed_amount,
             },
             from_entry: transferred.from_entry.as_ref().map(StoredEntry::from_model),
             to_entry: transferred.to_entry.as_ref().map(StoredEntry::from_model),
@@ -177,6 +194,8 @@ impl StoredTransfer {
                 created_at: row.created_at,
                 posted_at: row.posted_at,
                 expires_at: row.expires_at,
+                details: row.details,
+                reversed_amount: row.reversed_amount,
             },
             from_entry: self.from_entry.map(StoredEntry::into_model),
             to_entry: self.to_entry.map(StoredEntry::into_model),
@@ -221,6 +240,10 @@ impl StoredEntry {
     }
 }
 
+fn is_active(status: &AccountStatus) -> bool {
+    *status == AccountStatus::Active
+}
+
 impl StoredAccount {
     fn from_model(account: &AccountSnapshot) -> StoredAccount {
         StoredAccount {
@@ -231,6 +254,7 @@ impl StoredAccount {
             currency: account.currency,
             kind: account.kind,
             created_at: account.created_at,
+            status: account.status,
         }
     }
 
@@ -243,6 +267,7 @@ impl StoredAccount {
             currency: self.currency,
             kind: self.kind,
             created_at: self.created_at,
+            status: self.status,
         }
     }
 }

@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 use super::plan::Planned;
 use super::{GroupKey, Operation};
 use crate::model::{
-    AccountId, AccountInfo, AccountKind, Amount, Currency, IdempotencyKey, TransferId,
+    AccountId, AccountInfo, AccountKind, Amount, Currency, IdempotencyKey, TransferDetails,
+    TransferId,
 };
 
 pub(crate) const CREATED: OffsetDateTime = datetime!(2026-01-02 03:04:05 UTC);
@@ -17,6 +18,7 @@ pub(crate) struct Item {
     pub from: AccountInfo,
     pub to: AccountInfo,
     pub amount: Amount,
+    pub details: TransferDetails,
     pub idempotency: Option<IdempotencyKey>,
     pub group: Option<u64>,
     pub group_key: Option<GroupKey>,
@@ -38,6 +40,7 @@ pub(crate) fn transfer(from: i64, to: i64, amount: i64) -> Item {
         from: account(from),
         to: account(to),
         amount: Amount::new(amount).expect("a positive amount"),
+        details: TransferDetails::default(),
         idempotency: None,
         group: None,
         group_key: None,
@@ -103,6 +106,9 @@ impl Planned for Item {
     }
     fn currency(&self) -> Currency {
         Currency::USD
+    }
+    fn details(&self) -> &TransferDetails {
+        &self.details
     }
     fn idempotency(&self) -> Option<&IdempotencyKey> {
         self.idempotency.as_ref()

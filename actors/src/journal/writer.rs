@@ -1,27 +1,29 @@
 //! A writer: takes a batch from the dispatcher, runs its round trips, and carries out what the
 //! plan decided: commits and answers, or removes the refused items and tries again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use deadpool_postgres::{ClientWrapper, Manager, Pool};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
+use tracing::{Instrument, Span};
 
 use super::answers::{assemble, duplicate_keys, key_rows, keyed, row_ids};
 use super::numbering::{BatchNumber, Numbering};
+use super::one_trip::{write_transfers, WriteFailed};
 use super::plan::{self, AccountAfter, Deltas, Refusals, Refused};
 use super::round_trips::{
     allocate_ids, apply_deltas, claim_pending, insert_hold_rows, insert_idempotency_keys,
-    insert_transfers, write_transfers, Statements, WriteFailed,
+    insert_transfers, Statements,
 };
-use super::settle::{answer_committed, release_item, settle_accounts};
+use super::settle::{answer_committed, release_item_with, settle_accounts};
 use super::{JournalItem, JournalOutcome, Operation};
 use crate::account::SettlementOutcome;
 use crate::db::{describe, may_retry, server_unavailable, server_wait, SERVER_RETRY_PAUSE};
 use crate::metrics::EngineMetrics;
-use crate::model::{AccountId, Transferred};
+use crate::model::{AccountId, TransferId, Transferred};
 use prometheus::IntCounter;
 
 pub(crate) struct Writer {
@@ -44,12 +46,17 @@ enum Rejection {
     Failed {
         reason: String,
         items_at_fault: bool,
+        /// The constraint PostgreSQL named, if any.
+        constraint: Option<String>,
     },
     /// No server took the batch (no connection, the server shutting down, a demoted read-only
     /// server) before its COMMIT was sent, so it did not commit: it is written again on a fresh
     /// connection while the primary changes, for up to `server_wait`.
     Unwritten { reason: String },
 }
+
+/// The CHECK that keeps a transfer's reversals within its amount (migration V10).
+const REVERSALS_WITHIN_AMOUNT: &str = "transfers_reversed_within_amount";
 
 impl Rejection {
     fn database(error: tokio_postgres::Error) -> Rejection {
@@ -60,6 +67,10 @@ impl Rejection {
         Rejection::Failed {
             reason: describe(&error),
             items_at_fault,
+            constraint: error
+                .as_db_error()
+                .and_then(|db| db.constraint())
+                .map(str::to_owned),
         }
     }
 
@@ -94,6 +105,7 @@ impl Connection {
         .map_err(|_| Rejection::Failed {
             reason: "the journal's connection timed out".to_owned(),
             items_at_fault: false,
+            constraint: None,
         })?;
         let client = created.map_err(Rejection::before_commit)?;
         let statements = Statements::prepare(&client)
@@ -134,7 +146,8 @@ impl Writer {
         finished: mpsc::Sender<usize>,
     ) {
         while let Some(batch) = batches.recv().await {
-            self.commit(batch).await;
+            let span = batch_span(&batch);
+            self.commit(batch).instrument(span).await;
             if finished.send(index).await.is_err() {
                 return;
             }
@@ -178,11 +191,17 @@ impl Writer {
                     Err(Rejection::Failed {
                         reason,
                         items_at_fault,
+                        constraint,
                     }) => {
                         let split = plan::submissions(items);
                         if items_at_fault && split.len() > 1 {
                             tracing::info!(%reason, submissions = split.len(), "journal batch split");
                             work.extend(split.into_iter().rev());
+                        } else if constraint.as_deref() == Some(REVERSALS_WITHIN_AMOUNT) {
+                            // Alone, so this submission's reversal is the one past the amount.
+                            refuse_all(split.into_iter().flatten().collect(), || {
+                                JournalOutcome::ReversalExceeded
+                            });
                         } else {
                             fail(split.into_iter().flatten().collect(), &reason);
                         }
@@ -198,6 +217,7 @@ impl Writer {
         let deltas = plan::net_deltas(items).ok_or_else(|| Rejection::Failed {
             reason: "a batch's net balance overflows".to_owned(),
             items_at_fault: true,
+            constraint: None,
         })?;
         let connection = match self.connection.take() {
             Some(connection) if !connection.client.is_closed() => connection,
@@ -209,10 +229,14 @@ impl Writer {
             round_trips: &self.metrics.journal_round_trips,
         };
         let plain = plan::one_round_trip(items);
-        let outcome = match plain {
-            true => write_plain(&exchange, items, &deltas, &self.numbering).await,
-            false => write_in_transaction(&exchange, items, &deltas, &self.numbering).await,
-        };
+        let outcome = async {
+            match plain {
+                true => write_plain(&exchange, items, &deltas, &self.numbering).await,
+                false => write_in_transaction(&exchange, items, &deltas, &self.numbering).await,
+            }
+        }
+        .instrument(tracing::debug_span!("journal commit"))
+        .await;
         match &outcome {
             // A fresh connection next time: this one may reach a demoted, read-only server.
             Err(Rejection::Unwritten { .. }) => return outcome,
@@ -255,6 +279,19 @@ impl Writer {
     }
 }
 
+/// The span of one batch: a child of its first item's submitter, following from the others'
+/// (a batch serves many requests, and a span has one parent).
+fn batch_span(items: &[JournalItem]) -> Span {
+    let parent = items.first().and_then(|item| item.span.id());
+    // An i64: OpenTelemetry has no unsigned integers (a usize would arrive as text).
+    let span =
+        tracing::debug_span!(parent: parent, "journal batch", batch_size = items.len() as i64);
+    for item in items.iter().skip(1) {
+        span.follows_from(&item.span);
+    }
+    span
+}
+
 /// Releases every hold of a failed batch and answers its callers; the accounts reload, since a
 /// commit that failed in flight may have landed after all.
 fn fail(items: Vec<JournalItem>, reason: &str) {
@@ -262,6 +299,15 @@ fn fail(items: Vec<JournalItem>, reason: &str) {
     settle_accounts(&items, plan::settlements(&items, None));
     for item in items {
         let _ = item.reply.send(JournalOutcome::Failed(reason.to_owned()));
+    }
+}
+
+/// Answers every item of a submission PostgreSQL refused for its own data with `outcome`; the
+/// holds are released and the accounts reload, as for a failed batch.
+fn refuse_all(items: Vec<JournalItem>, outcome: fn() -> JournalOutcome) {
+    settle_accounts(&items, plan::settlements(&items, None));
+    for item in items {
+        let _ = item.reply.send(outcome());
     }
 }
 
@@ -277,10 +323,21 @@ fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem
         let (outcome, payer_outcome) = match fate {
             Refused::Stale => (JournalOutcome::Stale, SettlementOutcome::ReleasedAndReload),
             Refused::DuplicateKey => (JournalOutcome::DuplicateKey, SettlementOutcome::Released),
+            Refused::DuplicateReference => (
+                JournalOutcome::DuplicateReference,
+                SettlementOutcome::Released,
+            ),
             Refused::NotPending => (JournalOutcome::NotPending, SettlementOutcome::Released),
             Refused::GroupAborted => (JournalOutcome::GroupAborted, SettlementOutcome::Released),
         };
-        release_item(&item, payer_outcome);
+        // A payee PostgreSQL refused to credit (closed by another replica) must reload too, or
+        // its stale cache would take the retry into the same refusal until contended.
+        let payee_outcome =
+            match fate == Refused::Stale && refusals.stale.contains(&item.to.info.id) {
+                true => SettlementOutcome::ReleasedAndReload,
+                false => SettlementOutcome::Released,
+            };
+        release_item_with(&item, payer_outcome, payee_outcome);
         let _ = item.reply.send(outcome);
     }
     kept
@@ -294,7 +351,7 @@ struct Exchange<'a> {
     round_trips: &'a IntCounter,
 }
 
-/// One round trip for a batch of plain transfers without keys: nothing is decided between the
+/// One round trip for a batch of plain transfers without keys or references: nothing is decided between the
 /// lock and the commit, so PostgreSQL does it all (see `write_transfers`). The number is issued
 /// before the exchange: no batch sharing an account is in flight meanwhile (the dispatcher),
 /// and the watermark stays below it until the batch has ended.
@@ -354,13 +411,14 @@ async fn write_in_transaction(
 ) -> Result<Committed, Rejection> {
     let (client, statements) = (exchange.client, exchange.statements);
     let claims = plan::claims(items);
+    let debited = plan::debited(items, deltas);
     exchange.round_trips.inc();
     // No COMMIT is sent in this round trip: whatever fails here wrote nothing.
     let (_, claimed, balances, ids) = tokio::try_join!(
         biased;
         client.batch_execute("BEGIN"),
         claim_pending(client, statements, &claims),
-        apply_deltas(client, statements, deltas),
+        apply_deltas(client, statements, deltas, &debited),
         allocate_ids(client, statements, plan::rows_needed(items)),
     )
     .map_err(Rejection::before_commit)?;
@@ -373,30 +431,39 @@ async fn write_in_transaction(
     let row_ids = row_ids(items, &ids.transfers);
     let transfers = assemble(items, &row_ids, ids.created_at, &claimed, &balances);
     let keyed = keyed(items);
+    // A referenced row may be skipped (its reference taken): then the batch must not commit.
+    let held_commit = keyed || referenced(items);
     let key_rows = key_rows(items, &transfers);
     exchange.round_trips.inc();
-    let (_, _, inserted_keys, _) = tokio::try_join!(
+    let (referenced_rows, hold_rows, inserted_keys, _) = tokio::try_join!(
         biased;
         insert_transfers(client, statements, items, &transfers),
         insert_hold_rows(client, statements, items, &row_ids, &transfers),
         insert_idempotency_keys(client, statements, &key_rows),
-        // Nothing but a key can refuse an item past this point, so without keys the commit
-        // travels with the inserts; should an insert fail, PostgreSQL turns it into a ROLLBACK.
-        commit_unless(client, keyed),
+        // Nothing but a key or a reference can refuse an item past this point, so without
+        // them the commit travels with the inserts; should an insert fail, PostgreSQL turns it
+        // into a ROLLBACK.
+        commit_unless(client, held_commit),
     )
-    .map_err(|error| match keyed {
+    .map_err(|error| match held_commit {
         // The COMMIT is still to be sent.
         true => Rejection::before_commit(error),
         // The COMMIT travelled with the inserts: a lost connection leaves its outcome unknown.
         false => Rejection::database(error),
     })?;
-    if keyed {
-        let duplicate = duplicate_keys(items, &inserted_keys);
-        if !duplicate.is_empty() {
-            return Err(Rejection::Items(Refusals {
-                duplicate,
-                ..Refusals::default()
-            }));
+    if held_commit {
+        let refusals = Refusals {
+            duplicate: duplicate_keys(items, &inserted_keys),
+            duplicate_reference: duplicate_references(
+                items,
+                &row_ids,
+                &referenced_rows,
+                &hold_rows,
+            ),
+            ..Refusals::default()
+        };
+        if !refusals.duplicate.is_empty() || !refusals.duplicate_reference.is_empty() {
+            return Err(Rejection::Items(refusals));
         }
         exchange.round_trips.inc();
         client
@@ -409,6 +476,30 @@ async fn write_in_transaction(
         transfers,
         balances,
     })
+}
+
+/// Whether any item's new row carries a reference.
+fn referenced(items: &[JournalItem]) -> bool {
+    items.iter().any(|item| item.details.reference.is_some())
+}
+
+/// The items with a reference whose row PostgreSQL skipped: their payer already used it.
+fn duplicate_references(
+    items: &[JournalItem],
+    row_ids: &[Option<TransferId>],
+    referenced_rows: &HashSet<TransferId>,
+    hold_rows: &HashSet<TransferId>,
+) -> HashSet<usize> {
+    items
+        .iter()
+        .zip(row_ids)
+        .enumerate()
+        .filter(|(_, (item, _))| item.details.reference.is_some())
+        .filter(|(_, (_, row_id))| {
+            row_id.is_some_and(|id| !referenced_rows.contains(&id) && !hold_rows.contains(&id))
+        })
+        .map(|(index, _)| index)
+        .collect()
 }
 
 async fn commit_unless(client: &Client, keyed: bool) -> Result<(), tokio_postgres::Error> {

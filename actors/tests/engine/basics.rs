@@ -141,6 +141,7 @@ async fn refusals_move_no_money() {
         currency: Currency::USD,
         authority: Authority::Privileged,
         idempotency: None,
+        details: Default::default(),
     };
     assert_eq!(
         refused(fixture.engine.transfer(from_reserve).await),

@@ -21,6 +21,7 @@ fn item(from: AccountId, to: AccountId, minor_units: i64) -> BatchItem {
             currency: Currency::USD,
             authority: Authority::Privileged,
             idempotency: None,
+            details: Default::default(),
         },
         pending_timeout: None,
     }

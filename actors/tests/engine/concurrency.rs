@@ -39,6 +39,7 @@ async fn run(fixture: &Fixture, accounts: Vec<AccountId>) -> Tally {
                     currency: tally_actors::Currency::USD,
                     authority: tally_actors::Authority::Privileged,
                     idempotency: None,
+                    details: Default::default(),
                 };
                 outcomes.push(engine.transfer(request).await);
             }

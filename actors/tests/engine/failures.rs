@@ -62,6 +62,7 @@ async fn a_database_outage_mid_run_fails_only_the_affected_transfers_and_heals()
                     currency: Currency::USD,
                     authority: tally_actors::Authority::Privileged,
                     idempotency: None,
+                    details: Default::default(),
                 };
                 let outcome = engine.transfer(request).await;
                 if outcome.is_ok() {

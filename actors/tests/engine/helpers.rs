@@ -121,6 +121,7 @@ impl Fixture {
             currency: Currency::USD,
             authority: Authority::Owner(self.owner(from).await),
             idempotency: None,
+            details: Default::default(),
         }
     }
 

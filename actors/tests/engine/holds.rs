@@ -48,6 +48,7 @@ async fn holds_racing_posts_voids_and_expiry_on_two_engines_end_exactly_once() {
                     currency: Currency::USD,
                     authority: Authority::Privileged,
                     idempotency: None,
+                    details: Default::default(),
                 };
                 if let Ok(held) = engine.transfer_pending(request, timeout).await {
                     created.push(held.transfer);
@@ -207,6 +208,7 @@ async fn holds_racing_posts_voids_and_expiry_on_two_engines_end_exactly_once() {
             currency: Currency::USD,
             authority: Authority::Privileged,
             idempotency: None,
+            details: Default::default(),
         };
         second
             .transfer(request)

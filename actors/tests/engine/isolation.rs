@@ -26,6 +26,7 @@ fn privileged(from: AccountId, to: AccountId, minor_units: i64) -> TransferReque
         currency: Currency::USD,
         authority: Authority::Privileged,
         idempotency: None,
+        details: Default::default(),
     }
 }
 

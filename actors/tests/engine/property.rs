@@ -90,6 +90,7 @@ async fn apply(engine: &Engine, ids: &[AccountId], operation: &Operation) -> Res
                 currency: Currency::USD,
                 authority: Authority::Privileged,
                 idempotency: None,
+                details: Default::default(),
             })
             .await
             .map(|_| ()),

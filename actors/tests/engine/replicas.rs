@@ -37,6 +37,7 @@ async fn two_engines_on_one_database_never_overdraw_or_lose_money() {
                     currency: Currency::USD,
                     authority: tally_actors::Authority::Privileged,
                     idempotency: None,
+                    details: Default::default(),
                 };
                 outcomes.push(engine.transfer(request).await);
             }

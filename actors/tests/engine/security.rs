@@ -68,6 +68,7 @@ async fn callers_that_go_away_mid_transfer_strand_no_hold() {
                     currency: Currency::USD,
                     authority: tally_actors::Authority::Privileged,
                     idempotency: None,
+                    details: Default::default(),
                 };
                 // Dropped when the patience runs out: the caller went away.
                 let _ = tokio::time::timeout(patience, engine.transfer(request)).await;

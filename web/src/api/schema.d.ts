@@ -56,6 +56,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/accounts/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close an empty account (its owner or a banker), for good: it then refuses debits and
+         *     credits with 409 `account_closed`.
+         */
+        post: operations["close"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/accounts/{id}/deposits": {
         parameters: {
             query?: never;
@@ -90,6 +110,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/accounts/{id}/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Freeze an account (bankers only): it refuses every debit with 409 `account_frozen` until
+         *     unfrozen; it still receives money, and its own pending transfers may still be posted.
+         */
+        post: operations["freeze"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/accounts/{id}/transfers": {
         parameters: {
             query?: never;
@@ -101,6 +141,23 @@ export interface paths {
         get: operations["list_transfers"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accounts/{id}/unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unfreeze a frozen account (bankers only). */
+        post: operations["unfreeze"];
         delete?: never;
         options?: never;
         head?: never;
@@ -243,7 +300,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The transfers the caller may see (touching an account they own; a banker: all), newest
+         *     first. Filters combine; `metadata.KEY=VALUE` (repeatable, at most 16) matches the payer's
+         *     metadata, and like `reference`, finds for a customer only transfers they paid.
+         */
+        get: operations["search_transfers"];
         put?: never;
         /**
          * Move money from one of the caller's accounts to another account in the same currency, or hold
@@ -301,6 +363,26 @@ export interface paths {
         put?: never;
         /** Post a pending transfer: the amount moves to the payee, the rest of the hold is released. */
         post: operations["post_transfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/transfers/{id}/reverse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund a posted transfer: a new posted transfer from its payee back to its payer
+         *     (`reversal_of`); the original's `reversed_amount` grows by it and never passes its amount.
+         */
+        post: operations["reverse_transfer"];
         delete?: never;
         options?: never;
         head?: never;
@@ -464,6 +546,12 @@ export interface components {
             /** Format: int64 */
             id: number;
             owner?: string | null;
+            /**
+             * @description `active`; `frozen` (refuses debits, accepts credits); `closed` (refuses both, for good).
+             * @example active
+             * @enum {string}
+             */
+            status: "active" | "frozen" | "closed";
         };
         /** @description Serialised, it is part of the request's idempotency fingerprint. */
         AmountRequest: {
@@ -526,13 +614,31 @@ export interface components {
              * @enum {string}
              */
             currency: "USD" | "EUR" | "CAD" | "KRW" | "JPY" | "GBP";
+            /**
+             * @description At most 140 characters, shown to both parties.
+             * @example Rent for March
+             */
+            description?: string | null;
             /** Format: int64 */
             from_account_id: number;
+            /**
+             * @description At most 16 keys `^[a-z0-9_]{1,40}$`, string values of at most 200 characters. Shown to
+             *     the payer's owner and bankers only.
+             */
+            metadata?: {
+                [key: string]: string;
+            } | null;
             /**
              * @description Hold the amount on the payer's account until the payee posts or voids it (or it
              *     expires) instead of moving it now. Default false.
              */
             pending?: boolean | null;
+            /**
+             * @description 1–64 visible ASCII characters, unique per paying account (409 `duplicate_reference`).
+             *     Shown to the payer's owner and bankers only.
+             * @example INV-2026-0042
+             */
+            reference?: string | null;
             /**
              * Format: int64
              * @description Seconds until a pending transfer expires: 1–604800 (default 86400); only with `pending`.
@@ -575,10 +681,19 @@ export interface components {
              *     caller owns (or to a banker).
              */
             balance_after?: number | null;
+            /**
+             * Format: int64
+             * @description On a statement: the account on the other side of the transfer.
+             */
+            counterparty_account_id?: number | null;
             /** Format: date-time */
             created_at: string;
+            /** @description On a statement: the transfer's description, when it has one. */
+            description?: string | null;
             /** Format: int64 */
             id: number;
+            /** @description On a statement: the transfer's reference, on the payer's side (a debit) only. */
+            reference?: string | null;
             /** Format: int64 */
             transfer_id: number;
         };
@@ -662,7 +777,7 @@ export interface components {
                  * @description A stable snake_case code, e.g. `insufficient_funds`.
                  * @enum {string}
                  */
-                code: "conflict" | "idempotency_key_reused" | "transfer_not_pending" | "too_many_holds";
+                code: "conflict" | "idempotency_key_reused" | "transfer_not_pending" | "too_many_holds" | "account_closed" | "account_frozen" | "account_not_empty" | "duplicate_reference" | "reversal_exceeds_original" | "transfer_not_posted";
                 /** @description The position of the offending item in a batch request. */
                 index?: number;
                 /** @description A sentence for a person. */
@@ -744,7 +859,7 @@ export interface components {
              * @description A stable snake_case code, e.g. `insufficient_funds`.
              * @enum {string}
              */
-            code: "invalid_json" | "validation_failed" | "same_account" | "unauthenticated" | "token_expired" | "invalid_credentials" | "forbidden" | "not_found" | "conflict" | "idempotency_key_reused" | "transfer_not_pending" | "too_many_holds" | "request_timeout" | "payload_too_large" | "insufficient_funds" | "currency_mismatch" | "balance_overflow" | "rate_limited" | "unavailable" | "internal";
+            code: "invalid_json" | "validation_failed" | "same_account" | "unauthenticated" | "token_expired" | "invalid_credentials" | "forbidden" | "not_found" | "conflict" | "idempotency_key_reused" | "transfer_not_pending" | "too_many_holds" | "account_closed" | "account_frozen" | "account_not_empty" | "duplicate_reference" | "reversal_exceeds_original" | "transfer_not_posted" | "request_timeout" | "payload_too_large" | "insufficient_funds" | "currency_mismatch" | "balance_overflow" | "rate_limited" | "unavailable" | "internal";
             /** @description The position of the offending item in a batch request. */
             index?: number;
             /** @description A sentence for a person. */
@@ -829,6 +944,20 @@ export interface components {
             /** Format: date-time */
             access_token_expires_at: string;
         };
+        /** @description Serialised, it is part of the request's idempotency fingerprint. */
+        ReverseRequest: {
+            /**
+             * Format: int64
+             * @description Minor units, > 0; default: all that is left of the original.
+             * @example 500
+             */
+            amount?: number | null;
+            /**
+             * @description At most 140 characters, shown to both parties.
+             * @example Refund: returned item
+             */
+            description?: string | null;
+        };
         /**
          * @description What a user may do: depositors own accounts; bankers also deposit and see every account.
          * @enum {string}
@@ -845,6 +974,16 @@ export interface components {
              * @description The payee's balance right after the transfer: only to its owner or a banker.
              */
             to_balance_after?: number | null;
+        };
+        /** @description One page of a search. */
+        TransferPage: {
+            /**
+             * Format: int64
+             * @description The `before_id` of the next page; null on the last page.
+             */
+            next_before_id?: number | null;
+            /** @description Newest first. */
+            transfers: components["schemas"]["TransferView"][];
         };
         /**
          * @description The answer to `POST /transfers`. `to_account` is present only when the caller owns it: a
@@ -870,6 +1009,8 @@ export interface components {
              * @enum {string}
              */
             currency: "USD" | "EUR" | "CAD" | "KRW" | "JPY" | "GBP";
+            /** @description What the payer wrote about the transfer; shown to both parties. Absent when none. */
+            description?: string | null;
             /**
              * Format: date-time
              * @description Null unless the transfer was created pending.
@@ -880,10 +1021,32 @@ export interface components {
             /** Format: int64 */
             id: number;
             /**
+             * @description The payer's metadata; only to the payer's owner and bankers. Absent when none (or not
+             *     shown).
+             */
+            metadata?: {
+                [key: string]: string;
+            } | null;
+            /**
              * Format: date-time
              * @description Null unless posted.
              */
             posted_at?: string | null;
+            /**
+             * @description The payer's reference, unique per paying account; only to the payer's owner and
+             *     bankers. Absent when none (or not shown).
+             */
+            reference?: string | null;
+            /**
+             * Format: int64
+             * @description The transfer this one refunds; absent unless it is a reversal.
+             */
+            reversal_of?: number | null;
+            /**
+             * Format: int64
+             * @description How much of this transfer was refunded by reversals (0 to `amount`).
+             */
+            reversed_amount: number;
             /**
              * @description `posted` for every ordinary transfer, deposit and withdrawal; `pending`, `voided` or
              *     `expired` for holds.
@@ -1147,6 +1310,81 @@ export interface operations {
             };
         };
     };
+    close: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account, `closed` (already closed: the same) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody400"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description Neither the owner nor a banker */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `account_not_empty`: a balance, a hold or money in flight */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
+        };
+    };
     deposit: {
         parameters: {
             query?: never;
@@ -1219,7 +1457,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1291,6 +1529,81 @@ export interface operations {
             };
         };
     };
+    freeze: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account, `frozen` (already frozen: the same) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody400"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description Not a banker */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `account_closed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
+        };
+    };
     list_transfers: {
         parameters: {
             query?: {
@@ -1348,6 +1661,81 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+        };
+    };
+    unfreeze: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account, `active` (already active: the same) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody400"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description Not a banker */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody403"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `account_closed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
                 };
             };
         };
@@ -1432,7 +1820,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1485,7 +1873,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1538,7 +1926,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1605,7 +1993,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1644,6 +2032,60 @@ export interface operations {
                 };
             };
             /** @description Blocked, expired or foreign session, or not a refresh token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+        };
+    };
+    search_transfers: {
+        parameters: {
+            query?: {
+                /** @description Only transfers with this account on either side. */
+                account_id?: number;
+                /**
+                 * @description Only the transfer with this reference (the payer's: a customer finds only transfers
+                 *     they paid).
+                 */
+                reference?: string;
+                /** @description Only transfers in this status: pending, posted, voided or expired. */
+                status?: "pending" | "posted" | "voided" | "expired";
+                /** @description Only transfers created at or after this RFC 3339 instant. */
+                since?: string;
+                /** @description Only transfers created before this RFC 3339 instant. */
+                until?: string;
+                /** @description Transfers per page, 1–100 (default 20). */
+                limit?: number;
+                /** @description Only transfers with a smaller id: the previous page's `next_before_id`. */
+                before_id?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferPage"];
+                };
+            };
+            /** @description `validation_failed`: a filter or bound out of its rule, an unknown or repeated parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody400"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1716,7 +2158,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
-            /** @description `idempotency_key_reused`; `too_many_holds`: a pending transfer from an account already paying `engine.holds_open_max` open holds */
+            /** @description `idempotency_key_reused`; `too_many_holds`: a pending transfer from an account already paying `engine.holds_open_max` open holds; `duplicate_reference`: the paying account already made a transfer with this `reference` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1746,7 +2188,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1830,7 +2272,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
-            /** @description `idempotency_key_reused`; `too_many_holds` (with `index`): the batch's pending items would take a payer past `engine.holds_open_max` open holds */
+            /** @description `idempotency_key_reused`; `too_many_holds` (with `index`): the batch's pending items would take a payer past `engine.holds_open_max` open holds; `atomic: true`: `duplicate_reference` (with `index`), an item's `reference` already used by its paying account or by an earlier item; stored with the `Idempotency-Key` */
             409: {
                 headers: {
                     /** @description `true` on a replay of the stored refusal; absent otherwise */
@@ -1864,7 +2306,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2003,7 +2445,110 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
+        };
+    };
+    reverse_transfer: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Required: 1–255 visible ASCII characters */
+                "Idempotency-Key": string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description Optional; without it all that is left of the original is refunded */
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["ReverseRequest"];
+            };
+        };
+        responses: {
+            /** @description Refunded; `Idempotent-Replayed: true` on a replay */
+            201: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same Idempotency-Key; absent otherwise. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferResult"];
+                };
+            };
+            /** @description `validation_failed` (amount ≤ 0, description too long, no Idempotency-Key), `invalid_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody400"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description The caller is the payer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody403"];
+                };
+            };
+            /** @description No such transfer, or the caller is not its payee */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `transfer_not_posted`, `reversal_exceeds_original`, `idempotency_key_reused` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `insufficient_funds`: the payee's available balance is lower than the refund */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody422"];
+                };
+            };
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2083,7 +2628,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2135,7 +2680,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2146,7 +2691,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2197,7 +2742,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2208,7 +2753,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying (at least 1). */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {

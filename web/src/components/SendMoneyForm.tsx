@@ -10,11 +10,15 @@ import { ErrorAlert, Notice } from './ErrorAlert';
 import { Field } from './Field';
 import { HoldOption, NO_HOLD, holdFields, type HoldChoice } from './holds/HoldOption';
 
+/** docs/api.md: a transfer's description is at most 140 characters. */
+const DESCRIPTION_MAX = 140;
+
 export function SendMoneyForm({ accounts }: { accounts: Account[] }) {
   const queryClient = useQueryClient();
   const [fromId, setFromId] = useState(accounts[0] ? String(accounts[0].id) : '');
   const [toId, setToId] = useState('');
   const [amount, setAmount] = useState('');
+  const [description, setDescription] = useState('');
   const [hold, setHold] = useState<HoldChoice>(NO_HOLD);
   const [problem, setProblem] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -37,6 +41,7 @@ export function SendMoneyForm({ accounts }: { accounts: Account[] }) {
       const what = t.status === 'pending' ? 'Held' : 'Sent';
       setDone(`${what} ${formatMoney(t.amount, t.currency)} to account #${t.to_account_id} (transfer #${t.id}).`);
       setAmount('');
+      setDescription('');
       setHold(NO_HOLD);
       void queryClient.invalidateQueries({ queryKey: keys.accounts });
       void queryClient.invalidateQueries({ queryKey: ['statement'] });
@@ -63,11 +68,14 @@ export function SendMoneyForm({ accounts }: { accounts: Account[] }) {
     if (!parsed.ok) return setProblem(`Amount: ${parsed.error}`);
     const extra = holdFields(hold);
     if (typeof extra === 'string') return setProblem(extra);
+    const said = description.trim();
+    if ([...said].length > DESCRIPTION_MAX) return setProblem(`Description: at most ${DESCRIPTION_MAX} characters.`);
     const body: NewTransfer = {
       from_account_id: from.id,
       to_account_id: Number(toId.trim()),
       amount: parsed.minor,
       currency: from.currency,
+      ...(said ? { description: said } : {}),
       ...extra,
     };
     inFlight.current = true;
@@ -83,6 +91,9 @@ export function SendMoneyForm({ accounts }: { accounts: Account[] }) {
       <Field id="send-amount" label="Amount" inputMode="decimal" autoComplete="off"
         hint={from ? `In ${from.currency}, e.g. ${from.currency === 'JPY' || from.currency === 'KRW' ? '1250' : '12.50'}` : undefined}
         value={amount} onChange={(e) => changed(setAmount)(e.target.value)} />
+      <Field id="send-description" label="Description" autoComplete="off" maxLength={DESCRIPTION_MAX}
+        hint="Optional: what it is for, shown to both of you" value={description}
+        onChange={(e) => changed(setDescription)(e.target.value)} />
       <HoldOption value={hold} onChange={changed(setHold)} />
       <ErrorAlert text={problem} error={send.error} />
       <Notice text={done} />

@@ -373,6 +373,21 @@ export class ApiClient {
     );
   }
 
+  // Account status (docs/api.md "Account status"): freeze and unfreeze by bankers, close by the
+  // owner or a banker. Each answers the account as it stands after.
+
+  freeze(id: number): Promise<Account> {
+    return this.call((headers) => this.http.POST('/accounts/{id}/freeze', { headers, params: { path: { id } } }));
+  }
+
+  unfreeze(id: number): Promise<Account> {
+    return this.call((headers) => this.http.POST('/accounts/{id}/unfreeze', { headers, params: { path: { id } } }));
+  }
+
+  closeAccount(id: number): Promise<Account> {
+    return this.call((headers) => this.http.POST('/accounts/{id}/close', { headers, params: { path: { id } } }));
+  }
+
   // Holds (pending transfers, docs/api.md "Pending (two-phase) transfers").
 
   accountTransfers(id: number, status?: TransferStatus): Promise<Transfer[]> {
@@ -389,6 +404,17 @@ export class ApiClient {
       this.http.POST('/transfers/{id}/post', {
         headers,
         body: amount === undefined ? {} : { amount },
+        params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
+      }),
+    );
+  }
+
+  /** POST /transfers/{id}/reverse: the payee refunds all that is left of a transfer. */
+  reverseTransfer(id: number, idempotencyKey: string): Promise<TransferResult> {
+    return this.call((headers) =>
+      this.http.POST('/transfers/{id}/reverse', {
+        headers,
+        body: {},
         params: { path: { id }, header: { 'Idempotency-Key': idempotencyKey } },
       }),
     );

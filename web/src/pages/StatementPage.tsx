@@ -1,15 +1,18 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from '../lib/api';
 import { keys } from '../lib/queries';
 import { endOfDayUtc, startOfDayUtc } from '../lib/dates';
-import { chartPoints, runningBalances } from '../lib/statement';
+import { chartPoints, runningBalances, type StatementLine } from '../lib/statement';
+import { statementCsv } from '../lib/csv';
+import { SubmissionKey } from '../lib/idempotency';
+import { formatMoney } from '../lib/money';
 import type { Entry } from '../lib/types';
 import { BalanceChart } from '../components/BalanceChart';
 import { DateRangeForm, type DateRange } from '../components/DateRangeForm';
 import { EntriesTable } from '../components/EntriesTable';
-import { ErrorAlert } from '../components/ErrorAlert';
+import { ErrorAlert, Notice } from '../components/ErrorAlert';
 import { Money } from '../components/Money';
 
 const PAGE = 20;
@@ -48,6 +51,26 @@ export function StatementPage() {
     getNextPageParam: (last) => (last.entries.length === PAGE ? last.entries[last.entries.length - 1].id : undefined),
   });
 
+  const queryClient = useQueryClient();
+  // One key per refund asked: a retry of the same one replays it, never refunds twice.
+  const refundKey = useRef<{ transfer: number; key: SubmissionKey } | null>(null);
+  const [refunded, setRefunded] = useState<string | null>(null);
+  const refund = useMutation({
+    mutationFn: (line: StatementLine) => {
+      if (refundKey.current?.transfer !== line.transfer_id) {
+        refundKey.current = { transfer: line.transfer_id, key: new SubmissionKey() };
+      }
+      return api.reverseTransfer(line.transfer_id, refundKey.current.key.forSubmission());
+    },
+    onSuccess: (result) => {
+      refundKey.current = null;
+      const t = result.transfer;
+      setRefunded(`Refunded ${formatMoney(t.amount, t.currency)} of transfer #${t.reversal_of} to account #${t.to_account_id}.`);
+      void queryClient.invalidateQueries({ queryKey: ['statement'] });
+      void queryClient.invalidateQueries({ queryKey: keys.account(id) });
+    },
+  });
+
   const currency = account.data?.currency;
   const entries = statement.data?.pages.flatMap((p) => p.entries) ?? [];
   const lines = runningBalances(entries, statement.data?.pages[0]?.anchor ?? null);
@@ -76,7 +99,17 @@ export function StatementPage() {
         <DateRangeForm value={range} onApply={setRange} />
         {statement.isPending && <p role="status">Loading entries…</p>}
         <ErrorAlert error={statement.error} />
-        {currency && statement.data && <EntriesTable lines={lines} currency={currency} />}
+        <ErrorAlert error={refund.error} />
+        <Notice text={refunded} />
+        {currency && statement.data && (
+          <EntriesTable lines={lines} currency={currency} refunding={refund.isPending}
+            onRefund={(line) => { setRefunded(null); refund.mutate(line); }} />
+        )}
+        {currency && statement.data && lines.length > 0 && (
+          <button type="button" className="secondary" onClick={() => download(statementCsv(lines, currency), id, range)}>
+            Download CSV
+          </button>
+        )}
         {statement.hasNextPage && (
           <button type="button" className="secondary" onClick={() => statement.fetchNextPage()} disabled={statement.isFetchingNextPage}>
             Load more
@@ -85,4 +118,15 @@ export function StatementPage() {
       </section>
     </>
   );
+}
+
+/** Saves the lines shown (the period chosen, the pages loaded) as a CSV file. */
+function download(csv: string, id: number, range: DateRange) {
+  const period = [range.start, range.end].filter(Boolean).join('_to_') || 'all';
+  const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv;charset=utf-8' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = `statement-${id}-${period}.csv`;
+  link.click();
+  URL.revokeObjectURL(url);
 }

@@ -2,6 +2,7 @@
 
 from .account_view import AccountView
 from .account_view_currency import AccountViewCurrency
+from .account_view_status import AccountViewStatus
 from .amount_request import AmountRequest
 from .balance_at_view import BalanceAtView
 from .balance_at_view_currency import BalanceAtViewCurrency
@@ -12,6 +13,7 @@ from .create_account_request import CreateAccountRequest
 from .create_account_request_currency import CreateAccountRequestCurrency
 from .create_transfer_request import CreateTransferRequest
 from .create_transfer_request_currency import CreateTransferRequestCurrency
+from .create_transfer_request_metadata_type_0 import CreateTransferRequestMetadataType0
 from .create_user_request import CreateUserRequest
 from .create_webhook_request import CreateWebhookRequest
 from .created_webhook import CreatedWebhook
@@ -62,11 +64,15 @@ from .pending_result import PendingResult
 from .post_request import PostRequest
 from .renew_access_request import RenewAccessRequest
 from .renew_access_response import RenewAccessResponse
+from .reverse_request import ReverseRequest
 from .role import Role
+from .search_transfers_status import SearchTransfersStatus
 from .transfer_event_data import TransferEventData
+from .transfer_page import TransferPage
 from .transfer_result import TransferResult
 from .transfer_view import TransferView
 from .transfer_view_currency import TransferViewCurrency
+from .transfer_view_metadata_type_0 import TransferViewMetadataType0
 from .transfer_view_status import TransferViewStatus
 from .user import User
 from .webhook_view import WebhookView
@@ -74,6 +80,7 @@ from .webhook_view import WebhookView
 __all__ = (
     "AccountView",
     "AccountViewCurrency",
+    "AccountViewStatus",
     "AmountRequest",
     "BalanceAtView",
     "BalanceAtViewCurrency",
@@ -84,6 +91,7 @@ __all__ = (
     "CreateAccountRequestCurrency",
     "CreateTransferRequest",
     "CreateTransferRequestCurrency",
+    "CreateTransferRequestMetadataType0",
     "CreateUserRequest",
     "CreateWebhookRequest",
     "CreatedWebhook",
@@ -134,11 +142,15 @@ __all__ = (
     "PostRequest",
     "RenewAccessRequest",
     "RenewAccessResponse",
+    "ReverseRequest",
     "Role",
+    "SearchTransfersStatus",
     "TransferEventData",
+    "TransferPage",
     "TransferResult",
     "TransferView",
     "TransferViewCurrency",
+    "TransferViewMetadataType0",
     "TransferViewStatus",
     "User",
     "WebhookView",

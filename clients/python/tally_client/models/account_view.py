@@ -8,6 +8,7 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.account_view_currency import AccountViewCurrency
+from ..models.account_view_status import AccountViewStatus
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="AccountView")
@@ -24,6 +25,8 @@ class AccountView:
         currency (AccountViewCurrency):  Example: USD.
         held (int): The sum of the account's pending outgoing transfers.
         id (int):
+        status (AccountViewStatus): `active`; `frozen` (refuses debits, accepts credits); `closed` (refuses both, for
+            good). Example: active.
         owner (None | str | Unset):
     """
 
@@ -33,6 +36,7 @@ class AccountView:
     currency: AccountViewCurrency
     held: int
     id: int
+    status: AccountViewStatus
     owner: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -48,6 +52,8 @@ class AccountView:
         held = self.held
 
         id = self.id
+
+        status = self.status.value
 
         owner: None | str | Unset
         if isinstance(self.owner, Unset):
@@ -65,6 +71,7 @@ class AccountView:
                 "currency": currency,
                 "held": held,
                 "id": id,
+                "status": status,
             }
         )
         if owner is not UNSET:
@@ -87,6 +94,8 @@ class AccountView:
 
         id = d.pop("id")
 
+        status = AccountViewStatus(d.pop("status"))
+
         def _parse_owner(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -103,6 +112,7 @@ class AccountView:
             currency=currency,
             held=held,
             id=id,
+            status=status,
             owner=owner,
         )
 

@@ -25,6 +25,9 @@ class EntryView:
         balance_after (int | None | Unset): The account's posted balance right after this entry; only on entries of
             accounts the
             caller owns (or to a banker).
+        counterparty_account_id (int | None | Unset): On a statement: the account on the other side of the transfer.
+        description (None | str | Unset): On a statement: the transfer's description, when it has one.
+        reference (None | str | Unset): On a statement: the transfer's reference, on the payer's side (a debit) only.
     """
 
     account_id: int
@@ -33,6 +36,9 @@ class EntryView:
     id: int
     transfer_id: int
     balance_after: int | None | Unset = UNSET
+    counterparty_account_id: int | None | Unset = UNSET
+    description: None | str | Unset = UNSET
+    reference: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,6 +58,24 @@ class EntryView:
         else:
             balance_after = self.balance_after
 
+        counterparty_account_id: int | None | Unset
+        if isinstance(self.counterparty_account_id, Unset):
+            counterparty_account_id = UNSET
+        else:
+            counterparty_account_id = self.counterparty_account_id
+
+        description: None | str | Unset
+        if isinstance(self.description, Unset):
+            description = UNSET
+        else:
+            description = self.description
+
+        reference: None | str | Unset
+        if isinstance(self.reference, Unset):
+            reference = UNSET
+        else:
+            reference = self.reference
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -65,6 +89,12 @@ class EntryView:
         )
         if balance_after is not UNSET:
             field_dict["balance_after"] = balance_after
+        if counterparty_account_id is not UNSET:
+            field_dict["counterparty_account_id"] = counterparty_account_id
+        if description is not UNSET:
+            field_dict["description"] = description
+        if reference is not UNSET:
+            field_dict["reference"] = reference
 
         return field_dict
 
@@ -90,6 +120,35 @@ class EntryView:
 
         balance_after = _parse_balance_after(d.pop("balance_after", UNSET))
 
+        def _parse_counterparty_account_id(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        counterparty_account_id = _parse_counterparty_account_id(
+            d.pop("counterparty_account_id", UNSET)
+        )
+
+        def _parse_description(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        description = _parse_description(d.pop("description", UNSET))
+
+        def _parse_reference(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        reference = _parse_reference(d.pop("reference", UNSET))
+
         entry_view = cls(
             account_id=account_id,
             amount=amount,
@@ -97,6 +156,9 @@ class EntryView:
             id=id,
             transfer_id=transfer_id,
             balance_after=balance_after,
+            counterparty_account_id=counterparty_account_id,
+            description=description,
+            reference=reference,
         )
 
         entry_view.additional_properties = d

@@ -2,6 +2,7 @@
 //! Values are parsed once at the edge (`Amount::new`, `Currency::parse`), so an invalid one cannot
 //! reach the engine's internals.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -189,6 +190,70 @@ impl AccountKind {
     }
 }
 
+/// Whether an account may pay and be paid. Bankers freeze and unfreeze; its owner or a banker
+/// closes an empty account, for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    #[default]
+    Active,
+    /// Refuses debits (its own holds may still be posted); accepts credits.
+    Frozen,
+    /// Refuses debits and credits; never active again.
+    Closed,
+}
+
+impl AccountStatus {
+    pub const ALL: [AccountStatus; 3] = [
+        AccountStatus::Active,
+        AccountStatus::Frozen,
+        AccountStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Frozen => "frozen",
+            AccountStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(status: &str) -> Option<AccountStatus> {
+        match status {
+            "active" => Some(AccountStatus::Active),
+            "frozen" => Some(AccountStatus::Frozen),
+            "closed" => Some(AccountStatus::Closed),
+            _ => None,
+        }
+    }
+
+    /// How much the status restricts: active < frozen < closed.
+    pub fn rank(self) -> u8 {
+        match self {
+            AccountStatus::Active => 0,
+            AccountStatus::Frozen => 1,
+            AccountStatus::Closed => 2,
+        }
+    }
+
+    /// Why a debit from an account in this status is refused, if it is.
+    pub fn debit_refusal(self) -> Option<Refusal> {
+        match self {
+            AccountStatus::Active => None,
+            AccountStatus::Frozen => Some(Refusal::AccountFrozen),
+            AccountStatus::Closed => Some(Refusal::AccountClosed),
+        }
+    }
+
+    /// Why a credit to an account in this status is refused, if it is.
+    pub fn credit_refusal(self) -> Option<Refusal> {
+        match self {
+            AccountStatus::Closed => Some(Refusal::AccountClosed),
+            AccountStatus::Active | AccountStatus::Frozen => None,
+        }
+    }
+}
+
 /// What never changes about an account once it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountInfo {
@@ -214,6 +279,8 @@ pub struct AccountSnapshot {
     pub kind: AccountKind,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(default)]
+    pub status: AccountStatus,
 }
 
 impl AccountSnapshot {
@@ -271,6 +338,50 @@ pub struct Transfer {
     pub posted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub details: TransferDetails,
+    /// How much of this transfer was refused back to its payer by reversals (≤ `amount`).
+    #[serde(default)]
+    pub reversed_amount: i64,
+}
+
+/// What a transfer says about itself: `description` for both parties; `reference` (unique per
+/// payer account) and `metadata` are the payer's own. Bounds are checked at the edge (the HTTP
+/// crate's domain types) and again by the database's CHECK constraints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TransferDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// The transfer this one reverses (a refund), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversal_of: Option<TransferId>,
+}
+
+impl TransferDetails {
+    /// The metadata as stored (a JSONB object), or NULL.
+    pub fn metadata_json(&self) -> Option<serde_json::Value> {
+        self.metadata
+            .as_ref()
+            .map(|metadata| serde_json::to_value(metadata).expect("a map of strings"))
+    }
+
+    /// Details from a row's columns; metadata that is not an object of strings is dropped.
+    pub fn from_columns(
+        description: Option<String>,
+        reference: Option<String>,
+        metadata: Option<serde_json::Value>,
+    ) -> TransferDetails {
+        TransferDetails {
+            description,
+            reference,
+            metadata: metadata.and_then(|value| serde_json::from_value(value).ok()),
+            reversal_of: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -351,203 +462,12 @@ pub struct TransferRequest {
     pub currency: Currency,
     pub authority: Authority,
     pub idempotency: Option<IdempotencyKey>,
+    pub details: TransferDetails,
 }
 
-/// Why the money rules refused a transfer. Nothing moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Refusal {
-    #[error("the amount must be above zero")]
-    InvalidAmount,
-    #[error("a transfer needs two different accounts")]
-    SameAccount,
-    #[error("no such account")]
-    NotFound,
-    #[error("the account belongs to someone else")]
-    Forbidden,
-    #[error("an account is not in the transfer's currency")]
-    CurrencyMismatch,
-    #[error("the available balance is lower than the amount")]
-    InsufficientFunds,
-    /// Only a deposit can be refused so: it would take the currency's total supply past the
-    /// 64-bit range. By conservation no customer balance exceeds the supply, so no other credit
-    /// can overflow, and no refusal depends on a recipient's balance.
-    #[error("the deposit would take the currency's total supply past the 64-bit range")]
-    BalanceOverflow,
-    #[error("a pending transfer can be posted for at most its pending amount")]
-    AmountAbovePending,
-}
+mod errors;
 
-impl Refusal {
-    /// A stable label (metrics, logs).
-    pub fn reason(self) -> &'static str {
-        match self {
-            Refusal::InvalidAmount => "invalid_amount",
-            Refusal::SameAccount => "same_account",
-            Refusal::NotFound => "not_found",
-            Refusal::Forbidden => "forbidden",
-            Refusal::CurrencyMismatch => "currency_mismatch",
-            Refusal::InsufficientFunds => "insufficient_funds",
-            Refusal::BalanceOverflow => "balance_overflow",
-            Refusal::AmountAbovePending => "amount_above_pending",
-        }
-    }
-}
-
-/// Which bound inside the engine was full: nothing moved, and the same request may be retried
-/// shortly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
-pub enum Saturation {
-    #[error("too many transfers in flight")]
-    InFlight,
-    #[error("an account's mailbox is full")]
-    AccountMailbox,
-    #[error("the journal queue is full")]
-    JournalQueue,
-    #[error("too many active accounts")]
-    ActiveAccounts,
-    /// The accounts stayed contended through every retry (`stale_retries_max`).
-    #[error("the accounts are contended")]
-    Contended,
-    /// Another request holds the same idempotency key right now.
-    #[error("the idempotency key is being used by another request")]
-    KeyInUse,
-}
-
-/// What the engine could not reach. Nothing moved, except after `Database` during a commit,
-/// where the outcome is unknown: retry with the same key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Outage {
-    /// PostgreSQL failed or could not be reached (its message, for the log).
-    #[error("the database is unavailable: {0}")]
-    Database(String),
-    /// An account actor could not load its state.
-    #[error("an account could not be loaded")]
-    AccountNotLoaded,
-    /// The engine is stopping: its task or the journal ended.
-    #[error("the engine stopped")]
-    Stopped,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TransferError {
-    #[error(transparent)]
-    Refused(#[from] Refusal),
-    #[error("this idempotency key was already used with another request")]
-    IdempotencyKeyReused,
-    /// Post or void of a transfer that is no longer pending (posted, voided, expired, or past
-    /// its `expires_at`).
-    #[error("the transfer is not pending")]
-    NotPending,
-    /// A new hold on an account that already pays `holds_open_max` open ones.
-    #[error("the account has too many open holds")]
-    TooManyHolds,
-    #[error("saturated: {0}")]
-    Saturated(Saturation),
-    #[error("unavailable: {0}")]
-    Unavailable(Outage),
-    /// A row in PostgreSQL that does not decode (logged and counted where found): a bug or
-    /// damage, not an outage.
-    #[error("a corrupt {what} in the database")]
-    Corrupt { what: &'static str },
-}
-
-impl From<Saturation> for TransferError {
-    fn from(saturation: Saturation) -> Self {
-        TransferError::Saturated(saturation)
-    }
-}
-
-impl From<Outage> for TransferError {
-    fn from(outage: Outage) -> Self {
-        TransferError::Unavailable(outage)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OpenAccountError {
-    #[error("the owner already has an account in this currency")]
-    Duplicate,
-    #[error("no such owner")]
-    OwnerNotFound,
-    #[error("unavailable: {0}")]
-    Unavailable(Outage),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LookupError {
-    #[error("no such account")]
-    NotFound,
-    #[error("saturated: {0}")]
-    Saturated(Saturation),
-    #[error("unavailable: {0}")]
-    Unavailable(Outage),
-    /// As `TransferError::Corrupt`.
-    #[error("a corrupt {what} in the database")]
-    Corrupt { what: &'static str },
-}
-
-impl From<Saturation> for LookupError {
-    fn from(saturation: Saturation) -> Self {
-        LookupError::Saturated(saturation)
-    }
-}
-
-impl From<Outage> for LookupError {
-    fn from(outage: Outage) -> Self {
-        LookupError::Unavailable(outage)
-    }
-}
-
-impl From<LookupError> for TransferError {
-    fn from(error: LookupError) -> Self {
-        match error {
-            LookupError::NotFound => TransferError::Refused(Refusal::NotFound),
-            LookupError::Saturated(saturation) => TransferError::Saturated(saturation),
-            LookupError::Unavailable(outage) => TransferError::Unavailable(outage),
-            LookupError::Corrupt { what } => TransferError::Corrupt { what },
-        }
-    }
-}
-
-/// One item of a batch: a transfer, pending when `pending_timeout` is set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchItem {
-    pub request: TransferRequest,
-    pub pending_timeout: Option<std::time::Duration>,
-}
-
-/// What one item of a committed batch became.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BatchItemOutcome {
-    Committed(Box<Transferred>),
-    Refused(Refusal),
-}
-
-/// The answer to a batch, in request order: stored with its idempotency key, replayed as it was.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BatchOutcome {
-    pub results: Vec<BatchItemOutcome>,
-    #[serde(default)]
-    pub replayed: bool,
-}
-
-/// Why a batch as a whole did not commit.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BatchError {
-    /// An all-or-nothing batch whose item `index` was refused; nothing moved. `replayed`: the
-    /// answer stored with the batch's idempotency key, given again.
-    #[error("item {index} was refused: {refusal}")]
-    Refused {
-        index: usize,
-        refusal: Refusal,
-        replayed: bool,
-    },
-    /// A batch whose pending item `index` would take its payer past `holds_open_max` open
-    /// holds; nothing moved. `replayed` as for `Refused`.
-    #[error("item {index} would take its payer past the open holds cap")]
-    TooManyHolds { index: usize, replayed: bool },
-    #[error(transparent)]
-    Failed(#[from] TransferError),
-}
+pub use errors::{
+    BatchError, BatchItem, BatchItemOutcome, BatchOutcome, LookupError, OpenAccountError, Outage,
+    Refusal, Saturation, TransferError,
+};
