@@ -71,7 +71,10 @@ pub(crate) async fn write_transfers(
     ];
     let before = WriteFailed::BeforeCommit;
     // Async blocks send on their first poll too, so the four still leave in order, together.
+    // Biased: polled in order, so an error is the first failed statement's (a read-only
+    // server's 25006 on the locks), never a later one's 25P02 "transaction is aborted".
     let (_, _, rows, _) = tokio::try_join!(
+        biased;
         async { client.batch_execute("BEGIN").await.map_err(before) },
         async {
             client
