@@ -12,7 +12,10 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
-use crate::account::{Hold, HoldReply, SettlementOutcome, Side, Snapshot, SnapshotReply};
+use crate::account::{
+    Hold, HoldAnswer, HoldReply, HoldReplyTo, SettlementOutcome, Side, Snapshot, SnapshotReply,
+    Then,
+};
 use crate::engine::Engine;
 use crate::idempotency::Begin;
 use crate::journal::{release, JournalItem, JournalOutcome, Operation};
@@ -47,12 +50,6 @@ pub(crate) struct Job {
     /// were checked when they were created.
     pub movement: Option<Movement>,
     pub operation: Operation,
-}
-
-enum HoldFailure {
-    Refused(Refusal),
-    Retired,
-    Failed(TransferError),
 }
 
 impl Engine {
@@ -399,13 +396,15 @@ impl Engine {
     }
 
     /// Holds on the lower account id first, so two opposite transfers always meet their
-    /// accounts in the same order. A refusal on the second releases the first. Only a debit can
-    /// be refused, so a refusal never depends on the recipient's state (privacy_of_state).
+    /// accounts in the same order; the first account's actor passes the second hold on (one
+    /// hand-off from here for both, see `account::hold`). A refusal on the second releases the
+    /// first. Only a debit can be refused, so a refusal never depends on the recipient's state
+    /// (privacy_of_state).
     async fn hold_in_order(&self, item: &JournalItem) -> Result<(), Attempt> {
         let (payer_side, payee_side) = item.holds();
         let payer = (&item.from, payer_side);
         let Some(payee_side) = payee_side else {
-            return self.hold(payer.0, payer.1, item.amount).await;
+            return self.hold(payer, None, item.amount).await;
         };
         let payee = (&item.to, payee_side);
         let (first, second) = if item.from.info.id < item.to.info.id {
@@ -413,58 +412,67 @@ impl Engine {
         } else {
             (payee, payer)
         };
-        self.hold(first.0, first.1, item.amount).await?;
-        if let Err(failure) = self.hold(second.0, second.1, item.amount).await {
-            release(first.0, first.1, item.amount, SettlementOutcome::Released);
-            return Err(failure);
-        }
-        Ok(())
+        self.hold(first, Some(second), item.amount).await
     }
 
+    /// A hold on `first` and, passed on by its actor once held, on `second`.
     async fn hold(
         &self,
-        handle: &AccountHandle,
-        side: Side,
+        first: (&AccountHandle, Side),
+        second: Option<(&AccountHandle, Side)>,
         amount: Amount,
     ) -> Result<(), Attempt> {
-        let failure = match self.ask_hold(handle, side, amount).await {
-            Ok(()) => return Ok(()),
-            Err(failure) => failure,
+        let (reply, answer) = HoldReplyTo::first();
+        let then = second.map(|(handle, side)| Then {
+            addr: handle.addr.clone(),
+            side,
+        });
+        let message = Hold {
+            side: first.1,
+            amount,
+            then,
+            reply,
         };
-        Err(match failure {
-            HoldFailure::Refused(refusal) => Attempt::Failed(refusal.into()),
-            HoldFailure::Retired => {
+        if let Err(error) = first.0.addr.try_send(message) {
+            let reply = match error {
+                SendError::Full(_) => HoldReply::MailboxFull,
+                SendError::Closed(_) => HoldReply::Retired,
+            };
+            return Err(self.hold_failure(first.0, reply));
+        }
+        // The reply channel answers even when dropped (`HoldReplyTo`); a lost one is a retired
+        // first actor, which held nothing.
+        let answer = answer.await.unwrap_or(HoldAnswer {
+            second: false,
+            reply: HoldReply::Retired,
+        });
+        match (answer.reply, answer.second.then_some(second).flatten()) {
+            (HoldReply::Held, _) => {
+                assert_eq!(answer.second, second.is_some(), "a pair is held whole");
+                Ok(())
+            }
+            (reply, None) => Err(self.hold_failure(first.0, reply)),
+            (reply, Some((handle, _))) => {
+                release(first.0, first.1, amount, SettlementOutcome::Released);
+                Err(self.hold_failure(handle, reply))
+            }
+        }
+    }
+
+    /// What a hold's refusal or failure on `handle` means for the attempt.
+    fn hold_failure(&self, handle: &AccountHandle, reply: HoldReply) -> Attempt {
+        match reply {
+            HoldReply::Held => unreachable!("a held hold is no failure"),
+            HoldReply::Refused(refusal) => Attempt::Failed(refusal.into()),
+            HoldReply::Retired => {
                 self.inner.registry.evict(handle);
                 Attempt::Retired
             }
-            HoldFailure::Failed(error) => Attempt::Failed(error),
-        })
-    }
-
-    async fn ask_hold(
-        &self,
-        handle: &AccountHandle,
-        side: Side,
-        amount: Amount,
-    ) -> Result<(), HoldFailure> {
-        let (reply, answer) = oneshot::channel();
-        match handle.addr.try_send(Hold {
-            side,
-            amount,
-            reply,
-        }) {
-            Ok(()) => {}
-            Err(SendError::Full(_)) => {
+            HoldReply::Unavailable => Attempt::Failed(Outage::AccountNotLoaded.into()),
+            HoldReply::MailboxFull => {
                 self.inner.metrics.rejected(Queue::AccountMailbox);
-                return Err(HoldFailure::Failed(Saturation::AccountMailbox.into()));
+                Attempt::Failed(Saturation::AccountMailbox.into())
             }
-            Err(SendError::Closed(_)) => return Err(HoldFailure::Retired),
-        }
-        match answer.await {
-            Ok(HoldReply::Held) => Ok(()),
-            Ok(HoldReply::Refused(refusal)) => Err(HoldFailure::Refused(refusal)),
-            Ok(HoldReply::Retired) | Err(_) => Err(HoldFailure::Retired),
-            Ok(HoldReply::Unavailable) => Err(HoldFailure::Failed(Outage::AccountNotLoaded.into())),
         }
     }
 

@@ -14,36 +14,16 @@ use actix::{
 };
 use tokio::sync::oneshot;
 
-use crate::model::{AccountInfo, AccountSnapshot, AccountStatus, Amount, Refusal};
+use crate::model::{AccountInfo, AccountSnapshot, AccountStatus, Refusal};
 
+mod hold;
 mod state;
 mod status;
 
 use crate::registry::Shared;
+pub use hold::{Hold, HoldAnswer, HoldReply, HoldReplyTo, Then};
 pub use state::{AccountState, Settlement, SettlementOutcome, Side};
 pub use status::{ChangeStatus, StatusReply};
-
-/// Put a hold of `amount` on one side. Answered through `reply` so the sender can use `try_send`
-/// and turn a full mailbox into `Unavailable` instead of waiting.
-pub struct Hold {
-    pub side: Side,
-    pub amount: Amount,
-    pub reply: oneshot::Sender<HoldReply>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldReply {
-    Held,
-    Refused(Refusal),
-    /// This actor was passivated: look the account up again.
-    Retired,
-    /// The state could not be loaded from PostgreSQL.
-    Unavailable,
-}
-
-impl Message for Hold {
-    type Result = ();
-}
 
 /// Lease up to `debit_max` for a batch request (see `AccountState::lease`). A lease short of
 /// `debit_max` is granted only after checking PostgreSQL, as a refused hold is.
@@ -242,13 +222,6 @@ impl AccountActor {
             then(actor);
         }));
     }
-
-    fn hold_reply(&mut self, side: Side, amount: Amount) -> HoldReply {
-        match self.state.hold(side, amount) {
-            Ok(()) => HoldReply::Held,
-            Err(refusal) => HoldReply::Refused(refusal),
-        }
-    }
 }
 
 impl Actor for AccountActor {
@@ -274,46 +247,6 @@ impl Supervised for AccountActor {
         // `started` runs again after this and arms the passivation timer.
         self.shared.metrics.account_restarts.inc();
         self.reload_then(ctx, |_| {});
-    }
-}
-
-impl Handler<Hold> for AccountActor {
-    type Result = ();
-
-    fn handle(&mut self, message: Hold, ctx: &mut Context<Self>) {
-        self.last_active = Instant::now();
-        let reply = match (self.retired, self.loaded) {
-            (true, _) => HoldReply::Retired,
-            (false, false) => {
-                ctx.stop();
-                HoldReply::Unavailable
-            }
-            (false, true) => self.hold_reply(message.side, message.amount),
-        };
-        let recheck = matches!(
-            reply,
-            HoldReply::Refused(Refusal::InsufficientFunds | Refusal::AccountFrozen)
-        );
-        if !recheck {
-            let _ = message.reply.send(reply);
-            return;
-        }
-        // Another replica may have credited (or unfrozen) the account since it was cached:
-        // refuse only after checking PostgreSQL. The mailbox waits meanwhile, so nothing
-        // interleaves.
-        self.shared.metrics.funds_rechecks.inc();
-        let Hold {
-            side,
-            amount,
-            reply,
-        } = message;
-        self.reload_then(ctx, move |actor| {
-            let answer = match actor.loaded {
-                true => actor.hold_reply(side, amount),
-                false => HoldReply::Unavailable,
-            };
-            let _ = reply.send(answer);
-        });
     }
 }
 
