@@ -182,6 +182,7 @@ fn fixed_answer() -> TransferResult {
         balance,
         held: 0,
         available: balance,
+        overdraft: 0,
         currency: "USD",
         created_at: at,
         status: "active".to_owned(),

@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    accounts, batch, events, health, pending, reversal, search, tokens, transfers, users, views,
-    webhooks,
+    accounts, batch, dry_run, events, health, limits, pending, reversal, search, tokens, transfers,
+    users, views, webhooks,
 };
 
 mod constraints;
@@ -24,7 +24,7 @@ mod constraints;
         accounts::create_account, accounts::get_account, accounts::list_accounts,
         accounts::list_entries, accounts::balance_at, accounts::list_transfers,
         accounts::deposit, accounts::withdraw, accounts::freeze, accounts::unfreeze,
-        accounts::close,
+        accounts::close, limits::set_limits,
         transfers::create_transfer, transfers::get_transfer, search::search_transfers,
         pending::post_transfer, pending::void_transfer, reversal::reverse_transfer, batch::create_batch,
         events::list_events, events::stream_events,
@@ -36,7 +36,9 @@ mod constraints;
         crate::error::ErrorBody, crate::error::ErrorDetail,
         views::AccountView, views::TransferView, views::EntryView, views::TransferResult,
         views::MovementResult, views::BalanceAtView, views::PendingResult,
-        search::TransferPage, reversal::ReverseRequest, pending::PostRequest, batch::BatchRequest, batch::BatchResult, batch::BatchItemResult,
+        search::TransferPage, reversal::ReverseRequest, limits::LimitsRequest,
+        dry_run::DryRunResult, dry_run::DryRunTransferView, dry_run::DryRunBatchResult,
+        dry_run::DryRunBatchItemResult, pending::PostRequest, batch::BatchRequest, batch::BatchResult, batch::BatchItemResult,
         events::EventsPage, events::EventView, events::EventData, events::TransferEventData,
         webhooks::CreateWebhookRequest, webhooks::WebhookView, webhooks::CreatedWebhook,
     )),

@@ -44,9 +44,13 @@ const CONSERVATION: &str = "
     SELECT currency, count(*) OVER () FROM accounts GROUP BY currency HAVING sum(balance) <> 0
     LIMIT $1";
 
-/// Customer accounts whose available money (balance - held) is below their floor, 0.
+/// Accounts below their floor: a customer's balance - held under its floor (V12; 0 without a
+/// limit), a floor above the limit's, a reserve with a limit.
 const FLOOR: &str = "
-    SELECT id::text, count(*) OVER () FROM accounts WHERE kind = 'customer' AND balance - held < 0
+    SELECT id::text, count(*) OVER () FROM accounts
+    WHERE (kind = 'customer' AND balance::numeric - held < floor)
+       OR floor > -overdraft
+       OR (kind = 'reserve' AND (overdraft <> 0 OR floor <> 0))
     LIMIT $1";
 
 /// Accounts whose held amount is not the sum of their open pending transfers.

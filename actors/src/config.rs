@@ -9,6 +9,10 @@ use serde::Deserialize;
 /// batch in one transaction, so it bounds the largest transaction too.
 pub const BATCH_ITEMS_MAX: usize = 1_000;
 
+/// The largest overdraft limit a banker may set on an account, in minor units (10^12: ten
+/// billion USD or EUR, a trillion KRW). Bounded so a debt stays far inside a balance's 64 bits.
+pub const OVERDRAFT_MAX: i64 = 1_000_000_000_000;
+
 /// Sweep rounds one expiry sweep runs at most, back to back, while each finds a full round.
 pub const EXPIRY_SWEEP_ROUNDS_MAX: usize = 64;
 

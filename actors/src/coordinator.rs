@@ -52,6 +52,12 @@ pub(crate) struct Job {
     pub operation: Operation,
 }
 
+pub(crate) enum HoldFailure {
+    Refused(Refusal),
+    Retired,
+    Failed(TransferError),
+}
+
 impl Engine {
     pub(crate) async fn lookup(&self, id: AccountId) -> Result<AccountHandle, TransferError> {
         Ok(self.inner.registry.get(id).await?)
@@ -288,7 +294,7 @@ impl Engine {
     }
 
     /// An in-flight permit, or `Unavailable` at once when all are taken.
-    fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, TransferError> {
+    pub(crate) fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, TransferError> {
         self.inner.in_flight.try_acquire().map_err(|_| {
             self.inner.metrics.rejected(Queue::InFlight);
             TransferError::Saturated(Saturation::InFlight)
@@ -415,13 +421,50 @@ impl Engine {
         self.hold(first, Some(second), item.amount).await
     }
 
-    /// A hold on `first` and, passed on by its actor once held, on `second`.
+    /// A hold on `first` and, passed on by its actor once held, on `second`; a failure evicts
+    /// a retired actor's account.
     async fn hold(
         &self,
         first: (&AccountHandle, Side),
         second: Option<(&AccountHandle, Side)>,
         amount: Amount,
     ) -> Result<(), Attempt> {
+        let Err((handle, failure)) = self.ask_holds(first, second, amount, false).await else {
+            return Ok(());
+        };
+        Err(match failure {
+            HoldFailure::Refused(refusal) => Attempt::Failed(refusal.into()),
+            HoldFailure::Retired => {
+                self.inner.registry.evict(handle);
+                Attempt::Retired
+            }
+            HoldFailure::Failed(error) => Attempt::Failed(error),
+        })
+    }
+
+    /// Asks `handle`'s actor for a lone hold (`probe`: only whether it would be granted).
+    pub(crate) async fn ask_hold(
+        &self,
+        handle: &AccountHandle,
+        side: Side,
+        amount: Amount,
+        probe: bool,
+    ) -> Result<(), HoldFailure> {
+        self.ask_holds((handle, side), None, amount, probe)
+            .await
+            .map_err(|(_, failure)| failure)
+    }
+
+    /// Sends the hold on `first` with `second` attached (see `account::hold`) and reads which
+    /// answered. When the second failed, the first (held) is released here, so a failure holds
+    /// nothing; it names the account it met.
+    async fn ask_holds<'a>(
+        &self,
+        first: (&'a AccountHandle, Side),
+        second: Option<(&'a AccountHandle, Side)>,
+        amount: Amount,
+        probe: bool,
+    ) -> Result<(), (&'a AccountHandle, HoldFailure)> {
         let (reply, answer) = HoldReplyTo::first();
         let then = second.map(|(handle, side)| Then {
             addr: handle.addr.clone(),
@@ -430,15 +473,16 @@ impl Engine {
         let message = Hold {
             side: first.1,
             amount,
+            probe,
             then,
             reply,
         };
         if let Err(error) = first.0.addr.try_send(message) {
-            let reply = match error {
-                SendError::Full(_) => HoldReply::MailboxFull,
-                SendError::Closed(_) => HoldReply::Retired,
+            let failure = match error {
+                SendError::Full(_) => self.mailbox_full(),
+                SendError::Closed(_) => HoldFailure::Retired,
             };
-            return Err(self.hold_failure(first.0, reply));
+            return Err((first.0, failure));
         }
         // The reply channel answers even when dropped (`HoldReplyTo`); a lost one is a retired
         // first actor, which held nothing.
@@ -446,34 +490,30 @@ impl Engine {
             second: false,
             reply: HoldReply::Retired,
         });
-        match (answer.reply, answer.second.then_some(second).flatten()) {
-            (HoldReply::Held, _) => {
+        let failure = match answer.reply {
+            HoldReply::Held => {
                 assert_eq!(answer.second, second.is_some(), "a pair is held whole");
-                Ok(())
+                return Ok(());
             }
-            (reply, None) => Err(self.hold_failure(first.0, reply)),
-            (reply, Some((handle, _))) => {
-                release(first.0, first.1, amount, SettlementOutcome::Released);
-                Err(self.hold_failure(handle, reply))
+            HoldReply::Refused(refusal) => HoldFailure::Refused(refusal),
+            HoldReply::Retired => HoldFailure::Retired,
+            HoldReply::Unavailable => HoldFailure::Failed(Outage::AccountNotLoaded.into()),
+            HoldReply::MailboxFull => self.mailbox_full(),
+        };
+        match answer.second.then_some(second).flatten() {
+            None => Err((first.0, failure)),
+            Some((handle, _)) => {
+                if !probe {
+                    release(first.0, first.1, amount, SettlementOutcome::Released);
+                }
+                Err((handle, failure))
             }
         }
     }
 
-    /// What a hold's refusal or failure on `handle` means for the attempt.
-    fn hold_failure(&self, handle: &AccountHandle, reply: HoldReply) -> Attempt {
-        match reply {
-            HoldReply::Held => unreachable!("a held hold is no failure"),
-            HoldReply::Refused(refusal) => Attempt::Failed(refusal.into()),
-            HoldReply::Retired => {
-                self.inner.registry.evict(handle);
-                Attempt::Retired
-            }
-            HoldReply::Unavailable => Attempt::Failed(Outage::AccountNotLoaded.into()),
-            HoldReply::MailboxFull => {
-                self.inner.metrics.rejected(Queue::AccountMailbox);
-                Attempt::Failed(Saturation::AccountMailbox.into())
-            }
-        }
+    fn mailbox_full(&self) -> HoldFailure {
+        self.inner.metrics.rejected(Queue::AccountMailbox);
+        HoldFailure::Failed(Saturation::AccountMailbox.into())
     }
 
     /// Another request committed this key first (here or on another replica): answer with its

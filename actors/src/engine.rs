@@ -126,23 +126,32 @@ impl Engine {
         let expires_at = expires_at
             .replace_nanosecond(expires_at.nanosecond() / 1_000 * 1_000)
             .expect("a truncated nanosecond is valid");
-        // Counted in PostgreSQL (every replica's holds); concurrent creations may pass it by
-        // as many as are in flight, which `transfers_in_flight_max` bounds.
-        let open = self
-            .inner
-            .reads
-            .holds_open(&[request.from])
-            .await
-            .map_err(TransferError::from)?;
-        if open.get(&request.from).copied().unwrap_or(0) >= self.inner.config.holds_open_max {
-            return Err(TransferError::TooManyHolds);
-        }
+        self.refuse_past_holds_cap(request.from).await?;
         self.execute(Job {
             request,
             movement: Some(Movement::Transfer),
             operation: Operation::CreatePending { expires_at },
         })
         .await
+    }
+
+    /// `TooManyHolds` when `payer` already pays `holds_open_max` open holds. Counted in
+    /// PostgreSQL (every replica's holds); concurrent creations may pass it by as many as are
+    /// in flight, which `transfers_in_flight_max` bounds.
+    pub(crate) async fn refuse_past_holds_cap(
+        &self,
+        payer: AccountId,
+    ) -> Result<(), TransferError> {
+        let open = self
+            .inner
+            .reads
+            .holds_open(&[payer])
+            .await
+            .map_err(TransferError::from)?;
+        match open.get(&payer).copied().unwrap_or(0) >= self.inner.config.holds_open_max {
+            true => Err(TransferError::TooManyHolds),
+            false => Ok(()),
+        }
     }
 
     /// Posts a pending transfer: `amount` (all of it when `None`) moves to the payee, the rest
@@ -353,6 +362,7 @@ impl Engine {
             kind: AccountKind::Customer,
             created_at: row.get(3),
             status: crate::model::AccountStatus::Active,
+            overdraft: 0,
         })
     }
 

@@ -276,6 +276,7 @@ fn event(id: i64, row: &Row) -> Result<Event, String> {
             kind: AccountKind::parse(&kind).ok_or_else(|| corrupt("account kind"))?,
             created_at,
             status: crate::model::AccountStatus::Active,
+            overdraft: 0,
         };
         return Ok(Event {
             id,

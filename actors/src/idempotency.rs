@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::journal::stored::{BatchAnswer, StoredBatch, StoredError, StoredTransfer};
 use crate::metrics::EngineMetrics;
-use crate::model::{IdempotencyKey, TransferError, Transferred};
+use crate::model::{AccountSnapshot, IdempotencyKey, TransferError, Transferred};
 use crate::model::{Outage, Saturation};
 
 type KeyId = (String, String);
@@ -134,6 +134,27 @@ impl Idempotency {
         StoredBatch::decode(body)
             .map(Some)
             .map_err(|error| self.corrupt(error))
+    }
+
+    /// The stored answer for a limit change's key (the account after it), as `replay` for a
+    /// transfer's.
+    pub(crate) async fn replay_account(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<AccountSnapshot>, TransferError> {
+        let Some(body) = self.stored(key).await? else {
+            return Ok(None);
+        };
+        #[derive(serde::Deserialize)]
+        struct StoredAccount {
+            version: u32,
+            account: AccountSnapshot,
+        }
+        match serde_json::from_value::<StoredAccount>(body) {
+            Ok(stored) if stored.version == 1 => Ok(Some(stored.account)),
+            Ok(stored) => Err(self.corrupt(StoredError::Newer(stored.version))),
+            Err(error) => Err(self.corrupt(StoredError::Malformed(error))),
+        }
     }
 
     /// A stored outcome this engine cannot read is logged and counted as what it is, a corrupt

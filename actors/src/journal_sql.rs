@@ -22,9 +22,17 @@ macro_rules! transfer_columns {
 macro_rules! delta_allowed {
     () => {
         "a.balance::numeric + d.delta BETWEEN -9223372036854775807 AND 9223372036854775807
-      AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - a.held >= 0)
+      AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - a.held >= a.floor)
       AND (NOT d.debited OR a.status = 'active')
       AND (a.status <> 'closed' OR d.delta = 0)"
+    };
+}
+
+/// An account's floor after net change `d` (V12's ratchet: it rises with what the account has,
+/// never past −overdraft). One text for APPLY_DELTAS and WRITE_TRANSFERS.
+macro_rules! floor_after {
+    () => {
+        "LEAST(-a.overdraft, GREATEST(a.floor, a.balance::numeric + d.delta - a.held))"
     };
 }
 
@@ -39,19 +47,23 @@ pub const LOCK_ACCOUNTS: &str =
 /// Relative updates of the net deltas. An account the update would take out of bounds is
 /// skipped (not updated, not returned) instead of failing the whole statement, so the journal
 /// learns exactly which accounts were stale and refuses only their items: a customer account
-/// below its held amount, a reserve past the supply (its balance stays within ±(2^63 − 1); the
-/// sum is taken in numeric, so it cannot raise `bigint out of range`), an account debited
-/// (`$3`) that is not active, a closed account whose balance would change. A freeze or a close
-/// committed by any replica is so seen by every later batch. The CHECK constraints
-/// (no_overdraft, holds, the reserve's supply, a closed account's emptiness) stay as the last
-/// net.
+/// whose balance minus its held amount would go below its floor, a reserve past the supply (its
+/// balance stays within ±(2^63 − 1); the sum is taken in numeric, so it cannot raise `bigint out
+/// of range`), an account debited (`$3`) that is not active, a closed account whose balance
+/// would change. A freeze, a close or a lowered limit committed by any replica is so seen by
+/// every later batch. The floor rises with what the account has (never past `−overdraft`): a
+/// debt above a lowered limit is paid back, never deepened (V12). A reserve's floor stays 0. The
+/// CHECK constraints (floor, holds, the reserve's supply, a closed account's emptiness) stay as
+/// the last net.
 pub const APPLY_DELTAS: &str = concat!(
-    "UPDATE accounts AS a SET balance = a.balance + d.delta
+    "UPDATE accounts AS a SET balance = a.balance + d.delta, floor = ",
+    floor_after!(),
+    "
     FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) AS d(id, delta, debited)
     WHERE a.id = d.id AND ",
     delta_allowed!(),
     "
-    RETURNING a.id, a.balance, a.held, a.status"
+    RETURNING a.id, a.balance, a.held, a.status, a.overdraft, a.floor"
 );
 
 /// One row per transfer: both legs, each account's balance right after its leg, and what the
@@ -116,16 +128,19 @@ pub const CLAIM_PENDING: &str = "UPDATE transfers AS t
 /// whose claim CLAIM_PENDING refused (a hold another request ended), and its item leaves the
 /// batch alone, instead of a constraint failing the whole transaction.
 pub const APPLY_HELD_DELTAS: &str = "UPDATE accounts AS a
-    SET balance = a.balance + d.delta, held = a.held + d.held_delta
+    SET balance = a.balance + d.delta, held = a.held + d.held_delta,
+        floor = LEAST(-a.overdraft, GREATEST(a.floor,
+            a.balance::numeric + d.delta - (a.held::numeric + d.held_delta)))
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::boolean[])
          AS d(id, delta, held_delta, debited)
     WHERE a.id = d.id
       AND a.balance::numeric + d.delta BETWEEN -9223372036854775807 AND 9223372036854775807
       AND a.held::numeric + d.held_delta BETWEEN 0 AND 9223372036854775807
-      AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - (a.held + d.held_delta) >= 0)
+      AND (a.kind = 'reserve'
+           OR a.balance::numeric + d.delta - (a.held::numeric + d.held_delta) >= a.floor)
       AND (NOT d.debited OR a.status = 'active')
       AND (a.status <> 'closed' OR (d.delta = 0 AND d.held_delta = 0))
-    RETURNING a.id, a.balance, a.held, a.status";
+    RETURNING a.id, a.balance, a.held, a.status, a.overdraft, a.floor";
 
 /// Pending transfers (no legs, an expiry) and the postings of pending transfers (legs, and the
 /// pending transfer they post). A pending transfer carries what it says; its posting nothing. A
@@ -147,16 +162,17 @@ pub const INSERT_HOLD_ROWS: &str = "INSERT INTO transfers (id, from_account_id, 
 /// A whole batch of plain transfers without references in one statement, sent after
 /// LOCK_ACCOUNTS (so the rows are already locked in id order) and followed by COMMIT in the
 /// same pipelined exchange. All or nothing: when any account fails APPLY_DELTAS's rules (the
-/// same text, `delta_allowed!`) or is missing, nothing is updated or inserted and only the
-/// `stale` rows come back, so COMMIT commits nothing and the journal refuses exactly those
-/// accounts' items, as before. Otherwise the net deltas are applied, every leg's running
-/// balance is computed from the balance before the batch in item order, ids are drawn (after
-/// the locks, in item order) and the rows are inserted with what they say (INSERT_TRANSFERS's
-/// columns; a reversal's trigger and CHECK fire as there). Parameters: $1 account ids, $2 their
-/// net deltas and $3 whether debited (as APPLY_DELTAS), then the items in order: $4 payers,
-/// $5 payees, $6 amounts, $7 currencies, $8 descriptions, $9 metadata, $10 reversal_of. Rows
-/// returned, by `kind`: 'account' (id, balance, held, status), 'stale' (id), 'transfer' (item
-/// index from 1, transfer id, now()) for each row inserted.
+/// same text, `delta_allowed!`: bounds, floor, status) or is missing, nothing is updated or
+/// inserted and only the `stale` rows come back, so COMMIT commits nothing and the journal
+/// refuses exactly those accounts' items, as before. Otherwise the net deltas are applied (the
+/// floor raised as APPLY_DELTAS does, `floor_after!`), every leg's running balance is computed
+/// from the balance before the batch in item order, ids are drawn (after the locks, in item
+/// order) and the rows are inserted with what they say (INSERT_TRANSFERS's columns; a
+/// reversal's trigger and CHECK fire as there). Parameters: $1 account ids, $2 their net deltas
+/// and $3 whether debited (as APPLY_DELTAS), then the items in order: $4 payers, $5 payees,
+/// $6 amounts, $7 currencies, $8 descriptions, $9 metadata, $10 reversal_of. Rows returned, by
+/// `kind`: 'account' (id, balance, held, status, overdraft, floor: what APPLY_DELTAS returns),
+/// 'stale' (id), 'transfer' (item index from 1, transfer id, now()) for each row inserted.
 pub const WRITE_TRANSFERS: &str = concat!(
     "WITH deltas AS (
         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) AS d(id, delta, debited)
@@ -166,10 +182,12 @@ pub const WRITE_TRANSFERS: &str = concat!(
     delta_allowed!(),
     ")
     ), updated AS (
-        UPDATE accounts AS a SET balance = a.balance + d.delta
+        UPDATE accounts AS a SET balance = a.balance + d.delta, floor = ",
+    floor_after!(),
+    "
         FROM deltas AS d
         WHERE a.id = d.id AND NOT EXISTS (SELECT FROM stale)
-        RETURNING a.id, a.balance, a.held, a.status
+        RETURNING a.id, a.balance, a.held, a.status, a.overdraft, a.floor
     ), items AS (
         SELECT * FROM unnest($4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[],
                              $9::jsonb[], $10::bigint[])
@@ -200,9 +218,12 @@ pub const WRITE_TRANSFERS: &str = concat!(
         ORDER BY i.n
         RETURNING id
     )
-    SELECT 'account' AS kind, id, balance, held, status, NULL::timestamptz AS at FROM updated
+    SELECT 'account' AS kind, id, balance, held, status, overdraft, floor,
+           NULL::timestamptz AS at
+    FROM updated
     UNION ALL
-    SELECT 'stale', id, NULL, NULL, NULL, NULL FROM stale
+    SELECT 'stale', id, NULL, NULL, NULL, NULL, NULL, NULL FROM stale
     UNION ALL
-    SELECT 'transfer', r.n, r.id, NULL, NULL, now() FROM inserted JOIN numbered AS r USING (id)"
+    SELECT 'transfer', r.n, r.id, NULL, NULL, NULL, NULL, now()
+    FROM inserted JOIN numbered AS r USING (id)"
 );

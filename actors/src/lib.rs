@@ -16,6 +16,7 @@ mod batch;
 pub mod config;
 mod coordinator;
 mod db;
+mod dry_run;
 mod engine;
 pub mod events;
 pub mod failover;
@@ -28,7 +29,9 @@ mod queries;
 mod registry;
 pub mod replica;
 
+pub use account::LimitChanged;
 pub use config::{EngineConfig, InvalidEngineConfig};
+pub use dry_run::DryRun;
 pub use engine::Engine;
 pub use model::{
     AccountId, AccountInfo, AccountKind, AccountSnapshot, AccountStatus, Amount, Authority,

@@ -58,10 +58,10 @@ pub struct TransferWithOwners {
 
 /// Accounts by id, whichever exist (a missing id has no row).
 const ACCOUNTS_BY_ID: &str = "SELECT id, owner, balance, held, currency, kind, created_at,
-        status FROM accounts WHERE id = ANY($1)";
+        status, overdraft FROM accounts WHERE id = ANY($1)";
 
 const ACCOUNTS_OF: &str = "SELECT id, owner, balance, held, currency, kind, created_at,
-        status FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2 OFFSET $3";
+        status, overdraft FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2 OFFSET $3";
 
 /// The transfers on either side of an account, newest first: two index scans, merged. The
 /// pending transfers' postings (rows with `pending_id`) are internal and never listed.
@@ -425,6 +425,7 @@ fn account(row: &Row) -> Result<AccountSnapshot, LookupError> {
         kind: AccountKind::parse(&kind).ok_or_else(|| corrupt("account kind"))?,
         created_at: row.get("created_at"),
         status: AccountStatus::parse(row.get("status")).ok_or_else(|| corrupt("account status"))?,
+        overdraft: row.get("overdraft"),
     })
 }
 

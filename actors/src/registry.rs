@@ -12,10 +12,12 @@ use deadpool_postgres::Pool;
 use futures_util::future::join_all;
 use tokio::sync::oneshot;
 
-use crate::account::{AccountActor, Passivate};
+use crate::account::{AccountActor, Committed, Passivate};
 use crate::config::EngineConfig;
 use crate::metrics::EngineMetrics;
-use crate::model::{AccountId, AccountInfo, AccountKind, AccountStatus, Currency, LookupError};
+use crate::model::{
+    AccountId, AccountInfo, AccountKind, AccountStatus, Currency, Limit, LookupError,
+};
 use crate::model::{Outage, Saturation};
 
 /// Rounds of eviction an activation at the bound tries before it answers `Unavailable`.
@@ -84,9 +86,7 @@ pub struct Registry {
 
 struct AccountRow {
     info: AccountInfo,
-    balance: i64,
-    held: i64,
-    status: AccountStatus,
+    committed: Committed,
 }
 
 impl Registry {
@@ -278,14 +278,7 @@ impl Registry {
         let info = Arc::new(row.info);
         let generation = self.shared.generations.fetch_add(1, Ordering::Relaxed);
         let arbiter = &self.shared.arbiters[(info.id.get() as usize) % self.shared.arbiters.len()];
-        let actor = AccountActor::new(
-            info.clone(),
-            row.balance,
-            row.held,
-            row.status,
-            generation,
-            self.shared.clone(),
-        );
+        let actor = AccountActor::new(info.clone(), row.committed, generation, self.shared.clone());
         let addr = Supervisor::start_in_arbiter(arbiter, move |_| actor);
         AccountHandle {
             info,
@@ -305,8 +298,8 @@ enum LoadFailure {
 }
 
 const LOAD_ACCOUNTS: &str =
-    "SELECT id, owner, currency, kind, balance, created_at, held, status FROM accounts
-    WHERE id = ANY($1)";
+    "SELECT id, owner, currency, kind, balance, created_at, held, status, overdraft, floor
+    FROM accounts WHERE id = ANY($1)";
 
 async fn load_account(pool: &Pool, id: AccountId) -> Result<Option<AccountRow>, LoadFailure> {
     Ok(load_accounts(pool, &[id]).await?.remove(&id))
@@ -337,30 +330,43 @@ async fn load_accounts(
             let status: String = row.get(7);
             let account = AccountRow {
                 info,
-                balance: row.get(4),
-                held: row.get(6),
-                status: AccountStatus::parse(&status)
-                    .ok_or(LoadFailure::Corrupt("unknown status in accounts"))?,
+                committed: Committed {
+                    balance: row.get(4),
+                    held: row.get(6),
+                    status: AccountStatus::parse(&status)
+                        .ok_or(LoadFailure::Corrupt("unknown status in accounts"))?,
+                    limit: Limit {
+                        overdraft: row.get(8),
+                        floor: row.get(9),
+                    },
+                },
             };
             Ok((id, account))
         })
         .collect()
 }
 
-/// The committed balance and held amount of an account, for actors reloading their state.
-pub(crate) async fn load_balance(
-    pool: &Pool,
-    id: AccountId,
-) -> Result<Option<(i64, i64, AccountStatus)>, String> {
+/// The committed state of an account, for actors reloading it.
+pub(crate) async fn load_balance(pool: &Pool, id: AccountId) -> Result<Option<Committed>, String> {
     let row = crate::db::query_opt(
         pool,
-        "SELECT balance, held, status FROM accounts WHERE id = $1",
+        "SELECT balance, held, status, overdraft, floor FROM accounts WHERE id = $1",
         &[&id],
     )
     .await?;
-    row.map(|row| {
-        let status = AccountStatus::parse(row.get(2)).ok_or("unknown status in accounts")?;
-        Ok((row.get(0), row.get(1), status))
+    row.as_ref().map(committed).transpose()
+}
+
+/// An account's committed state from a row of (balance, held, status, overdraft, floor).
+pub(crate) fn committed(row: &tokio_postgres::Row) -> Result<Committed, String> {
+    let status = AccountStatus::parse(row.get(2)).ok_or("unknown status in accounts")?;
+    Ok(Committed {
+        balance: row.get(0),
+        held: row.get(1),
+        status,
+        limit: Limit {
+            overdraft: row.get(3),
+            floor: row.get(4),
+        },
     })
-    .transpose()
 }

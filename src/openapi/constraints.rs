@@ -5,7 +5,7 @@
 
 use actix_web::http::StatusCode;
 use serde_json::{json, Map, Value};
-use tally_actors::config::BATCH_ITEMS_MAX;
+use tally_actors::config::{BATCH_ITEMS_MAX, OVERDRAFT_MAX};
 use tally_actors::{AccountStatus, Currency, TransferStatus};
 
 use crate::domain::{
@@ -51,6 +51,7 @@ fn statuses() -> Value {
 pub fn apply(document: &mut Value) {
     constrain_schemas(&mut document["components"]["schemas"]);
     add_error_bodies(&mut document["components"]["schemas"]);
+    add_batch_dry_run(&mut document["paths"]);
     let paths = document["paths"]
         .as_object_mut()
         .expect("the document has paths");
@@ -67,7 +68,7 @@ fn constrain_schemas(schemas: &mut Value) {
     let id = json!({"minimum": 1});
     let amount = json!({"minimum": 1});
     let currency = json!({"enum": currencies()});
-    let rules: [(&str, &str, Value); 21] = [
+    let rules: [(&str, &str, Value); 25] = [
         ("CreateTransferRequest", "from_account_id", id.clone()),
         ("CreateTransferRequest", "to_account_id", id.clone()),
         ("CreateTransferRequest", "amount", amount.clone()),
@@ -100,6 +101,16 @@ fn constrain_schemas(schemas: &mut Value) {
         ),
         ("CreateTransferRequest", "metadata", metadata_rule()),
         ("AmountRequest", "amount", amount.clone()),
+        (
+            "LimitsRequest",
+            "overdraft",
+            json!({"minimum": 0, "maximum": OVERDRAFT_MAX}),
+        ),
+        (
+            "AccountView",
+            "overdraft",
+            json!({"minimum": 0, "maximum": OVERDRAFT_MAX}),
+        ),
         ("PostRequest", "amount", amount.clone()),
         ("CreateAccountRequest", "currency", currency.clone()),
         (
@@ -110,6 +121,12 @@ fn constrain_schemas(schemas: &mut Value) {
         ("AccountView", "currency", currency.clone()),
         ("AccountView", "status", json!({"enum": account_statuses()})),
         ("TransferView", "currency", currency.clone()),
+        ("DryRunTransferView", "currency", currency.clone()),
+        (
+            "DryRunTransferView",
+            "status",
+            json!({"enum": ["posted", "pending"]}),
+        ),
         ("TransferView", "status", json!({"enum": statuses()})),
         ("TransferView", "amount", amount),
         ("BalanceAtView", "currency", currency),
@@ -132,6 +149,17 @@ fn constrain_schemas(schemas: &mut Value) {
         "required": ["pending"],
         "properties": {"pending": {"const": true}},
     });
+}
+
+/// The batch's 200 is two bodies: a batch's results, or with `dry_run=true` a dry run's.
+fn add_batch_dry_run(paths: &mut Value) {
+    let schema = paths
+        .pointer_mut("/~1transfers~1batch/post/responses/200/content/application~1json/schema")
+        .expect("the batch answers 200");
+    *schema = json!({"anyOf": [
+        {"$ref": "#/components/schemas/BatchResult"},
+        {"$ref": "#/components/schemas/DryRunBatchResult"},
+    ]});
 }
 
 /// A JSON object of string values, its keys and sizes bounded.

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthenticatedUser;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::routes::body::{required_json, BodyLimits};
+use crate::routes::dry_run::{self, DryRunQuery};
 use crate::routes::idempotency::{idempotency_key, respond, Asked, REPLAYED_HEADER};
 use crate::routes::transfers::CreateTransferRequest;
 use crate::routes::views::{AccountView, TransferView};
@@ -53,10 +54,10 @@ pub struct BatchResult {
 /// Many transfers in one request, taking effect in request order.
 #[utoipa::path(
     post, path = "/transfers/batch", tag = "transfers", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "For the whole batch: 1–255 visible ASCII characters")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "For the whole batch: 1–255 visible ASCII characters"), DryRunQuery),
     request_body = BatchRequest,
     responses(
-        (status = 200, description = "`atomic: false`: each item's result in order; `Idempotent-Replayed: true` on a replay", body = BatchResult),
+        (status = 200, description = "`atomic: false`: each item's result in order; `Idempotent-Replayed: true` on a replay. `dry_run=true` (`DryRunBatchResult`): what each item would do; nothing moved, held or stored", body = BatchResult),
         (status = 201, description = "`atomic: true`: every item committed", body = BatchResult),
         (status = 400, description = "An invalid item (`validation_failed`, `same_account`, with `index`), no items or more than 1,000, `invalid_json`", body = ErrorBody),
         (status = 401, body = ErrorBody),
@@ -71,6 +72,7 @@ pub struct BatchResult {
 pub async fn create_batch(
     user: AuthenticatedUser,
     request: HttpRequest,
+    query: web::Query<DryRunQuery>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -96,6 +98,9 @@ pub async fn create_batch(
     };
     let key = idempotency_key(&request, &user, &asked)?;
     let atomic = atomic.unwrap_or(false);
+    if query.asked() {
+        return dry_run_batch(&user, &items, atomic, &state).await;
+    }
     // Past the holds cap, a keyed batch still answers its key's stored answer first.
     let answer = match past_holds_cap(&items, &state).await? {
         Some(index) => {
@@ -119,6 +124,31 @@ pub async fn create_batch(
         }
         Err(BatchError::TooManyHolds { index, replayed }) => {
             Ok(refused_response(ApiError::TooManyHolds, index, replayed))
+        }
+        Err(BatchError::Failed(error)) => Err(error.into()),
+    }
+}
+
+/// A batch's dry run: the refusals the real batch would answer (the holds cap, an atomic
+/// batch's first refused item, with `index`), or each item's outcome. Its key (checked for its
+/// form) is neither looked up nor stored.
+async fn dry_run_batch(
+    user: &AuthenticatedUser,
+    items: &[BatchItem],
+    atomic: bool,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(index) = past_holds_cap(items, state).await? {
+        return Ok(refused_response(ApiError::TooManyHolds, index, false));
+    }
+    match state.engine.dry_run_batch(items, atomic).await {
+        Ok(results) => Ok(dry_run::respond_batch(user, &results)),
+        Err(BatchError::Refused { index, refusal, .. }) => {
+            let error = ApiError::from(tally_actors::TransferError::Refused(refusal));
+            Ok(refused_response(error, index, false))
+        }
+        Err(BatchError::TooManyHolds { index, .. }) => {
+            Ok(refused_response(ApiError::TooManyHolds, index, false))
         }
         Err(BatchError::Failed(error)) => Err(error.into()),
     }

@@ -11,6 +11,7 @@ use crate::auth::AuthenticatedUser;
 use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::routes::accounts::AmountRequest;
+use crate::routes::limits::LimitsRequest;
 use crate::routes::pending::PostRequest;
 use crate::routes::reversal::ReverseRequest;
 use crate::routes::transfers::CreateTransferRequest;
@@ -50,6 +51,10 @@ pub enum Asked<'a> {
         account_id: AccountId,
         body: &'a AmountRequest,
     },
+    Limits {
+        account_id: AccountId,
+        body: &'a LimitsRequest,
+    },
 }
 
 impl Asked<'_> {
@@ -63,6 +68,7 @@ impl Asked<'_> {
             Asked::Reverse { .. } => "reverse",
             Asked::Deposit { .. } => "deposit",
             Asked::Withdrawal { .. } => "withdrawal",
+            Asked::Limits { .. } => "limits",
         }
     }
 }

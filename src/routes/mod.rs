@@ -4,9 +4,11 @@
 pub mod accounts;
 pub mod batch;
 mod body;
+pub mod dry_run;
 pub mod events;
 pub mod health;
 pub(crate) mod idempotency;
+pub mod limits;
 pub mod pending;
 pub mod reversal;
 pub(crate) mod rfc3339;
@@ -45,6 +47,7 @@ pub fn table() -> Vec<(Method, &'static str)> {
 fn register(routes: &mut Routes) {
     const GET: Method = Method::GET;
     const POST: Method = Method::POST;
+    const PUT: Method = Method::PUT;
     const DELETE: Method = Method::DELETE;
     routes
         .route(GET, "/healthz", health::healthz)
@@ -65,6 +68,7 @@ fn register(routes: &mut Routes) {
         .route(POST, "/accounts/{id}/freeze", accounts::freeze)
         .route(POST, "/accounts/{id}/unfreeze", accounts::unfreeze)
         .route(POST, "/accounts/{id}/close", accounts::close)
+        .route(PUT, "/accounts/{id}/limits", limits::set_limits)
         .route(POST, "/transfers", transfers::create_transfer)
         .route(GET, "/transfers", search::search_transfers)
         // Before /transfers/{id}, which would otherwise take "batch" for an id.

@@ -11,6 +11,7 @@ use crate::auth::AuthenticatedUser;
 use crate::domain::{parse_details, Amount, CurrencyCode, PendingTimeout, ResourceId};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::body::Json;
+use crate::routes::dry_run::{self, DryRunQuery, DryRunResult};
 use crate::routes::idempotency::{idempotency_key, respond_created, Asked};
 use crate::routes::views::{AccountView, EntryView, TransferResult, TransferView};
 use crate::startup::AppState;
@@ -89,9 +90,10 @@ impl CreateTransferRequest {
 /// it there as a pending transfer (`pending: true`) for the payee to post or void.
 #[utoipa::path(
     post, path = "/transfers", tag = "transfers", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters, scoped to the caller, kept at least 24 hours")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters, scoped to the caller, kept at least 24 hours"), DryRunQuery),
     request_body = CreateTransferRequest,
     responses(
+        (status = 200, description = "`dry_run=true`: what the transfer would do; nothing moved, held or stored", body = DryRunResult),
         (status = 201, description = "Committed (a pending transfer: held, without entries); `Idempotent-Replayed: true` on a replay", body = TransferResult),
         (status = 400, description = "`validation_failed`, `same_account`, `invalid_json`", body = ErrorBody),
         (status = 401, body = ErrorBody),
@@ -106,12 +108,20 @@ impl CreateTransferRequest {
 pub async fn create_transfer(
     user: AuthenticatedUser,
     request: HttpRequest,
+    query: web::Query<DryRunQuery>,
     body: Json<CreateTransferRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (mut transfer, timeout) = body.parse(&user)?;
     let asked = Asked::Transfer { body: &body };
     transfer.idempotency = idempotency_key(&request, &user, &asked)?;
+    if query.asked() {
+        // Its key was checked for its form; a dry run neither looks it up nor stores it.
+        transfer.idempotency = None;
+        let pending = timeout.is_some();
+        let dry_run = state.engine.dry_run_transfer(transfer, pending).await?;
+        return Ok(dry_run::respond(&user, &dry_run));
+    }
     let transferred = match timeout {
         None => state.engine.transfer(transfer).await?,
         Some(timeout) => state.engine.transfer_pending(transfer, timeout).await?,

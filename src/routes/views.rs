@@ -17,8 +17,11 @@ pub struct AccountView {
     pub balance: i64,
     /// The sum of the account's pending outgoing transfers.
     pub held: i64,
-    /// `balance - held`: what transfers and withdrawals may spend.
+    /// `balance + overdraft - held`: what transfers and withdrawals may spend (below 0 while a
+    /// limit lowered below the account's debt is not paid back).
     pub available: i64,
+    /// Minor units the balance may go below 0, set by a banker (0 by default).
+    pub overdraft: i64,
     #[schema(value_type = String, example = "USD")]
     pub currency: &'static str,
     #[serde(with = "crate::routes::rfc3339")]
@@ -37,6 +40,7 @@ impl From<&AccountSnapshot> for AccountView {
             balance: account.balance,
             held: account.held,
             available: account.available(),
+            overdraft: account.overdraft,
             currency: account.currency.as_str(),
             created_at: account.created_at,
             status: account.status.as_str().to_owned(),

@@ -18,7 +18,7 @@ pub struct Invariants {
 pub async fn check_invariants(client: &Client) -> Invariants {
     check_double_entry(client).await;
     check_conservation(client).await;
-    check_no_overdraft(client).await;
+    check_floors(client).await;
     check_holds(client).await;
     check_currency_match(client).await;
     let counts = client
@@ -101,32 +101,38 @@ pub async fn check_conservation(client: &Client) {
     );
 }
 
-/// `no_overdraft`: no customer account's balance is below 0 (only reserves may be).
-pub async fn check_no_overdraft(client: &Client) {
-    let overdrawn: i64 = client
-        .query_one(
-            "SELECT count(*) FROM accounts WHERE kind = 'customer' AND balance < 0",
+/// `floor`: no customer account's `balance − held` is below its floor, and no floor is above
+/// `−overdraft` (with no limit set, no customer balance is below 0; only reserves may be, and
+/// they have no limit).
+pub async fn check_floors(client: &Client) {
+    let below: Vec<(i64, i64, i64, i64, i64)> = client
+        .query(
+            "SELECT id, balance, held, overdraft, floor FROM accounts
+             WHERE (kind = 'customer' AND balance::numeric - held < floor)
+                OR floor > -overdraft
+                OR (kind = 'reserve' AND (overdraft <> 0 OR floor <> 0))",
             &[],
         )
         .await
-        .expect("the overdraft query")
-        .get(0);
-    assert_eq!(
-        overdrawn, 0,
-        "no_overdraft broken: a customer balance is below 0"
+        .expect("the floor query")
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
+        .collect();
+    assert!(
+        below.is_empty(),
+        "floor broken: (id, balance, held, overdraft, floor) {below:?}"
     );
 }
 
-/// `holds`: each account's `held` is the sum of its pending outgoing transfers, and a customer
-/// account's `available = balance − held` is never below 0.
+/// `holds`: each account's `held` is the sum of its pending outgoing transfers (that `balance −
+/// held` stays above the floor is `check_floors`'s).
 pub async fn check_holds(client: &Client) {
     let misheld: Vec<(i64, i64, i64)> = client
         .query(
             "SELECT a.id, a.held, COALESCE(SUM(t.amount), 0)::bigint
              FROM accounts a LEFT JOIN transfers t
                   ON t.from_account_id = a.id AND t.status = 'pending'
-             GROUP BY a.id HAVING a.held <> COALESCE(SUM(t.amount), 0)
-                 OR (a.kind = 'customer' AND a.balance - a.held < 0)",
+             GROUP BY a.id HAVING a.held <> COALESCE(SUM(t.amount), 0)",
             &[],
         )
         .await
@@ -136,7 +142,7 @@ pub async fn check_holds(client: &Client) {
         .collect();
     assert!(
         misheld.is_empty(),
-        "holds broken: held != sum(pending) or available < 0 for (id, held, pending) {misheld:?}"
+        "holds broken: held != sum(pending) for (id, held, pending) {misheld:?}"
     );
 }
 

@@ -13,8 +13,8 @@ mod proxy;
 
 pub use database::{admin_url, fresh_database, pool, TestDatabase};
 pub use invariants::{
-    check_conservation, check_currency_match, check_double_entry, check_holds, check_invariants,
-    check_no_overdraft, Invariants,
+    check_conservation, check_currency_match, check_double_entry, check_floors, check_holds,
+    check_invariants, Invariants,
 };
 pub use proxy::TcpProxy;
 

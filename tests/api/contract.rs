@@ -178,6 +178,13 @@ fn baseline(world: &World, method: &str, path: &str) -> Option<Call> {
             None,
             banker,
         ),
+        ("put", "/accounts/{id}/limits") => (
+            Some(world.payee_account),
+            json!({}),
+            keyed,
+            Some(json!({"overdraft": 100})),
+            banker,
+        ),
         ("post", "/accounts/{id}/withdrawals") => {
             (account, json!({}), keyed, Some(json!({"amount": 1})), payer)
         }
@@ -572,6 +579,8 @@ async fn the_server_enforces_exactly_the_rules_the_document_states() {
         "post /transfers Header(\"Idempotency-Key\") pattern",
         "post /transfers/batch Body(\"transfers\") maxItems",
         "post /transfers/batch Body(\"transfers\") minItems",
+        "put /accounts/{id}/limits Body(\"overdraft\") minimum",
+        "put /accounts/{id}/limits Body(\"overdraft\") maximum",
         "get /accounts Query(\"page_size\") maximum",
         "get /accounts Query(\"page_size\") minimum",
         "get /accounts/{id} Path minimum",

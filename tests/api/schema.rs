@@ -94,11 +94,12 @@ async fn a_customer_balance_below_zero_is_refused_by_the_database() {
         )
         .await
         .expect_err("an overdraft is refused");
-    let (state, constraint) = violated_constraint(error);
-    assert_eq!(state, SqlState::CHECK_VIOLATION);
-    assert!(
-        ["accounts_no_overdraft", "accounts_available_nonnegative"].contains(&constraint.as_str()),
-        "{constraint}"
+    assert_eq!(
+        violated_constraint(error),
+        (
+            SqlState::CHECK_VIOLATION,
+            "accounts_within_floor".to_owned()
+        )
     );
     // holds: held money cannot be spent either, whatever the balance.
     let error = client
@@ -109,7 +110,7 @@ async fn a_customer_balance_below_zero_is_refused_by_the_database() {
         violated_constraint(error),
         (
             SqlState::CHECK_VIOLATION,
-            "accounts_available_nonnegative".to_owned()
+            "accounts_within_floor".to_owned()
         )
     );
     // The reserve is the one account that may go negative.
@@ -120,6 +121,64 @@ async fn a_customer_balance_below_zero_is_refused_by_the_database() {
         )
         .await
         .expect("the reserve may go below zero");
+}
+
+/// `floor` (V12): an overdraft limit lets the balance go down to its floor and no further; the
+/// floor is never above the limit's, and a reserve has none.
+#[tokio::test]
+async fn a_balance_below_its_floor_is_refused_by_the_database() {
+    let database = fresh_database().await;
+    let client = database.connect().await;
+    let account = customer_account(&client, "alice").await;
+    let update = |sql: &'static str| {
+        let client = &client;
+        async move { client.execute(sql, &[&account]).await }
+    };
+    update("UPDATE accounts SET overdraft = 100, floor = -100 WHERE id = $1")
+        .await
+        .expect("a limit");
+    update("UPDATE accounts SET balance = -100 WHERE id = $1")
+        .await
+        .expect("down to the floor");
+    for (sql, constraint) in [
+        (
+            "UPDATE accounts SET balance = -101 WHERE id = $1",
+            "accounts_within_floor",
+        ),
+        (
+            "UPDATE accounts SET held = 1 WHERE id = $1",
+            "accounts_within_floor",
+        ),
+        (
+            "UPDATE accounts SET floor = -99 WHERE id = $1",
+            "accounts_floor_within_limit",
+        ),
+        (
+            "UPDATE accounts SET overdraft = 1000000000001, floor = -1000000000001 WHERE id = $1",
+            "accounts_overdraft_bounded",
+        ),
+    ] {
+        let error = update(sql).await.expect_err(sql);
+        assert_eq!(
+            violated_constraint(error),
+            (SqlState::CHECK_VIOLATION, constraint.to_owned()),
+            "{sql}"
+        );
+    }
+    let error = client
+        .execute(
+            "UPDATE accounts SET overdraft = 1, floor = -1 WHERE kind = 'reserve'",
+            &[],
+        )
+        .await
+        .expect_err("a reserve has no limit");
+    assert_eq!(
+        violated_constraint(error),
+        (
+            SqlState::CHECK_VIOLATION,
+            "accounts_reserve_without_limit".to_owned()
+        )
+    );
 }
 
 #[tokio::test]

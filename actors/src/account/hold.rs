@@ -20,6 +20,10 @@ use crate::model::{Amount, Refusal};
 pub struct Hold {
     pub side: Side,
     pub amount: Amount,
+    /// A dry run: answer whether the hold would be granted, on a copy of the state, and hold
+    /// nothing. The same checks (and re-check against PostgreSQL) as a real hold; a second hold
+    /// passed on is a probe too.
+    pub probe: bool,
     pub then: Option<Then>,
     pub reply: HoldReplyTo,
 }
@@ -98,6 +102,7 @@ impl Hold {
     fn answer(self, reply: HoldReply) {
         let Hold {
             amount,
+            probe,
             then,
             reply: mut reply_to,
             ..
@@ -110,6 +115,7 @@ impl Hold {
         let next = Hold {
             side: then.side,
             amount,
+            probe,
             then: None,
             reply: reply_to,
         };
@@ -117,15 +123,6 @@ impl Hold {
             Ok(()) => {}
             Err(SendError::Full(next)) => next.reply.send(HoldReply::MailboxFull),
             Err(SendError::Closed(next)) => next.reply.send(HoldReply::Retired),
-        }
-    }
-}
-
-impl AccountActor {
-    fn hold_reply(&mut self, side: Side, amount: Amount) -> HoldReply {
-        match self.state.hold(side, amount) {
-            Ok(()) => HoldReply::Held,
-            Err(refusal) => HoldReply::Refused(refusal),
         }
     }
 }
@@ -141,7 +138,7 @@ impl Handler<Hold> for AccountActor {
                 ctx.stop();
                 HoldReply::Unavailable
             }
-            (false, true) => self.hold_reply(message.side, message.amount),
+            (false, true) => self.hold_reply(message.side, message.amount, message.probe),
         };
         let recheck = matches!(
             reply,
@@ -157,7 +154,7 @@ impl Handler<Hold> for AccountActor {
         self.shared.metrics.funds_rechecks.inc();
         self.reload_then(ctx, move |actor| {
             let answer = match actor.loaded {
-                true => actor.hold_reply(message.side, message.amount),
+                true => actor.hold_reply(message.side, message.amount, message.probe),
                 false => HoldReply::Unavailable,
             };
             message.answer(answer);

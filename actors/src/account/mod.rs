@@ -14,21 +14,25 @@ use actix::{
 };
 use tokio::sync::oneshot;
 
-use crate::model::{AccountInfo, AccountSnapshot, AccountStatus, Refusal};
+use crate::model::{AccountInfo, AccountSnapshot, AccountStatus, Amount, Refusal};
 
 mod hold;
+mod limit;
 mod state;
 mod status;
 
 use crate::registry::Shared;
 pub use hold::{Hold, HoldAnswer, HoldReply, HoldReplyTo, Then};
-pub use state::{AccountState, Settlement, SettlementOutcome, Side};
+pub use limit::LimitChanged;
+pub use state::{AccountState, Committed, Settlement, SettlementOutcome, Side};
 pub use status::{ChangeStatus, StatusReply};
 
 /// Lease up to `debit_max` for a batch request (see `AccountState::lease`). A lease short of
 /// `debit_max` is granted only after checking PostgreSQL, as a refused hold is.
 pub struct Lease {
     pub debit_max: i64,
+    /// A dry run: answer what would be granted, on a copy of the state, and lease nothing.
+    pub probe: bool,
     pub reply: oneshot::Sender<LeaseReply>,
 }
 
@@ -144,17 +148,16 @@ impl Drop for AccountActor {
 impl AccountActor {
     pub(crate) fn new(
         info: Arc<AccountInfo>,
-        balance: i64,
-        held: i64,
-        status: AccountStatus,
+        committed: Committed,
         generation: u64,
         shared: Arc<Shared>,
     ) -> AccountActor {
         shared
             .actors_alive
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        let mut state = AccountState::new(info.kind, balance, held);
-        state.set_status(status);
+        let mut state = AccountState::new(info.kind, committed.balance, committed.held);
+        state.set_status(committed.status);
+        state.set_limit(committed.limit);
         AccountActor {
             state,
             info,
@@ -207,8 +210,8 @@ impl AccountActor {
         let load = async move { crate::registry::load_balance(&pool, id).await };
         ctx.wait(load.into_actor(self).map(move |loaded, actor, _| {
             match loaded {
-                Ok(Some((balance, held, status))) => {
-                    actor.state.reload(balance, held, status, committed_batch);
+                Ok(Some(committed)) => {
+                    actor.state.reload(committed, committed_batch);
                     actor.loaded = true;
                 }
                 Ok(None) | Err(_) => {
@@ -221,6 +224,25 @@ impl AccountActor {
             }
             then(actor);
         }));
+    }
+
+    /// A batch's lease (on a copy of the state for a dry run).
+    fn lease(&mut self, debit_max: i64, probe: bool) -> i64 {
+        match probe {
+            true => self.state.clone().lease(debit_max),
+            false => self.state.lease(debit_max),
+        }
+    }
+
+    fn hold_reply(&mut self, side: Side, amount: Amount, probe: bool) -> HoldReply {
+        let held = match probe {
+            true => self.state.clone().hold(side, amount),
+            false => self.state.hold(side, amount),
+        };
+        match held {
+            Ok(()) => HoldReply::Held,
+            Err(refusal) => HoldReply::Refused(refusal),
+        }
     }
 }
 
@@ -266,21 +288,25 @@ impl Handler<Lease> for AccountActor {
             }
             (false, true)
                 if self.state.status() == AccountStatus::Active
-                    && self.state.available() >= message.debit_max =>
+                    && self.state.spendable() >= message.debit_max =>
             {
-                LeaseReply::Granted(self.state.lease(message.debit_max))
+                LeaseReply::Granted(self.lease(message.debit_max, message.probe))
             }
             (false, true) => {
                 // Short or frozen: another replica may have credited or unfrozen the account;
                 // check PostgreSQL first.
                 self.shared.metrics.funds_rechecks.inc();
-                let Lease { debit_max, reply } = message;
+                let Lease {
+                    debit_max,
+                    probe,
+                    reply,
+                } = message;
                 self.reload_then(ctx, move |actor| {
                     let refusal = actor.state.status().debit_refusal();
                     let answer = match (actor.loaded, refusal) {
                         (false, _) => LeaseReply::Unavailable,
                         (true, Some(refusal)) => LeaseReply::Refused(refusal),
-                        (true, None) => LeaseReply::Granted(actor.state.lease(debit_max)),
+                        (true, None) => LeaseReply::Granted(actor.lease(debit_max, probe)),
                     };
                     let _ = reply.send(answer);
                 });
@@ -334,6 +360,7 @@ impl Handler<Snapshot> for AccountActor {
                 kind: self.info.kind,
                 created_at: self.info.created_at,
                 status: self.state.status(),
+                overdraft: self.state.limit().overdraft,
             }),
         };
         let _ = message.reply.send(reply);

@@ -2,7 +2,7 @@
 //! actors or PostgreSQL. The actor in `account` owns one and serialises every change to it.
 
 use super::Apportion;
-use crate::model::{AccountKind, AccountStatus, Amount, Refusal};
+use crate::model::{AccountKind, AccountStatus, Amount, Limit, Refusal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -20,6 +20,9 @@ pub struct AccountState {
     /// As PostgreSQL last reported it: a debit of a frozen or closed account and a credit to a
     /// closed one are refused here; the journal's update refuses them too, on any replica.
     status: AccountStatus,
+    /// As PostgreSQL last reported it: a debit may take `posted − held − pending_debits` down to
+    /// `limit.floor`. The journal's update checks the committed floor again, on any replica.
+    limit: Limit,
     /// Committed money, as PostgreSQL last reported it.
     posted: i64,
     /// Committed holds of pending transfers, as PostgreSQL last reported them.
@@ -40,6 +43,15 @@ pub struct AccountState {
 /// by conservation) and no credit to one can overflow.
 pub const SUPPLY_MAX: i64 = i64::MAX;
 
+/// An account's row as PostgreSQL reported it (after a batch, a reload or a change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    pub balance: i64,
+    pub held: i64,
+    pub status: AccountStatus,
+    pub limit: Limit,
+}
+
 /// What the journal (or the coordinator, for a refusal) reports back for holds in flight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settlement {
@@ -51,13 +63,8 @@ pub struct Settlement {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettlementOutcome {
-    /// Committed in `batch`; the account's balance and held amount in PostgreSQL right after it.
-    Posted {
-        batch: u64,
-        balance: i64,
-        held: i64,
-        status: AccountStatus,
-    },
+    /// Committed in `batch`; the account's row in PostgreSQL right after it.
+    Posted { batch: u64, committed: Committed },
     /// Not written; nothing changed in PostgreSQL.
     Released,
     /// Not written, and the cached state is suspect (another replica moved money, or the commit's
@@ -70,6 +77,7 @@ impl AccountState {
         let state = AccountState {
             kind,
             status: AccountStatus::Active,
+            limit: Limit::default(),
             posted,
             held,
             pending_debits: 0,
@@ -93,6 +101,16 @@ impl AccountState {
         self.status
     }
 
+    pub fn limit(&self) -> Limit {
+        self.limit
+    }
+
+    /// Adopts a limit PostgreSQL committed (or reported).
+    pub fn set_limit(&mut self, limit: Limit) {
+        self.limit = limit;
+        self.check();
+    }
+
     /// Adopts a status PostgreSQL committed (or reported).
     pub fn set_status(&mut self, status: AccountStatus) {
         assert!(
@@ -109,9 +127,16 @@ impl AccountState {
         self.posted == 0 && self.held == 0 && self.is_idle()
     }
 
-    /// What a new debit may spend: committed money minus committed holds and debits in flight.
+    /// Committed money minus committed holds and debits in flight (below 0 in an overdraft).
     pub fn available(&self) -> i64 {
         self.posted - self.held - self.pending_debits
+    }
+
+    /// What a new debit may spend: `available` down to the floor (never below 0 itself). A
+    /// reserve's floor is the supply bound, checked in `hold`.
+    pub fn spendable(&self) -> i64 {
+        (i128::from(self.available()) - i128::from(self.limit.floor)).clamp(0, i128::from(i64::MAX))
+            as i64
     }
 
     pub fn is_idle(&self) -> bool {
@@ -132,7 +157,8 @@ impl AccountState {
         }
         match side {
             Side::Debit => {
-                // Past i64 only the reserve can go (a customer's available is never below 0).
+                // Past i64 only the reserve can go (a customer's available is never below its
+                // floor, at least −OVERDRAFT_MAX).
                 let remaining = self
                     .available()
                     .checked_sub(amount)
@@ -141,7 +167,7 @@ impl AccountState {
                         AccountKind::Reserve => Refusal::BalanceOverflow,
                     })?;
                 match self.kind {
-                    AccountKind::Customer if remaining < 0 => {
+                    AccountKind::Customer if remaining < self.limit.floor => {
                         return Err(Refusal::InsufficientFunds)
                     }
                     // The reserve may go negative down to minus the supply bound.
@@ -167,7 +193,7 @@ impl AccountState {
             self.kind == AccountKind::Customer && debit_max >= 0,
             "only customers' money is leased to batches"
         );
-        let granted = self.available().clamp(0, debit_max);
+        let granted = self.spendable().min(debit_max);
         self.pending_debits += granted;
         self.holds_in_flight += 1;
         self.check();
@@ -206,23 +232,22 @@ impl AccountState {
         self.pending_credits -= i128::from(settlement.credits);
         self.holds_in_flight -= settlement.holds;
         let reload = match settlement.outcome {
-            SettlementOutcome::Posted {
-                batch,
-                balance,
-                held,
-                status,
-            } => {
+            SettlementOutcome::Posted { batch, committed } => {
                 // Batches may be settled out of order; the newest committed balance wins, and it
                 // includes whatever other replicas committed, so drift heals itself.
                 if batch > self.synced_batch {
                     self.synced_batch = batch;
-                    self.posted = balance;
-                    self.held = held;
+                    self.posted = committed.balance;
+                    self.held = committed.held;
+                    // A limit from a batch that committed just before a limit change is stale
+                    // either way, and harmless: too high, the journal's update refuses the debit
+                    // and the account reloads; too low, a refusal reloads before it is answered.
+                    self.limit = committed.limit;
                     // Never relaxed here: a batch that committed just before a freeze reports
                     // the account active. An unfreeze elsewhere is learned by the reload a
                     // frozen refusal makes first.
-                    if status.rank() > self.status.rank() {
-                        self.status = status;
+                    if committed.status.rank() > self.status.rank() {
+                        self.status = committed.status;
                     }
                 }
                 false
@@ -234,13 +259,14 @@ impl AccountState {
         reload
     }
 
-    /// Replaces the committed balance with PostgreSQL's, read after batch `committed_batch` had
+    /// Replaces the committed state with PostgreSQL's, read after batch `committed_batch` had
     /// committed (so settlements of that batch or older must not overwrite it). Holds in flight
     /// stay counted, since their settlements are still to come.
-    pub fn reload(&mut self, posted: i64, held: i64, status: AccountStatus, committed_batch: u64) {
-        self.posted = posted;
-        self.held = held;
-        self.status = status;
+    pub fn reload(&mut self, committed: Committed, committed_batch: u64) {
+        self.posted = committed.balance;
+        self.held = committed.held;
+        self.status = committed.status;
+        self.limit = committed.limit;
         self.synced_batch = self.synced_batch.max(committed_batch);
         self.check();
     }
@@ -256,9 +282,17 @@ impl AccountState {
             self.holds_in_flight > 0 || (self.pending_debits == 0 && self.pending_credits == 0),
             "holds: money in flight without a hold {self:?}"
         );
+        // Checked in i128: a committed balance minus its holds may not fit in i64.
         assert!(
-            self.kind == AccountKind::Reserve || self.posted >= 0,
-            "no_overdraft: a customer's posted balance below 0 {self:?}"
+            self.kind == AccountKind::Reserve
+                || i128::from(self.posted) - i128::from(self.held) >= i128::from(self.limit.floor),
+            "floor: a customer's posted balance minus its holds below its floor {self:?}"
+        );
+        assert!(
+            self.limit.overdraft >= 0
+                && self.limit.floor <= -self.limit.overdraft
+                && (self.kind == AccountKind::Customer || self.limit == Limit::default()),
+            "floor: a limit out of its bounds {self:?}"
         );
         assert!(
             self.status != AccountStatus::Closed || (self.posted == 0 && self.held == 0),
@@ -268,283 +302,5 @@ impl AccountState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn amount(minor_units: i64) -> Amount {
-        Amount::new(minor_units).expect("a positive amount")
-    }
-
-    fn posted(batch: u64, balance: i64, debits: i64, credits: i64, holds: u32) -> Settlement {
-        Settlement {
-            debits,
-            credits,
-            holds,
-            outcome: SettlementOutcome::Posted {
-                batch,
-                balance,
-                held: 0,
-                status: AccountStatus::Active,
-            },
-        }
-    }
-
-    #[test]
-    fn a_debit_hold_lowers_available_but_not_posted() {
-        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
-        state.hold(Side::Debit, amount(30)).expect("held");
-        assert_eq!(state.available(), 70);
-        assert_eq!(state.posted(), 100);
-        assert!(!state.is_idle());
-    }
-
-    #[test]
-    fn a_customer_cannot_reserve_more_than_available() {
-        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
-        state.hold(Side::Debit, amount(60)).expect("held");
-        assert_eq!(
-            state.hold(Side::Debit, amount(41)),
-            Err(Refusal::InsufficientFunds)
-        );
-        state
-            .hold(Side::Debit, amount(40))
-            .expect("exactly the rest");
-        assert_eq!(state.available(), 0);
-    }
-
-    #[test]
-    fn a_refused_hold_changes_nothing() {
-        let mut state = AccountState::new(AccountKind::Customer, 10, 0);
-        let before = state.clone();
-        assert_eq!(
-            state.hold(Side::Debit, amount(11)),
-            Err(Refusal::InsufficientFunds)
-        );
-        assert_eq!(state, before);
-    }
-
-    #[test]
-    fn the_reserve_may_go_negative() {
-        let mut state = AccountState::new(AccountKind::Reserve, 0, 0);
-        state
-            .hold(Side::Debit, amount(1_000))
-            .expect("the reserve funds deposits");
-        assert_eq!(state.available(), -1_000);
-    }
-
-    #[test]
-    fn credits_count_only_once_posted() {
-        let mut state = AccountState::new(AccountKind::Customer, 0, 0);
-        state.hold(Side::Credit, amount(50)).expect("held");
-        assert_eq!(state.available(), 0);
-        assert_eq!(
-            state.hold(Side::Debit, amount(1)),
-            Err(Refusal::InsufficientFunds)
-        );
-        state.settle(&posted(1, 50, 0, 50, 1));
-        assert_eq!(state.available(), 50);
-        assert!(state.is_idle());
-    }
-
-    #[test]
-    fn posting_moves_a_hold_to_posted() {
-        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
-        state.hold(Side::Debit, amount(30)).expect("held");
-        state.hold(Side::Debit, amount(20)).expect("held");
-        assert!(!state.settle(&posted(1, 50, 50, 0, 2)));
-        assert_eq!((state.posted(), state.available()), (50, 50));
-        assert!(state.is_idle());
-    }
-
-    #[test]
-    fn releasing_restores_available() {
-        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
-        state.hold(Side::Debit, amount(30)).expect("held");
-        let released = Settlement {
-            debits: 30,
-            credits: 0,
-            holds: 1,
-            outcome: SettlementOutcome::Released,
-        };
-        assert!(!state.settle(&released));
-        assert_eq!((state.posted(), state.available()), (100, 100));
-        assert!(state.is_idle());
-    }
-
-    #[test]
-    fn a_suspect_release_asks_for_a_reload() {
-        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
-        state.hold(Side::Debit, amount(30)).expect("held");
-        let suspect = Settlement {
-            debits: 30,
-            credits: 0,
-            holds: 1,
-            outcome: SettlementOutcome::ReleasedAndReload,
-        };
-        assert!(state.settle(&suspect));
-        state.reload(40, 0, AccountStatus::Active, 0);
-        assert_eq!(state.available(), 40);
-    }
-
-    #[test]
-    fn a_settlement_older_than_a_reload_is_not_adopted() {
-        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
-        state.hold(Side::Debit, amount(10)).expect("held");
-        // Reloaded after batch 3 committed: the balance already includes batch 2.
-        state.reload(60, 0, AccountStatus::Active, 3);
-        state.settle(&posted(2, 90, 10, 0, 1));
-        assert_eq!((state.posted(), state.available()), (60, 60));
-    }
-
-    #[test]
-    fn an_older_batch_never_overwrites_a_newer_balance() {
-        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
-        state.hold(Side::Debit, amount(10)).expect("held");
-        state.hold(Side::Debit, amount(20)).expect("held");
-        // Batch 2 (the 20) is settled before batch 1 (the 10).
-        state.settle(&posted(2, 70, 20, 0, 1));
-        state.settle(&posted(1, 90, 10, 0, 1));
-        assert_eq!((state.posted(), state.available()), (70, 70));
-    }
-
-    #[test]
-    fn a_committed_balance_from_another_replica_is_adopted() {
-        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
-        state.hold(Side::Debit, amount(10)).expect("held");
-        // Another replica spent 50 meanwhile: the database says 40 after our debit.
-        state.settle(&posted(1, 40, 10, 0, 1));
-        assert_eq!(state.available(), 40);
-    }
-
-    #[test]
-    fn only_the_reserve_is_bounded_by_the_supply() {
-        // Deposits debit the reserve: the supply may not pass i64::MAX.
-        let mut reserve = AccountState::new(AccountKind::Reserve, -(SUPPLY_MAX - 5), 0);
-        assert_eq!(
-            reserve.hold(Side::Debit, amount(6)),
-            Err(Refusal::BalanceOverflow)
-        );
-        reserve
-            .hold(Side::Debit, amount(5))
-            .expect("up to the supply bound");
-        let mut customer = AccountState::new(AccountKind::Customer, 10, 0);
-        customer.hold(Side::Debit, amount(10)).expect("held");
-        assert_eq!(
-            customer.hold(Side::Debit, amount(i64::MAX)),
-            Err(Refusal::InsufficientFunds)
-        );
-    }
-
-    #[test]
-    fn a_deposit_past_i64_on_the_reserve_is_an_overflow_not_a_shortage() {
-        // The debit's own subtraction leaves i64: still the supply bound that refuses it.
-        let mut reserve = AccountState::new(AccountKind::Reserve, -(SUPPLY_MAX - 10), 0);
-        assert_eq!(
-            reserve.hold(Side::Debit, amount(100)),
-            Err(Refusal::BalanceOverflow)
-        );
-    }
-
-    #[test]
-    fn a_credit_is_never_refused_whatever_the_balance() {
-        let mut state = AccountState::new(AccountKind::Customer, SUPPLY_MAX - 5, 0);
-        state
-            .hold(Side::Credit, amount(5))
-            .expect("a credit within the supply");
-    }
-
-    #[test]
-    fn committed_holds_are_not_available() {
-        let mut state = AccountState::new(AccountKind::Customer, 100, 60);
-        assert_eq!(state.available(), 40);
-        assert_eq!(
-            state.hold(Side::Debit, amount(41)),
-            Err(Refusal::InsufficientFunds)
-        );
-        state.hold(Side::Debit, amount(40)).expect("the rest");
-    }
-
-    #[test]
-    fn a_frozen_account_refuses_debits_but_takes_credits_and_finishes_its_holds() {
-        let mut state = AccountState::new(AccountKind::Customer, 100, 40);
-        state.set_status(AccountStatus::Frozen);
-        let before = state.clone();
-        assert_eq!(
-            state.hold(Side::Debit, amount(1)),
-            Err(Refusal::AccountFrozen)
-        );
-        assert_eq!(state, before);
-        state.hold(Side::Credit, amount(5)).expect("a credit");
-        state
-            .hold(Side::Touch, amount(40))
-            .expect("posting its own hold");
-        assert_eq!(state.available(), 60);
-    }
-
-    #[test]
-    fn a_closed_account_refuses_debits_and_credits() {
-        let mut state = AccountState::new(AccountKind::Customer, 0, 0);
-        assert!(state.is_empty());
-        state.set_status(AccountStatus::Closed);
-        assert_eq!(
-            state.hold(Side::Debit, amount(1)),
-            Err(Refusal::AccountClosed)
-        );
-        assert_eq!(
-            state.hold(Side::Credit, amount(1)),
-            Err(Refusal::AccountClosed)
-        );
-        assert!(state.is_idle());
-    }
-
-    #[test]
-    fn a_settlement_tightens_the_status_but_never_relaxes_it() {
-        let settled = |status| Settlement {
-            debits: 0,
-            credits: 0,
-            holds: 0,
-            outcome: SettlementOutcome::Posted {
-                batch: 9,
-                balance: 10,
-                held: 0,
-                status,
-            },
-        };
-        let mut state = AccountState::new(AccountKind::Customer, 10, 0);
-        state.set_status(AccountStatus::Frozen);
-        state.settle(&settled(AccountStatus::Active));
-        assert_eq!(state.status(), AccountStatus::Frozen);
-        let mut state = AccountState::new(AccountKind::Customer, 10, 0);
-        state.settle(&settled(AccountStatus::Frozen));
-        assert_eq!(state.status(), AccountStatus::Frozen);
-    }
-
-    #[test]
-    fn an_unfrozen_account_pays_again() {
-        let mut state = AccountState::new(AccountKind::Customer, 10, 0);
-        state.set_status(AccountStatus::Frozen);
-        state.reload(10, 0, AccountStatus::Active, 1);
-        state.hold(Side::Debit, amount(10)).expect("active again");
-    }
-
-    #[test]
-    #[should_panic(expected = "a closed account is never reopened")]
-    fn reopening_a_closed_account_is_a_broken_invariant() {
-        let mut state = AccountState::new(AccountKind::Customer, 0, 0);
-        state.set_status(AccountStatus::Closed);
-        state.set_status(AccountStatus::Active);
-    }
-
-    #[test]
-    #[should_panic(expected = "a settlement of more than is held in flight")]
-    fn settling_more_than_is_held_is_a_broken_invariant() {
-        let mut state = AccountState::new(AccountKind::Customer, 100, 0);
-        state.hold(Side::Debit, amount(10)).expect("held");
-        state.settle(&Settlement {
-            debits: 20,
-            credits: 0,
-            holds: 1,
-            outcome: SettlementOutcome::Released,
-        });
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

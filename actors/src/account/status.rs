@@ -6,7 +6,7 @@ use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, WrapFuture}
 use deadpool_postgres::Pool;
 use tokio::sync::oneshot;
 
-use super::AccountActor;
+use super::{AccountActor, Committed};
 use crate::model::{AccountId, AccountStatus, Refusal};
 
 /// Sets the account's status to `to` (freeze, unfreeze or close). Already in `to` is a success.
@@ -32,7 +32,7 @@ impl Message for ChangeStatus {
 /// `clock_timestamp()`: the instant of the change itself, after any row lock it waited for.
 const CHANGE_STATUS: &str = "UPDATE accounts SET status = $2, status_changed_at = clock_timestamp()
     WHERE id = $1 AND status = ANY($3) AND ($2 <> 'closed' OR (balance = 0 AND held = 0))
-    RETURNING balance, held, status";
+    RETURNING balance, held, status, overdraft, floor";
 
 /// The statuses an account may change to `to` from.
 fn changes_from(to: AccountStatus) -> &'static [&'static str] {
@@ -54,19 +54,16 @@ pub(crate) fn answer(to: AccountStatus, now: AccountStatus) -> StatusReply {
     }
 }
 
-/// Runs the change; answers the account's committed (balance, held, status) after it.
+/// Runs the change; answers the account's committed state after it.
 async fn change(
     pool: &Pool,
     id: AccountId,
     to: AccountStatus,
-) -> Result<Option<(i64, i64, AccountStatus)>, String> {
+) -> Result<Option<Committed>, String> {
     let from: Vec<&str> = changes_from(to).to_vec();
     let changed = crate::db::query_opt(pool, CHANGE_STATUS, &[&id, &to.as_str(), &from]).await?;
     match changed {
-        Some(row) => {
-            let status = AccountStatus::parse(row.get(2)).ok_or("unknown status in accounts")?;
-            Ok(Some((row.get(0), row.get(1), status)))
-        }
+        Some(row) => crate::registry::committed(&row).map(Some),
         None => crate::registry::load_balance(pool, id).await,
     }
 }
@@ -98,9 +95,9 @@ impl Handler<ChangeStatus> for AccountActor {
         let run = async move { change(&pool, id, to).await };
         ctx.wait(run.into_actor(self).map(move |changed, actor, _| {
             let answer = match changed {
-                Ok(Some((balance, held, status))) => {
-                    actor.state.reload(balance, held, status, committed_batch);
-                    answer(to, status)
+                Ok(Some(committed)) => {
+                    actor.state.reload(committed, committed_batch);
+                    answer(to, committed.status)
                 }
                 Ok(None) | Err(_) => {
                     tracing::warn!(account = id.get(), "account status could not be changed");

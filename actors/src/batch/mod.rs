@@ -32,6 +32,7 @@ use crate::model::{
 use crate::model::{Outage, Saturation};
 use crate::registry::AccountHandle;
 
+mod dry_run;
 mod play;
 
 use play::{first_refusal, play, refused_only, Play};
@@ -148,7 +149,7 @@ impl Engine {
             .map(|item| static_check(item, &handles, &closed))
             .collect();
         self.refuse_taken_references(items, &mut statics).await?;
-        let (leases, blocked) = self.lease(items, &statics, &handles).await?;
+        let (leases, blocked) = self.lease(items, &statics, &handles, false).await?;
         refuse_blocked(items, &mut statics, &blocked);
         let play = play(items, &statics, &leases);
         if let (true, Some((index, refusal))) = (atomic, first_refusal(&play.decisions)) {
@@ -306,13 +307,15 @@ impl Engine {
         Ok(closed)
     }
 
-    /// Leases from each paying account (ascending id) what the batch would take from it; also
-    /// answers the paying accounts that may not pay at all (frozen or closed).
+    /// Leases from each paying account (ascending id) what the batch would take from it (a
+    /// `probe` only asks what would be granted); also answers the paying accounts that may not
+    /// pay at all (frozen or closed).
     async fn lease(
         &self,
         items: &[BatchItem],
         statics: &[Result<(), Refusal>],
         handles: &HashMap<AccountId, AccountHandle>,
+        probe: bool,
     ) -> Result<(BTreeMap<AccountId, i64>, HashMap<AccountId, Refusal>), Pass> {
         let mut wanted: BTreeMap<AccountId, i64> = BTreeMap::new();
         for (item, fits) in items.iter().zip(statics) {
@@ -326,7 +329,12 @@ impl Engine {
             let debit_max = *debit_max;
             async move {
                 let (reply, answer) = oneshot::channel();
-                let sent = handle.addr.send(Lease { debit_max, reply }).await;
+                let message = Lease {
+                    debit_max,
+                    probe,
+                    reply,
+                };
+                let sent = handle.addr.send(message).await;
                 match (sent, answer.await) {
                     (Ok(()), Ok(reply)) => (handle, reply),
                     _ => (handle, LeaseReply::Retired),
@@ -359,7 +367,10 @@ impl Engine {
         match failure {
             None => Ok((leases, blocked)),
             Some(failure) => {
-                self.release_leases(&leases, handles);
+                // A probe leased nothing: nothing to give back.
+                if !probe {
+                    self.release_leases(&leases, handles);
+                }
                 Err(failure)
             }
         }

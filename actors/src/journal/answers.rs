@@ -115,6 +115,7 @@ fn snapshot(info: &AccountInfo, balances: &HashMap<AccountId, AccountAfter>) -> 
         kind: info.kind,
         created_at: info.created_at,
         status: after.status,
+        overdraft: after.limit.overdraft,
     }
 }
 

@@ -11,6 +11,7 @@ fn after(balance: i64, held: i64) -> AccountAfter {
         balance,
         held,
         status: crate::model::AccountStatus::Active,
+        limit: crate::model::Limit::default(),
     }
 }
 

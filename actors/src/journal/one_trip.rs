@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 use super::plan::{self, AccountAfter, Deltas};
 use super::round_trips::{detail_columns, Ids, Statements};
 use super::JournalItem;
-use crate::model::{AccountId, AccountStatus, TransferDetails, TransferId};
+use crate::model::{AccountId, AccountStatus, Limit, TransferDetails, TransferId};
 
 /// What the one round trip of a batch of plain transfers returned, its COMMIT included.
 pub(crate) struct Written {
@@ -117,6 +117,10 @@ fn written(rows: &[tokio_postgres::Row], items_count: usize, accounts_count: usi
                     balance: row.get(2),
                     held: row.get(3),
                     status: AccountStatus::parse(row.get(4)).expect("accounts_status_known holds"),
+                    limit: Limit {
+                        overdraft: row.get(5),
+                        floor: row.get(6),
+                    },
                 };
                 written.balances.insert(AccountId::new(id), after);
             }
@@ -127,7 +131,7 @@ fn written(rows: &[tokio_postgres::Row], items_count: usize, accounts_count: usi
                 assert_eq!(kind, "transfer", "a known kind of row");
                 let index = usize::try_from(id - 1).expect("an item index from 1");
                 written.ids.transfers[index] = row.get(2);
-                written.ids.created_at = row.get(5);
+                written.ids.created_at = row.get(7);
                 inserted += 1;
             }
         }

@@ -10,8 +10,7 @@ use time::OffsetDateTime;
 use super::{GroupKey, Operation};
 use crate::account::{Settlement, SettlementOutcome, Side};
 use crate::model::{
-    AccountId, AccountInfo, AccountStatus, Amount, Currency, IdempotencyKey, TransferDetails,
-    TransferId,
+    AccountId, AccountInfo, Amount, Currency, IdempotencyKey, TransferDetails, TransferId,
 };
 
 /// What planning needs of an item: its plain facts, no actor address and no reply channel.
@@ -220,12 +219,7 @@ pub(crate) struct Claimed {
 }
 
 /// An account's committed state right after a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AccountAfter {
-    pub balance: i64,
-    pub held: i64,
-    pub status: AccountStatus,
-}
+pub(crate) type AccountAfter = crate::account::Committed;
 
 /// Why items must leave a batch before it can commit; the rest is retried at once.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -381,15 +375,10 @@ pub(crate) fn settlements<T: Planned>(
             credits: 0,
             holds: 0,
             outcome: match committed {
-                Some((batch, balances)) => {
-                    let after = balances[&id];
-                    SettlementOutcome::Posted {
-                        batch,
-                        balance: after.balance,
-                        held: after.held,
-                        status: after.status,
-                    }
-                }
+                Some((batch, balances)) => SettlementOutcome::Posted {
+                    batch,
+                    committed: balances[&id],
+                },
                 None => SettlementOutcome::ReleasedAndReload,
             },
         });

@@ -27,6 +27,7 @@ fn after(balance: i64, held: i64) -> AccountAfter {
         balance,
         held,
         status: crate::model::AccountStatus::Active,
+        limit: crate::model::Limit::default(),
     }
 }
 
@@ -455,9 +456,7 @@ fn a_committed_batch_settles_each_account_once_with_its_state() {
         one.outcome,
         SettlementOutcome::Posted {
             batch: 12,
-            balance: 89,
-            held: 0,
-            status: crate::model::AccountStatus::Active,
+            committed: after(89, 0),
         }
     );
     assert_eq!((settled[&a(3)].debits, settled[&a(3)].credits), (0, 7));

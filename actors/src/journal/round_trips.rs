@@ -16,7 +16,8 @@ use crate::journal_sql::{
     LOCK_PENDING, WRITE_TRANSFERS,
 };
 use crate::model::{
-    AccountId, AccountStatus, Entry, TransferDetails, TransferId, TransferStatus, Transferred,
+    AccountId, AccountStatus, Entry, Limit, TransferDetails, TransferId, TransferStatus,
+    Transferred,
 };
 
 /// The journal's statements, prepared once per connection.
@@ -171,6 +172,10 @@ pub(crate) async fn apply_deltas(
                 balance: row.get(1),
                 held: row.get(2),
                 status: AccountStatus::parse(row.get(3)).expect("accounts_status_known holds"),
+                limit: Limit {
+                    overdraft: row.get(4),
+                    floor: row.get(5),
+                },
             };
             (row.get(0), after)
         })

@@ -100,6 +100,9 @@ struct StoredAccount {
     /// Left out when active, so an active account is stored as it always was.
     #[serde(default, skip_serializing_if = "is_active")]
     status: AccountStatus,
+    /// Absent in rows written before limits (migration V12), and when 0: stored as it was.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    overdraft: i64,
 }
 
 /// A batch request's stored outcome: each item committed or refused, in request order.
@@ -255,6 +258,7 @@ impl StoredAccount {
             kind: account.kind,
             created_at: account.created_at,
             status: account.status,
+            overdraft: account.overdraft,
         }
     }
 
@@ -268,6 +272,7 @@ impl StoredAccount {
             kind: self.kind,
             created_at: self.created_at,
             status: self.status,
+            overdraft: self.overdraft,
         }
     }
 }

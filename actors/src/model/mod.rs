@@ -254,6 +254,17 @@ impl AccountStatus {
     }
 }
 
+/// An account's overdraft limit and the floor it sets (docs/design.md, "Overdraft limits").
+/// `balance − held` may go down to `floor` and no further; `floor` is `−overdraft`, or lower while
+/// a limit lowered below the account's debt has not been paid back (it only ever rises then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limit {
+    /// Minor units the balance may go below 0 (0 to `OVERDRAFT_MAX`).
+    pub overdraft: i64,
+    /// The lowest `balance − held` may go now: at most `−overdraft`.
+    pub floor: i64,
+}
+
 /// What never changes about an account once it exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountInfo {
@@ -281,12 +292,16 @@ pub struct AccountSnapshot {
     pub created_at: OffsetDateTime,
     #[serde(default)]
     pub status: AccountStatus,
+    /// Minor units the balance may go below 0 (0 unless a banker set a limit).
+    #[serde(default)]
+    pub overdraft: i64,
 }
 
 impl AccountSnapshot {
-    /// What transfers and withdrawals may spend.
+    /// What transfers and withdrawals may spend: `balance + overdraft − held`. Negative while a
+    /// limit lowered below the account's debt is not paid back.
     pub fn available(&self) -> i64 {
-        self.balance - self.held
+        self.balance + self.overdraft - self.held
     }
 }
 

@@ -131,7 +131,7 @@ async fn held_money_without_its_pending_transfer_and_a_broken_floor_are_found() 
     // as a faulty migration could.
     fixture
         .client
-        .batch_execute("ALTER TABLE accounts DROP CONSTRAINT accounts_available_nonnegative")
+        .batch_execute("ALTER TABLE accounts DROP CONSTRAINT accounts_within_floor")
         .await
         .expect("the constraint is dropped");
     execute(

@@ -130,6 +130,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/accounts/{id}/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set an account's overdraft limit (bankers only): a debit may then take its balance down to
+         *     `-overdraft`. Lowering it below the account's debt is allowed: the debt stays, and new debits
+         *     are refused until credits bring the balance back within the limit.
+         */
+        put: operations["set_limits"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/accounts/{id}/transfers": {
         parameters: {
             query?: never;
@@ -523,7 +544,8 @@ export interface components {
         AccountView: {
             /**
              * Format: int64
-             * @description `balance - held`: what transfers and withdrawals may spend.
+             * @description `balance + overdraft - held`: what transfers and withdrawals may spend (below 0 while a
+             *     limit lowered below the account's debt is not paid back).
              */
             available: number;
             /**
@@ -545,6 +567,11 @@ export interface components {
             held: number;
             /** Format: int64 */
             id: number;
+            /**
+             * Format: int64
+             * @description Minor units the balance may go below 0, set by a banker (0 by default).
+             */
+            overdraft: number;
             owner?: string | null;
             /**
              * @description `active`; `frozen` (refuses debits, accepts credits); `closed` (refuses both, for good).
@@ -894,6 +921,14 @@ export interface components {
              * @description Pass as `after` next time: the last event read, visible to the caller or not.
              */
             last_id: number;
+        };
+        LimitsRequest: {
+            /**
+             * Format: int64
+             * @description Minor units the balance may go below 0: 0 (no overdraft, the default) to 10^12.
+             * @example 50000
+             */
+            overdraft: number;
         };
         LoginRequest: {
             password: string;
@@ -1584,6 +1619,92 @@ export interface operations {
                 };
             };
             /** @description `account_closed` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody503"];
+                };
+            };
+        };
+    };
+    set_limits: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–255 visible ASCII characters */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Account id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LimitsRequest"];
+            };
+        };
+        responses: {
+            /** @description The account with its new `overdraft` and `available` */
+            200: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same Idempotency-Key; absent otherwise. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            /** @description `overdraft` not an integer from 0 to 10^12, or a bad key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody400"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody401"];
+                };
+            };
+            /** @description A depositor, on their own account */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody403"];
+                };
+            };
+            /** @description No such account, a reserve, or an account the caller may not read */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody404"];
+                };
+            };
+            /** @description `account_closed`, `idempotency_key_reused` */
             409: {
                 headers: {
                     [name: string]: unknown;

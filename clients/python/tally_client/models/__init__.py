@@ -56,6 +56,7 @@ from .error_detail import ErrorDetail
 from .error_detail_code import ErrorDetailCode
 from .event_view import EventView
 from .events_page import EventsPage
+from .limits_request import LimitsRequest
 from .list_transfers_status import ListTransfersStatus
 from .login_request import LoginRequest
 from .login_response import LoginResponse
@@ -134,6 +135,7 @@ __all__ = (
     "ErrorDetailCode",
     "EventView",
     "EventsPage",
+    "LimitsRequest",
     "ListTransfersStatus",
     "LoginRequest",
     "LoginResponse",

@@ -19,12 +19,14 @@ class AccountView:
     """An account. `owner` is null only for a currency's reserve account (visible to bankers).
 
     Attributes:
-        available (int): `balance - held`: what transfers and withdrawals may spend.
+        available (int): `balance + overdraft - held`: what transfers and withdrawals may spend (below 0 while a
+            limit lowered below the account's debt is not paid back).
         balance (int): Posted balance in minor units.
         created_at (datetime.datetime):
         currency (AccountViewCurrency):  Example: USD.
         held (int): The sum of the account's pending outgoing transfers.
         id (int):
+        overdraft (int): Minor units the balance may go below 0, set by a banker (0 by default).
         status (AccountViewStatus): `active`; `frozen` (refuses debits, accepts credits); `closed` (refuses both, for
             good). Example: active.
         owner (None | str | Unset):
@@ -36,6 +38,7 @@ class AccountView:
     currency: AccountViewCurrency
     held: int
     id: int
+    overdraft: int
     status: AccountViewStatus
     owner: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -52,6 +55,8 @@ class AccountView:
         held = self.held
 
         id = self.id
+
+        overdraft = self.overdraft
 
         status = self.status.value
 
@@ -71,6 +76,7 @@ class AccountView:
                 "currency": currency,
                 "held": held,
                 "id": id,
+                "overdraft": overdraft,
                 "status": status,
             }
         )
@@ -94,6 +100,8 @@ class AccountView:
 
         id = d.pop("id")
 
+        overdraft = d.pop("overdraft")
+
         status = AccountViewStatus(d.pop("status"))
 
         def _parse_owner(data: object) -> None | str | Unset:
@@ -112,6 +120,7 @@ class AccountView:
             currency=currency,
             held=held,
             id=id,
+            overdraft=overdraft,
             status=status,
             owner=owner,
         )

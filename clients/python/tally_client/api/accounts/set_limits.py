@@ -1,0 +1,286 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.account_view import AccountView
+from ...models.error_body_400 import ErrorBody400
+from ...models.error_body_401 import ErrorBody401
+from ...models.error_body_403 import ErrorBody403
+from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_409 import ErrorBody409
+from ...models.error_body_503 import ErrorBody503
+from ...models.limits_request import LimitsRequest
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    id: int,
+    *,
+    body: LimitsRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/accounts/{id}/limits".format(
+            id=quote(str(id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> (
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody409
+    | ErrorBody503
+    | None
+):
+    if response.status_code == 200:
+        response_200 = AccountView.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody400.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody401.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody403.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody404.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorBody409.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 503:
+        response_503 = ErrorBody503.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody409
+    | ErrorBody503
+]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    body: LimitsRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody409
+    | ErrorBody503
+]:
+    """Set an account's overdraft limit (bankers only): a debit may then take its balance down to
+    `-overdraft`. Lowering it below the account's debt is allowed: the debt stays, and new debits
+    are refused until credits bring the balance back within the limit.
+
+    Args:
+        id (int):
+        idempotency_key (str | Unset):
+        body (LimitsRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    body: LimitsRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> (
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody409
+    | ErrorBody503
+    | None
+):
+    """Set an account's overdraft limit (bankers only): a debit may then take its balance down to
+    `-overdraft`. Lowering it below the account's debt is allowed: the debt stays, and new debits
+    are refused until credits bring the balance back within the limit.
+
+    Args:
+        id (int):
+        idempotency_key (str | Unset):
+        body (LimitsRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+        body=body,
+        idempotency_key=idempotency_key,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    body: LimitsRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody409
+    | ErrorBody503
+]:
+    """Set an account's overdraft limit (bankers only): a debit may then take its balance down to
+    `-overdraft`. Lowering it below the account's debt is allowed: the debt stays, and new debits
+    are refused until credits bring the balance back within the limit.
+
+    Args:
+        id (int):
+        idempotency_key (str | Unset):
+        body (LimitsRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    body: LimitsRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> (
+    AccountView
+    | ErrorBody400
+    | ErrorBody401
+    | ErrorBody403
+    | ErrorBody404
+    | ErrorBody409
+    | ErrorBody503
+    | None
+):
+    """Set an account's overdraft limit (bankers only): a debit may then take its balance down to
+    `-overdraft`. Lowering it below the account's debt is allowed: the debt stays, and new debits
+    are refused until credits bring the balance back within the limit.
+
+    Args:
+        id (int):
+        idempotency_key (str | Unset):
+        body (LimitsRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    ).parsed
