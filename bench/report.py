@@ -583,7 +583,7 @@ def markdown(rows, meta, target_checks, engine, replay, comparisons, pending, ba
         lines += [
             "",
             "Against the raw rate of Tally's own write shape: `cargo bench --bench replay` sends the "
-            "journal's exact statements, pipelined as the journal does (two round trips per batch), "
+            "journal's exact statements, pipelined as the journal does (one round trip per batch of plain transfers), "
             "from outside the engine, at the same batch size (the mean batch measured) and number of "
             "writers (over disjoint accounts when more than one; on hot-10 one, since every batch "
             "touches all ten accounts and the journal's dispatcher then writes one batch at a time):",

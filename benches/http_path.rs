@@ -22,6 +22,7 @@ use tally::configuration::Settings;
 use tally::domain::{Role, Username};
 use tally::error::ApiError;
 use tally::metrics::RecordRequests;
+use tally::routes::respond_created;
 use tally::routes::transfers::CreateTransferRequest;
 use tally::routes::views::{AccountView, EntryView, TransferResult, TransferView};
 use tally::startup::AppState;
@@ -161,15 +162,15 @@ async fn authenticate(
 }
 
 /// `routes::transfers::create_transfer` without an `Idempotency-Key` (its only other step is
-/// one header lookup) and with the engine's answer fixed; `respond_created` without a replay is
-/// exactly `Created().json(..)`.
+/// one header lookup) and with the engine's answer fixed, written by the route's own
+/// `respond_created`.
 async fn create_transfer(
     user: AuthenticatedUser,
     body: web::Json<CreateTransferRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (transfer, _) = body.parse(&user)?;
     assert!(transfer.idempotency.is_none());
-    Ok(HttpResponse::Created().json(fixed_answer()))
+    Ok(respond_created(false, &fixed_answer()))
 }
 
 /// What a committed transfer between two of Alice's accounts answers.
@@ -182,7 +183,7 @@ fn fixed_answer() -> TransferResult {
         held: 0,
         available: balance,
         overdraft: 0,
-        currency: "USD".to_owned(),
+        currency: "USD",
         created_at: at,
         status: "active".to_owned(),
     };
@@ -205,7 +206,7 @@ fn fixed_answer() -> TransferResult {
             from_account_id: AccountId::new(1),
             to_account_id: AccountId::new(2),
             amount: 1250,
-            currency: "USD".to_owned(),
+            currency: "USD",
             status: "posted",
             created_at: at,
             posted_at: Some(at),

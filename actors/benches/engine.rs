@@ -17,7 +17,9 @@
 //!
 //! For each scenario it prints transfers/s, the mean journal batch size (from the engine's own
 //! `tally_journal_batch_size` histogram), the journal writers, p50/p99 latency and the
-//! non-committed answers, and for scripts one line `ENGINE_RESULT {json}` per scenario
+//! non-committed answers, the whole process's CPU per answered transfer (µs; every thread:
+//! callers, actors, journal) and its threads' context switches per transfer (each a thread that
+//! slept for another's hand-off, or was pre-empted), and for scripts one line `ENGINE_RESULT {json}` per scenario
 //! (`scripts/bench` compares it with the raw replay of the journal's statements at the same mean
 //! batch and writers: `--bench replay`).
 
@@ -158,7 +160,7 @@ async fn run(options: Options) {
     );
 
     println!(
-        "{:<16} {:>7} {:>12} {:>10} {:>7} {:>9} {:>9} {:>9} {:>8}",
+        "{:<16} {:>7} {:>12} {:>10} {:>7} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10}",
         "scenario",
         "clients",
         "transfers/s",
@@ -167,7 +169,9 @@ async fn run(options: Options) {
         "p50 ms",
         "p99 ms",
         "max ms",
-        "errors"
+        "errors",
+        "CPU µs/tx",
+        "switch/tx"
     );
     let hot: Rc<[Account]> = Rc::from(&accounts[..HOT_ACCOUNTS.min(accounts.len())]);
     let all_count = accounts.len();
@@ -190,8 +194,11 @@ async fn run(options: Options) {
             )
             .await;
             let per_s = result.committed as f64 / result.elapsed.as_secs_f64();
+            let answered = (result.committed + result.errors).max(1) as f64;
+            let cpu_us = result.cpu.as_secs_f64() * 1e6 / answered;
+            let switches = result.switches as f64 / answered;
             println!(
-                "{:<16} {:>7} {:>12.0} {:>10.1} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>8}",
+                "{:<16} {:>7} {:>12.0} {:>10.1} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>10.1} {:>10.2}",
                 name,
                 clients,
                 per_s,
@@ -201,12 +208,15 @@ async fn run(options: Options) {
                 result.p99.as_secs_f64() * 1e3,
                 result.max.as_secs_f64() * 1e3,
                 result.errors,
+                cpu_us,
+                switches,
             );
             println!(
                 "ENGINE_RESULT {{\"scenario\":\"{}\",\"accounts\":{},\"clients\":{},\
                  \"seconds\":{:.3},\"committed\":{},\"transfers_per_s\":{:.1},\
                  \"mean_batch\":{:.2},\"writers\":{},\"batch_size_max\":{},\"p50_ms\":{:.3},\
-                 \"p99_ms\":{:.3},\"max_ms\":{:.3},\"errors\":{}}}",
+                 \"p99_ms\":{:.3},\"max_ms\":{:.3},\"errors\":{},\"cpu_us_per_transfer\":{:.2},\
+                 \"switches_per_transfer\":{:.3}}}",
                 scenario_kind,
                 set.len(),
                 clients,
@@ -220,6 +230,8 @@ async fn run(options: Options) {
                 result.p99.as_secs_f64() * 1e3,
                 result.max.as_secs_f64() * 1e3,
                 result.errors,
+                cpu_us,
+                switches,
             );
             if let Some(error) = &result.first_error {
                 println!("  first error: {error}");
@@ -311,6 +323,42 @@ struct Outcome {
     p50: Duration,
     p99: Duration,
     max: Duration,
+    /// The whole process's CPU (every thread: callers, actors, journal) during the run.
+    cpu: Duration,
+    /// Context switches of all the process's threads during the run: each time a thread slept
+    /// waiting for another's hand-off, or was pre-empted.
+    switches: u64,
+}
+
+/// The process's CPU so far (user + system, all threads), from /proc/self/stat, and the
+/// context switches of all its threads, from /proc/self/task/*/status. Linux only; zeros
+/// elsewhere.
+fn process_counters() -> (Duration, u64) {
+    // Fields 14 and 15 (utime, stime) in clock ticks; counted after the command name's closing
+    // ')', the first field there (the state) being field 3.
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+            let user: u64 = fields.next()?.parse().ok()?;
+            let system: u64 = fields.next()?.parse().ok()?;
+            Some(user + system)
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on every Linux this runs on.
+    let cpu = Duration::from_millis(ticks * 10);
+    let mut switches = 0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            switches += status
+                .lines()
+                .filter(|line| line.contains("ctxt_switches"))
+                .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    (cpu, switches)
 }
 
 struct Caller {
@@ -327,6 +375,7 @@ async fn scenario(
     duration: Duration,
 ) -> Outcome {
     let (batches_before, batched_before) = batch_histogram(engine);
+    let (cpu_before, switches_before) = process_counters();
     let started = Instant::now();
     let deadline = started + duration;
     let callers = (0..clients).map(|index| {
@@ -390,6 +439,7 @@ async fn scenario(
         latencies.extend(caller.latencies);
     }
     let elapsed = started.elapsed();
+    let (cpu_after, switches_after) = process_counters();
     let (batches_after, batched_after) = batch_histogram(engine);
     latencies.sort_unstable();
     let percentile = |p: f64| -> Duration {
@@ -413,6 +463,8 @@ async fn scenario(
         p50: percentile(0.50),
         p99: percentile(0.99),
         max: latencies.last().copied().unwrap_or_default(),
+        cpu: cpu_after.saturating_sub(cpu_before),
+        switches: switches_after.saturating_sub(switches_before),
     }
 }
 

@@ -8,13 +8,13 @@
 //! TALLY_TEST_DATABASE_URL=$(scripts/postgres url) cargo bench -p tally-actors --bench replay
 //! ```
 //!
-//! A batch is two round trips, as in `journal/writer.rs`: BEGIN, LOCK_ACCOUNTS, APPLY_DELTAS and
-//! ALLOCATE_IDS pipelined in the first; INSERT_TRANSFERS and COMMIT pipelined in the second. Every
-//! statement is prepared once per connection. Each writer has its own connection; with several
+//! A batch is one round trip, as a batch of plain transfers in `journal/writer.rs`: BEGIN,
+//! LOCK_ACCOUNTS, WRITE_TRANSFERS and COMMIT pipelined. Every statement is prepared once per
+//! connection. Each writer has its own connection; with several
 //! writers the accounts are split between them (account k goes to writer k mod W), so their
 //! batches touch disjoint rows and never wait on each other's row locks, which models the engine's
-//! conflict-free dispatch. Net balance deltas per account, ids after the locks, and each leg's
-//! balance after it are computed as the journal does.
+//! conflict-free dispatch. Net balance deltas per account are computed as the journal does; ids
+//! (after the locks) and each leg's balance after it by WRITE_TRANSFERS, as in the journal.
 //!
 //! Environment (all optional):
 //!   TALLY_REPLAY_SECONDS    measured seconds per point (default 5, at most 600), after
@@ -32,10 +32,10 @@
 //! `postgres`, when the server lets it connect) gives every point the same starting state. The money
 //! invariants (sum of balances 0; each balance equals its entries) are checked at the end.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use tally_actors::journal_sql::{ALLOCATE_IDS, APPLY_DELTAS, INSERT_TRANSFERS, LOCK_ACCOUNTS};
+use tally_actors::journal_sql::{LOCK_ACCOUNTS, WRITE_TRANSFERS};
 use tally_test_support::{fresh_database, TestDatabase};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
@@ -480,25 +480,19 @@ async fn measure(
 }
 
 struct Statements {
-    allocate_ids: Statement,
     lock_accounts: Statement,
-    apply_deltas: Statement,
-    insert_transfers: Statement,
+    write_transfers: Statement,
 }
 
 impl Statements {
     async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
-        let (allocate_ids, lock_accounts, apply_deltas, insert_transfers) = tokio::try_join!(
-            client.prepare(ALLOCATE_IDS),
+        let (lock_accounts, write_transfers) = tokio::try_join!(
             client.prepare(LOCK_ACCOUNTS),
-            client.prepare(APPLY_DELTAS),
-            client.prepare(INSERT_TRANSFERS),
+            client.prepare(WRITE_TRANSFERS),
         )?;
         Ok(Statements {
-            allocate_ids,
             lock_accounts,
-            apply_deltas,
-            insert_transfers,
+            write_transfers,
         })
     }
 }
@@ -529,9 +523,9 @@ fn random_batch(random: &mut Random, accounts: &[i64], size: usize) -> Vec<Rando
         .collect()
 }
 
-/// One batch, the journal's way: round trip 1 = BEGIN + LOCK_ACCOUNTS + APPLY_DELTAS +
-/// ALLOCATE_IDS (pipelined: each prepared statement's request leaves on its future's first poll,
-/// and try_join! polls in order); round trip 2 = INSERT_TRANSFERS + COMMIT.
+/// One batch, the journal's way: one round trip of BEGIN + LOCK_ACCOUNTS + WRITE_TRANSFERS +
+/// COMMIT (pipelined: each prepared statement's request leaves on its future's first poll, and
+/// try_join! polls in order).
 async fn write_batch(client: &Client, statements: &Statements, transfers: &[RandomTransfer]) {
     let mut deltas: BTreeMap<i64, i64> = BTreeMap::new();
     for transfer in transfers {
@@ -540,62 +534,45 @@ async fn write_batch(client: &Client, statements: &Statements, transfers: &[Rand
     }
     let ids: Vec<i64> = deltas.keys().copied().collect();
     let changes: Vec<i64> = deltas.values().copied().collect();
-    let count = transfers.len() as i64;
-    let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
-    let debited: Vec<bool> = deltas.values().map(|delta| *delta < 0).collect();
-    let update_parameters: [&(dyn ToSql + Sync); 3] = [&ids, &changes, &debited];
-    let allocate_parameters: [&(dyn ToSql + Sync); 1] = [&count];
-    let (_, _, updated, allocated) = tokio::try_join!(
-        client.batch_execute("BEGIN"),
-        client.query(&statements.lock_accounts, &lock_parameters),
-        client.query(&statements.apply_deltas, &update_parameters),
-        client.query(&statements.allocate_ids, &allocate_parameters),
-    )
-    .expect("round trip 1 of a batch");
-    assert_eq!(updated.len(), ids.len(), "every touched account updated");
-    assert_eq!(allocated.len(), transfers.len(), "one id per transfer");
-
-    // Each leg's balance right after it: walk back from the balances after the whole batch.
-    let mut running: HashMap<i64, i64> = updated
-        .iter()
-        .map(|row| (row.get::<_, i64>(0), row.get::<_, i64>(1)))
-        .collect();
-    let mut from_after = vec![0i64; transfers.len()];
-    let mut to_after = vec![0i64; transfers.len()];
-    for (index, transfer) in transfers.iter().enumerate().rev() {
-        let from = running.get_mut(&transfer.from).expect("a touched account");
-        from_after[index] = *from;
-        *from += transfer.amount;
-        let to = running.get_mut(&transfer.to).expect("a touched account");
-        to_after[index] = *to;
-        *to -= transfer.amount;
-    }
-    let transfer_ids: Vec<i64> = allocated.iter().map(|row| row.get(0)).collect();
     let from_ids: Vec<i64> = transfers.iter().map(|t| t.from).collect();
     let to_ids: Vec<i64> = transfers.iter().map(|t| t.to).collect();
     let amounts: Vec<i64> = transfers.iter().map(|t| t.amount).collect();
     let currencies: Vec<&str> = vec!["USD"; transfers.len()];
-    // The engine's plain transfers say nothing unless asked: no description, no metadata.
+    let lock_parameters: [&(dyn ToSql + Sync); 1] = [&ids];
+    // As the journal's: an account paying in the batch is debited (it must be active); the
+    // engine's plain transfers say nothing unless asked.
+    let debited: Vec<bool> = ids
+        .iter()
+        .map(|id| transfers.iter().any(|t| t.from == *id))
+        .collect();
     let descriptions: Vec<Option<&str>> = vec![None; transfers.len()];
     let metadata: Vec<Option<serde_json::Value>> = vec![None; transfers.len()];
     let reversals: Vec<Option<i64>> = vec![None; transfers.len()];
-    let insert_parameters: [&(dyn ToSql + Sync); 10] = [
-        &transfer_ids,
+    let write_parameters: [&(dyn ToSql + Sync); 10] = [
+        &ids,
+        &changes,
+        &debited,
         &from_ids,
         &to_ids,
         &amounts,
         &currencies,
-        &from_after,
-        &to_after,
         &descriptions,
         &metadata,
         &reversals,
     ];
-    tokio::try_join!(
-        client.execute(&statements.insert_transfers, &insert_parameters),
+    let (_, _, rows, _) = tokio::try_join!(
+        client.batch_execute("BEGIN"),
+        client.query(&statements.lock_accounts, &lock_parameters),
+        client.query(&statements.write_transfers, &write_parameters),
         client.batch_execute("COMMIT"),
     )
-    .expect("round trip 2 of a batch");
+    .expect("the round trip of a batch");
+    // One row per account updated and per transfer inserted; a stale account writes nothing.
+    assert_eq!(
+        rows.len(),
+        ids.len() + transfers.len(),
+        "every touched account updated, every transfer inserted"
+    );
 }
 
 /// xorshift64*: enough randomness to pick accounts, with no dependency and no shared state.

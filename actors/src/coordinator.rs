@@ -7,15 +7,14 @@
 //! The same path serves plain transfers (deposits and withdrawals are transfers from and to the
 //! reserve), new pending transfers, and the post, void or expiry of a pending one.
 
-use actix::dev::SendError;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
-use crate::account::{Hold, HoldReply, SettlementOutcome, Side, Snapshot, SnapshotReply};
+use crate::account::{SettlementOutcome, Snapshot, SnapshotReply};
 use crate::engine::Engine;
 use crate::idempotency::Begin;
-use crate::journal::{release, JournalItem, JournalOutcome, Operation};
+use crate::journal::{JournalItem, JournalOutcome, Operation};
 use crate::metrics::Queue;
 use crate::model::{
     AccountId, AccountInfo, AccountKind, AccountStatus, Amount, Authority, IdempotencyKey,
@@ -24,6 +23,9 @@ use crate::model::{
 };
 use crate::model::{Outage, Saturation};
 use crate::registry::AccountHandle;
+
+mod holds;
+pub(crate) use holds::HoldFailure;
 
 /// Lookups repeated because an actor was passivated under our feet; bounded so a pathological
 /// race cannot spin.
@@ -47,12 +49,6 @@ pub(crate) struct Job {
     /// were checked when they were created.
     pub movement: Option<Movement>,
     pub operation: Operation,
-}
-
-pub(crate) enum HoldFailure {
-    Refused(Refusal),
-    Retired,
-    Failed(TransferError),
 }
 
 impl Engine {
@@ -395,79 +391,6 @@ impl Engine {
                 Err(Attempt::Retired)
             }
             Ok(SnapshotReply::Unavailable) => Err(Attempt::Failed(Outage::AccountNotLoaded.into())),
-        }
-    }
-
-    /// Holds on the lower account id first, so two opposite transfers always meet their
-    /// accounts in the same order. A refusal on the second releases the first. Only a debit can
-    /// be refused, so a refusal never depends on the recipient's state (privacy_of_state).
-    async fn hold_in_order(&self, item: &JournalItem) -> Result<(), Attempt> {
-        let (payer_side, payee_side) = item.holds();
-        let payer = (&item.from, payer_side);
-        let Some(payee_side) = payee_side else {
-            return self.hold(payer.0, payer.1, item.amount).await;
-        };
-        let payee = (&item.to, payee_side);
-        let (first, second) = if item.from.info.id < item.to.info.id {
-            (payer, payee)
-        } else {
-            (payee, payer)
-        };
-        self.hold(first.0, first.1, item.amount).await?;
-        if let Err(failure) = self.hold(second.0, second.1, item.amount).await {
-            release(first.0, first.1, item.amount, SettlementOutcome::Released);
-            return Err(failure);
-        }
-        Ok(())
-    }
-
-    async fn hold(
-        &self,
-        handle: &AccountHandle,
-        side: Side,
-        amount: Amount,
-    ) -> Result<(), Attempt> {
-        let failure = match self.ask_hold(handle, side, amount, false).await {
-            Ok(()) => return Ok(()),
-            Err(failure) => failure,
-        };
-        Err(match failure {
-            HoldFailure::Refused(refusal) => Attempt::Failed(refusal.into()),
-            HoldFailure::Retired => {
-                self.inner.registry.evict(handle);
-                Attempt::Retired
-            }
-            HoldFailure::Failed(error) => Attempt::Failed(error),
-        })
-    }
-
-    /// Asks `handle`'s actor for a hold (`probe`: only whether it would be granted).
-    pub(crate) async fn ask_hold(
-        &self,
-        handle: &AccountHandle,
-        side: Side,
-        amount: Amount,
-        probe: bool,
-    ) -> Result<(), HoldFailure> {
-        let (reply, answer) = oneshot::channel();
-        match handle.addr.try_send(Hold {
-            side,
-            amount,
-            probe,
-            reply,
-        }) {
-            Ok(()) => {}
-            Err(SendError::Full(_)) => {
-                self.inner.metrics.rejected(Queue::AccountMailbox);
-                return Err(HoldFailure::Failed(Saturation::AccountMailbox.into()));
-            }
-            Err(SendError::Closed(_)) => return Err(HoldFailure::Retired),
-        }
-        match answer.await {
-            Ok(HoldReply::Held) => Ok(()),
-            Ok(HoldReply::Refused(refusal)) => Err(HoldFailure::Refused(refusal)),
-            Ok(HoldReply::Retired) | Err(_) => Err(HoldFailure::Retired),
-            Ok(HoldReply::Unavailable) => Err(HoldFailure::Failed(Outage::AccountNotLoaded.into())),
         }
     }
 

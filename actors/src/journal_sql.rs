@@ -1,8 +1,40 @@
 //! The journal's statements, public so that a benchmark can replay exactly what the journal
 //! sends (`cargo bench -p tally-actors --bench replay`) and compare the engine with the raw rate
-//! of its own write shape. A batch is, in this order, pipelined: BEGIN, LOCK_ACCOUNTS,
-//! APPLY_DELTAS, ALLOCATE_IDS; then INSERT_TRANSFERS (and INSERT_IDEMPOTENCY_KEYS when keyed)
-//! and COMMIT.
+//! of its own write shape. A batch of plain transfers without keys or references (the common
+//! case) is one round trip: BEGIN, LOCK_ACCOUNTS, WRITE_TRANSFERS and COMMIT, pipelined. Any
+//! other batch (holds, keys, references) is two: BEGIN, (LOCK_PENDING, CLAIM_PENDING),
+//! LOCK_ACCOUNTS, APPLY_DELTAS, ALLOCATE_IDS; then INSERT_TRANSFERS (and
+//! INSERT_REFERENCED_TRANSFERS, INSERT_HOLD_ROWS, INSERT_IDEMPOTENCY_KEYS as needed) and COMMIT
+//! (held back when a key or a reference may still refuse an item).
+
+/// The columns of a plain transfer's row, in the order INSERT_TRANSFERS,
+/// INSERT_REFERENCED_TRANSFERS and WRITE_TRANSFERS fill them: one place to extend.
+macro_rules! transfer_columns {
+    () => {
+        "id, from_account_id, to_account_id, amount, currency, posted_at, from_balance_after,
+        to_balance_after, description, metadata, reversal_of"
+    };
+}
+
+/// When a net change `d` (`d.delta`, `d.debited`) may apply to account row `a`: APPLY_DELTAS
+/// updates only such rows, and WRITE_TRANSFERS writes nothing unless every row is one. One text
+/// for both, so the one-round-trip path refuses exactly what the other does.
+macro_rules! delta_allowed {
+    () => {
+        "a.balance::numeric + d.delta BETWEEN -9223372036854775807 AND 9223372036854775807
+      AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - a.held >= a.floor)
+      AND (NOT d.debited OR a.status = 'active')
+      AND (a.status <> 'closed' OR d.delta = 0)"
+    };
+}
+
+/// An account's floor after net change `d` (V12's ratchet: it rises with what the account has,
+/// never past −overdraft). One text for APPLY_DELTAS and WRITE_TRANSFERS.
+macro_rules! floor_after {
+    () => {
+        "LEAST(-a.overdraft, GREATEST(a.floor, a.balance::numeric + d.delta - a.held))"
+    };
+}
 
 pub const ALLOCATE_IDS: &str =
     "SELECT nextval('transfers_id_seq'), now() FROM generate_series(1, $1::bigint)";
@@ -23,36 +55,38 @@ pub const LOCK_ACCOUNTS: &str =
 /// debt above a lowered limit is paid back, never deepened (V12). A reserve's floor stays 0. The
 /// CHECK constraints (floor, holds, the reserve's supply, a closed account's emptiness) stay as
 /// the last net.
-pub const APPLY_DELTAS: &str = "UPDATE accounts AS a SET balance = a.balance + d.delta,
-        floor = LEAST(-a.overdraft, GREATEST(a.floor, a.balance::numeric + d.delta - a.held))
+pub const APPLY_DELTAS: &str = concat!(
+    "UPDATE accounts AS a SET balance = a.balance + d.delta, floor = ",
+    floor_after!(),
+    "
     FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) AS d(id, delta, debited)
-    WHERE a.id = d.id
-      AND a.balance::numeric + d.delta BETWEEN -9223372036854775807 AND 9223372036854775807
-      AND (a.kind = 'reserve' OR a.balance::numeric + d.delta - a.held >= a.floor)
-      AND (NOT d.debited OR a.status = 'active')
-      AND (a.status <> 'closed' OR d.delta = 0)
-    RETURNING a.id, a.balance, a.held, a.status, a.overdraft, a.floor";
+    WHERE a.id = d.id AND ",
+    delta_allowed!(),
+    "
+    RETURNING a.id, a.balance, a.held, a.status, a.overdraft, a.floor"
+);
 
 /// One row per transfer: both legs, each account's balance right after its leg, and what the
 /// transfer says (description, metadata). Rows without a reference only: they cannot collide.
-pub const INSERT_TRANSFERS: &str =
-    "INSERT INTO transfers (id, from_account_id, to_account_id, amount,
-        currency, posted_at, from_balance_after, to_balance_after, description, metadata,
-        reversal_of)
+pub const INSERT_TRANSFERS: &str = concat!(
+    "INSERT INTO transfers (",
+    transfer_columns!(),
+    ")
     SELECT id, from_id, to_id, amount, currency, now(), from_after, to_after, description, metadata,
            reversal_of
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
                 $7::bigint[], $8::text[], $9::jsonb[], $10::bigint[])
          AS t(id, from_id, to_id, amount, currency, from_after, to_after, description, metadata,
-              reversal_of)";
+              reversal_of)"
+);
 
 /// INSERT_TRANSFERS for rows with a reference: a reference its payer account already used (in
 /// this batch or committed by any journal) is skipped, not an error, and its id not returned, so
 /// only that item leaves the batch. Kept apart so rows without one skip the conflict check.
-pub const INSERT_REFERENCED_TRANSFERS: &str =
-    "INSERT INTO transfers (id, from_account_id, to_account_id, amount,
-        currency, posted_at, from_balance_after, to_balance_after, description, metadata,
-        reversal_of, reference)
+pub const INSERT_REFERENCED_TRANSFERS: &str = concat!(
+    "INSERT INTO transfers (",
+    transfer_columns!(),
+    ", reference)
     SELECT id, from_id, to_id, amount, currency, now(), from_after, to_after, description,
            metadata, reversal_of, reference
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
@@ -60,7 +94,8 @@ pub const INSERT_REFERENCED_TRANSFERS: &str =
          AS t(id, from_id, to_id, amount, currency, from_after, to_after, description, metadata,
               reversal_of, reference)
     ON CONFLICT (from_account_id, reference) WHERE reference IS NOT NULL DO NOTHING
-    RETURNING id";
+    RETURNING id"
+);
 
 /// A key some other request committed first is skipped, not an error, so only its transfer
 /// leaves the batch.
@@ -123,3 +158,72 @@ pub const INSERT_HOLD_ROWS: &str = "INSERT INTO transfers (id, from_account_id, 
               to_after, description, reference, metadata)
     ON CONFLICT (from_account_id, reference) WHERE reference IS NOT NULL DO NOTHING
     RETURNING id";
+
+/// A whole batch of plain transfers without references in one statement, sent after
+/// LOCK_ACCOUNTS (so the rows are already locked in id order) and followed by COMMIT in the
+/// same pipelined exchange. All or nothing: when any account fails APPLY_DELTAS's rules (the
+/// same text, `delta_allowed!`: bounds, floor, status) or is missing, nothing is updated or
+/// inserted and only the `stale` rows come back, so COMMIT commits nothing and the journal
+/// refuses exactly those accounts' items, as before. Otherwise the net deltas are applied (the
+/// floor raised as APPLY_DELTAS does, `floor_after!`), every leg's running balance is computed
+/// from the balance before the batch in item order, ids are drawn (after the locks, in item
+/// order) and the rows are inserted with what they say (INSERT_TRANSFERS's columns; a
+/// reversal's trigger and CHECK fire as there). Parameters: $1 account ids, $2 their net deltas
+/// and $3 whether debited (as APPLY_DELTAS), then the items in order: $4 payers, $5 payees,
+/// $6 amounts, $7 currencies, $8 descriptions, $9 metadata, $10 reversal_of. Rows returned, by
+/// `kind`: 'account' (id, balance, held, status, overdraft, floor: what APPLY_DELTAS returns),
+/// 'stale' (id), 'transfer' (item index from 1, transfer id, now()) for each row inserted.
+pub const WRITE_TRANSFERS: &str = concat!(
+    "WITH deltas AS (
+        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) AS d(id, delta, debited)
+    ), stale AS (
+        SELECT d.id FROM deltas AS d LEFT JOIN accounts AS a ON a.id = d.id
+        WHERE a.id IS NULL OR NOT (",
+    delta_allowed!(),
+    ")
+    ), updated AS (
+        UPDATE accounts AS a SET balance = a.balance + d.delta, floor = ",
+    floor_after!(),
+    "
+        FROM deltas AS d
+        WHERE a.id = d.id AND NOT EXISTS (SELECT FROM stale)
+        RETURNING a.id, a.balance, a.held, a.status, a.overdraft, a.floor
+    ), items AS (
+        SELECT * FROM unnest($4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::text[],
+                             $9::jsonb[], $10::bigint[])
+            WITH ORDINALITY AS t(from_id, to_id, amount, currency, description, metadata,
+                                 reversal_of, n)
+        WHERE NOT EXISTS (SELECT FROM stale)
+    ), moves AS (
+        SELECT n, 0 AS leg, from_id AS account_id, -amount AS delta FROM items
+        UNION ALL
+        SELECT n, 1, to_id, amount FROM items
+    ), legs AS (
+        SELECT m.n, m.leg, u.balance - d.delta
+                + sum(m.delta) OVER (PARTITION BY m.account_id ORDER BY m.n, m.leg)
+                AS balance_after
+        FROM moves AS m JOIN updated AS u ON u.id = m.account_id
+                        JOIN deltas AS d ON d.id = m.account_id
+    ), numbered AS (
+        SELECT n, nextval('transfers_id_seq') AS id FROM items ORDER BY n
+    ), inserted AS (
+        INSERT INTO transfers (",
+    transfer_columns!(),
+    ")
+        SELECT r.id, i.from_id, i.to_id, i.amount, i.currency, now(), f.balance_after,
+               t.balance_after, i.description, i.metadata, i.reversal_of
+        FROM items AS i JOIN numbered AS r ON r.n = i.n
+             JOIN legs AS f ON f.n = i.n AND f.leg = 0
+             JOIN legs AS t ON t.n = i.n AND t.leg = 1
+        ORDER BY i.n
+        RETURNING id
+    )
+    SELECT 'account' AS kind, id, balance, held, status, overdraft, floor,
+           NULL::timestamptz AS at
+    FROM updated
+    UNION ALL
+    SELECT 'stale', id, NULL, NULL, NULL, NULL, NULL, NULL FROM stale
+    UNION ALL
+    SELECT 'transfer', r.n, r.id, NULL, NULL, NULL, NULL, now()
+    FROM inserted JOIN numbered AS r USING (id)"
+);

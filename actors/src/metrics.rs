@@ -41,6 +41,8 @@ pub struct EngineMetrics {
     transfers_refused: IntCounterVec,
     pub journal_batch_size: Histogram,
     pub journal_commit_duration_seconds: Histogram,
+    /// Exchanges with PostgreSQL that wait for its answers, counted by the journal's writers.
+    pub journal_round_trips: IntCounter,
     pub account_actors_active: IntGauge,
     pub account_activations: IntCounter,
     pub account_passivations: IntCounter,
@@ -93,6 +95,12 @@ impl EngineMetrics {
                     "Time to write and commit one journal batch.",
                 )
                 .buckets(exponential_buckets(0.0005, 2.0, 14).expect("valid buckets")),
+            )
+            .expect("a valid metric"),
+            journal_round_trips: IntCounter::new(
+                "tally_journal_round_trips_total",
+                "Round trips to PostgreSQL the journal's writers waited for (one per batch of \
+                 plain transfers without keys).",
             )
             .expect("a valid metric"),
             account_actors_active: IntGauge::new(
@@ -228,11 +236,12 @@ impl EngineMetrics {
     }
 
     fn register(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 17] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 18] = [
             Box::new(self.transfers_committed.clone()),
             Box::new(self.transfers_refused.clone()),
             Box::new(self.journal_batch_size.clone()),
             Box::new(self.journal_commit_duration_seconds.clone()),
+            Box::new(self.journal_round_trips.clone()),
             Box::new(self.account_actors_active.clone()),
             Box::new(self.account_activations.clone()),
             Box::new(self.account_passivations.clone()),

@@ -22,9 +22,9 @@ pub struct AccountView {
     pub available: i64,
     /// Minor units the balance may go below 0, set by a banker (0 by default).
     pub overdraft: i64,
-    #[schema(example = "USD")]
-    pub currency: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, example = "USD")]
+    pub currency: &'static str,
+    #[serde(with = "crate::routes::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// `active`; `frozen` (refuses debits, accepts credits); `closed` (refuses both, for good).
@@ -41,7 +41,7 @@ impl From<&AccountSnapshot> for AccountView {
             held: account.held,
             available: account.available(),
             overdraft: account.overdraft,
-            currency: account.currency.as_str().to_owned(),
+            currency: account.currency.as_str(),
             created_at: account.created_at,
             status: account.status.as_str().to_owned(),
         }
@@ -58,21 +58,21 @@ pub struct TransferView {
     pub to_account_id: AccountId,
     /// Minor units, > 0.
     pub amount: i64,
-    #[schema(example = "USD")]
-    pub currency: String,
+    #[schema(value_type = String, example = "USD")]
+    pub currency: &'static str,
     /// `posted` for every ordinary transfer, deposit and withdrawal; `pending`, `voided` or
     /// `expired` for holds.
     #[schema(value_type = String, example = "posted")]
     pub status: &'static str,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::routes::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// Null unless posted.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::routes::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub posted_at: Option<OffsetDateTime>,
     /// Null unless the transfer was created pending.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::routes::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
     /// What the payer wrote about the transfer; shown to both parties. Absent when none.
@@ -110,7 +110,7 @@ impl TransferView {
             from_account_id: transfer.from_account_id,
             to_account_id: transfer.to_account_id,
             amount: transfer.amount.get(),
-            currency: transfer.currency.as_str().to_owned(),
+            currency: transfer.currency.as_str(),
             status: transfer.status.as_str(),
             created_at: transfer.created_at,
             posted_at: transfer.posted_at,
@@ -137,7 +137,7 @@ pub struct EntryView {
     /// caller owns (or to a banker).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balance_after: Option<i64>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::routes::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// On a statement: the account on the other side of the transfer.
@@ -242,10 +242,10 @@ pub struct MovementResult {
 pub struct BalanceAtView {
     #[schema(value_type = i64)]
     pub account_id: AccountId,
-    #[schema(example = "USD")]
-    pub currency: String,
+    #[schema(value_type = String, example = "USD")]
+    pub currency: &'static str,
     pub balance: i64,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::routes::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
 }

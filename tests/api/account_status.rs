@@ -323,8 +323,12 @@ async fn a_freeze_on_one_replica_is_seen_by_the_next_debit_on_another() {
     assert_eq!(warm.status().as_u16(), 201);
     act_ok(&s.app, s.from, "freeze", &s.banker, "frozen").await;
     let transfers_before = s.app.count("transfers").await;
+    let (batches_before, trips_before) = other.journal_counts().await;
     let refused = other.transfer(&s.payer, s.from, s.to, 1, "USD").await;
     assert_error(refused, 409, "account_frozen").await;
+    // PostgreSQL refused it inside the journal's one round trip (no key, no reference).
+    let (batches, trips) = other.journal_counts().await;
+    assert_eq!((batches - batches_before, trips - trips_before), (0.0, 1.0));
     let batch = json!({"transfers": [item(s.from, s.to, 1)], "atomic": true});
     let batch = other
         .post("/transfers/batch", &batch, Some(&s.payer.token))
@@ -333,8 +337,11 @@ async fn a_freeze_on_one_replica_is_seen_by_the_next_debit_on_another() {
     assert_eq!(s.app.count("transfers").await, transfers_before);
     // And an unfreeze there is seen here: the refusal is checked against PostgreSQL.
     act_ok(&s.app, s.from, "unfreeze", &s.banker, "active").await;
+    let (batches_before, trips_before) = other.journal_counts().await;
     let paid = other.transfer(&s.payer, s.from, s.to, 1, "USD").await;
     assert_eq!(paid.status().as_u16(), 201);
+    let (batches, trips) = other.journal_counts().await;
+    assert_eq!((batches - batches_before, trips - trips_before), (1.0, 1.0));
     assert_eq!(s.app.balance(s.from).await, 998);
     s.app.assert_invariants().await;
 }

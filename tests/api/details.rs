@@ -478,3 +478,70 @@ async fn statement_lines_name_the_counterparty_and_the_description_and_the_payer
     assert_eq!(payee[0]["balance_after"], 100);
     app.assert_invariants().await;
 }
+
+/// Without a reference or a key a transfer still says what it says, and its batch is the
+/// journal's one round trip (the row written by WRITE_TRANSFERS).
+#[actix_web::test]
+async fn a_description_and_metadata_without_reference_or_key_take_one_round_trip() {
+    let Scene {
+        app,
+        alice,
+        alice_usd,
+        bob_usd,
+        ..
+    } = scene().await;
+    let (batches_before, trips_before) = app.journal_counts().await;
+    let extra = json!({"description": "Coffee", "metadata": {"cup": "large"}});
+    let body = transfer_body(alice_usd, bob_usd, 250, extra);
+    let response = app.post("/transfers", &body, Some(&alice.token)).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let result: Value = response.json().await.expect("a result");
+    assert_eq!(result["transfer"]["description"], "Coffee");
+    assert_eq!(result["transfer"]["metadata"], json!({"cup": "large"}));
+    let batch = json!({"transfers": [
+        transfer_body(alice_usd, bob_usd, 5, json!({"description": "Tip"})),
+        transfer_body(alice_usd, bob_usd, 7, json!({"metadata": {"n": "2"}})),
+    ]});
+    let response = app
+        .post("/transfers/batch", &batch, Some(&alice.token))
+        .await;
+    assert_eq!(response.status().as_u16(), 200, "a batch result");
+    let (batches, trips) = app.journal_counts().await;
+    assert_eq!(
+        (batches - batches_before, trips - trips_before),
+        (2.0, 2.0),
+        "a transfer and a batch, one round trip each"
+    );
+    let rows = app
+        .db()
+        .await
+        .query(
+            "SELECT amount, description, metadata->>'cup', metadata->>'n', reference
+             FROM transfers WHERE from_account_id = $1 AND to_account_id = $2 ORDER BY id",
+            &[&alice_usd, &bob_usd],
+        )
+        .await
+        .expect("the rows");
+    type Said = (
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let said: Vec<Said> = rows
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
+        .collect();
+    let text = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        said,
+        vec![
+            (250, text("Coffee"), text("large"), None, None),
+            (5, text("Tip"), None, None, None),
+            (7, None, None, text("2"), None),
+        ]
+    );
+    assert_eq!(app.balance(bob_usd).await, 262);
+    app.assert_invariants().await;
+}

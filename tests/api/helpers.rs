@@ -188,6 +188,13 @@ impl TestApp {
             .and_then(|(_, value)| value.parse().ok())
     }
 
+    /// (batches the journal committed, its round trips to PostgreSQL) so far, from `/metrics`.
+    pub async fn journal_counts(&self) -> (f64, f64) {
+        let batches = self.metric("tally_journal_batch_size_count").await;
+        let trips = self.metric("tally_journal_round_trips_total").await;
+        (batches.unwrap_or(0.0), trips.unwrap_or(0.0))
+    }
+
     pub async fn db(&self) -> deadpool_postgres::Object {
         self.pool.get().await.expect("a test database connection")
     }

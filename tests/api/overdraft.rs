@@ -296,8 +296,13 @@ async fn a_limit_lowered_below_the_debt_blocks_debits_but_not_credits() {
     );
     assert_eq!(row(&s.app, s.alice_usd).await, (-80, 0, 10, -80));
     assert_eq!(pay(&s.app, &s.alice, s.alice_usd, s.bob_usd, 1).await, 422);
-    // Credits land, and the floor follows the debt up: still no debit beyond the limit.
+    // Credits land, and the floor follows the debt up: still no debit beyond the limit. The
+    // credit is the journal's one round trip (no key, no reference): WRITE_TRANSFERS raises the
+    // floor as APPLY_DELTAS does.
+    let (batches_before, trips_before) = s.app.journal_counts().await;
     assert_eq!(pay(&s.app, &s.bob, s.bob_usd, s.alice_usd, 30).await, 201);
+    let (batches, trips) = s.app.journal_counts().await;
+    assert_eq!((batches - batches_before, trips - trips_before), (1.0, 1.0));
     assert_eq!(row(&s.app, s.alice_usd).await, (-50, 0, 10, -50));
     assert_eq!(pay(&s.app, &s.alice, s.alice_usd, s.bob_usd, 1).await, 422);
     assert_eq!(pay(&s.app, &s.bob, s.bob_usd, s.alice_usd, 45).await, 201);
@@ -405,10 +410,14 @@ async fn a_limit_set_on_one_replica_is_seen_by_the_next_debit_on_another() {
     assert_eq!(pay(&other, &s.alice, s.alice_usd, s.bob_usd, 1).await, 201);
     set_limit(&s.app, s.alice_usd, 0, &s.banker).await;
     let transfers_before = s.app.count("transfers").await;
+    let (batches_before, trips_before) = other.journal_counts().await;
     let refused = other
         .transfer(&s.alice, s.alice_usd, s.bob_usd, 20, "USD")
         .await;
     assert_error(refused, 422, "insufficient_funds").await;
+    // PostgreSQL refused it below the floor inside the journal's one round trip.
+    let (batches, trips) = other.journal_counts().await;
+    assert_eq!((batches - batches_before, trips - trips_before), (0.0, 1.0));
     let batch = json!({"atomic": true, "transfers": [
         {"from_account_id": s.alice_usd, "to_account_id": s.bob_usd, "amount": 20, "currency": "USD"}]});
     let batch = other

@@ -16,39 +16,16 @@ use tokio::sync::oneshot;
 
 use crate::model::{AccountInfo, AccountSnapshot, AccountStatus, Amount, Refusal};
 
+mod hold;
 mod limit;
 mod state;
 mod status;
 
 use crate::registry::Shared;
+pub use hold::{Hold, HoldAnswer, HoldReply, HoldReplyTo, Then};
 pub use limit::LimitChanged;
 pub use state::{AccountState, Committed, Settlement, SettlementOutcome, Side};
 pub use status::{ChangeStatus, StatusReply};
-
-/// Put a hold of `amount` on one side. Answered through `reply` so the sender can use `try_send`
-/// and turn a full mailbox into `Unavailable` instead of waiting.
-pub struct Hold {
-    pub side: Side,
-    pub amount: Amount,
-    /// A dry run: answer whether the hold would be granted, on a copy of the state, and hold
-    /// nothing. The same checks (and re-check against PostgreSQL) as a real hold.
-    pub probe: bool,
-    pub reply: oneshot::Sender<HoldReply>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldReply {
-    Held,
-    Refused(Refusal),
-    /// This actor was passivated: look the account up again.
-    Retired,
-    /// The state could not be loaded from PostgreSQL.
-    Unavailable,
-}
-
-impl Message for Hold {
-    type Result = ();
-}
 
 /// Lease up to `debit_max` for a batch request (see `AccountState::lease`). A lease short of
 /// `debit_max` is granted only after checking PostgreSQL, as a refused hold is.
@@ -292,47 +269,6 @@ impl Supervised for AccountActor {
         // `started` runs again after this and arms the passivation timer.
         self.shared.metrics.account_restarts.inc();
         self.reload_then(ctx, |_| {});
-    }
-}
-
-impl Handler<Hold> for AccountActor {
-    type Result = ();
-
-    fn handle(&mut self, message: Hold, ctx: &mut Context<Self>) {
-        self.last_active = Instant::now();
-        let reply = match (self.retired, self.loaded) {
-            (true, _) => HoldReply::Retired,
-            (false, false) => {
-                ctx.stop();
-                HoldReply::Unavailable
-            }
-            (false, true) => self.hold_reply(message.side, message.amount, message.probe),
-        };
-        let recheck = matches!(
-            reply,
-            HoldReply::Refused(Refusal::InsufficientFunds | Refusal::AccountFrozen)
-        );
-        if !recheck {
-            let _ = message.reply.send(reply);
-            return;
-        }
-        // Another replica may have credited (or unfrozen) the account since it was cached:
-        // refuse only after checking PostgreSQL. The mailbox waits meanwhile, so nothing
-        // interleaves.
-        self.shared.metrics.funds_rechecks.inc();
-        let Hold {
-            side,
-            amount,
-            probe,
-            reply,
-        } = message;
-        self.reload_then(ctx, move |actor| {
-            let answer = match actor.loaded {
-                true => actor.hold_reply(side, amount, probe),
-                false => HoldReply::Unavailable,
-            };
-            let _ = reply.send(answer);
-        });
     }
 }
 

@@ -18,8 +18,9 @@
 //! transfers) no batch in flight touches, so writers never wait on each other's row locks; items
 //! that touch a busy account wait for the next batch. On hot accounts this degrades to one batch
 //! in flight at a time, growing large, which is what a single writer would do. Batches are
-//! numbered once they hold their locks, so of two batches sharing an account, the higher number
-//! always committed later (actors adopt the newest batch's balance), across replicas too.
+//! numbered once they hold their locks (a batch of one round trip just before its exchange: no
+//! batch sharing an account is in flight meanwhile), so of two batches sharing an account, the
+//! higher number always committed later (actors adopt the newest batch's balance).
 //!
 //! One job per file: `plan` decides (pure data in, data out: the batch chosen, net deltas, row
 //! ids, legs, answers, stored outcomes, refusals and what to retry), `numbering` numbers batches
@@ -30,6 +31,7 @@
 mod answers;
 mod dispatcher;
 mod numbering;
+mod one_trip;
 mod plan;
 mod round_trips;
 mod settle;

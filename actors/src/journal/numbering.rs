@@ -1,6 +1,7 @@
-//! Batch numbers and the watermark. A batch is numbered once it holds its row locks, so of two
-//! batches sharing an account the higher number always committed later; the watermark is the
-//! highest number below which every batch has ended.
+//! Batch numbers and the watermark. A batch is numbered once it holds its row locks (a batch of
+//! one round trip just before it is sent: the dispatcher keeps batches sharing an account apart),
+//! so of two batches sharing an account the higher number always committed later; the watermark
+//! is the highest number below which every batch has ended.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +35,8 @@ impl Numbering {
         }
     }
 
-    /// A number for a batch that holds its row locks now; the batch ends when it drops.
+    /// A number for a batch that holds its row locks now (or is about to take them, with no
+    /// batch sharing an account in flight); the batch ends when it drops.
     pub(crate) fn issue(self: &Arc<Numbering>) -> BatchNumber {
         let mut state = self.state.lock().expect("the numbering lock");
         state.issued += 1;

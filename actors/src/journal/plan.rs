@@ -189,6 +189,18 @@ pub(crate) fn claims<T: Planned>(items: &[T]) -> Vec<(TransferId, &'static str, 
     claims
 }
 
+/// Whether a batch travels in one round trip: plain transfers only (no claim to judge), no key
+/// to store (a key stores the answer, which needs the ids and balances first) and no reference
+/// (a reference its payer already used refuses one item, which must not fail the others).
+pub(crate) fn one_round_trip<T: Planned>(items: &[T]) -> bool {
+    items.iter().all(|item| {
+        item.operation() == Operation::Transfer
+            && item.idempotency().is_none()
+            && item.group_key().is_none()
+            && item.details().reference.is_none()
+    })
+}
+
 /// How many new rows a batch inserts (an id each).
 pub(crate) fn rows_needed<T: Planned>(items: &[T]) -> usize {
     items

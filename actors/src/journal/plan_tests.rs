@@ -1,7 +1,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::*;
-use crate::journal::test_items::{grouped, hold, post, release, transfer, Item, CREATED};
+use crate::journal::test_items::{grouped, hold, key, post, release, transfer, Item, CREATED};
 
 fn backlog(submissions: Vec<Vec<Item>>) -> VecDeque<Vec<Item>> {
     submissions.into_iter().collect()
@@ -491,4 +491,35 @@ fn held_money_by_side() {
     assert_eq!(held_money(Side::Debit, amount), (7, 0));
     assert_eq!(held_money(Side::Credit, amount), (0, 7));
     assert_eq!(held_money(Side::Touch, amount), (0, 0));
+}
+
+#[test]
+fn only_plain_transfers_without_keys_or_references_travel_in_one_round_trip() {
+    let plain = vec![transfer(1, 2, 5), grouped(transfer(2, 3, 1), 7)];
+    assert!(one_round_trip(&plain));
+    let keyed = Item {
+        idempotency: Some(key("alice", "k1")),
+        ..transfer(3, 4, 1)
+    };
+    assert!(!one_round_trip(&[transfer(1, 2, 5), keyed]));
+    let referenced = Item {
+        details: TransferDetails {
+            reference: Some("R-1".to_owned()),
+            ..TransferDetails::default()
+        },
+        ..transfer(3, 4, 1)
+    };
+    assert!(!one_round_trip(&[transfer(1, 2, 5), referenced]));
+    let described = Item {
+        details: TransferDetails {
+            description: Some("Rent".to_owned()),
+            reversal_of: Some(TransferId::new(9)),
+            ..TransferDetails::default()
+        },
+        ..transfer(3, 4, 1)
+    };
+    assert!(one_round_trip(&[transfer(1, 2, 5), described]));
+    assert!(!one_round_trip(&[transfer(1, 2, 5), hold(3, 4, 1)]));
+    assert!(!one_round_trip(&[post(1, 2, 9, 5, 5)]));
+    assert!(!one_round_trip(&[release(1, 2, 9, 5)]));
 }

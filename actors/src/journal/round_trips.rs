@@ -13,7 +13,7 @@ use super::{JournalItem, Operation};
 use crate::journal_sql::{
     ALLOCATE_IDS, APPLY_DELTAS, APPLY_HELD_DELTAS, CLAIM_PENDING, INSERT_HOLD_ROWS,
     INSERT_IDEMPOTENCY_KEYS, INSERT_REFERENCED_TRANSFERS, INSERT_TRANSFERS, LOCK_ACCOUNTS,
-    LOCK_PENDING,
+    LOCK_PENDING, WRITE_TRANSFERS,
 };
 use crate::model::{
     AccountId, AccountStatus, Entry, Limit, TransferDetails, TransferId, TransferStatus,
@@ -23,7 +23,7 @@ use crate::model::{
 /// The journal's statements, prepared once per connection.
 pub(crate) struct Statements {
     allocate_ids: Statement,
-    lock_accounts: Statement,
+    pub(super) lock_accounts: Statement,
     apply_deltas: Statement,
     apply_held_deltas: Statement,
     lock_pending: Statement,
@@ -32,6 +32,7 @@ pub(crate) struct Statements {
     insert_referenced_transfers: Statement,
     insert_hold_rows: Statement,
     insert_idempotency_keys: Statement,
+    pub(super) write_transfers: Statement,
 }
 
 impl Statements {
@@ -45,11 +46,18 @@ impl Statements {
             client.prepare(APPLY_HELD_DELTAS),
             client.prepare(LOCK_PENDING),
         )?;
-        let (claim_pending, insert_transfers, insert_hold_rows, insert_idempotency_keys) = tokio::try_join!(
+        let (
+            claim_pending,
+            insert_transfers,
+            insert_hold_rows,
+            insert_idempotency_keys,
+            write_transfers,
+        ) = tokio::try_join!(
             client.prepare(CLAIM_PENDING),
             client.prepare(INSERT_TRANSFERS),
             client.prepare(INSERT_HOLD_ROWS),
             client.prepare(INSERT_IDEMPOTENCY_KEYS),
+            client.prepare(WRITE_TRANSFERS),
         )?;
         let insert_referenced_transfers = client.prepare(INSERT_REFERENCED_TRANSFERS).await?;
         Ok(Statements {
@@ -63,6 +71,7 @@ impl Statements {
             insert_referenced_transfers,
             insert_hold_rows,
             insert_idempotency_keys,
+            write_transfers,
         })
     }
 }
@@ -256,7 +265,7 @@ async fn insert_plain(
 
 /// The description, reference and metadata columns of rows to insert.
 #[allow(clippy::type_complexity)]
-fn detail_columns<'a>(
+pub(super) fn detail_columns<'a>(
     details: &[&'a TransferDetails],
 ) -> (
     Vec<Option<&'a str>>,

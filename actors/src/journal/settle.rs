@@ -35,10 +35,19 @@ pub(crate) fn answer_committed(items: Vec<JournalItem>, transfers: Vec<Transferr
 
 /// Releases an item's holds, the payer's with `payer_outcome`.
 pub(crate) fn release_item(item: &JournalItem, payer_outcome: SettlementOutcome) {
+    release_item_with(item, payer_outcome, SettlementOutcome::Released);
+}
+
+/// Releases an item's holds with an outcome for each side (a stale payee reloads too).
+pub(crate) fn release_item_with(
+    item: &JournalItem,
+    payer_outcome: SettlementOutcome,
+    payee_outcome: SettlementOutcome,
+) {
     let (payer, payee) = item.holds();
     release(&item.from, payer, item.amount, payer_outcome);
     if let Some(payee) = payee {
-        release(&item.to, payee, item.amount, SettlementOutcome::Released);
+        release(&item.to, payee, item.amount, payee_outcome);
     }
 }
 

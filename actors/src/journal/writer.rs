@@ -12,17 +12,19 @@ use tracing::{Instrument, Span};
 
 use super::answers::{assemble, duplicate_keys, key_rows, keyed, row_ids};
 use super::numbering::{BatchNumber, Numbering};
+use super::one_trip::{write_transfers, WriteFailed};
 use super::plan::{self, AccountAfter, Deltas, Refusals, Refused};
 use super::round_trips::{
     allocate_ids, apply_deltas, claim_pending, insert_hold_rows, insert_idempotency_keys,
     insert_transfers, Statements,
 };
-use super::settle::{answer_committed, release_item, settle_accounts};
+use super::settle::{answer_committed, release_item_with, settle_accounts};
 use super::{JournalItem, JournalOutcome, Operation};
 use crate::account::SettlementOutcome;
 use crate::db::{describe, may_retry, server_unavailable, server_wait, SERVER_RETRY_PAUSE};
 use crate::metrics::EngineMetrics;
 use crate::model::{AccountId, TransferId, Transferred};
+use prometheus::IntCounter;
 
 pub(crate) struct Writer {
     /// Only for its connection settings: the writer never borrows the request pool's
@@ -221,23 +223,30 @@ impl Writer {
             Some(connection) if !connection.client.is_closed() => connection,
             _ => Connection::open(&self.pool).await?,
         };
-        let outcome = write_in_transaction(
-            &connection.client,
-            &connection.statements,
-            items,
-            &deltas,
-            &self.numbering,
-        )
+        let exchange = Exchange {
+            client: &connection.client,
+            statements: &connection.statements,
+            round_trips: &self.metrics.journal_round_trips,
+        };
+        let plain = plan::one_round_trip(items);
+        let outcome = async {
+            match plain {
+                true => write_plain(&exchange, items, &deltas, &self.numbering).await,
+                false => write_in_transaction(&exchange, items, &deltas, &self.numbering).await,
+            }
+        }
         .instrument(tracing::debug_span!("journal commit"))
         .await;
         match &outcome {
             // A fresh connection next time: this one may reach a demoted, read-only server.
             Err(Rejection::Unwritten { .. }) => return outcome,
-            // Ends what is left of the transaction (a harmless warning when it already ended).
-            Err(_) => {
+            // The plain exchange always carries its COMMIT (a ROLLBACK after an error).
+            Err(_) if !plain => {
+                // Ends what is left of the transaction (a harmless warning when it already ended).
+                exchange.round_trips.inc();
                 let _ = connection.client.batch_execute("ROLLBACK").await;
             }
-            Ok(_) => {}
+            _ => {}
         }
         if !connection.client.is_closed() {
             self.connection = Some(connection);
@@ -321,10 +330,71 @@ fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem
             Refused::NotPending => (JournalOutcome::NotPending, SettlementOutcome::Released),
             Refused::GroupAborted => (JournalOutcome::GroupAborted, SettlementOutcome::Released),
         };
-        release_item(&item, payer_outcome);
+        // A payee PostgreSQL refused to credit (closed by another replica) must reload too, or
+        // its stale cache would take the retry into the same refusal until contended.
+        let payee_outcome =
+            match fate == Refused::Stale && refusals.stale.contains(&item.to.info.id) {
+                true => SettlementOutcome::ReleasedAndReload,
+                false => SettlementOutcome::Released,
+            };
+        release_item_with(&item, payer_outcome, payee_outcome);
         let _ = item.reply.send(outcome);
     }
     kept
+}
+
+/// A writer's connection for one attempt, and the counter of its round trips (each exchange
+/// that waits for PostgreSQL's answers counts one).
+struct Exchange<'a> {
+    client: &'a Client,
+    statements: &'a Statements,
+    round_trips: &'a IntCounter,
+}
+
+/// One round trip for a batch of plain transfers without keys or references: nothing is decided between the
+/// lock and the commit, so PostgreSQL does it all (see `write_transfers`). The number is issued
+/// before the exchange: no batch sharing an account is in flight meanwhile (the dispatcher),
+/// and the watermark stays below it until the batch has ended.
+async fn write_plain(
+    exchange: &Exchange<'_>,
+    items: &[JournalItem],
+    deltas: &Deltas,
+    numbering: &Arc<Numbering>,
+) -> Result<Committed, Rejection> {
+    let batch = numbering.issue();
+    exchange.round_trips.inc();
+    let written = write_transfers(exchange.client, exchange.statements, items, deltas)
+        .await
+        .map_err(|failed| match failed {
+            // PostgreSQL's own error before COMMIT proves nothing was written (a read-only
+            // server, one shutting down); a broken connection does not: COMMIT was sent.
+            WriteFailed::BeforeCommit(error) if error.as_db_error().is_some() => {
+                Rejection::before_commit(error)
+            }
+            WriteFailed::BeforeCommit(error) | WriteFailed::Commit(error) => {
+                Rejection::database(error)
+            }
+        })?;
+    if !written.stale.is_empty() {
+        return Err(Rejection::Items(Refusals {
+            stale: written.stale,
+            ..Refusals::default()
+        }));
+    }
+    let no_claims = HashMap::new();
+    let row_ids = row_ids(items, &written.ids.transfers);
+    let transfers = assemble(
+        items,
+        &row_ids,
+        written.ids.created_at,
+        &no_claims,
+        &written.balances,
+    );
+    Ok(Committed {
+        batch,
+        transfers,
+        balances: written.balances,
+    })
 }
 
 /// Two round trips for a batch: BEGIN, the claims, the row locks, the balance updates and the
@@ -334,14 +404,15 @@ fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem
 /// first failed statement's (unbiased, it may be a later one's 25P02 "transaction is aborted",
 /// hiding why: a read-only server's 25006).
 async fn write_in_transaction(
-    client: &Client,
-    statements: &Statements,
+    exchange: &Exchange<'_>,
     items: &[JournalItem],
     deltas: &Deltas,
     numbering: &Arc<Numbering>,
 ) -> Result<Committed, Rejection> {
+    let (client, statements) = (exchange.client, exchange.statements);
     let claims = plan::claims(items);
     let debited = plan::debited(items, deltas);
+    exchange.round_trips.inc();
     // No COMMIT is sent in this round trip: whatever fails here wrote nothing.
     let (_, claimed, balances, ids) = tokio::try_join!(
         biased;
@@ -363,6 +434,7 @@ async fn write_in_transaction(
     // A referenced row may be skipped (its reference taken): then the batch must not commit.
     let held_commit = keyed || referenced(items);
     let key_rows = key_rows(items, &transfers);
+    exchange.round_trips.inc();
     let (referenced_rows, hold_rows, inserted_keys, _) = tokio::try_join!(
         biased;
         insert_transfers(client, statements, items, &transfers),
@@ -393,6 +465,7 @@ async fn write_in_transaction(
         if !refusals.duplicate.is_empty() || !refusals.duplicate_reference.is_empty() {
             return Err(Rejection::Items(refusals));
         }
+        exchange.round_trips.inc();
         client
             .batch_execute("COMMIT")
             .await

@@ -108,3 +108,43 @@ async fn a_restarted_actor_reloads_its_state_from_the_database() {
     );
     assert_eq!(fixture.engine.account(bob).await.expect("bob").balance, 40);
 }
+
+/// A transfer's two holds travel in one message, the first account's actor passing the second
+/// on. Refused at the first account (the payer has the lower id) nothing is held; refused at the
+/// second (the payer has the higher id, so the payee's credit hold was taken first) the
+/// coordinator releases the first. Either way nothing stays in flight: every actor passivates
+/// when idle, which an actor with a hold never does.
+#[actix_rt::test]
+async fn a_pair_of_holds_refused_at_either_account_leaves_nothing_held() {
+    let fixture = fixture_with(EngineConfig {
+        idle_passivation: Duration::from_millis(100),
+        ..EngineConfig::default()
+    })
+    .await;
+    let low = fixture.account("alice", Currency::USD, 10).await;
+    let high = fixture.account("bob", Currency::USD, 10).await;
+    assert!(low < high, "accounts are numbered in creation order");
+    for (from, to) in [(low, high), (high, low)] {
+        assert_eq!(
+            fixture.transfer(from, to, 11).await.unwrap_err(),
+            TransferError::Refused(Refusal::InsufficientFunds)
+        );
+    }
+    let mut passivated = false;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if fixture.engine.active_accounts() == 0 {
+            passivated = true;
+            break;
+        }
+    }
+    assert!(passivated, "no hold left in flight on either account");
+    // And the whole balance still moves both ways.
+    fixture.transfer(high, low, 10).await.expect("committed");
+    fixture.transfer(low, high, 20).await.expect("committed");
+    assert_eq!(
+        (fixture.balance(low).await, fixture.balance(high).await),
+        (0, 20)
+    );
+    fixture.assert_consistent().await;
+}

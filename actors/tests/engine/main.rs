@@ -15,4 +15,5 @@ mod leader_change;
 mod lifecycle;
 mod property;
 mod replicas;
+mod round_trips;
 mod security;
