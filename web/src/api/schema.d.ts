@@ -2038,6 +2038,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody404"];
                 };
             };
+            /** @description `request_timeout`: the body did not arrive whole within `http.body_read_timeout` */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody408"];
+                };
+            };
             /** @description `account_closed`, `idempotency_key_reused` */
             409: {
                 headers: {
@@ -2045,6 +2054,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody409"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody413"];
+                };
+            };
+            /** @description `rate_limited`: too many open connections from this address (`http.connections_per_address_max`) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (at least 1). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody429"];
+                };
+            };
+            /** @description `internal`: a stored row that does not decode, a fault of the server's, never of the input */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody500"];
                 };
             };
             503: {

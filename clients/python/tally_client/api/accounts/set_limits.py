@@ -11,7 +11,11 @@ from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_408 import ErrorBody408
 from ...models.error_body_409 import ErrorBody409
+from ...models.error_body_413 import ErrorBody413
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...models.limits_request import LimitsRequest
 from ...types import UNSET, Response, Unset
@@ -50,7 +54,11 @@ def _parse_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | None
 ):
@@ -79,10 +87,30 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 408:
+        response_408 = ErrorBody408.from_dict(response.json())
+
+        return response_408
+
     if response.status_code == 409:
         response_409 = ErrorBody409.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorBody413.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
 
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
@@ -103,7 +131,11 @@ def _build_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
 ]:
     return Response(
@@ -126,7 +158,11 @@ def sync_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
 ]:
     """Set an account's overdraft limit (bankers only): a debit may then take its balance down to
@@ -143,7 +179,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503]
+        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -171,7 +207,11 @@ def sync(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | None
 ):
@@ -189,7 +229,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503
+        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return sync_detailed(
@@ -212,7 +252,11 @@ async def asyncio_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
 ]:
     """Set an account's overdraft limit (bankers only): a debit may then take its balance down to
@@ -229,7 +273,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503]
+        Response[AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -255,7 +299,11 @@ async def asyncio(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
+    | ErrorBody413
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | None
 ):
@@ -273,7 +321,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody503
+        AccountView | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return (

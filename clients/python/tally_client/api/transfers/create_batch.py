@@ -12,9 +12,12 @@ from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_408 import ErrorBody408
 from ...models.error_body_409 import ErrorBody409
 from ...models.error_body_413 import ErrorBody413
 from ...models.error_body_422 import ErrorBody422
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...types import UNSET, Response, Unset
 
@@ -58,9 +61,12 @@ def _parse_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | None
 ):
@@ -110,6 +116,11 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 408:
+        response_408 = ErrorBody408.from_dict(response.json())
+
+        return response_408
+
     if response.status_code == 409:
         response_409 = ErrorBody409.from_dict(response.json())
 
@@ -124,6 +135,16 @@ def _parse_response(
         response_422 = ErrorBody422.from_dict(response.json())
 
         return response_422
+
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
 
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
@@ -145,9 +166,12 @@ def _build_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
 ]:
     return Response(
@@ -171,9 +195,12 @@ def sync_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
 ]:
     """Many transfers in one request, taking effect in request order.
@@ -188,7 +215,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503]
+        Response[BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -217,9 +244,12 @@ def sync(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | None
 ):
@@ -235,7 +265,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503
+        BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return sync_detailed(
@@ -259,9 +289,12 @@ async def asyncio_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
 ]:
     """Many transfers in one request, taking effect in request order.
@@ -276,7 +309,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503]
+        Response[BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503]
     """
 
     kwargs = _get_kwargs(
@@ -303,9 +336,12 @@ async def asyncio(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | None
 ):
@@ -321,7 +357,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503
+        BatchResult | BatchResult | DryRunBatchResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503
     """
 
     return (

@@ -11,9 +11,12 @@ from ...models.error_body_400 import ErrorBody400
 from ...models.error_body_401 import ErrorBody401
 from ...models.error_body_403 import ErrorBody403
 from ...models.error_body_404 import ErrorBody404
+from ...models.error_body_408 import ErrorBody408
 from ...models.error_body_409 import ErrorBody409
 from ...models.error_body_413 import ErrorBody413
 from ...models.error_body_422 import ErrorBody422
+from ...models.error_body_429 import ErrorBody429
+from ...models.error_body_500 import ErrorBody500
 from ...models.error_body_503 import ErrorBody503
 from ...models.transfer_result import TransferResult
 from ...types import UNSET, Response, Unset
@@ -57,9 +60,12 @@ def _parse_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
     | None
@@ -94,6 +100,11 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 408:
+        response_408 = ErrorBody408.from_dict(response.json())
+
+        return response_408
+
     if response.status_code == 409:
         response_409 = ErrorBody409.from_dict(response.json())
 
@@ -108,6 +119,16 @@ def _parse_response(
         response_422 = ErrorBody422.from_dict(response.json())
 
         return response_422
+
+    if response.status_code == 429:
+        response_429 = ErrorBody429.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody500.from_dict(response.json())
+
+        return response_500
 
     if response.status_code == 503:
         response_503 = ErrorBody503.from_dict(response.json())
@@ -128,9 +149,12 @@ def _build_response(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
 ]:
@@ -154,9 +178,12 @@ def sync_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
 ]:
@@ -174,7 +201,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult]
+        Response[DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferResult]
     """
 
     kwargs = _get_kwargs(
@@ -202,9 +229,12 @@ def sync(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
     | None
@@ -223,7 +253,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult
+        DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferResult
     """
 
     return sync_detailed(
@@ -246,9 +276,12 @@ async def asyncio_detailed(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
 ]:
@@ -266,7 +299,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult]
+        Response[DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferResult]
     """
 
     kwargs = _get_kwargs(
@@ -292,9 +325,12 @@ async def asyncio(
     | ErrorBody401
     | ErrorBody403
     | ErrorBody404
+    | ErrorBody408
     | ErrorBody409
     | ErrorBody413
     | ErrorBody422
+    | ErrorBody429
+    | ErrorBody500
     | ErrorBody503
     | TransferResult
     | None
@@ -313,7 +349,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody503 | TransferResult
+        DryRunResult | ErrorBody400 | ErrorBody401 | ErrorBody403 | ErrorBody404 | ErrorBody408 | ErrorBody409 | ErrorBody413 | ErrorBody422 | ErrorBody429 | ErrorBody500 | ErrorBody503 | TransferResult
     """
 
     return (
