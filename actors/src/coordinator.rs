@@ -133,22 +133,7 @@ impl Engine {
         amount: Option<Amount>,
         authority: &Authority,
     ) -> Result<Job, TransferError> {
-        let found = self
-            .inner
-            .reads
-            .find_transfer(id)
-            .await?
-            .ok_or(Refusal::NotFound)?;
-        if let Authority::Owner(username) = authority {
-            let caller = Some(username.as_str());
-            if found.from_owner.as_deref() == caller && found.to_owner.as_deref() != caller {
-                return Err(Refusal::Forbidden.into());
-            }
-            if found.to_owner.as_deref() != caller {
-                return Err(Refusal::NotFound.into());
-            }
-        }
-        let original = found.transfer;
+        let original = self.payee_s_transfer(id, authority).await?;
         if original.status != TransferStatus::Posted {
             return Err(TransferError::NotPosted);
         }
@@ -218,14 +203,14 @@ impl Engine {
         }
     }
 
-    /// The job that ends pending transfer `id`, after the rules only the pending transfer's
-    /// row can tell: who may end it, whether it is still pending, and how much may move.
-    async fn ending_job(
+    /// Transfer `id`, for an act only its payee's owner (or a banker) may take: ending a hold
+    /// or refunding a payment. The payer is refused (403: a hold it could end would be no
+    /// guarantee, a refund it could take no payment); anyone else learns nothing (404).
+    async fn payee_s_transfer(
         &self,
         id: TransferId,
-        ending: Ending,
         authority: &Authority,
-    ) -> Result<Job, TransferError> {
+    ) -> Result<crate::model::Transfer, TransferError> {
         let found = self
             .inner
             .reads
@@ -235,14 +220,24 @@ impl Engine {
         if let Authority::Owner(username) = authority {
             let caller = Some(username.as_str());
             if found.from_owner.as_deref() == caller && found.to_owner.as_deref() != caller {
-                // The payer cannot end a hold: that is what makes it a guarantee.
                 return Err(Refusal::Forbidden.into());
             }
             if found.to_owner.as_deref() != caller {
                 return Err(Refusal::NotFound.into());
             }
         }
-        let pending = found.transfer;
+        Ok(found.transfer)
+    }
+
+    /// The job that ends pending transfer `id`, after the rules only the pending transfer's
+    /// row can tell: who may end it, whether it is still pending, and how much may move.
+    async fn ending_job(
+        &self,
+        id: TransferId,
+        ending: Ending,
+        authority: &Authority,
+    ) -> Result<Job, TransferError> {
+        let pending = self.payee_s_transfer(id, authority).await?;
         let expires_at = pending.expires_at.ok_or(TransferError::NotPending)?;
         let due = expires_at <= OffsetDateTime::now_utc();
         if pending.status != TransferStatus::Pending || due != (ending == Ending::Expire) {

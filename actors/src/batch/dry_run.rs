@@ -12,9 +12,7 @@ use super::Pass;
 use crate::config::BATCH_ITEMS_MAX;
 use crate::dry_run::{DryRun, Probe};
 use crate::engine::Engine;
-use crate::model::{
-    AccountId, AccountSnapshot, BatchError, BatchItem, Refusal, Saturation, TransferError,
-};
+use crate::model::{AccountId, AccountSnapshot, BatchError, BatchItem, Refusal};
 use crate::registry::AccountHandle;
 
 impl Engine {
@@ -29,17 +27,9 @@ impl Engine {
             !items.is_empty() && items.len() <= BATCH_ITEMS_MAX,
             "the caller bounds a batch"
         );
-        let mut passes = 0;
-        loop {
-            match self.dry_run_batch_pass(items, atomic).await {
-                Ok(results) => return Ok(results),
-                Err(Pass::Again) if passes < self.inner.config.stale_retries_max => passes += 1,
-                Err(Pass::Again) => {
-                    return Err(TransferError::Saturated(Saturation::Contended).into())
-                }
-                Err(Pass::Failed(error)) => return Err(error),
-            }
-        }
+        // A dry run moves nothing: its replays are not transfers retried.
+        self.play_until_settled(None, || self.dry_run_batch_pass(items, atomic))
+            .await
     }
 
     async fn dry_run_batch_pass(

@@ -10,9 +10,11 @@
 //! batch needs, so single transfers on the same accounts keep being served meanwhile.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::future::join_all;
+use prometheus::IntCounter;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
@@ -121,13 +123,31 @@ impl Engine {
                 Some(guard)
             }
         };
+        let retries = Some(&self.inner.metrics.stale_retries);
+        self.play_until_settled(retries, || {
+            self.batch_pass(&items, atomic, idempotency.as_ref())
+        })
+        .await
+    }
+
+    /// Runs `pass` again while a stale cache or a retired actor asks for it, at most
+    /// `stale_retries_max` times more (each counted in `retries`, when given), then answers
+    /// `Contended`.
+    async fn play_until_settled<T, Played>(
+        &self,
+        retries: Option<&IntCounter>,
+        mut pass: impl FnMut() -> Played,
+    ) -> Result<T, BatchError>
+    where
+        Played: Future<Output = Result<T, Pass>>,
+    {
         let mut passes = 0;
         loop {
-            match self.batch_pass(&items, atomic, idempotency.as_ref()).await {
-                Ok(outcome) => return Ok(outcome),
+            match pass().await {
+                Ok(played) => return Ok(played),
                 Err(Pass::Again) if passes < self.inner.config.stale_retries_max => {
                     passes += 1;
-                    self.inner.metrics.stale_retries.inc();
+                    retries.inspect(|counter| counter.inc());
                 }
                 Err(Pass::Again) => {
                     return Err(TransferError::Saturated(Saturation::Contended).into())
