@@ -232,3 +232,7 @@ fn thread_cpu_ns() -> u64 {
         .and_then(|field| field.parse().ok())
         .expect("schedstat's run time")
 }
+
+/// The allocator `tally serve` uses (src/main.rs), so the request path is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -8,6 +8,12 @@ use tally::cli::Cli;
 use tally::configuration::Settings;
 use tally::telemetry;
 
+/// mimalloc instead of glibc's malloc: the request path allocates and frees small buffers on
+/// every hand-off, and glibc's `malloc_consolidate` and `_int_free` led Tally's own profile
+/// (docs/design.md, "Allocation").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {

@@ -494,3 +494,7 @@ impl Random {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound
     }
 }
+
+/// The allocator `tally serve` uses (src/main.rs), so the engine is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
