@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod net;
 pub mod openapi;
 pub mod routes;
+pub mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

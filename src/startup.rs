@@ -20,6 +20,7 @@ use crate::configuration::{DatabaseSettings, RunMode, Settings};
 use crate::connections::{self, ConnectionLimiter};
 use crate::error::extractors;
 use crate::metrics::{Metrics, RecordRequests};
+use crate::shutdown::Stopping;
 use crate::telemetry::RequestSpan;
 use crate::{db, housekeeping, metrics, openapi, routes, webhooks};
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub reads: Reads,
     /// The newest numbered event, followed by this process's numbering task.
     pub events: EventHead,
+    /// Turns true on SIGINT/SIGTERM: event streams and long polls end then.
+    pub stopping: Stopping,
     pub metrics: Metrics,
 }
 
@@ -61,6 +64,7 @@ impl AppState {
             reads: engine.reads().clone(),
             engine,
             events: events::start_numbering(pool.clone()),
+            stopping: Stopping::on_signals()?,
             metrics: Metrics::new(),
             tokens: TokenMaker::with_clock(&settings.token, clock)?,
             passwords: PasswordHasher::new(settings.auth.bcrypt_cost).await?,

@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::AuthenticatedUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::views::{AccountView, TransferView};
+use crate::shutdown::Stopping;
 use crate::startup::AppState;
 
 /// `limit` of `GET /events`: 1–1000, default 100.
@@ -153,10 +154,15 @@ pub async fn list_events(
     };
     let deadline = Instant::now() + Duration::from_secs(wait_seconds);
     let mut head = state.events.clone();
+    let mut stopping = state.stopping.clone();
     let mut page = visible_page(&state, &user, after, limit).await?;
     while page.events.is_empty() && page.last_id >= head.current() {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() || !head.wait_beyond(page.last_id, remaining).await {
+        if remaining.is_zero() {
+            break;
+        }
+        let waited = stopping.unless_stopping(head.wait_beyond(page.last_id, remaining));
+        if waited.await != Some(true) {
             break;
         }
         page = visible_page(&state, &user, page.last_id, limit).await?;
@@ -248,6 +254,7 @@ pub async fn stream_events(
         user,
         after: parse_after(after)?,
         head: state.events.clone(),
+        stopping: state.stopping.clone(),
         ends_at: Instant::now() + state.settings.token.access_ttl,
         state: state.clone(),
         started: false,
@@ -272,6 +279,7 @@ struct Stream {
     user: AuthenticatedUser,
     after: i64,
     head: EventHead,
+    stopping: Stopping,
     ends_at: Instant,
     state: web::Data<AppState>,
     started: bool,
@@ -279,7 +287,7 @@ struct Stream {
 
 impl Stream {
     /// The next chunk: the caller's next events, a heartbeat, or the end (token lifetime over,
-    /// or the database unreachable: the client reconnects).
+    /// the server stopping, or the database unreachable: the client reconnects).
     async fn next(mut self) -> Option<(Result<Bytes, ApiError>, Stream)> {
         if !self.started {
             self.started = true;
@@ -309,8 +317,14 @@ impl Stream {
                 continue;
             }
             let idle = HEARTBEAT_INTERVAL.min(remaining);
-            if !self.head.wait_beyond(self.after, idle).await {
-                return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), self));
+            let waited = self
+                .stopping
+                .unless_stopping(self.head.wait_beyond(self.after, idle));
+            match waited.await {
+                // The server is stopping: end the stream, so the graceful stop need not wait.
+                None => return None,
+                Some(false) => return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), self)),
+                Some(true) => {}
             }
         }
     }

@@ -39,6 +39,7 @@ mod schema;
 mod search;
 mod security;
 mod seed;
+mod shutdown;
 mod statements;
 mod traces;
 mod transfers;
