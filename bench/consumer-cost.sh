@@ -21,7 +21,10 @@
 # (bench/cpu.py): the server's (the webhook's share of it), the receiver, `tally publish`,
 # RabbitMQ (beam.smp), the AMQP consumer and PostgreSQL, with what an idle server (and an idle
 # RabbitMQ) costs meanwhile taken out, and PostgreSQL transactions per event; then the Tally
-# side's sum in µs per event. Writes it all as JSON to BENCH_COST_OUT when set. Traffic stays
+# side's sum in µs per event. Writes it all as JSON to BENCH_COST_OUT when set. With
+# BENCH_COST_PERF=DIR, samples the server (webhook phase) and the publisher with `perf record`
+# (cpu-clock, 1,999 Hz; its own cost lands in the CPU columns) and writes each one's flat
+# profile, the top symbols by self time, to DIR/webhook.txt and DIR/publish.txt. Traffic stays
 # on 127.0.0.1.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -126,19 +129,50 @@ wait_for() {
   exit 1
 }
 
+# The seed's rows analysed and vacuumed now, so autovacuum does not land in a measurement.
+psql_as postgres "$db" -c "VACUUM ANALYZE"
+# The idle server, polled as the phases below poll (a psql connection every 0.1 s), so that
+# taking it out also takes out the polling.
 sample "$work/idle-before.json"
-sleep 5
+idle_start=$(date +%s.%N)
+for _ in $(seq 1 50); do psql_as tally "$db" -tAc "SELECT 1" >/dev/null; sleep 0.1; done
+idle_seconds=$(seconds_since "$idle_start")
 sample "$work/idle-after.json"
 
 # The webhook, from the start of the stream.
 webhook=$(curl -fsS "$url/webhooks" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d "{\"url\": \"$receiver_url\"}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+perf_dir=${BENCH_COST_PERF:-}
+if [ -n "$perf_dir" ]; then mkdir -p "$perf_dir"; perf_dir=$(cd "$perf_dir" && pwd); fi
+# perf_start NAME PID / perf_stop NAME: a flat profile of PID meanwhile, when BENCH_COST_PERF is set.
+perf_start() {
+  [ -n "$perf_dir" ] || return 0
+  perf record -e cpu-clock -F 999 --call-graph dwarf,16384 -p "$2" -o "$work/$1.perf" >/dev/null 2>&1 9>&- &
+  perf_pid=$!
+  sleep 0.5
+}
+perf_stop() {
+  [ -n "$perf_dir" ] || return 0
+  kill -INT "$perf_pid"
+  wait "$perf_pid" || true
+  # Self time by shared object, self time by symbol, and time under each symbol (its callees'
+  # included), the widest first.
+  { perf report -i "$work/$1.perf" --no-children --sort dso --stdio -g none 2>/dev/null | grep '%' | head -n 12
+    echo "# self"
+    perf report -i "$work/$1.perf" --no-children --sort symbol --stdio -g none 2>/dev/null | grep '%' | head -n 40
+    echo "# children"
+    perf report -i "$work/$1.perf" --children --sort symbol --stdio -g none 2>/dev/null | grep '%' | head -n 120
+  } | sed 's/  *$//' >"$perf_dir/$1.txt" || true
+}
+
 sample "$work/webhook-before.json"
+perf_start webhook "$tally_pid"
 start=$(date +%s.%N)
 psql_as tally "$db" -c "UPDATE webhooks SET delivered_id = 0 WHERE id = $webhook"
 wait_for "the webhook" "SELECT delivered_id FROM webhooks WHERE id = $webhook" "$events"
 webhook_seconds=$(seconds_since "$start")
 sample "$work/webhook-after.json"
+perf_stop webhook
 curl -fsS -X DELETE "$url/webhooks/$webhook" -H "Authorization: Bearer $token" >/dev/null
 
 # The publisher, from the start of the stream, into a durable queue the consumer drains.
@@ -156,6 +190,7 @@ start=$(date +%s.%N)
 "$binary" publish --amqp "$amqp_url" --exchange "$exchange" 2>"$work/publish.log" 9>&- &
 publisher_pid=$!
 pids+=("$publisher_pid")
+perf_start publish "$publisher_pid"
 wait_for "the publisher" "SELECT COALESCE(max(published_id), 0) FROM publisher_cursors
   WHERE exchange = '$exchange'" "$events"
 consumed=0
@@ -167,11 +202,13 @@ done
 [ "$consumed" -ge "$events" ] || { say "the AMQP consumer got $consumed of $events events in 300 s" >&2; exit 1; }
 publish_seconds=$(seconds_since "$start")
 sample "$work/publish-after.json"
+perf_stop publish
 
 python3 - "$work" "$events" "$webhook_seconds" "$publish_seconds" "$tally_pid" "$receiver_pid" \
-  "$publisher_pid" "$beam_pid" "$consumer_pid" "$receiver_kind" "${BENCH_COST_OUT:-}" <<'EOF'
+  "$publisher_pid" "$beam_pid" "$consumer_pid" "$receiver_kind" "${BENCH_COST_OUT:-}" "$idle_seconds" <<'EOF'
 import json, sys
 work, events = sys.argv[1], int(sys.argv[2])
+idle_s = float(sys.argv[12])
 webhook_s, publish_s = float(sys.argv[3]), float(sys.argv[4])
 tally, receiver, publisher, beam, consumer = sys.argv[5:10]
 receiver_kind, out = sys.argv[10], sys.argv[11]
@@ -184,7 +221,7 @@ def deltas(phase):
     d["postgres"] = after["postgres"] - before["postgres"]
     d["xacts"] = after["xacts"] - before["xacts"]
     return d
-idle = {k: v / 5 for k, v in deltas("idle").items()}  # per second
+idle = {k: v / idle_s for k, v in deltas("idle").items()}  # per second
 webhook, publish = deltas("webhook"), deltas("publish")
 def net(d, key, seconds):
     return d[key] - idle[key] * seconds
