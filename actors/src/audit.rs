@@ -289,11 +289,15 @@ async fn audit_in(
     transaction: &Transaction<'_>,
     cached: &(Vec<AccountId>, Vec<i64>),
 ) -> Result<AuditReport, AuditError> {
+    // Read without a row lock: the advisory lock already makes this the only auditor, and a
+    // row lock would give the transaction an xid for the whole audit, which the event
+    // numbering's watermark waits for (the change stream stood still for as long as an audit
+    // ran). The xid comes with the closing UPDATE only.
     let state = query_one(
         transaction,
         "SELECT watermark_id, seen_id, last_full_at IS NULL OR last_full_at < now() - make_interval(secs => $1),
                 full_violations::text
-         FROM audit_state WHERE id = 1 FOR UPDATE",
+         FROM audit_state WHERE id = 1",
         &[&FULL_AUDIT_INTERVAL.as_secs_f64()],
     )
     .await?;
