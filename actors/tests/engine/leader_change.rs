@@ -27,14 +27,36 @@ async fn set_read_only(client: &Client, read_only: bool) {
         ))
         .await
         .expect("the database's default is changed");
-    client
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    let terminated: Vec<i32> = client
+        .query(
+            "SELECT pid FROM pg_stat_activity, pg_terminate_backend(pid)
              WHERE datname = $1 AND pid <> pg_backend_pid()",
             &[&name],
         )
         .await
-        .expect("the other connections are dropped");
+        .expect("the other connections are dropped")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    // Until the terminated backends are gone (and their clients have read the end), the
+    // engine could still send a batch on one: a connection lost with BEGIN..COMMIT in flight
+    // leaves the outcome unknown, rightly answered `Unavailable`. That is not the case tested
+    // here, where the change happened before the transfer was sent.
+    for _ in 0..100 {
+        let remaining: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                &[&terminated],
+            )
+            .await
+            .expect("the terminated connections are counted")
+            .get(0);
+        if remaining == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 #[actix_rt::test]
@@ -100,6 +122,8 @@ async fn a_transfer_sent_while_postgres_is_unreachable_commits_when_it_returns_i
         .expect("a transfer before the outage");
 
     proxy.cut();
+    // The engine's clients read the end of their cut connections first (see set_read_only).
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let engine = fixture.engine.clone();
     let request = fixture.request(accounts[0], accounts[1], 100).await;
     let transfer = actix_rt::spawn(async move { engine.transfer(request).await });
