@@ -65,19 +65,31 @@ const HELD: &str = "
     WHERE a.held <> COALESCE(o.held, 0)
     LIMIT $1";
 
+/// The legs above `$1` (every leg when it is 0), signed, with the balance right after each: the
+/// window both the balance and the chain checks read. One text for both.
+macro_rules! legs_above {
+    () => {
+        "legs AS (
+        SELECT id, from_account_id AS account_id, -amount AS amount,
+               from_balance_after AS balance_after
+        FROM transfers WHERE id > $1 AND from_balance_after IS NOT NULL
+        UNION ALL
+        SELECT id, to_account_id, amount, to_balance_after
+        FROM transfers WHERE id > $1 AND to_balance_after IS NOT NULL)"
+    };
+}
+
 /// Accounts (those with a leg above $1; all when $1 is 0) whose balance is not the
 /// `balance_after` of their last leg (0 without legs). A touched account's last leg is above $1,
 /// so the legs above $1 alone decide: one scan and one sort of them, and no lookup per account.
 /// (A lookup per account, "its newest leg by id", was planned as a backward scan of the whole
 /// table once a few hot accounts held most rows: 94 and 105 s per audit in scripts/bench,
 /// a core taken from the transfers measured.)
-const BALANCE: &str = "
-    WITH legs AS (
-        SELECT from_account_id AS account_id, id, from_balance_after AS balance_after
-        FROM transfers WHERE id > $1 AND from_balance_after IS NOT NULL
-        UNION ALL
-        SELECT to_account_id, id, to_balance_after
-        FROM transfers WHERE id > $1 AND to_balance_after IS NOT NULL),
+const BALANCE: &str = concat!(
+    "
+    WITH ",
+    legs_above!(),
+    ",
     last AS (
         SELECT DISTINCT ON (account_id) account_id, balance_after
         FROM legs ORDER BY account_id, id DESC)
@@ -85,16 +97,15 @@ const BALANCE: &str = "
     FROM accounts a LEFT JOIN last l ON l.account_id = a.id
     WHERE ($1 = 0 OR l.account_id IS NOT NULL)
       AND a.balance <> COALESCE(l.balance_after, 0)
-    LIMIT $2";
+    LIMIT $2"
+);
 /// Legs above $1 whose `balance_after` is not the previous leg's plus their amount: the chain
 /// of running balances has a gap. The leg before the window is looked up per account.
-const CHAIN: &str = "
-    WITH legs AS (
-        SELECT id, from_account_id AS account_id, -amount AS amount, from_balance_after AS balance_after
-        FROM transfers WHERE id > $1 AND from_balance_after IS NOT NULL
-        UNION ALL
-        SELECT id, to_account_id, amount, to_balance_after
-        FROM transfers WHERE id > $1 AND to_balance_after IS NOT NULL),
+const CHAIN: &str = concat!(
+    "
+    WITH ",
+    legs_above!(),
+    ",
     chained AS (
         SELECT account_id, id, amount, balance_after,
                lag(balance_after) OVER (PARTITION BY account_id ORDER BY id) AS previous
@@ -111,7 +122,8 @@ const CHAIN: &str = "
              WHERE to_account_id = c.account_id AND id <= $1 AND to_balance_after IS NOT NULL
              ORDER BY id DESC LIMIT 1)
         ) before ORDER BY before.id DESC LIMIT 1), 0)
-    LIMIT $2";
+    LIMIT $2"
+);
 
 /// Cached (id, balance) pairs that are neither the account's balance nor a balance it had.
 const CACHED: &str = "
