@@ -140,3 +140,51 @@ async fn two_journal_writers_keep_every_invariant_on_hot_accounts() {
     );
     assert_outcome(&fixture, 10, &tally).await;
 }
+
+fn pipelined_batches(fixture: &Fixture) -> f64 {
+    let families = fixture.engine.metrics_registry().gather();
+    let family = families
+        .iter()
+        .find(|family| family.get_name() == "tally_journal_pipelined_batches_total")
+        .expect("the pipelined batches counter");
+    family.get_metric()[0].get_counter().get_value()
+}
+
+/// On hot accounts a batch follows the one in flight on the same writer's connection
+/// (`journal_pipeline_max`, 2 by default), before that one has committed. PostgreSQL commits a
+/// connection's transactions in the order sent, so ids still follow commit order on every
+/// account (the audit's chain of running balances holds), and the actors, settled in that
+/// order, end with exactly the database's balances.
+#[actix_rt::test]
+async fn pipelined_batches_on_hot_accounts_keep_every_invariant_and_the_chain() {
+    let fixture = fixture().await;
+    let accounts = fixture.accounts(10, 2_000).await;
+    let tally = run(&fixture, accounts).await;
+    assert!(
+        tally.committed > TRANSFERS / 2,
+        "most transfers commit: {}",
+        tally.committed
+    );
+    assert_outcome(&fixture, 10, &tally).await;
+    assert!(
+        pipelined_batches(&fixture) > 0.0,
+        "batches followed others in flight"
+    );
+    let report = tally_actors::audit::audit(&fixture.engine)
+        .await
+        .expect("an audit");
+    assert_eq!(report.total(), 0, "{:?}", report.violations);
+}
+
+#[actix_rt::test]
+async fn with_a_pipeline_of_one_no_batch_follows_another() {
+    let fixture = crate::helpers::fixture_with(tally_actors::EngineConfig {
+        journal_pipeline_max: 1,
+        ..tally_actors::EngineConfig::default()
+    })
+    .await;
+    let accounts = fixture.accounts(10, 2_000).await;
+    let tally = run(&fixture, accounts).await;
+    assert_outcome(&fixture, 10, &tally).await;
+    assert_eq!(pipelined_batches(&fixture), 0.0);
+}
