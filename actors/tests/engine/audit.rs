@@ -1,10 +1,11 @@
 //! The invariant auditor: silent on a healthy ledger, counting each kind of corruption made by
 //! hand, incremental above its watermark, one replica at a time.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tally_actors::audit::{audit, AuditError, AUDIT_LOCK_KEY};
-use tally_actors::AccountId;
+use tally_actors::events::{self, EventBody};
+use tally_actors::{AccountId, TransferId};
 
 use crate::helpers::{fixture, Fixture};
 
@@ -237,4 +238,116 @@ async fn reloading_every_account_adopts_what_the_new_primary_holds() {
             .balance,
         1_000
     );
+}
+
+/// How long an event may take to be numbered and read while an audit is in progress: the
+/// numbering ticks every 50 ms; this only bounds a failing test.
+const EVENT_WAIT: Duration = Duration::from_secs(10);
+
+#[actix_rt::test]
+async fn an_audit_in_progress_does_not_hold_back_the_change_stream() {
+    let fixture = fixture().await;
+    let (a, b) = ledger(&fixture).await;
+    let _head = events::start_numbering(fixture.pool.clone());
+    // The audit is stopped deterministically after it has read `audit_state` and taken its
+    // snapshot: another session holds `accounts`, which its first check reads; once the audit
+    // waits for that lock its future is no longer polled, and the lock is given back. Its
+    // transaction then stays open between two statements, as it is between any two checks.
+    fixture
+        .client
+        .batch_execute("BEGIN; LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("the lock, held by another session");
+    let audit = audit(&fixture.engine);
+    tokio::pin!(audit);
+    let started = Instant::now();
+    let pid = loop {
+        tokio::select! {
+            report = &mut audit => panic!("the audit ended under the lock: {report:?}"),
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        if let Some(pid) = audit_waiting_for_accounts(&fixture).await {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < EVENT_WAIT,
+            "the audit never reached its checks"
+        );
+    };
+    fixture
+        .client
+        .batch_execute("COMMIT")
+        .await
+        .expect("the lock given back");
+    let xid_free = audit_idle_without_xid(&fixture, pid).await;
+    assert!(xid_free, "the audit in progress holds an xid");
+
+    let transferred = fixture.transfer(a, b, 5).await.expect("a transfer");
+    let read = read_transfer_event(&fixture, transferred.transfer.id).await;
+    assert!(
+        read,
+        "the transfer's event was not numbered within {EVENT_WAIT:?} while the audit ran"
+    );
+
+    let report = audit.await.expect("the audit completes");
+    assert_eq!(report.total(), 0, "{report:?}");
+    fixture.assert_consistent().await;
+}
+
+/// The backend of this database's audit waiting for a lock in its first check.
+async fn audit_waiting_for_accounts(fixture: &Fixture) -> Option<i32> {
+    let client = fixture.pool.get().await.expect("a connection");
+    client
+        .query_opt(
+            "SELECT pid FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND query LIKE '%GROUP BY currency HAVING sum(balance)%'",
+            &[],
+        )
+        .await
+        .expect("the activity")
+        .map(|row| row.get(0))
+}
+
+/// Waits for the audit's backend to finish its statement; whether it has no xid then.
+async fn audit_idle_without_xid(fixture: &Fixture, pid: i32) -> bool {
+    let client = fixture.pool.get().await.expect("a connection");
+    let started = Instant::now();
+    loop {
+        let row = client
+            .query_one(
+                "SELECT state, backend_xid IS NULL FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .await
+            .expect("the audit's backend");
+        if row.get::<_, &str>(0) == "idle in transaction" {
+            return row.get(1);
+        }
+        assert!(
+            started.elapsed() < EVENT_WAIT,
+            "the audit's statement never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads the change stream from its start until the transfer's event, within `EVENT_WAIT`.
+async fn read_transfer_event(fixture: &Fixture, id: TransferId) -> bool {
+    let started = Instant::now();
+    let mut after = 0;
+    while started.elapsed() < EVENT_WAIT {
+        let page = events::read(&fixture.pool, after, events::EVENTS_SCAN_MAX)
+            .await
+            .expect("a page of events");
+        let found = page.events.iter().any(|event| {
+            matches!(&event.body, EventBody::Transfer { transfer, .. } if transfer.id == id)
+        });
+        if found {
+            return true;
+        }
+        after = page.last_id;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
