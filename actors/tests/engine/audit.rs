@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use tally_actors::audit::{audit, AuditError, AUDIT_LOCK_KEY};
 use tally_actors::events::{self, EventBody};
-use tally_actors::{AccountId, TransferId};
+use tally_actors::{AccountId, Currency, TransferId};
 
 use crate::helpers::{fixture, Fixture};
 
@@ -122,6 +122,70 @@ async fn a_gap_in_the_running_balances_is_found_by_the_full_audit_and_stays_repo
     let incremental = audit(&fixture.engine).await.expect("an audit");
     assert!(!incremental.full);
     assert_eq!(incremental.violations["legs_chain"], 2, "{incremental:?}");
+}
+
+#[actix_rt::test]
+async fn a_gap_between_the_watermark_and_the_first_leg_above_it_is_found_incrementally() {
+    let fixture = fixture().await;
+    let ids = fixture.accounts(2, 1_000).await;
+    let (a, b) = (ids[0], ids[1]);
+    fixture.transfer(a, b, 300).await.expect("a transfer");
+    let paid = fixture.transfer(b, a, 20).await.expect("a transfer");
+    // b's newest row at or below the watermark is a hold (no leg): the leg before the window is
+    // the payment of 20, on b's paying side, newer than b's last receipt.
+    let request = fixture.request(b, a, 50).await;
+    fixture
+        .engine
+        .transfer_pending(request, Duration::from_secs(3600))
+        .await
+        .expect("a hold");
+    assert_eq!(audit(&fixture.engine).await.expect("an audit").total(), 0);
+    assert_eq!(audit(&fixture.engine).await.expect("an audit").total(), 0);
+    let row = fixture
+        .client
+        .query_one(
+            "SELECT watermark_id, (SELECT max(id) FROM transfers) FROM audit_state",
+            &[],
+        )
+        .await
+        .expect("the audit state");
+    let watermark: i64 = row.get(0);
+    assert_eq!(
+        watermark,
+        row.get::<_, i64>(1),
+        "every row is below the watermark"
+    );
+
+    // Each account's first leg above the watermark follows its legs below it, or none for an
+    // account opened since (the lookup meets another account's legs there).
+    let window = fixture.transfer(a, b, 10).await.expect("a transfer");
+    let opened = fixture.account("opened_later", Currency::USD, 0).await;
+    fixture.transfer(a, opened, 5).await.expect("a transfer");
+    let healthy = audit(&fixture.engine).await.expect("an audit");
+    assert!(!healthy.full);
+    assert_eq!(healthy.total(), 0, "{healthy:?}");
+
+    // The leg right below the watermark no longer leads to b's first leg above it. The audit
+    // before read from the same watermark (it trails one audit), and so does the next.
+    let changed = fixture
+        .client
+        .execute(
+            "UPDATE transfers SET from_balance_after = from_balance_after + 1 WHERE id = $1",
+            &[&paid.transfer.id],
+        )
+        .await
+        .expect("a corruption by hand");
+    assert_eq!(changed, 1);
+    assert!(paid.transfer.id.get() < watermark);
+    let report = audit(&fixture.engine).await.expect("an audit");
+    assert!(!report.full);
+    assert_eq!(
+        report.violations["legs_chain"], 1,
+        "b's first leg above the watermark: {report:?}"
+    );
+    assert_eq!(report.violations["balance_matches_legs"], 0, "{report:?}");
+    assert_eq!(report.violations["conservation"], 0, "{report:?}");
+    assert!(window.transfer.id.get() > watermark);
 }
 
 #[actix_rt::test]
