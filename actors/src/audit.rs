@@ -13,12 +13,16 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use deadpool_postgres::Pool;
+use futures_util::{future, stream, StreamExt};
 use prometheus::{Gauge, IntGaugeVec, Opts};
+use tokio::sync::oneshot;
 use tokio_postgres::{IsolationLevel, Transaction};
 
+use crate::account::{Snapshot, SnapshotReply};
 use crate::db::describe;
 use crate::engine::Engine;
 use crate::model::AccountId;
+use crate::registry::AccountHandle;
 
 /// Held (per transaction) while auditing, so only one replica audits at a time.
 pub const AUDIT_LOCK_KEY: i64 = 0x7a11_a0d1;
@@ -28,6 +32,9 @@ const AUDIT_WORK_MEM: &str = "SET LOCAL work_mem = '64MB'";
 pub const FULL_AUDIT_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// Cached balances compared with the database in one audit at most.
 pub const CACHED_ACCOUNTS_MAX: usize = 10_000;
+/// Cached balances asked of account actors at a time: one message each, so a burst of at most
+/// this many on the account arbiters (their mailboxes get one message each whatever the bound).
+pub const CACHED_READS_IN_FLIGHT_MAX: usize = 64;
 /// Accounts named in the log per invariant when violated (the metric counts them all).
 const LOGGED_ACCOUNTS_MAX: i64 = 10;
 
@@ -295,19 +302,28 @@ pub async fn audit(engine: &Engine) -> Result<AuditReport, AuditError> {
     Ok(report)
 }
 
-/// The committed balances of up to `CACHED_ACCOUNTS_MAX` of this replica's account actors.
+/// The committed balances of up to `CACHED_ACCOUNTS_MAX` of this replica's account actors,
+/// `CACHED_READS_IN_FLIGHT_MAX` asked at a time.
 async fn cached_balances(engine: &Engine) -> (Vec<AccountId>, Vec<i64>) {
     let handles = engine.inner.registry.handles();
-    let mut ids = Vec::with_capacity(handles.len().min(CACHED_ACCOUNTS_MAX));
-    let mut balances = Vec::with_capacity(ids.capacity());
-    for handle in handles.iter().take(CACHED_ACCOUNTS_MAX) {
-        // A busy or passivated actor is skipped: it is checked again next time.
-        if let Ok(snapshot) = engine.account(handle.info.id).await {
-            ids.push(snapshot.id);
-            balances.push(snapshot.balance);
-        }
+    stream::iter(handles.into_iter().take(CACHED_ACCOUNTS_MAX))
+        .map(cached_balance)
+        .buffer_unordered(CACHED_READS_IN_FLIGHT_MAX)
+        .filter_map(future::ready)
+        .unzip()
+        .await
+}
+
+/// One actor's committed balance, asked of its actor directly: not through the registry, so the
+/// audit does not count as a use in its least-recently-used order. A busy (full mailbox),
+/// passivated or unloaded actor is skipped: it is checked again next time.
+async fn cached_balance(handle: AccountHandle) -> Option<(AccountId, i64)> {
+    let (reply, answer) = oneshot::channel();
+    handle.addr.try_send(Snapshot { reply }).ok()?;
+    match answer.await {
+        Ok(SnapshotReply::Account(snapshot)) => Some((snapshot.id, snapshot.balance)),
+        Ok(SnapshotReply::Retired | SnapshotReply::Unavailable) | Err(_) => None,
     }
-    (ids, balances)
 }
 
 async fn audit_in(

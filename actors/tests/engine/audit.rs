@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tally_actors::audit::{audit, AuditError, AUDIT_LOCK_KEY};
+use tally_actors::audit::{audit, AuditError, AUDIT_LOCK_KEY, CACHED_READS_IN_FLIGHT_MAX};
 use tally_actors::events::{self, EventBody};
 use tally_actors::{AccountId, Currency, TransferId};
 
@@ -241,6 +241,31 @@ async fn a_cached_balance_the_account_never_had_is_found() {
     let report = audit(&fixture.engine).await.expect("an audit");
     assert_eq!(report.violations["cached_balance"], 1, "{report:?}");
     assert_eq!(report.violations["balance_matches_legs"], 0, "{report:?}");
+}
+
+#[actix_rt::test]
+async fn every_cached_balance_is_compared_past_the_reads_in_flight_bound() {
+    let fixture = fixture().await;
+    let count = 2 * CACHED_READS_IN_FLIGHT_MAX + 1;
+    let ids = fixture.accounts(count, 1_000).await;
+    let customers: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    // Each customer's only leg and balance move by 5 under its actor, which still holds 1,000.
+    for sql in [
+        "UPDATE transfers SET to_balance_after = to_balance_after + 5 WHERE to_account_id = ANY($1)",
+        "UPDATE accounts SET balance = balance + 5 WHERE id = ANY($1)",
+    ] {
+        let changed = fixture
+            .client
+            .execute(sql, &[&customers])
+            .await
+            .expect("a corruption by hand");
+        assert_eq!(changed, count as u64, "{sql}");
+    }
+    let report = audit(&fixture.engine).await.expect("an audit");
+    assert_eq!(
+        report.violations["cached_balance"], count as i64,
+        "{report:?}"
+    );
 }
 
 #[actix_rt::test]
