@@ -319,7 +319,13 @@ async fn cached_balances(engine: &Engine) -> (Vec<AccountId>, Vec<i64>) {
 /// passivated or unloaded actor is skipped: it is checked again next time.
 async fn cached_balance(handle: AccountHandle) -> Option<(AccountId, i64)> {
     let (reply, answer) = oneshot::channel();
-    handle.addr.try_send(Snapshot { reply }).ok()?;
+    handle
+        .addr
+        .try_send(Snapshot {
+            reply,
+            counts_as_use: false,
+        })
+        .ok()?;
     match answer.await {
         Ok(SnapshotReply::Account(snapshot)) => Some((snapshot.id, snapshot.balance)),
         Ok(SnapshotReply::Retired | SnapshotReply::Unavailable) | Err(_) => None,

@@ -372,7 +372,14 @@ impl Engine {
     /// `AccountClosed` when the account is closed (final: its actor's word is enough).
     async fn refuse_closed(&self, handle: &AccountHandle) -> Result<(), Attempt> {
         let (reply, answer) = oneshot::channel();
-        if handle.addr.try_send(Snapshot { reply }).is_err() {
+        if handle
+            .addr
+            .try_send(Snapshot {
+                reply,
+                counts_as_use: true,
+            })
+            .is_err()
+        {
             self.inner.metrics.rejected(Queue::AccountMailbox);
             return Err(Attempt::Failed(Saturation::AccountMailbox.into()));
         }

@@ -160,7 +160,14 @@ impl Engine {
         handle: &AccountHandle,
     ) -> Result<AccountSnapshot, Probe> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        if handle.addr.try_send(Snapshot { reply }).is_err() {
+        if handle
+            .addr
+            .try_send(Snapshot {
+                reply,
+                counts_as_use: true,
+            })
+            .is_err()
+        {
             self.inner.metrics.rejected(Queue::AccountMailbox);
             return Err(TransferError::from(Saturation::AccountMailbox).into());
         }

@@ -273,7 +273,14 @@ impl Engine {
         for _ in 0..2 {
             let handle = self.inner.registry.get(id).await?;
             let (reply, answer) = oneshot::channel();
-            if handle.addr.try_send(Snapshot { reply }).is_err() {
+            if handle
+                .addr
+                .try_send(Snapshot {
+                    reply,
+                    counts_as_use: true,
+                })
+                .is_err()
+            {
                 self.inner
                     .metrics
                     .rejected(crate::metrics::Queue::AccountMailbox);

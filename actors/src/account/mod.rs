@@ -92,6 +92,10 @@ impl Message for Settle {
 /// The account with its committed balance.
 pub struct Snapshot {
     pub reply: oneshot::Sender<SnapshotReply>,
+    /// Whether the read counts as use of the account, restarting its idle clock: a caller's
+    /// does; the auditor's does not, or its reads every `audit_interval` would keep every idle
+    /// actor in memory for ever.
+    pub counts_as_use: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -347,7 +351,9 @@ impl Handler<Snapshot> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, message: Snapshot, _: &mut Context<Self>) {
-        self.last_active = Instant::now();
+        if message.counts_as_use {
+            self.last_active = Instant::now();
+        }
         let reply = match (self.retired, self.loaded) {
             (true, _) => SnapshotReply::Retired,
             (false, false) => SnapshotReply::Unavailable,

@@ -305,7 +305,13 @@ impl Engine {
             let handle = handles[&id].clone();
             async move {
                 let (reply, answer) = oneshot::channel();
-                let sent = handle.addr.send(Snapshot { reply }).await;
+                let sent = handle
+                    .addr
+                    .send(Snapshot {
+                        reply,
+                        counts_as_use: true,
+                    })
+                    .await;
                 let status = match (sent, answer.await) {
                     (Ok(()), Ok(SnapshotReply::Account(account))) => Some(account.status),
                     _ => None,

@@ -440,3 +440,36 @@ async fn read_transfer_event(fixture: &Fixture, id: TransferId) -> bool {
     }
     false
 }
+
+/// The audit reads every idle actor's cached balance, but that is not a use of the account: an
+/// actor read only by audits is still passivated once idle (`idle_passivation`), or audits every
+/// `audit_interval` (shorter than it) would keep every actor in memory for ever.
+#[actix_rt::test]
+async fn audits_do_not_keep_idle_actors_in_memory() {
+    let fixture = crate::helpers::fixture_with(tally_actors::EngineConfig {
+        idle_passivation: Duration::from_millis(300),
+        ..tally_actors::EngineConfig::default()
+    })
+    .await;
+    let alice = fixture.account("alice", Currency::USD, 100).await;
+    let bob = fixture.account("bob", Currency::USD, 0).await;
+    fixture.transfer(alice, bob, 30).await.expect("committed");
+    assert!(fixture.engine.active_accounts() >= 2);
+    let started = Instant::now();
+    let mut audits = 0;
+    while fixture.engine.active_accounts() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{} actors still in memory after {audits} audits",
+            fixture.engine.active_accounts()
+        );
+        let report = audit(&fixture.engine).await.expect("an audit");
+        assert_eq!(report.total(), 0, "{:?}", report.violations);
+        audits += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        audits >= 3,
+        "audits ran while the actors were idle: {audits}"
+    );
+}
