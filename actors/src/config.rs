@@ -32,11 +32,6 @@ pub struct EngineConfig {
     /// use both cores of a small machine on spread-out traffic (measured: +34 % on uniform
     /// traffic at 64 callers), and keep a lone transfer from waiting behind a large batch.
     pub journal_writers: usize,
-    /// Batches of plain transfers one writer has in flight at most on its connection. A batch
-    /// sharing an account with a batch in flight may only follow it on the same connection,
-    /// where PostgreSQL runs it right after the first commits, with no round trip through Tally
-    /// in between; on hot accounts that gap was half of each batch's time. 1 turns it off.
-    pub journal_pipeline_max: usize,
     /// Account actors in memory at most. At the bound, activating another passivates the least
     /// recently used actors with nothing in flight first; when none can go, the activation is
     /// answered `Unavailable`.
@@ -79,7 +74,6 @@ impl Default for EngineConfig {
             journal_queue_max: 8192,
             transfers_in_flight_max: 16384,
             journal_writers: 2,
-            journal_pipeline_max: 2,
             accounts_active_max: 100_000,
             idle_passivation: Duration::from_secs(60),
             arbiters: 0,
@@ -105,8 +99,6 @@ pub mod bounds {
     pub const TRANSFERS_IN_FLIGHT_MAX: usize = 1 << 20;
     /// Each writer holds a PostgreSQL connection of its own.
     pub const JOURNAL_WRITERS_MAX: usize = 64;
-    /// Each batch in flight holds its callers' holds and a batch's worth of PostgreSQL's memory.
-    pub const JOURNAL_PIPELINE_MAX: usize = 8;
     pub const ARBITERS_MAX: usize = 256;
     /// A transfer holds two actors at once, so fewer could never move money.
     pub const ACCOUNTS_ACTIVE_MIN: usize = 2;
@@ -139,7 +131,7 @@ impl EngineConfig {
     /// checks as production.
     pub fn validate(&self) -> Result<(), InvalidEngineConfig> {
         use bounds::*;
-        let counts: [(&'static str, usize, usize, usize); 10] = [
+        let counts: [(&'static str, usize, usize, usize); 9] = [
             ("batch_size_max", self.batch_size_max, 1, BATCH_SIZE_MAX),
             (
                 "mailbox_capacity",
@@ -164,12 +156,6 @@ impl EngineConfig {
                 self.journal_writers,
                 1,
                 JOURNAL_WRITERS_MAX,
-            ),
-            (
-                "journal_pipeline_max",
-                self.journal_pipeline_max,
-                1,
-                JOURNAL_PIPELINE_MAX,
             ),
             ("arbiters", self.arbiters, 0, ARBITERS_MAX),
             ("holds_open_max", self.holds_open_max, 1, HOLDS_OPEN_MAX),
@@ -307,7 +293,7 @@ mod tests {
     #[test]
     fn a_value_out_of_bounds_is_refused_naming_its_key() {
         type Change = fn(&mut EngineConfig);
-        let cases: [(&str, Change); 16] = [
+        let cases: [(&str, Change); 14] = [
             ("batch_size_max", |c| c.batch_size_max = 0),
             ("batch_size_max", |c| {
                 c.batch_size_max = bounds::BATCH_SIZE_MAX + 1
@@ -317,8 +303,6 @@ mod tests {
             ("transfers_in_flight_max", |c| c.transfers_in_flight_max = 0),
             ("journal_writers", |c| c.journal_writers = 0),
             ("journal_writers", |c| c.journal_writers = 65),
-            ("journal_pipeline_max", |c| c.journal_pipeline_max = 0),
-            ("journal_pipeline_max", |c| c.journal_pipeline_max = 9),
             ("arbiters", |c| c.arbiters = 100_000),
             ("stale_retries_max", |c| c.stale_retries_max = 1_000),
             ("idle_passivation", |c| c.idle_passivation = Duration::ZERO),
@@ -351,7 +335,6 @@ mod tests {
         let config = EngineConfig {
             batch_size_max: bounds::BATCH_SIZE_MAX,
             journal_writers: 1,
-            journal_pipeline_max: bounds::JOURNAL_PIPELINE_MAX,
             arbiters: 0,
             stale_retries_max: 0,
             idempotency_retention: bounds::IDEMPOTENCY_RETENTION_MIN,

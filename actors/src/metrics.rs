@@ -43,8 +43,6 @@ pub struct EngineMetrics {
     pub journal_commit_duration_seconds: Histogram,
     /// Exchanges with PostgreSQL that wait for its answers, counted by the journal's writers.
     pub journal_round_trips: IntCounter,
-    /// Batches sent behind another batch in flight on the same writer's connection.
-    pub journal_pipelined_batches: IntCounter,
     pub account_actors_active: IntGauge,
     pub account_activations: IntCounter,
     pub account_passivations: IntCounter,
@@ -103,12 +101,6 @@ impl EngineMetrics {
                 "tally_journal_round_trips_total",
                 "Round trips to PostgreSQL the journal's writers waited for (one per batch of \
                  plain transfers without keys).",
-            )
-            .expect("a valid metric"),
-            journal_pipelined_batches: IntCounter::new(
-                "tally_journal_pipelined_batches_total",
-                "Journal batches sent behind another batch in flight on the same connection \
-                 (accounts they share are written in the order sent, with no round trip between).",
             )
             .expect("a valid metric"),
             account_actors_active: IntGauge::new(
@@ -244,13 +236,12 @@ impl EngineMetrics {
     }
 
     fn register(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 19] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 18] = [
             Box::new(self.transfers_committed.clone()),
             Box::new(self.transfers_refused.clone()),
             Box::new(self.journal_batch_size.clone()),
             Box::new(self.journal_commit_duration_seconds.clone()),
             Box::new(self.journal_round_trips.clone()),
-            Box::new(self.journal_pipelined_batches.clone()),
             Box::new(self.account_actors_active.clone()),
             Box::new(self.account_activations.clone()),
             Box::new(self.account_passivations.clone()),

@@ -16,27 +16,22 @@
 //! Several writers (`journal_writers`), each on its own connection, write batches side by side.
 //! A dispatcher hands each idle writer a batch of waiting items whose accounts (and pending
 //! transfers) no batch in flight touches, so writers never wait on each other's row locks; items
-//! that touch a busy account wait for the next batch. On hot accounts every batch touches the
-//! previous one's rows, so a batch of plain transfers may follow the writer's batches in flight
-//! on its connection (`pipeline`, up to `journal_pipeline_max`): PostgreSQL runs it the moment
-//! the one before commits, in the order sent. Batches are numbered once they hold their locks
-//! (a batch of one round trip as its exchange is sent: a batch sharing an account is either
-//! sent before it on the same connection or not in flight), so of two batches sharing an
-//! account, the higher number always committed later (actors adopt the newest batch's
-//! balance).
+//! that touch a busy account wait for the next batch. On hot accounts this degrades to one batch
+//! in flight at a time, growing large, which is what a single writer would do. Batches are
+//! numbered once they hold their locks (a batch of one round trip just before its exchange: no
+//! batch sharing an account is in flight meanwhile), so of two batches sharing an account, the
+//! higher number always committed later (actors adopt the newest batch's balance).
 //!
 //! One job per file: `plan` decides (pure data in, data out: the batch chosen, net deltas, row
 //! ids, legs, answers, stored outcomes, refusals and what to retry), `numbering` numbers batches
-//! and keeps the watermark, `writer` runs the round trips, `pipeline` sends batches of plain
-//! transfers one behind another, `settle` carries out the settlements the plan returned,
-//! `stored` is the versioned form of idempotent outcomes, and `dispatcher` hands batches to
-//! writers.
+//! and keeps the watermark, `writer` runs the round trips, `settle` carries out the settlements
+//! the plan returned, `stored` is the versioned form of idempotent outcomes, and `dispatcher`
+//! hands batches to writers.
 
 mod answers;
 mod dispatcher;
 mod numbering;
 mod one_trip;
-mod pipeline;
 mod plan;
 mod round_trips;
 mod settle;
@@ -232,19 +227,17 @@ impl Journal {
         let (queue, receiver) = mpsc::channel(config.journal_queue_max);
         let numbering = Arc::new(numbering::Numbering::new(committed_batches));
         let writers = config.journal_writers.max(1);
-        let pipeline_max = config.journal_pipeline_max.max(1);
-        // Each writer reports one finished batch per batch it was given, and has at most
-        // `pipeline_max` in flight: neither channel can hold more than that.
-        let (finished, finished_receiver) = mpsc::channel(writers * pipeline_max);
+        // Each writer reports one finished batch per batch it was given, and is given one at a
+        // time: neither channel can hold more than `writers` messages.
+        let (finished, finished_receiver) = mpsc::channel(writers);
         let mut batch_senders = Vec::with_capacity(writers);
         for index in 0..writers {
-            let (batches, batches_receiver) = mpsc::channel(pipeline_max);
+            let (batches, batches_receiver) = mpsc::channel(1);
             batch_senders.push(batches);
             let writer = writer::Writer::new(
                 pool.clone(),
                 metrics.clone(),
                 config.batch_size_max.max(BATCH_ITEMS_MAX),
-                pipeline_max,
                 numbering.clone(),
             );
             arbiter.spawn(writer.run(index, batches_receiver, finished.clone()));
@@ -256,7 +249,6 @@ impl Journal {
             receiver,
             backlog_max,
             config.batch_size_max,
-            pipeline_max,
             batch_senders,
         );
         arbiter.spawn(dispatcher.run(finished_receiver));

@@ -1,8 +1,7 @@
 //! Batch numbers and the watermark. A batch is numbered once it holds its row locks (a batch of
-//! one round trip as it is sent: the dispatcher keeps batches sharing an account apart, or on
-//! one writer's connection, where PostgreSQL runs them in the order sent), so of two batches
-//! sharing an account the higher number always committed later; the watermark is the highest
-//! number below which every batch has ended.
+//! one round trip just before it is sent: the dispatcher keeps batches sharing an account apart),
+//! so of two batches sharing an account the higher number always committed later; the watermark
+//! is the highest number below which every batch has ended.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,8 +20,7 @@ pub(crate) struct Numbering {
 struct NumberingState {
     /// The last number handed out (in row-lock order).
     issued: u64,
-    /// Numbers handed out whose batch has not ended yet (at most `journal_pipeline_max` per
-    /// writer).
+    /// Numbers handed out whose batch has not ended yet (at most one per writer).
     in_flight: BTreeSet<u64>,
 }
 

@@ -41,19 +41,11 @@ pub(crate) trait Planned {
     }
 }
 
-/// What the batches in flight hold: no batch may touch these, but a follower of plain
-/// transfers on the writer that holds them (see `choose_follower`).
+/// What the batches in flight hold: no new batch may touch these.
 #[derive(Debug, Default)]
 pub(crate) struct Busy {
-    pub accounts: HashMap<AccountId, Owner>,
+    pub accounts: HashSet<AccountId>,
     pub pending: HashSet<TransferId>,
-}
-
-/// The writer whose batches in flight touch a busy account, and how many of them do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Owner {
-    pub writer: usize,
-    pub batches: u32,
 }
 
 /// What one batch in flight added to `Busy`, given back when it ends.
@@ -64,23 +56,14 @@ pub(crate) struct InFlight {
 }
 
 impl Busy {
-    /// Marks the accounts and pending transfers of a batch given to `writer` busy.
-    pub(crate) fn take<T: Planned>(&mut self, writer: usize, batch: &[T]) -> InFlight {
+    /// Marks a chosen batch's accounts and pending transfers busy.
+    pub(crate) fn take<T: Planned>(&mut self, batch: &[T]) -> InFlight {
         let mut in_flight = InFlight::default();
-        let mut seen = HashSet::new();
         for item in batch {
             for account in item.accounts() {
-                if !seen.insert(account) {
-                    continue;
+                if self.accounts.insert(account) {
+                    in_flight.accounts.push(account);
                 }
-                let owner = self
-                    .accounts
-                    .entry(account)
-                    .or_insert(Owner { writer, batches: 0 });
-                // Batches on two connections sharing a row would commit in no known order.
-                assert_eq!(owner.writer, writer, "a busy account on one writer only");
-                owner.batches += 1;
-                in_flight.accounts.push(account);
             }
             if let Some(pending) = item.operation().pending_id() {
                 assert!(
@@ -95,11 +78,7 @@ impl Busy {
 
     pub(crate) fn give_back(&mut self, done: InFlight) {
         for account in done.accounts {
-            let owner = self.accounts.get_mut(&account).expect("a busy account");
-            owner.batches -= 1;
-            if owner.batches == 0 {
-                self.accounts.remove(&account);
-            }
+            assert!(self.accounts.remove(&account), "a busy account");
         }
         for pending in done.pending {
             assert!(self.pending.remove(&pending), "a busy pending transfer");
@@ -117,12 +96,19 @@ pub(crate) fn choose_batch<T: Planned>(
     busy: &Busy,
     batch_size_max: usize,
 ) -> Vec<T> {
+    let mut batch: Vec<T> = Vec::new();
+    let mut deferred: VecDeque<Vec<T>> = backlog.drain(..blocked_prefix).collect();
     let mut batch_pending = HashSet::new();
-    take_fitting(backlog, blocked_prefix, batch_size_max, |submission| {
+    while let Some(submission) = backlog.pop_front() {
+        let fits = batch.is_empty() || batch.len() + submission.len() <= batch_size_max;
+        if !fits {
+            backlog.push_front(submission);
+            break;
+        }
         let touches_busy = submission.iter().any(|item| {
             item.accounts()
                 .iter()
-                .any(|account| busy.accounts.contains_key(account))
+                .any(|account| busy.accounts.contains(account))
         });
         let pending: Vec<TransferId> = submission
             .iter()
@@ -133,67 +119,10 @@ pub(crate) fn choose_batch<T: Planned>(
             .any(|id| busy.pending.contains(id) || batch_pending.contains(id))
             || (1..pending.len()).any(|i| pending[..i].contains(&pending[i]));
         if touches_busy || pending_taken {
-            return false;
-        }
-        batch_pending.extend(pending);
-        true
-    })
-}
-
-/// A batch to follow `writer`'s batches in flight on its connection: the oldest waiting
-/// submissions of plain transfers (one round trip, so nothing is decided between a batch's
-/// lock and its commit) whose accounts are free or busy on `writer` alone. PostgreSQL runs a
-/// connection's transactions in the order they were sent, so such a batch commits after those
-/// it shares accounts with, as batches on one writer do, and is numbered after them.
-///
-/// No follower overtakes an older submission that must wait (one that is not plain, or busy
-/// on another writer) on an account they share: on a hot account, followers would otherwise
-/// keep it busy for ever and a keyed transfer or a hold on it would never be written. So the
-/// whole backlog is looked at (it is bounded: `backlog_max`), the blocked submissions too.
-pub(crate) fn choose_follower<T: Planned>(
-    backlog: &mut VecDeque<Vec<T>>,
-    busy: &Busy,
-    writer: usize,
-    batch_size_max: usize,
-) -> Vec<T> {
-    let mut waiting: HashSet<AccountId> = HashSet::new();
-    take_fitting(backlog, 0, batch_size_max, |submission| {
-        let accounts = || submission.iter().flat_map(|item| item.accounts());
-        let joins = one_round_trip(submission)
-            && accounts().all(|account| {
-                !waiting.contains(&account)
-                    && busy
-                        .accounts
-                        .get(&account)
-                        .map_or(true, |owner| owner.writer == writer)
-            });
-        if !joins {
-            waiting.extend(accounts());
-        }
-        joins
-    })
-}
-
-/// The oldest submissions past `blocked_prefix` that `fits` accepts, up to `batch_size_max`
-/// items (a larger one goes alone); those left behind keep their order.
-fn take_fitting<T>(
-    backlog: &mut VecDeque<Vec<T>>,
-    blocked_prefix: usize,
-    batch_size_max: usize,
-    mut fits: impl FnMut(&[T]) -> bool,
-) -> Vec<T> {
-    let mut batch: Vec<T> = Vec::new();
-    let mut deferred: VecDeque<Vec<T>> = backlog.drain(..blocked_prefix).collect();
-    while let Some(submission) = backlog.pop_front() {
-        let room = batch.is_empty() || batch.len() + submission.len() <= batch_size_max;
-        if !room {
-            backlog.push_front(submission);
-            break;
-        }
-        if !fits(&submission) {
             deferred.push_back(submission);
             continue;
         }
+        batch_pending.extend(pending);
         batch.extend(submission);
         if batch.len() >= batch_size_max {
             break;
@@ -471,7 +400,3 @@ pub(crate) fn settlements<T: Planned>(
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-#[path = "choice_tests.rs"]
-mod choice_tests;

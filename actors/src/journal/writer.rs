@@ -11,10 +11,8 @@ use tokio_postgres::Client;
 use tracing::{Instrument, Span};
 
 use super::answers::{assemble, duplicate_keys, key_rows, keyed, row_ids};
-use super::dispatcher::Dispatched;
 use super::numbering::{BatchNumber, Numbering};
 use super::one_trip::{write_transfers, WriteFailed};
-use super::pipeline::Closed;
 use super::plan::{self, AccountAfter, Deltas, Refusals, Refused};
 use super::round_trips::{
     allocate_ids, apply_deltas, claim_pending, insert_hold_rows, insert_idempotency_keys,
@@ -33,16 +31,14 @@ pub(crate) struct Writer {
     /// connections, so a pool exhausted by reads cannot hold up a commit.
     pool: Pool,
     /// Its own connection, opened on first use and again after it broke.
-    pub(super) connection: Option<Connection>,
-    pub(super) metrics: EngineMetrics,
+    connection: Option<Connection>,
+    metrics: EngineMetrics,
     batch_size_max: usize,
-    /// Batches of plain transfers in flight at once on the connection at most.
-    pub(super) pipeline_max: usize,
-    pub(super) numbering: Arc<Numbering>,
+    numbering: Arc<Numbering>,
 }
 
 /// Why a batch was not committed.
-pub(super) enum Rejection {
+enum Rejection {
     /// These items must leave the batch; the rest are retried at once.
     Items(Refusals),
     /// Nothing was written. `items_at_fault`: PostgreSQL refused the data itself (a constraint,
@@ -78,15 +74,6 @@ impl Rejection {
         }
     }
 
-    /// A batch whose net change of some account leaves i64: its items' own fault.
-    pub(super) fn overflow() -> Rejection {
-        Rejection::Failed {
-            reason: "a batch's net balance overflows".to_owned(),
-            items_at_fault: true,
-            constraint: None,
-        }
-    }
-
     /// An error met before the COMMIT was sent: a server's or connection's error proves the
     /// batch unwritten.
     fn before_commit(error: tokio_postgres::Error) -> Rejection {
@@ -100,15 +87,15 @@ impl Rejection {
 }
 
 /// A writer's own connection and its statements, prepared once.
-pub(super) struct Connection {
-    pub(super) client: ClientWrapper,
-    pub(super) statements: Statements,
+struct Connection {
+    client: ClientWrapper,
+    statements: Statements,
 }
 
 impl Connection {
     /// Opens a connection with the pool's settings (outside the pool), within the pool's
     /// create timeout.
-    pub(super) async fn open(pool: &Pool) -> Result<Connection, Rejection> {
+    async fn open(pool: &Pool) -> Result<Connection, Rejection> {
         let manager: &Manager = pool.manager();
         let created = tokio::time::timeout(
             server_wait(pool),
@@ -129,7 +116,7 @@ impl Connection {
 }
 
 /// What a committed batch produced, item by item.
-pub(super) struct Committed {
+struct Committed {
     /// Numbered in row-lock order: see the module's comment.
     batch: BatchNumber,
     transfers: Vec<Transferred>,
@@ -141,7 +128,6 @@ impl Writer {
         pool: Pool,
         metrics: EngineMetrics,
         batch_size_max: usize,
-        pipeline_max: usize,
         numbering: Arc<Numbering>,
     ) -> Writer {
         Writer {
@@ -149,41 +135,20 @@ impl Writer {
             connection: None,
             metrics,
             batch_size_max,
-            pipeline_max,
             numbering,
         }
     }
 
-    /// Writes the batches the dispatcher gives, reporting each one's ticket once it has ended.
-    /// A batch of plain transfers opens a pipeline that later ones may join (`pipeline`).
     pub(crate) async fn run(
         mut self,
         index: usize,
-        mut batches: mpsc::Receiver<Dispatched>,
-        finished: mpsc::Sender<(usize, u64)>,
+        mut batches: mpsc::Receiver<Vec<JournalItem>>,
+        finished: mpsc::Sender<usize>,
     ) {
-        let mut next: Option<Dispatched> = None;
-        loop {
-            let received = match next.take() {
-                Some(dispatched) => Some(dispatched),
-                None => batches.recv().await,
-            };
-            let Some((ticket, batch)) = received else {
-                return;
-            };
-            if self.pipeline_max > 1 && plan::one_round_trip(&batch) {
-                match self
-                    .pipeline((ticket, batch), &mut batches, &finished, index)
-                    .await
-                {
-                    Ok(after) => next = after,
-                    Err(Closed) => return,
-                }
-                continue;
-            }
+        while let Some(batch) = batches.recv().await {
             let span = batch_span(&batch);
-            self.commit(batch, None).instrument(span).await;
-            if finished.send((index, ticket)).await.is_err() {
+            self.commit(batch).instrument(span).await;
+            if finished.send(index).await.is_err() {
                 return;
             }
         }
@@ -191,10 +156,8 @@ impl Writer {
 
     /// Writes `items`, retrying without the ones PostgreSQL refused, until all are answered.
     /// When PostgreSQL refuses the data of a batch of several submissions, each is written on
-    /// its own: one caller's item never fails another caller's. `first`: why a first attempt
-    /// made elsewhere (a pipeline) did not commit.
-    pub(super) async fn commit(&mut self, items: Vec<JournalItem>, first: Option<Rejection>) {
-        let mut first = first;
+    /// its own: one caller's item never fails another caller's.
+    async fn commit(&mut self, items: Vec<JournalItem>) {
         let mut work: Vec<Vec<JournalItem>> = vec![items];
         // Set when a server first took nothing: writes pause until then at most.
         let mut unwritten_deadline: Option<Instant> = None;
@@ -202,11 +165,7 @@ impl Writer {
             while !items.is_empty() {
                 assert!(items.len() <= self.batch_size_max, "a batch over its bound");
                 let started = Instant::now();
-                let outcome = match first.take() {
-                    Some(rejection) => Err(rejection),
-                    None => self.write(&items).await,
-                };
-                match outcome {
+                match self.write(&items).await {
                     Ok(committed) => {
                         self.metrics
                             .journal_commit_duration_seconds
@@ -255,8 +214,15 @@ impl Writer {
 
     /// One attempt at `items` on the writer's own connection, opened (again) when needed.
     async fn write(&mut self, items: &[JournalItem]) -> Result<Committed, Rejection> {
-        let deltas = plan::net_deltas(items).ok_or_else(Rejection::overflow)?;
-        let connection = self.reuse_or_open().await?;
+        let deltas = plan::net_deltas(items).ok_or_else(|| Rejection::Failed {
+            reason: "a batch's net balance overflows".to_owned(),
+            items_at_fault: true,
+            constraint: None,
+        })?;
+        let connection = match self.connection.take() {
+            Some(connection) if !connection.client.is_closed() => connection,
+            _ => Connection::open(&self.pool).await?,
+        };
         let exchange = Exchange {
             client: &connection.client,
             statements: &connection.statements,
@@ -288,15 +254,7 @@ impl Writer {
         outcome
     }
 
-    /// The writer's connection, or a new one when it has none or it broke.
-    pub(super) async fn reuse_or_open(&mut self) -> Result<Connection, Rejection> {
-        match self.connection.take() {
-            Some(connection) if !connection.client.is_closed() => Ok(connection),
-            _ => Connection::open(&self.pool).await,
-        }
-    }
-
-    pub(super) fn committed(&self, items: Vec<JournalItem>, committed: Committed) {
+    fn committed(&self, items: Vec<JournalItem>, committed: Committed) {
         self.metrics.journal_batch_size.observe(items.len() as f64);
         self.count(&items);
         let batch = committed.batch.number;
@@ -323,7 +281,7 @@ impl Writer {
 
 /// The span of one batch: a child of its first item's submitter, following from the others'
 /// (a batch serves many requests, and a span has one parent).
-pub(super) fn batch_span(items: &[JournalItem]) -> Span {
+fn batch_span(items: &[JournalItem]) -> Span {
     let parent = items.first().and_then(|item| item.span.id());
     // An i64: OpenTelemetry has no unsigned integers (a usize would arrive as text).
     let span =
@@ -387,18 +345,17 @@ fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem
 
 /// A writer's connection for one attempt, and the counter of its round trips (each exchange
 /// that waits for PostgreSQL's answers counts one).
-pub(super) struct Exchange<'a> {
-    pub(super) client: &'a Client,
-    pub(super) statements: &'a Statements,
-    pub(super) round_trips: &'a IntCounter,
+struct Exchange<'a> {
+    client: &'a Client,
+    statements: &'a Statements,
+    round_trips: &'a IntCounter,
 }
 
 /// One round trip for a batch of plain transfers without keys or references: nothing is decided between the
 /// lock and the commit, so PostgreSQL does it all (see `write_transfers`). The number is issued
-/// as the exchange is sent: a batch sharing an account with it is either in flight on this
-/// same connection, sent (and numbered) before it and so committed first, or not in flight
-/// at all (the dispatcher); the watermark stays below it until the batch has ended.
-pub(super) async fn write_plain(
+/// before the exchange: no batch sharing an account is in flight meanwhile (the dispatcher),
+/// and the watermark stays below it until the batch has ended.
+async fn write_plain(
     exchange: &Exchange<'_>,
     items: &[JournalItem],
     deltas: &Deltas,
