@@ -6,12 +6,15 @@
 //!   database unreachable for one app without stopping the shared server.
 //! - [`check_invariants`]: the money invariants of docs/design.md, checked in the database, one
 //!   `check_<name>` per invariant (`check_double_entry`, `check_conservation`, ...).
+//! - [`wait_until_every_change_is_numbered`]: the change stream caught up with the commits.
 
 mod database;
+mod events;
 mod invariants;
 mod proxy;
 
 pub use database::{admin_url, fresh_database, pool, TestDatabase};
+pub use events::wait_until_every_change_is_numbered;
 pub use invariants::{
     check_conservation, check_currency_match, check_double_entry, check_floors, check_holds,
     check_invariants, Invariants,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
-use tally_test_support::fresh_database;
+use tally_test_support::{fresh_database, wait_until_every_change_is_numbered};
 
 use crate::helpers::{assert_error, spawn_app, Scene, TestApp, TestUser};
 use crate::process::{free_port, funded_account, post, user, Process};
@@ -82,6 +82,8 @@ async fn every_event_arrives_signed_and_in_order_despite_failures_and_a_sigkill(
     let client = crate::helpers::http_client();
     let mut first = Process::tally(&database, free_port()).await;
     let banker = user(&client, &first.address, &db, "hook_banker", true).await;
+    // The webhook starts after the newest event: what committed before it must be numbered.
+    wait_until_every_change_is_numbered(&db, Duration::from_secs(30)).await;
     let (url, received) = receiver(3);
     let (status, created) = post(
         &client,

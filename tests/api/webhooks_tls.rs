@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls;
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp, TestUser};
+use tally_test_support::wait_until_every_change_is_numbered;
 
 /// Requests one receiver connection reads at most, and header bytes per request.
 const REQUESTS_PER_CONNECTION_MAX: usize = 1000;
@@ -128,6 +129,9 @@ async fn https_deliveries_reach_a_receiver_the_extra_root_vouches_for() {
     let app = spawn_app_with(|settings| settings.webhooks.extra_root_cert = ca_path).await;
     let banker = app.create_banker().await;
     let (url, received) = https_receiver(server_config).await;
+    // The webhook starts after the newest event: what committed before it must be numbered.
+    let db = app.db().await;
+    wait_until_every_change_is_numbered(&db, Duration::from_secs(30)).await;
     let webhook = create_webhook(&app, &banker, &url).await;
     let secret = webhook["secret"].as_str().unwrap().to_owned();
 
