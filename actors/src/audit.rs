@@ -15,7 +15,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use deadpool_postgres::Pool;
 use futures_util::{future, stream, StreamExt};
 use prometheus::{Gauge, IntGaugeVec, Opts};
-use tokio::sync::oneshot;
 use tokio_postgres::{IsolationLevel, Transaction};
 
 use crate::account::{Snapshot, SnapshotReply};
@@ -318,14 +317,7 @@ async fn cached_balances(engine: &Engine) -> (Vec<AccountId>, Vec<i64>) {
 /// audit does not count as a use in its least-recently-used order. A busy (full mailbox),
 /// passivated or unloaded actor is skipped: it is checked again next time.
 async fn cached_balance(handle: AccountHandle) -> Option<(AccountId, i64)> {
-    let (reply, answer) = oneshot::channel();
-    handle
-        .addr
-        .try_send(Snapshot {
-            reply,
-            counts_as_use: false,
-        })
-        .ok()?;
+    let answer = Snapshot::ask(&handle.addr, false)?;
     match answer.await {
         Ok(SnapshotReply::Account(snapshot)) => Some((snapshot.id, snapshot.balance)),
         Ok(SnapshotReply::Retired | SnapshotReply::Unavailable) | Err(_) => None,

@@ -371,18 +371,10 @@ impl Engine {
 
     /// `AccountClosed` when the account is closed (final: its actor's word is enough).
     async fn refuse_closed(&self, handle: &AccountHandle) -> Result<(), Attempt> {
-        let (reply, answer) = oneshot::channel();
-        if handle
-            .addr
-            .try_send(Snapshot {
-                reply,
-                counts_as_use: true,
-            })
-            .is_err()
-        {
+        let Some(answer) = Snapshot::ask(&handle.addr, true) else {
             self.inner.metrics.rejected(Queue::AccountMailbox);
             return Err(Attempt::Failed(Saturation::AccountMailbox.into()));
-        }
+        };
         match answer.await {
             Ok(SnapshotReply::Account(account)) if account.status == AccountStatus::Closed => {
                 Err(Attempt::Failed(Refusal::AccountClosed.into()))

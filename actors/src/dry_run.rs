@@ -159,18 +159,10 @@ impl Engine {
         &self,
         handle: &AccountHandle,
     ) -> Result<AccountSnapshot, Probe> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        if handle
-            .addr
-            .try_send(Snapshot {
-                reply,
-                counts_as_use: true,
-            })
-            .is_err()
-        {
+        let Some(answer) = Snapshot::ask(&handle.addr, true) else {
             self.inner.metrics.rejected(Queue::AccountMailbox);
             return Err(TransferError::from(Saturation::AccountMailbox).into());
-        }
+        };
         match answer.await {
             Ok(SnapshotReply::Account(account)) => Ok(account),
             Ok(SnapshotReply::Retired) | Err(_) => {

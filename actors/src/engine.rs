@@ -272,20 +272,12 @@ impl Engine {
     pub async fn account(&self, id: AccountId) -> Result<AccountSnapshot, LookupError> {
         for _ in 0..2 {
             let handle = self.inner.registry.get(id).await?;
-            let (reply, answer) = oneshot::channel();
-            if handle
-                .addr
-                .try_send(Snapshot {
-                    reply,
-                    counts_as_use: true,
-                })
-                .is_err()
-            {
+            let Some(answer) = Snapshot::ask(&handle.addr, true) else {
                 self.inner
                     .metrics
                     .rejected(crate::metrics::Queue::AccountMailbox);
                 return Err(Saturation::AccountMailbox.into());
-            }
+            };
             match answer.await {
                 Ok(SnapshotReply::Account(snapshot)) => return Ok(snapshot),
                 // Passivated meanwhile: look it up again.

@@ -111,6 +111,21 @@ impl Message for Snapshot {
     type Result = ();
 }
 
+impl Snapshot {
+    /// Asks `actor` for its snapshot; `None` when its mailbox is full.
+    pub(crate) fn ask(
+        actor: &actix::Addr<AccountActor>,
+        counts_as_use: bool,
+    ) -> Option<oneshot::Receiver<SnapshotReply>> {
+        let (reply, answer) = oneshot::channel();
+        let asked = actor.try_send(Snapshot {
+            reply,
+            counts_as_use,
+        });
+        asked.is_ok().then_some(answer)
+    }
+}
+
 /// Passivates the actor now if nothing is in flight on it (the registry's eviction at its
 /// bound); answers whether it is passivated.
 pub struct Passivate {
