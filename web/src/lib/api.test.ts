@@ -212,6 +212,26 @@ describe('ApiClient', () => {
     expect(storage.map.size).toBe(0);
   });
 
+  it('forgets the session before the server ends it, so nothing is sent with ended tokens', async () => {
+    let stateAtLogout: unknown = 'not called';
+    const client: ApiClient = new ApiClient({
+      fetch: fakeServer({
+        'POST /users/login': loginAnswer,
+        'POST /users/logout': () => {
+          stateAtLogout = client.getState();
+          return new Response(null, { status: 204 });
+        },
+      }).fetch,
+      storage: memoryStorage(),
+    });
+    await client.login('alice', 'pw');
+    await client.logout();
+    expect(stateAtLogout).toEqual({ user: null, ended: 'logout' });
+    // A query still mounted meanwhile sends nothing, and the login screen still says why.
+    await expect(client.me()).rejects.toMatchObject({ status: 401 });
+    expect(client.getState()).toEqual({ user: null, ended: 'logout' });
+  });
+
   it('maps error bodies into ApiError with words for a person', async () => {
     const server = fakeServer({
       'POST /users/login': () => json(401, { error: { code: 'invalid_credentials', message: 'invalid username or password' } }),

@@ -172,14 +172,24 @@ export class ApiClient {
     return this.login(fields.username, fields.password);
   }
 
-  /** Ends the session on the server (best effort) and here. */
+  /**
+   * Ends the session here, then on the server (best effort). Here first: once the server has
+   * ended it, anything still sent with its tokens (a refetch, the event stream reconnecting)
+   * would be answered 401.
+   */
   async logout(): Promise<void> {
     try {
-      if (this.tokens) await this.call((headers) => this.http.POST('/users/logout', { headers }));
+      if (this.tokens) await this.freshAccess();
     } catch {
-      // Already ended or unreachable: forgetting the tokens here is what matters.
-    } finally {
-      this.endSession('logout');
+      // Could not renew: the logout below may be refused, and the tokens are forgotten anyway.
+    }
+    const tokens = this.tokens;
+    this.endSession('logout');
+    if (!tokens) return;
+    try {
+      await this.http.POST('/users/logout', { headers: { Authorization: `Bearer ${tokens.accessToken}` } });
+    } catch {
+      // Unreachable: forgetting the tokens here is what matters.
     }
   }
 
@@ -305,7 +315,8 @@ export class ApiClient {
   /** Renews first when the access token is about to expire. */
   private async freshAccess(): Promise<void> {
     if (!this.tokens) {
-      this.endSession('expired');
+      // A request after a logout keeps the reason the session ended for.
+      if (this.getState().ended !== 'logout') this.endSession('expired');
       throw new ApiError(401, 'unauthenticated', 'not logged in');
     }
     if (this.tokens.accessExpiresAt - this.now() < 5_000) {
