@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
 /// Every change with a position (design.md, "Events"), counted as the events reader counts
-/// them, against the events numbered so far (event ids are gap-free, so the newest mark's id is
-/// their count).
+/// them (`COUNT_POSITIONS` in actors/src/events/read.rs: a new kind of event goes in both),
+/// against the events numbered so far (event ids are gap-free, so the newest mark's id is their
+/// count).
 const UNNUMBERED: &str = "
     SELECT (SELECT count(*) FROM transfers)
          + (SELECT count(ended_position) FROM transfers)

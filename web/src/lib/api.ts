@@ -187,7 +187,7 @@ export class ApiClient {
     this.endSession('logout');
     if (!tokens) return;
     try {
-      await this.http.POST('/users/logout', { headers: { Authorization: `Bearer ${tokens.accessToken}` } });
+      await this.http.POST('/users/logout', { headers: bearer(tokens.accessToken) });
     } catch {
       // Unreachable: forgetting the tokens here is what matters.
     }
@@ -303,13 +303,13 @@ export class ApiClient {
   }
 
   private authHeaders(auth: boolean): Record<string, string> {
-    return auth && this.tokens ? { Authorization: `Bearer ${this.tokens.accessToken}` } : {};
+    return auth && this.tokens ? bearer(this.tokens.accessToken) : {};
   }
 
   /** The URL and headers of a streaming GET (the change stream), with a fresh access token. */
   async streamRequest(path: string): Promise<{ url: string; headers: Record<string, string> }> {
     await this.freshAccess();
-    return { url: this.baseUrl + path, headers: { Authorization: `Bearer ${this.tokens?.accessToken ?? ''}` } };
+    return { url: this.baseUrl + path, headers: bearer(this.tokens?.accessToken ?? '') };
   }
 
   /** Renews first when the access token is about to expire. */
@@ -490,3 +490,8 @@ function absoluteBase(baseUrl: string): string {
 
 /** The app's client. */
 export const api = new ApiClient();
+
+/** The header that carries an access token. */
+function bearer(accessToken: string): Record<string, string> {
+  return { Authorization: `Bearer ${accessToken}` };
+}
