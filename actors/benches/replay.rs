@@ -35,7 +35,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use tally_actors::journal_sql::{LOCK_ACCOUNTS, WRITE_TRANSFERS};
+use tally_actors::journal_sql::{JOURNAL_SESSION, LOCK_ACCOUNTS, WRITE_TRANSFERS};
 use tally_test_support::{fresh_database, TestDatabase};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
@@ -486,6 +486,7 @@ struct Statements {
 
 impl Statements {
     async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
+        client.batch_execute(JOURNAL_SESSION).await?;
         let (lock_accounts, write_transfers) = tokio::try_join!(
             client.prepare(LOCK_ACCOUNTS),
             client.prepare(WRITE_TRANSFERS),

@@ -12,8 +12,8 @@ use super::plan::{AccountAfter, Claimed, Deltas};
 use super::{JournalItem, Operation};
 use crate::journal_sql::{
     ALLOCATE_IDS, APPLY_DELTAS, APPLY_HELD_DELTAS, CLAIM_PENDING, INSERT_HOLD_ROWS,
-    INSERT_IDEMPOTENCY_KEYS, INSERT_REFERENCED_TRANSFERS, INSERT_TRANSFERS, LOCK_ACCOUNTS,
-    LOCK_PENDING, WRITE_TRANSFERS,
+    INSERT_IDEMPOTENCY_KEYS, INSERT_REFERENCED_TRANSFERS, INSERT_TRANSFERS, JOURNAL_SESSION,
+    LOCK_ACCOUNTS, LOCK_PENDING, WRITE_TRANSFERS,
 };
 use crate::model::{
     AccountId, AccountStatus, Entry, Limit, TransferDetails, TransferId, TransferStatus,
@@ -39,6 +39,7 @@ impl Statements {
     pub(crate) async fn prepare(
         client: &tokio_postgres::Client,
     ) -> Result<Statements, tokio_postgres::Error> {
+        client.batch_execute(JOURNAL_SESSION).await?;
         let (allocate_ids, lock_accounts, apply_deltas, apply_held_deltas, lock_pending) = tokio::try_join!(
             client.prepare(ALLOCATE_IDS),
             client.prepare(LOCK_ACCOUNTS),
