@@ -101,7 +101,8 @@ impl Collector {
         panic!("no request span of {route} arrived");
     }
 
-    /// The spans of `trace_id` once its commit span arrived (within 15 s).
+    /// The spans of `trace_id` once its commit span and its request span (the root, which ends
+    /// last and may come in a later export) arrived (within 15 s).
     async fn trace(&self, trace_id: &[u8]) -> Vec<Span> {
         for _ in 0..150 {
             let spans: Vec<Span> = self
@@ -112,12 +113,13 @@ impl Collector {
                 .filter(|span| span.trace_id == trace_id)
                 .cloned()
                 .collect();
-            if spans.iter().any(|span| span.name == "journal commit") {
+            let has = |name: &str| spans.iter().any(|span| span.name == name);
+            if has("journal commit") && has("HTTP request") {
                 return spans;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("no commit span of the trace arrived");
+        panic!("no commit and request spans of the trace arrived");
     }
 }
 

@@ -227,10 +227,10 @@ async fn a_lone_transfer_commits_while_a_big_batch_is_written() {
     let lone = started.elapsed();
     let (whole, outcome) = batch.await.expect("the batch task");
     outcome.expect("the batch commits");
-    // The lone transfer waits for no batch of 1,000: well under the batch's own time, and
-    // within a bound that holds on a loaded two-core machine.
+    // The lone transfer waits for no batch of 1,000: under the batch's own time (speed itself
+    // is the benchmark's to measure; the bound only catches a stall).
     assert!(
-        lone < Duration::from_millis(250) && (lone < whole || whole < Duration::from_millis(50)),
+        lone < Duration::from_secs(2) && (lone < whole || whole < Duration::from_millis(50)),
         "a lone transfer took {lone:?} beside a batch of {whole:?}"
     );
     fixture.assert_consistent().await;
