@@ -82,8 +82,10 @@ async fn set_read_only(app: &crate::helpers::TestApp, read_only: bool) {
         .expect("the database's default is changed");
     client
         .execute(
+            // Client backends only: an autovacuum worker is the superuser's, and terminating
+            // it is refused.
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = $1 AND pid <> pg_backend_pid()",
+             WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
             &[&app.database.name],
         )
         .await

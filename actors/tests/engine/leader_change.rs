@@ -29,8 +29,10 @@ async fn set_read_only(client: &Client, read_only: bool) {
         .expect("the database's default is changed");
     let terminated: Vec<i32> = client
         .query(
+            // Client backends only: an autovacuum worker on the database is the superuser's,
+            // and terminating it is refused (an error, not a `false`).
             "SELECT pid FROM pg_stat_activity, pg_terminate_backend(pid)
-             WHERE datname = $1 AND pid <> pg_backend_pid()",
+             WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
             &[&name],
         )
         .await
