@@ -109,9 +109,12 @@ async fn walking_100_000_accounts_keeps_the_actors_within_their_bound() {
         "{alive_peak} actors in memory, far above the bound of {ACTIVE_MAX}"
     );
     assert!(fixture.engine.account_actors_alive() <= ACTIVE_MAX + WALKERS as usize);
+    // The resident size is the whole test process's, shared with the tests running beside this
+    // one (a loaded machine stretches the walk over more of them): a coarse guard against
+    // anything kept per account (1.3 KiB each would pass it); the actor counts above are exact.
     let grown_kib = resident_kib() - resident_at_start;
     assert!(
-        grown_kib < 32 * 1024,
+        grown_kib < 64 * 1024,
         "memory grew by {grown_kib} KiB over the second 50,000 accounts"
     );
 }
