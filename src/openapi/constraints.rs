@@ -175,9 +175,11 @@ fn metadata_rule() -> Value {
     })
 }
 
-/// Free text that PostgreSQL stores holds no U+0000 (`domain::details`).
+/// Free text that PostgreSQL stores holds no U+0000 (`domain::details`). Typed, because an
+/// untyped `pattern` holds for `null` too, and its `not` would then refuse the `null` that an
+/// optional field may be sent as (api.md: a field sent as `null` is one left out).
 fn no_nul() -> Value {
-    json!({"pattern": "\\u0000"})
+    json!({"type": "string", "pattern": "\\u0000"})
 }
 
 fn all_codes() -> Vec<&'static str> {

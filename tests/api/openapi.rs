@@ -178,3 +178,36 @@ async fn the_docs_render_from_assets_served_by_the_app_itself() {
         "the UI renders our document"
     );
 }
+
+/// api.md: a field sent as `null` is one left out, so wherever the document types a property as
+/// nullable, its constraints must let `null` through (an untyped `not` once refused it, and
+/// schemathesis found the server accepting what its own document called invalid).
+#[test]
+fn every_property_typed_nullable_accepts_null() {
+    let document = tally::openapi::document();
+    let schemas = document["components"]["schemas"]
+        .as_object()
+        .expect("schemas");
+    let mut checked = 0;
+    for (name, schema) in schemas {
+        let Some(properties) = schema["properties"].as_object() else {
+            continue;
+        };
+        for (field, property) in properties.iter().filter(|(_, p)| typed_nullable(p)) {
+            let validator = jsonschema::validator_for(property).expect("a valid schema");
+            assert!(
+                validator.is_valid(&Value::Null),
+                "{name}.{field} is typed nullable but refuses null: {property}"
+            );
+            checked += 1;
+        }
+    }
+    // The optional fields of a transfer and of a refund, at least.
+    assert!(checked >= 8, "only {checked} nullable properties found");
+}
+
+fn typed_nullable(property: &Value) -> bool {
+    property["type"]
+        .as_array()
+        .is_some_and(|types| types.iter().any(|t| t == "null"))
+}

@@ -67,8 +67,15 @@ async fn the_payee_refunds_what_is_left_and_no_more() {
     assert_eq!(transfer["status"], "posted");
     assert_eq!(transfer["description"], "Broken cup");
     assert_eq!(reversed_amount(&app, &alice, id).await, 30);
-    // Without an amount: all that is left.
-    let rest = reverse(&app, &bob, id, json!({}), "r2").await;
+    // Without an amount: all that is left. A field sent as `null` is one left out (api.md).
+    let rest = reverse(
+        &app,
+        &bob,
+        id,
+        json!({"amount": null, "description": null}),
+        "r2",
+    )
+    .await;
     assert_eq!(rest.status().as_u16(), 201);
     let rest: Value = rest.json().await.unwrap();
     assert_eq!(rest["transfer"]["amount"], 70);
