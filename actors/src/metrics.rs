@@ -11,6 +11,10 @@ use crate::model::Refusal;
 /// What can happen to a pending transfer, as metric labels.
 pub const HOLD_EVENTS: [&str; 4] = ["created", "posted", "voided", "expired"];
 
+/// How a journal batch whose COMMIT went unanswered was resolved, as metric labels: found
+/// committed (acknowledged), found not committed (written again), or not learnt in time (503).
+pub const IN_DOUBT_RESOLUTIONS: [&str; 3] = ["committed", "not_committed", "unknown"];
+
 /// The engine's bounded queues, as metric labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Queue {
@@ -57,6 +61,8 @@ pub struct EngineMetrics {
     pub stale_retries: IntCounter,
     /// Journal batches written again because no server took them (a leader changing).
     pub journal_unwritten_retries: IntCounter,
+    /// Journal batches whose COMMIT went unanswered, by how they were resolved.
+    journal_in_doubt: IntCounterVec,
     /// Rows PostgreSQL returned that the engine cannot read, by what they were.
     corrupt_rows: IntCounterVec,
     /// Queries that read accounts by id: one per activation, one per batch of activations,
@@ -169,6 +175,15 @@ impl EngineMetrics {
                 "Journal batches written again because no server took them before their COMMIT.",
             )
             .expect("a valid metric"),
+            journal_in_doubt: IntCounterVec::new(
+                Opts::new(
+                    "tally_journal_in_doubt_total",
+                    "Journal batches whose COMMIT was sent but not answered, by resolution: \
+                     committed, not_committed (written again), unknown (answered 503).",
+                ),
+                &["resolution"],
+            )
+            .expect("a valid metric"),
             corrupt_rows: IntCounterVec::new(
                 Opts::new(
                     "tally_corrupt_rows_total",
@@ -209,6 +224,9 @@ impl EngineMetrics {
         for event in HOLD_EVENTS {
             metrics.holds.with_label_values(&[event]);
         }
+        for resolution in IN_DOUBT_RESOLUTIONS {
+            metrics.journal_in_doubt.with_label_values(&[resolution]);
+        }
         metrics
     }
 
@@ -216,6 +234,15 @@ impl EngineMetrics {
     pub fn hold_event(&self, event: &'static str) {
         assert!(HOLD_EVENTS.contains(&event), "a known hold event");
         self.holds.with_label_values(&[event]).inc();
+    }
+
+    /// A batch whose COMMIT went unanswered was resolved so.
+    pub fn in_doubt_resolved(&self, resolution: &'static str) {
+        assert!(
+            IN_DOUBT_RESOLUTIONS.contains(&resolution),
+            "a known resolution"
+        );
+        self.journal_in_doubt.with_label_values(&[resolution]).inc();
     }
 
     /// A request turned away because `queue` was full.
@@ -236,7 +263,7 @@ impl EngineMetrics {
     }
 
     fn register(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 18] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 19] = [
             Box::new(self.transfers_committed.clone()),
             Box::new(self.transfers_refused.clone()),
             Box::new(self.journal_batch_size.clone()),
@@ -253,6 +280,7 @@ impl EngineMetrics {
             Box::new(self.idempotent_replays.clone()),
             Box::new(self.stale_retries.clone()),
             Box::new(self.journal_unwritten_retries.clone()),
+            Box::new(self.journal_in_doubt.clone()),
             Box::new(self.corrupt_rows.clone()),
             Box::new(self.account_lookup_queries.clone()),
         ];

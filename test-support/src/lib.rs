@@ -3,16 +3,19 @@
 //! - [`fresh_database`]: a new database per test, cloned from a migrated template, so each test
 //!   starts from the real schema in milliseconds and tests never see each other's rows.
 //! - [`TcpProxy`]: a TCP relay in front of PostgreSQL that a test can cut and restore, to make the
-//!   database unreachable for one app without stopping the shared server.
+//!   database unreachable for one app without stopping the shared server, or (built with
+//!   [`TcpProxy::trapping_commits`]) to cut one connection at its COMMIT ([`CommitCut`]).
 //! - [`check_invariants`]: the money invariants of docs/design.md, checked in the database, one
 //!   `check_<name>` per invariant (`check_double_entry`, `check_conservation`, ...).
 //! - [`wait_until_every_change_is_numbered`]: the change stream caught up with the commits.
 
+mod commit_trap;
 mod database;
 mod events;
 mod invariants;
 mod proxy;
 
+pub use commit_trap::CommitCut;
 pub use database::{admin_url, fresh_database, pool, TestDatabase};
 pub use events::wait_until_every_change_is_numbered;
 pub use invariants::{

@@ -30,6 +30,7 @@
 
 mod answers;
 mod dispatcher;
+mod in_doubt;
 mod numbering;
 mod one_trip;
 mod plan;

@@ -27,12 +27,17 @@ pub(crate) enum WriteFailed {
     /// A statement before COMMIT: when PostgreSQL answered it with an error, the transaction
     /// aborted and the COMMIT that follows is a ROLLBACK.
     BeforeCommit(tokio_postgres::Error),
-    Commit(tokio_postgres::Error),
+    /// The COMMIT's, with what the statements before it answered: what the batch wrote, should
+    /// the COMMIT have landed.
+    Commit {
+        error: tokio_postgres::Error,
+        written: Written,
+    },
 }
 
 /// A batch of plain transfers in one pipelined exchange: BEGIN, the row locks in id order,
 /// WRITE_TRANSFERS (the checks, updates, ids, legs and inserts, all or nothing) and COMMIT.
-/// Each prepared statement's request leaves on its future's first poll and try_join! polls in
+/// Each prepared statement's request leaves on its future's first poll and join! polls in
 /// order, so all four reach PostgreSQL in order before the first answer is awaited. Should a
 /// statement fail, PostgreSQL turns the COMMIT into a ROLLBACK; the answer comes only after
 /// COMMIT returned.
@@ -71,31 +76,24 @@ pub(crate) async fn write_transfers(
     ];
     let before = WriteFailed::BeforeCommit;
     // Async blocks send on their first poll too, so the four still leave in order, together.
-    // Biased: polled in order, so an error is the first failed statement's (a read-only
-    // server's 25006 on the locks), never a later one's 25P02 "transaction is aborted".
-    let (_, _, rows, _) = tokio::try_join!(
+    // Biased: polled in order. Every answer is awaited (join, not try_join), so a COMMIT that
+    // went unanswered still comes with what WRITE_TRANSFERS wrote; and an error is read in
+    // order, the first failed statement's (a read-only server's 25006 on the locks), never a
+    // later one's 25P02 "transaction is aborted".
+    let (begin, locked, rows, commit) = tokio::join!(
         biased;
-        async { client.batch_execute("BEGIN").await.map_err(before) },
-        async {
-            client
-                .query(&statements.lock_accounts, &lock_parameters)
-                .await
-                .map_err(before)
-        },
-        async {
-            client
-                .query(&statements.write_transfers, &write_parameters)
-                .await
-                .map_err(before)
-        },
-        async {
-            client
-                .batch_execute("COMMIT")
-                .await
-                .map_err(WriteFailed::Commit)
-        },
-    )?;
-    Ok(written(&rows, items.len(), deltas.len()))
+        client.batch_execute("BEGIN"),
+        client.query(&statements.lock_accounts, &lock_parameters),
+        client.query(&statements.write_transfers, &write_parameters),
+        client.batch_execute("COMMIT"),
+    );
+    begin.map_err(before)?;
+    locked.map_err(before)?;
+    let written = written(&rows.map_err(before)?, items.len(), deltas.len());
+    match commit {
+        Ok(()) => Ok(written),
+        Err(error) => Err(WriteFailed::Commit { error, written }),
+    }
 }
 
 /// Reads WRITE_TRANSFERS's rows (see its comment for their kinds).

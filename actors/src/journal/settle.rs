@@ -1,11 +1,12 @@
 //! Carries out the settlements the plan returned: each reaches its account's actor, and each
-//! caller gets its answer after its accounts were settled.
+//! caller gets its answer after its accounts were settled; for a batch committed, refused in
+//! part, or failed.
 
 use std::collections::BTreeMap;
 
 use actix::dev::SendError;
 
-use super::plan::held_money;
+use super::plan::{self, held_money, Refusals, Refused};
 use super::{JournalItem, JournalOutcome};
 use crate::account::{Settle, Settlement, SettlementOutcome, Side};
 use crate::model::{AccountId, Amount, Transferred};
@@ -84,4 +85,55 @@ fn settle_one(handle: &AccountHandle, settlement: Settlement) {
             });
         }
     }
+}
+
+/// Releases every hold of a failed batch and answers its callers; the accounts reload, since a
+/// commit that failed in flight may have landed after all.
+pub(crate) fn fail(items: Vec<JournalItem>, reason: &str) {
+    tracing::warn!(%reason, transfers = items.len(), "journal batch failed");
+    settle_accounts(&items, plan::settlements(&items, None));
+    for item in items {
+        let _ = item.reply.send(JournalOutcome::Failed(reason.to_owned()));
+    }
+}
+
+/// Answers every item of a submission PostgreSQL refused for its own data with `outcome`; the
+/// holds are released and the accounts reload, as for a failed batch.
+pub(crate) fn refuse_all(items: Vec<JournalItem>, outcome: fn() -> JournalOutcome) {
+    settle_accounts(&items, plan::settlements(&items, None));
+    for item in items {
+        let _ = item.reply.send(outcome());
+    }
+}
+
+/// Answers the refused items, releasing their holds, and returns the others.
+pub(crate) fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem> {
+    let fates = plan::refuse(&items, refusals);
+    let mut kept = Vec::with_capacity(items.len());
+    for (item, fate) in items.into_iter().zip(fates) {
+        let Some(fate) = fate else {
+            kept.push(item);
+            continue;
+        };
+        let (outcome, payer_outcome) = match fate {
+            Refused::Stale => (JournalOutcome::Stale, SettlementOutcome::ReleasedAndReload),
+            Refused::DuplicateKey => (JournalOutcome::DuplicateKey, SettlementOutcome::Released),
+            Refused::DuplicateReference => (
+                JournalOutcome::DuplicateReference,
+                SettlementOutcome::Released,
+            ),
+            Refused::NotPending => (JournalOutcome::NotPending, SettlementOutcome::Released),
+            Refused::GroupAborted => (JournalOutcome::GroupAborted, SettlementOutcome::Released),
+        };
+        // A payee PostgreSQL refused to credit (closed by another replica) must reload too, or
+        // its stale cache would take the retry into the same refusal until contended.
+        let payee_outcome =
+            match fate == Refused::Stale && refusals.stale.contains(&item.to.info.id) {
+                true => SettlementOutcome::ReleasedAndReload,
+                false => SettlementOutcome::Released,
+            };
+        release_item_with(&item, payer_outcome, payee_outcome);
+        let _ = item.reply.send(outcome);
+    }
+    kept
 }

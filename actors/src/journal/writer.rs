@@ -6,21 +6,22 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use deadpool_postgres::{ClientWrapper, Manager, Pool};
+use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 use tracing::{Instrument, Span};
 
 use super::answers::{assemble, duplicate_keys, key_rows, keyed, row_ids};
+use super::in_doubt::{self, InDoubt, Resolution};
 use super::numbering::{BatchNumber, Numbering};
 use super::one_trip::{write_transfers, WriteFailed};
-use super::plan::{self, AccountAfter, Deltas, Refusals, Refused};
+use super::plan::{self, AccountAfter, Deltas, Refusals};
 use super::round_trips::{
     allocate_ids, apply_deltas, claim_pending, insert_hold_rows, insert_idempotency_keys,
     insert_transfers, Statements,
 };
-use super::settle::{answer_committed, release_item_with, settle_accounts};
+use super::settle::{answer_committed, fail, refuse_all, reject_items, settle_accounts};
 use super::{JournalItem, JournalOutcome, Operation};
-use crate::account::SettlementOutcome;
 use crate::db::{describe, may_retry, server_unavailable, server_wait, SERVER_RETRY_PAUSE};
 use crate::metrics::EngineMetrics;
 use crate::model::{AccountId, TransferId, Transferred};
@@ -53,6 +54,8 @@ enum Rejection {
     /// server) before its COMMIT was sent, so it did not commit: it is written again on a fresh
     /// connection while the primary changes, for up to `server_wait`.
     Unwritten { reason: String },
+    /// The COMMIT was sent and not answered: the batch may have committed (see `in_doubt`).
+    InDoubt(Box<InDoubt>),
 }
 
 /// The CHECK that keeps a transfer's reversals within its amount (migration V10).
@@ -82,6 +85,37 @@ impl Rejection {
                 reason: describe(&error),
             },
             false => Rejection::database(error),
+        }
+    }
+
+    /// An error met once the COMMIT was sent: a server's or connection's error leaves the batch
+    /// in doubt, to be resolved, when it inserted a row to look for (a batch of releases only
+    /// inserts none, and fails as before); any other error fails the batch.
+    fn commit_unanswered(
+        error: tokio_postgres::Error,
+        committed: Committed,
+        deltas: &Deltas,
+        row_ids: &[Option<TransferId>],
+        created_at: OffsetDateTime,
+    ) -> Rejection {
+        let row = row_ids.iter().flatten().next().copied();
+        match (server_unavailable(&error), row) {
+            (true, Some(row)) => Rejection::InDoubt(Box::new(InDoubt {
+                reason: describe(&error),
+                committed,
+                accounts: deltas.keys().copied().collect(),
+                row,
+                created_at,
+            })),
+            _ => Rejection::database(error),
+        }
+    }
+
+    fn reason(self) -> String {
+        match self {
+            Rejection::Failed { reason, .. } | Rejection::Unwritten { reason } => reason,
+            Rejection::InDoubt(doubt) => doubt.reason,
+            Rejection::Items(_) => "items refused".to_owned(),
         }
     }
 }
@@ -116,7 +150,7 @@ impl Connection {
 }
 
 /// What a committed batch produced, item by item.
-struct Committed {
+pub(super) struct Committed {
     /// Numbered in row-lock order: see the module's comment.
     batch: BatchNumber,
     transfers: Vec<Transferred>,
@@ -188,6 +222,32 @@ impl Writer {
                         self.metrics.journal_unwritten_retries.inc();
                         tokio::time::sleep(SERVER_RETRY_PAUSE).await;
                     }
+                    Err(Rejection::InDoubt(doubt)) => {
+                        let deadline = *unwritten_deadline
+                            .get_or_insert_with(|| Instant::now() + server_wait(&self.pool));
+                        let resolution = self.resolve(&doubt).await;
+                        self.metrics.in_doubt_resolved(resolution.label());
+                        match resolution {
+                            Resolution::Committed => {
+                                self.committed(items, doubt.committed);
+                                break;
+                            }
+                            // Written again at once, as a batch no server took.
+                            Resolution::NotCommitted if may_retry(deadline) => {}
+                            Resolution::NotCommitted => {
+                                fail(items, &doubt.reason);
+                                break;
+                            }
+                            Resolution::Unknown(reason) => {
+                                let reason = format!(
+                                    "{}; whether it committed is unknown: {reason}",
+                                    doubt.reason
+                                );
+                                fail(items, &reason);
+                                break;
+                            }
+                        }
+                    }
                     Err(Rejection::Failed {
                         reason,
                         items_at_fault,
@@ -238,8 +298,9 @@ impl Writer {
         .instrument(tracing::debug_span!("journal commit"))
         .await;
         match &outcome {
-            // A fresh connection next time: this one may reach a demoted, read-only server.
-            Err(Rejection::Unwritten { .. }) => return outcome,
+            // A fresh connection next time: this one may reach a demoted, read-only server, or
+            // be broken.
+            Err(Rejection::Unwritten { .. } | Rejection::InDoubt(_)) => return outcome,
             // The plain exchange always carries its COMMIT (a ROLLBACK after an error).
             Err(_) if !plain => {
                 // Ends what is left of the transaction (a harmless warning when it already ended).
@@ -252,6 +313,38 @@ impl Writer {
             self.connection = Some(connection);
         }
         outcome
+    }
+
+    /// Whether a batch in doubt committed, asked on fresh connections until a server answers or
+    /// `server_wait` has passed. The connection that answered is kept for the next batch.
+    async fn resolve(&mut self, doubt: &InDoubt) -> Resolution {
+        let deadline = Instant::now() + server_wait(&self.pool);
+        loop {
+            let asked = match Connection::open(&self.pool).await {
+                Ok(connection) => {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    let asked =
+                        in_doubt::ask(&connection.client, &connection.statements, doubt, wait)
+                            .await;
+                    if asked.is_ok() {
+                        self.connection = Some(connection);
+                    }
+                    asked
+                }
+                Err(rejection) => Err(in_doubt::AskFailed {
+                    retry: matches!(rejection, Rejection::Unwritten { .. }),
+                    reason: rejection.reason(),
+                }),
+            };
+            match asked {
+                Ok(true) => return Resolution::Committed,
+                Ok(false) => return Resolution::NotCommitted,
+                Err(failed) if failed.retry && may_retry(deadline) => {
+                    tokio::time::sleep(SERVER_RETRY_PAUSE).await;
+                }
+                Err(failed) => return Resolution::Unknown(failed.reason),
+            }
+        }
     }
 
     fn committed(&self, items: Vec<JournalItem>, committed: Committed) {
@@ -292,57 +385,6 @@ fn batch_span(items: &[JournalItem]) -> Span {
     span
 }
 
-/// Releases every hold of a failed batch and answers its callers; the accounts reload, since a
-/// commit that failed in flight may have landed after all.
-fn fail(items: Vec<JournalItem>, reason: &str) {
-    tracing::warn!(%reason, transfers = items.len(), "journal batch failed");
-    settle_accounts(&items, plan::settlements(&items, None));
-    for item in items {
-        let _ = item.reply.send(JournalOutcome::Failed(reason.to_owned()));
-    }
-}
-
-/// Answers every item of a submission PostgreSQL refused for its own data with `outcome`; the
-/// holds are released and the accounts reload, as for a failed batch.
-fn refuse_all(items: Vec<JournalItem>, outcome: fn() -> JournalOutcome) {
-    settle_accounts(&items, plan::settlements(&items, None));
-    for item in items {
-        let _ = item.reply.send(outcome());
-    }
-}
-
-/// Answers the refused items, releasing their holds, and returns the others.
-fn reject_items(items: Vec<JournalItem>, refusals: &Refusals) -> Vec<JournalItem> {
-    let fates = plan::refuse(&items, refusals);
-    let mut kept = Vec::with_capacity(items.len());
-    for (item, fate) in items.into_iter().zip(fates) {
-        let Some(fate) = fate else {
-            kept.push(item);
-            continue;
-        };
-        let (outcome, payer_outcome) = match fate {
-            Refused::Stale => (JournalOutcome::Stale, SettlementOutcome::ReleasedAndReload),
-            Refused::DuplicateKey => (JournalOutcome::DuplicateKey, SettlementOutcome::Released),
-            Refused::DuplicateReference => (
-                JournalOutcome::DuplicateReference,
-                SettlementOutcome::Released,
-            ),
-            Refused::NotPending => (JournalOutcome::NotPending, SettlementOutcome::Released),
-            Refused::GroupAborted => (JournalOutcome::GroupAborted, SettlementOutcome::Released),
-        };
-        // A payee PostgreSQL refused to credit (closed by another replica) must reload too, or
-        // its stale cache would take the retry into the same refusal until contended.
-        let payee_outcome =
-            match fate == Refused::Stale && refusals.stale.contains(&item.to.info.id) {
-                true => SettlementOutcome::ReleasedAndReload,
-                false => SettlementOutcome::Released,
-            };
-        release_item_with(&item, payer_outcome, payee_outcome);
-        let _ = item.reply.send(outcome);
-    }
-    kept
-}
-
 /// A writer's connection for one attempt, and the counter of its round trips (each exchange
 /// that waits for PostgreSQL's answers counts one).
 struct Exchange<'a> {
@@ -363,18 +405,19 @@ async fn write_plain(
 ) -> Result<Committed, Rejection> {
     let batch = numbering.issue();
     exchange.round_trips.inc();
-    let written = write_transfers(exchange.client, exchange.statements, items, deltas)
-        .await
-        .map_err(|failed| match failed {
-            // PostgreSQL's own error before COMMIT proves nothing was written (a read-only
-            // server, one shutting down); a broken connection does not: COMMIT was sent.
-            WriteFailed::BeforeCommit(error) if error.as_db_error().is_some() => {
-                Rejection::before_commit(error)
+    let (written, commit) =
+        match write_transfers(exchange.client, exchange.statements, items, deltas).await {
+            Ok(written) => (written, Ok(())),
+            Err(WriteFailed::Commit { error, written }) => (written, Err(error)),
+            // PostgreSQL's own error before COMMIT proves nothing was written (a read-only server,
+            // one shutting down); a broken connection does not: COMMIT was sent, and without the
+            // statements' answers there is no row to look for.
+            Err(WriteFailed::BeforeCommit(error)) if error.as_db_error().is_some() => {
+                return Err(Rejection::before_commit(error))
             }
-            WriteFailed::BeforeCommit(error) | WriteFailed::Commit(error) => {
-                Rejection::database(error)
-            }
-        })?;
+            Err(WriteFailed::BeforeCommit(error)) => return Err(Rejection::database(error)),
+        };
+    // A stale account wrote nothing, whatever became of the COMMIT.
     if !written.stale.is_empty() {
         return Err(Rejection::Items(Refusals {
             stale: written.stale,
@@ -383,18 +426,19 @@ async fn write_plain(
     }
     let no_claims = HashMap::new();
     let row_ids = row_ids(items, &written.ids.transfers);
-    let transfers = assemble(
-        items,
-        &row_ids,
-        written.ids.created_at,
-        &no_claims,
-        &written.balances,
-    );
-    Ok(Committed {
+    let created_at = written.ids.created_at;
+    let transfers = assemble(items, &row_ids, created_at, &no_claims, &written.balances);
+    let committed = Committed {
         batch,
         transfers,
         balances: written.balances,
-    })
+    };
+    match commit {
+        Ok(()) => Ok(committed),
+        Err(error) => Err(Rejection::commit_unanswered(
+            error, committed, deltas, &row_ids, created_at,
+        )),
+    }
 }
 
 /// Two round trips for a batch: BEGIN, the claims, the row locks, the balance updates and the
@@ -430,27 +474,46 @@ async fn write_in_transaction(
 
     let row_ids = row_ids(items, &ids.transfers);
     let transfers = assemble(items, &row_ids, ids.created_at, &claimed, &balances);
+    let committed = Committed {
+        batch,
+        transfers,
+        balances,
+    };
     let keyed = keyed(items);
     // A referenced row may be skipped (its reference taken): then the batch must not commit.
     let held_commit = keyed || referenced(items);
-    let key_rows = key_rows(items, &transfers);
+    let key_rows = key_rows(items, &committed.transfers);
     exchange.round_trips.inc();
-    let (referenced_rows, hold_rows, inserted_keys, _) = tokio::try_join!(
+    // Every answer is awaited (join, not try_join): an insert's error then reads in order.
+    let (referenced_rows, hold_rows, inserted_keys, commit) = tokio::join!(
         biased;
-        insert_transfers(client, statements, items, &transfers),
-        insert_hold_rows(client, statements, items, &row_ids, &transfers),
+        insert_transfers(client, statements, items, &committed.transfers),
+        insert_hold_rows(client, statements, items, &row_ids, &committed.transfers),
         insert_idempotency_keys(client, statements, &key_rows),
         // Nothing but a key or a reference can refuse an item past this point, so without
         // them the commit travels with the inserts; should an insert fail, PostgreSQL turns it
         // into a ROLLBACK.
         commit_unless(client, held_commit),
-    )
-    .map_err(|error| match held_commit {
-        // The COMMIT is still to be sent.
-        true => Rejection::before_commit(error),
-        // The COMMIT travelled with the inserts: a lost connection leaves its outcome unknown.
-        false => Rejection::database(error),
-    })?;
+    );
+    let inserted = (|| Ok((referenced_rows?, hold_rows?, inserted_keys?)))();
+    let (referenced_rows, hold_rows, inserted_keys) = match (inserted, commit) {
+        (Ok(inserted), Ok(())) => inserted,
+        // PostgreSQL's own error on an insert aborted the transaction: its COMMIT, if sent,
+        // was a ROLLBACK. With no COMMIT sent, any error proves the batch unwritten.
+        (Err(error), _) if held_commit || error.as_db_error().is_some() => {
+            return Err(Rejection::before_commit(error))
+        }
+        // The connection broke with the COMMIT sent, or the COMMIT failed.
+        (Err(error), _) | (Ok(_), Err(error)) => {
+            return Err(Rejection::commit_unanswered(
+                error,
+                committed,
+                deltas,
+                &row_ids,
+                ids.created_at,
+            ))
+        }
+    };
     if held_commit {
         let refusals = Refusals {
             duplicate: duplicate_keys(items, &inserted_keys),
@@ -466,16 +529,17 @@ async fn write_in_transaction(
             return Err(Rejection::Items(refusals));
         }
         exchange.round_trips.inc();
-        client
-            .batch_execute("COMMIT")
-            .await
-            .map_err(Rejection::database)?;
+        if let Err(error) = client.batch_execute("COMMIT").await {
+            return Err(Rejection::commit_unanswered(
+                error,
+                committed,
+                deltas,
+                &row_ids,
+                ids.created_at,
+            ));
+        }
     }
-    Ok(Committed {
-        batch,
-        transfers,
-        balances,
-    })
+    Ok(committed)
 }
 
 /// Whether any item's new row carries a reference.

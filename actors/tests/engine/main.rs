@@ -10,6 +10,7 @@ mod failures;
 mod helpers;
 mod holds;
 mod idempotency;
+mod in_doubt;
 mod isolation;
 mod leader_change;
 mod lifecycle;
