@@ -495,52 +495,58 @@ async fn write_in_transaction(
         // into a ROLLBACK.
         commit_unless(client, held_commit),
     );
-    let inserted = (|| Ok((referenced_rows?, hold_rows?, inserted_keys?)))();
-    let (referenced_rows, hold_rows, inserted_keys) = match (inserted, commit) {
-        (Ok(inserted), Ok(())) => inserted,
+    let inserted: Result<Inserted, tokio_postgres::Error> =
+        (|| Ok((referenced_rows?, hold_rows?, inserted_keys?)))();
+    let committing = match (inserted, commit) {
+        (Ok(inserted), Ok(())) if held_commit => {
+            if let Some(refusals) = refusals_after_inserts(items, &row_ids, inserted) {
+                return Err(Rejection::Items(refusals));
+            }
+            exchange.round_trips.inc();
+            client.batch_execute("COMMIT").await
+        }
+        (Ok(_), commit) => commit,
         // PostgreSQL's own error on an insert aborted the transaction: its COMMIT, if sent,
         // was a ROLLBACK. With no COMMIT sent, any error proves the batch unwritten.
         (Err(error), _) if held_commit || error.as_db_error().is_some() => {
             return Err(Rejection::before_commit(error))
         }
-        // The connection broke with the COMMIT sent, or the COMMIT failed.
-        (Err(error), _) | (Ok(_), Err(error)) => {
-            return Err(Rejection::commit_unanswered(
-                error,
-                committed,
-                deltas,
-                &row_ids,
-                ids.created_at,
-            ))
-        }
+        // The connection broke with the COMMIT sent.
+        (Err(error), _) => Err(error),
     };
-    if held_commit {
-        let refusals = Refusals {
-            duplicate: duplicate_keys(items, &inserted_keys),
-            duplicate_reference: duplicate_references(
-                items,
-                &row_ids,
-                &referenced_rows,
-                &hold_rows,
-            ),
-            ..Refusals::default()
-        };
-        if !refusals.duplicate.is_empty() || !refusals.duplicate_reference.is_empty() {
-            return Err(Rejection::Items(refusals));
-        }
-        exchange.round_trips.inc();
-        if let Err(error) = client.batch_execute("COMMIT").await {
-            return Err(Rejection::commit_unanswered(
-                error,
-                committed,
-                deltas,
-                &row_ids,
-                ids.created_at,
-            ));
-        }
+    match committing {
+        Ok(()) => Ok(committed),
+        Err(error) => Err(Rejection::commit_unanswered(
+            error,
+            committed,
+            deltas,
+            &row_ids,
+            ids.created_at,
+        )),
     }
-    Ok(committed)
 }
+
+/// The items a key or a reference refused: their key or reference was taken.
+fn refusals_after_inserts(
+    items: &[JournalItem],
+    row_ids: &[Option<TransferId>],
+    (referenced_rows, hold_rows, inserted_keys): Inserted,
+) -> Option<Refusals> {
+    let refusals = Refusals {
+        duplicate: duplicate_keys(items, &inserted_keys),
+        duplicate_reference: duplicate_references(items, row_ids, &referenced_rows, &hold_rows),
+        ..Refusals::default()
+    };
+    let refused = !refusals.duplicate.is_empty() || !refusals.duplicate_reference.is_empty();
+    refused.then_some(refusals)
+}
+
+/// What the inserts returned: the referenced rows and hold rows written, and the keys stored.
+type Inserted = (
+    HashSet<TransferId>,
+    HashSet<TransferId>,
+    HashSet<(String, String)>,
+);
 
 /// Whether any item's new row carries a reference.
 fn referenced(items: &[JournalItem]) -> bool {

@@ -69,6 +69,15 @@ impl Scene {
         answered.unwrap_or_else(|error| panic!("{shape:?}: answered {error:?}"))
     }
 
+    /// Sends `shape` with the next COMMIT cut so: the caller's answer, and the rows before.
+    async fn send_cut(&self, shape: Shape, cut: CommitCut) -> (Transferred, i64) {
+        let before = self.fixture.transfer_count().await;
+        self.proxy.cut_next_commit(cut);
+        let answered = self.send(shape).await;
+        assert_eq!(self.proxy.commits_cut(), 1, "{shape:?}: the COMMIT was cut");
+        (answered, before)
+    }
+
     /// The payer's balance and held amount, and the payee's balance, in PostgreSQL.
     async fn money(&self) -> (i64, i64, i64) {
         let row = self
@@ -168,15 +177,7 @@ fn resolved(engine: &Engine, resolution: &str) -> f64 {
 async fn a_batch_whose_commit_landed_unanswered_is_found_committed_and_answered_once() {
     for shape in Shape::ALL {
         let scene = scene().await;
-        let before = scene.fixture.transfer_count().await;
-        scene.proxy.cut_next_commit(CommitCut::Unanswered);
-        let answered = scene.send(shape).await;
-
-        assert_eq!(
-            scene.proxy.commits_cut(),
-            1,
-            "{shape:?}: the COMMIT was cut"
-        );
+        let (answered, before) = scene.send_cut(shape, CommitCut::Unanswered).await;
         assert_eq!(
             scene.resolutions().await,
             vec![(answered.transfer.id, true)],
@@ -192,15 +193,7 @@ async fn a_batch_whose_commit_landed_unanswered_is_found_committed_and_answered_
 async fn a_batch_whose_commit_never_arrived_is_found_uncommitted_and_written_again_once() {
     for shape in Shape::ALL {
         let scene = scene().await;
-        let before = scene.fixture.transfer_count().await;
-        scene.proxy.cut_next_commit(CommitCut::Unsent);
-        let answered = scene.send(shape).await;
-
-        assert_eq!(
-            scene.proxy.commits_cut(),
-            1,
-            "{shape:?}: the COMMIT was cut"
-        );
+        let (answered, before) = scene.send_cut(shape, CommitCut::Unsent).await;
         let resolutions = scene.resolutions().await;
         assert_eq!(resolutions.len(), 1, "{shape:?}: {resolutions:?}");
         let (looked_for, committed) = resolutions[0];
