@@ -95,7 +95,7 @@ async fn every_body_must_be_a_json_object() {
 }
 
 #[actix_web::test]
-async fn numbers_too_big_for_i64_are_validation_failures_however_written() {
+async fn numbers_too_big_for_i64_or_not_written_as_integers_are_validation_failures() {
     let app = spawn_app().await;
     let banker = app.create_banker().await;
     let alice = app.create_depositor().await;
@@ -106,6 +106,9 @@ async fn numbers_too_big_for_i64_are_validation_failures_however_written() {
         "-1e400",
         "99999999999999999999",
         "9223372036854775808",
+        // Integral, but not written as integers (api.md).
+        "1250.0",
+        "1.25e3",
     ] {
         let body = format!("{{\"amount\": {amount}}}").into_bytes();
         let response = app.post_raw(&path, body, Some(&banker.token)).await;
