@@ -2,8 +2,8 @@
 -- connection broke): the batch may have committed. The journal resolves each by looking, under
 -- the batch's account locks, for one row the batch inserted, and records the answer here. The
 -- record's own commit waits for the synchronous replica like every commit, so a batch found
--- committed is acknowledged only once it is replicated too (design.md "A COMMIT without an
--- answer"). Rare: one row per such batch.
+-- committed is acknowledged only once it is as replicated as any other (design.md "A COMMIT
+-- without an answer"). Rare: one row per such batch.
 CREATE TABLE journal_in_doubt (
     transfer_id bigint PRIMARY KEY,
     committed   boolean NOT NULL,

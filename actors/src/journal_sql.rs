@@ -41,7 +41,12 @@ macro_rules! floor_after {
 /// planning per batch on the path hot batches take one after another; every journal statement
 /// is a lookup by primary key or a join of the batch's arrays with one, which the generic plan
 /// does as well. Only the journal's sessions: the auditor's queries rely on custom plans.
-pub const JOURNAL_SESSION: &str = "SET plan_cache_mode = force_generic_plan";
+/// A journal transaction is never idle for longer than a round trip, so one idle for 30 s has
+/// lost its writer (a network partition the server did not notice): PostgreSQL ends it, and its
+/// account locks no longer hold up every later batch, and the check of a batch in doubt
+/// (`journal::in_doubt`), until TCP gives up hours later.
+pub const JOURNAL_SESSION: &str = "SET plan_cache_mode = force_generic_plan; \
+     SET idle_in_transaction_session_timeout = '30s'";
 
 pub const ALLOCATE_IDS: &str =
     "SELECT nextval('transfers_id_seq'), now() FROM generate_series(1, $1::bigint)";

@@ -8,7 +8,8 @@
 //!   sequence value the old leader handed out but never replicated may be handed out again by
 //!   the new one, to another row);
 //! - recording the answer in `journal_in_doubt`, whose commit waits for the synchronous replica
-//!   like every commit: a batch found committed is acknowledged once it is replicated too.
+//!   like every commit: a batch found committed is acknowledged only once it is as replicated as
+//!   any commit Tally acknowledges.
 
 use std::time::Duration;
 
@@ -68,7 +69,7 @@ pub(super) struct AskFailed {
     pub(super) retry: bool,
 }
 
-/// One attempt, in a transaction of its own whose lock wait ends within `wait`.
+/// One attempt, in a transaction of its own, answered within `wait` or given up.
 pub(super) async fn ask(
     client: &Client,
     statements: &Statements,
@@ -92,7 +93,15 @@ pub(super) async fn ask(
         client.batch_execute("COMMIT").await?;
         Ok(committed)
     };
-    asked.await.map_err(|error: tokio_postgres::Error| {
+    // Bounded as a whole too: the check's own COMMIT waits for the synchronous replica, and a
+    // half-open connection answers nothing.
+    let Ok(asked) = tokio::time::timeout(wait, asked).await else {
+        return Err(AskFailed {
+            reason: format!("no answer within {} ms", wait.as_millis()),
+            retry: false,
+        });
+    };
+    asked.map_err(|error: tokio_postgres::Error| {
         let locked = error
             .as_db_error()
             .is_some_and(|db| db.code().code() == LOCK_NOT_AVAILABLE);

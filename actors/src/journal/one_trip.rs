@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 
 use super::plan::{self, AccountAfter, Deltas};
-use super::round_trips::{detail_columns, Ids, Statements};
+use super::round_trips::{detail_columns, Ids, Pipeline, Statements};
 use super::JournalItem;
 use crate::model::{AccountId, AccountStatus, Limit, TransferDetails, TransferId};
 
@@ -80,12 +80,13 @@ pub(crate) async fn write_transfers(
     // went unanswered still comes with what WRITE_TRANSFERS wrote; and an error is read in
     // order, the first failed statement's (a read-only server's 25006 on the locks), never a
     // later one's 25P02 "transaction is aborted".
+    let pipeline = Pipeline::default();
     let (begin, locked, rows, commit) = tokio::join!(
         biased;
-        client.batch_execute("BEGIN"),
-        client.query(&statements.lock_accounts, &lock_parameters),
-        client.query(&statements.write_transfers, &write_parameters),
-        client.batch_execute("COMMIT"),
+        pipeline.statement(client.batch_execute("BEGIN")),
+        pipeline.statement(client.query(&statements.lock_accounts, &lock_parameters)),
+        pipeline.statement(client.query(&statements.write_transfers, &write_parameters)),
+        pipeline.end(client),
     );
     begin.map_err(before)?;
     locked.map_err(before)?;

@@ -2,10 +2,12 @@
 //! returns what PostgreSQL answered, as data.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::Statement;
+use tokio_postgres::{Client, Statement};
 
 use super::answers::KeyRow;
 use super::plan::{AccountAfter, Claimed, Deltas};
@@ -19,6 +21,39 @@ use crate::model::{
     AccountId, AccountStatus, Entry, Limit, TransferDetails, TransferId, TransferStatus,
     Transferred,
 };
+
+/// The statements of one pipelined exchange and the COMMIT that ends it. PostgreSQL turns the
+/// COMMIT into a ROLLBACK when a statement failed there; but a statement that failed before it
+/// left (a parameter it could not encode, a closed connection) never reached PostgreSQL, and a
+/// COMMIT would commit the others without it. Each statement sends on its first poll and a biased
+/// join polls them all before the end, so such a failure is known when the end is sent: it is
+/// then a ROLLBACK.
+#[derive(Default)]
+pub(crate) struct Pipeline {
+    failed: AtomicBool,
+}
+
+impl Pipeline {
+    pub(crate) async fn statement<T>(
+        &self,
+        sent: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, tokio_postgres::Error> {
+        let answer = sent.await;
+        if answer.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        answer
+    }
+
+    /// COMMIT, or ROLLBACK when a statement before it failed before leaving.
+    pub(crate) async fn end(&self, client: &Client) -> Result<(), tokio_postgres::Error> {
+        let end = match self.failed.load(Ordering::Relaxed) {
+            true => "ROLLBACK",
+            false => "COMMIT",
+        };
+        client.batch_execute(end).await
+    }
+}
 
 /// The journal's statements, prepared once per connection.
 pub(crate) struct Statements {
@@ -392,4 +427,55 @@ pub(crate) async fn insert_idempotency_keys(
         )
         .await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pipeline;
+    use tally_test_support::fresh_database;
+    use tokio_postgres::Client;
+
+    /// BEGIN, a row inserted, a second insert whose parameter cannot be encoded (it never
+    /// leaves), and the end: `guarded` ends with the pipeline's, else with a plain COMMIT.
+    async fn exchange(client: &Client, guarded: bool) -> i64 {
+        let insert = client
+            .prepare("INSERT INTO scratch VALUES ($1::bigint)")
+            .await
+            .expect("a statement");
+        let pipeline = Pipeline::default();
+        let (begin, first, second, end) = tokio::join!(
+            biased;
+            pipeline.statement(client.batch_execute("BEGIN")),
+            pipeline.statement(client.execute(&insert, &[&1_i64])),
+            pipeline.statement(client.execute(&insert, &[&"not a number"])),
+            async {
+                match guarded {
+                    true => pipeline.end(client).await,
+                    false => client.batch_execute("COMMIT").await,
+                }
+            },
+        );
+        begin.expect("BEGIN");
+        assert_eq!(first.expect("the first row"), 1);
+        let never_left = second.expect_err("a text for a bigint");
+        assert!(never_left.as_db_error().is_none(), "refused by the client");
+        end.expect("the end answered");
+        client
+            .query_one("SELECT count(*) FROM scratch", &[])
+            .await
+            .expect("a count")
+            .get(0)
+    }
+
+    #[tokio::test]
+    async fn a_statement_that_never_left_turns_the_commit_into_a_rollback() {
+        let client = fresh_database().await.connect().await;
+        client
+            .batch_execute("CREATE TABLE scratch (n bigint)")
+            .await
+            .expect("a scratch table");
+        assert_eq!(exchange(&client, true).await, 0, "rolled back");
+        // What the guard is for: a plain COMMIT commits the first row without the second.
+        assert_eq!(exchange(&client, false).await, 1, "committed in part");
+    }
 }

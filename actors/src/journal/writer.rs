@@ -18,7 +18,7 @@ use super::one_trip::{write_transfers, WriteFailed};
 use super::plan::{self, AccountAfter, Deltas, Refusals};
 use super::round_trips::{
     allocate_ids, apply_deltas, claim_pending, insert_hold_rows, insert_idempotency_keys,
-    insert_transfers, Statements,
+    insert_transfers, Pipeline, Statements,
 };
 use super::settle::{answer_committed, fail, refuse_all, reject_items, settle_accounts};
 use super::{JournalItem, JournalOutcome, Operation};
@@ -195,6 +195,8 @@ impl Writer {
         let mut work: Vec<Vec<JournalItem>> = vec![items];
         // Set when a server first took nothing: writes pause until then at most.
         let mut unwritten_deadline: Option<Instant> = None;
+        // Whether a batch found not committed was written again already.
+        let mut rewritten = false;
         while let Some(mut items) = work.pop() {
             while !items.is_empty() {
                 assert!(items.len() <= self.batch_size_max, "a batch over its bound");
@@ -232,8 +234,11 @@ impl Writer {
                                 self.committed(items, doubt.committed);
                                 break;
                             }
-                            // Written again at once, as a batch no server took.
-                            Resolution::NotCommitted if may_retry(deadline) => {}
+                            // Written again at once, as a batch no server took; at least
+                            // once, however long learning it took.
+                            Resolution::NotCommitted if may_retry(deadline) || !rewritten => {
+                                rewritten = true;
+                            }
                             Resolution::NotCommitted => {
                                 fail(items, &doubt.reason);
                                 break;
@@ -485,15 +490,21 @@ async fn write_in_transaction(
     let key_rows = key_rows(items, &committed.transfers);
     exchange.round_trips.inc();
     // Every answer is awaited (join, not try_join): an insert's error then reads in order.
+    let pipeline = Pipeline::default();
     let (referenced_rows, hold_rows, inserted_keys, commit) = tokio::join!(
         biased;
-        insert_transfers(client, statements, items, &committed.transfers),
-        insert_hold_rows(client, statements, items, &row_ids, &committed.transfers),
-        insert_idempotency_keys(client, statements, &key_rows),
+        pipeline.statement(insert_transfers(client, statements, items, &committed.transfers)),
+        pipeline.statement(insert_hold_rows(
+            client,
+            statements,
+            items,
+            &row_ids,
+            &committed.transfers
+        )),
+        pipeline.statement(insert_idempotency_keys(client, statements, &key_rows)),
         // Nothing but a key or a reference can refuse an item past this point, so without
-        // them the commit travels with the inserts; should an insert fail, PostgreSQL turns it
-        // into a ROLLBACK.
-        commit_unless(client, held_commit),
+        // them the commit travels with the inserts; should an insert fail, it is a ROLLBACK.
+        commit_unless(&pipeline, client, held_commit),
     );
     let inserted: Result<Inserted, tokio_postgres::Error> =
         (|| Ok((referenced_rows?, hold_rows?, inserted_keys?)))();
@@ -572,9 +583,13 @@ fn duplicate_references(
         .collect()
 }
 
-async fn commit_unless(client: &Client, keyed: bool) -> Result<(), tokio_postgres::Error> {
-    match keyed {
+async fn commit_unless(
+    pipeline: &Pipeline,
+    client: &Client,
+    held: bool,
+) -> Result<(), tokio_postgres::Error> {
+    match held {
         true => Ok(()),
-        false => client.batch_execute("COMMIT").await,
+        false => pipeline.end(client).await,
     }
 }
