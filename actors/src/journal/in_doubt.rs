@@ -18,7 +18,7 @@ use tokio_postgres::Client;
 
 use super::round_trips::Statements;
 use super::writer::Committed;
-use crate::db::server_unavailable;
+use crate::db::{describe, server_unavailable};
 use crate::model::{AccountId, TransferId};
 
 /// Records the resolution and returns whether the batch committed: its row is there, from its
@@ -106,7 +106,7 @@ pub(super) async fn ask(
             .as_db_error()
             .is_some_and(|db| db.code().code() == LOCK_NOT_AVAILABLE);
         AskFailed {
-            reason: crate::db::describe(&error),
+            reason: describe(&error),
             retry: locked || server_unavailable(&error),
         }
     })

@@ -75,8 +75,8 @@ pub(crate) async fn write_transfers(
         &reversals,
     ];
     let before = WriteFailed::BeforeCommit;
-    // Async blocks send on their first poll too, so the four still leave in order, together.
-    // Biased: polled in order. Every answer is awaited (join, not try_join), so a COMMIT that
+    // Each sends on its first poll, so the four leave in order, together. Biased: polled in
+    // order. Every answer is awaited (join, not try_join), so a COMMIT that
     // went unanswered still comes with what WRITE_TRANSFERS wrote; and an error is read in
     // order, the first failed statement's (a read-only server's 25006 on the locks), never a
     // later one's 25P02 "transaction is aborted".
