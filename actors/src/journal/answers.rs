@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::plan::{AccountAfter, Claimed, Planned};
 use super::stored::{StoredBatch, StoredTransfer};
-use super::Operation;
+use super::{JournalItem, Operation};
 use crate::model::{
     AccountId, AccountInfo, AccountSnapshot, BatchItemOutcome, BatchOutcome, Entry, IdempotencyKey,
     Transfer, TransferId, TransferStatus, Transferred,
@@ -229,6 +229,25 @@ fn group_outcomes<'a, T: Planned>(items: &'a [T], transfers: &[Transferred]) -> 
                 outcome: StoredBatch::encode(&outcome),
             }
         })
+        .collect()
+}
+
+/// The items with a reference whose row PostgreSQL skipped: their payer already used it.
+pub(crate) fn duplicate_references(
+    items: &[JournalItem],
+    row_ids: &[Option<TransferId>],
+    referenced_rows: &HashSet<TransferId>,
+    hold_rows: &HashSet<TransferId>,
+) -> HashSet<usize> {
+    items
+        .iter()
+        .zip(row_ids)
+        .enumerate()
+        .filter(|(_, (item, _))| item.details.reference.is_some())
+        .filter(|(_, (_, row_id))| {
+            row_id.is_some_and(|id| !referenced_rows.contains(&id) && !hold_rows.contains(&id))
+        })
+        .map(|(index, _)| index)
         .collect()
 }
 

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 use tracing::{Instrument, Span};
 
-use super::answers::{assemble, duplicate_keys, key_rows, keyed, row_ids};
+use super::answers::{assemble, duplicate_keys, duplicate_references, key_rows, keyed, row_ids};
 use super::in_doubt::{self, InDoubt, Resolution};
 use super::numbering::{BatchNumber, Numbering};
 use super::one_trip::{write_transfers, WriteFailed};
@@ -215,8 +215,7 @@ impl Writer {
                         assert!(items.len() < before, "each retry removes at least one item");
                     }
                     Err(Rejection::Unwritten { reason }) => {
-                        let deadline = *unwritten_deadline
-                            .get_or_insert_with(|| Instant::now() + server_wait(&self.pool));
+                        let deadline = self.writes_pause_until(&mut unwritten_deadline);
                         if !may_retry(deadline) {
                             fail(items, &reason);
                             break;
@@ -225,32 +224,13 @@ impl Writer {
                         tokio::time::sleep(SERVER_RETRY_PAUSE).await;
                     }
                     Err(Rejection::InDoubt(doubt)) => {
-                        let deadline = *unwritten_deadline
-                            .get_or_insert_with(|| Instant::now() + server_wait(&self.pool));
-                        let resolution = self.resolve(&doubt).await;
-                        self.metrics.in_doubt_resolved(resolution.label());
-                        match resolution {
-                            Resolution::Committed => {
-                                self.committed(items, doubt.committed);
-                                break;
-                            }
-                            // Written again at once, as a batch no server took; at least
-                            // once, however long learning it took.
-                            Resolution::NotCommitted if may_retry(deadline) || !rewritten => {
-                                rewritten = true;
-                            }
-                            Resolution::NotCommitted => {
-                                fail(items, &doubt.reason);
-                                break;
-                            }
-                            Resolution::Unknown(reason) => {
-                                let reason = format!(
-                                    "{}; whether it committed is unknown: {reason}",
-                                    doubt.reason
-                                );
-                                fail(items, &reason);
-                                break;
-                            }
+                        let deadline = self.writes_pause_until(&mut unwritten_deadline);
+                        match self
+                            .settle_doubt(items, doubt, deadline, &mut rewritten)
+                            .await
+                        {
+                            Some(again) => items = again,
+                            None => break,
                         }
                     }
                     Err(Rejection::Failed {
@@ -318,6 +298,42 @@ impl Writer {
             self.connection = Some(connection);
         }
         outcome
+    }
+
+    /// Until when writes pause while no server takes them: set by the first such failure.
+    fn writes_pause_until(&self, deadline: &mut Option<Instant>) -> Instant {
+        *deadline.get_or_insert_with(|| Instant::now() + server_wait(&self.pool))
+    }
+
+    /// Resolves a batch in doubt and answers its callers, or gives its items back to be written
+    /// again: found not committed, while writes may still pause (`deadline`), and at least once
+    /// however long learning it took (`rewritten`).
+    async fn settle_doubt(
+        &mut self,
+        items: Vec<JournalItem>,
+        doubt: Box<InDoubt>,
+        deadline: Instant,
+        rewritten: &mut bool,
+    ) -> Option<Vec<JournalItem>> {
+        let resolution = self.resolve(&doubt).await;
+        self.metrics.in_doubt_resolved(resolution.label());
+        match resolution {
+            Resolution::Committed => self.committed(items, doubt.committed),
+            // Written again at once, as a batch no server took.
+            Resolution::NotCommitted if may_retry(deadline) || !*rewritten => {
+                *rewritten = true;
+                return Some(items);
+            }
+            Resolution::NotCommitted => fail(items, &doubt.reason),
+            Resolution::Unknown(reason) => {
+                let reason = format!(
+                    "{}; whether it committed is unknown: {reason}",
+                    doubt.reason
+                );
+                fail(items, &reason);
+            }
+        }
+        None
     }
 
     /// Whether a batch in doubt committed, asked on fresh connections until a server answers or
@@ -562,25 +578,6 @@ type Inserted = (
 /// Whether any item's new row carries a reference.
 fn referenced(items: &[JournalItem]) -> bool {
     items.iter().any(|item| item.details.reference.is_some())
-}
-
-/// The items with a reference whose row PostgreSQL skipped: their payer already used it.
-fn duplicate_references(
-    items: &[JournalItem],
-    row_ids: &[Option<TransferId>],
-    referenced_rows: &HashSet<TransferId>,
-    hold_rows: &HashSet<TransferId>,
-) -> HashSet<usize> {
-    items
-        .iter()
-        .zip(row_ids)
-        .enumerate()
-        .filter(|(_, (item, _))| item.details.reference.is_some())
-        .filter(|(_, (_, row_id))| {
-            row_id.is_some_and(|id| !referenced_rows.contains(&id) && !hold_rows.contains(&id))
-        })
-        .map(|(index, _)| index)
-        .collect()
 }
 
 async fn commit_unless(
